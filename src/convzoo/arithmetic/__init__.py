@@ -1,0 +1,75 @@
+"""Pure integer convolution arithmetic: the single source of truth for every number.
+
+Imports no torch. Output sizes (forward and transposed), padding resolution, solvers,
+costs (params, MACs, FLOPs, bytes, intensity) and receptive-field algebra.
+"""
+
+from convzoo.arithmetic.cost import (
+    DTYPE_BYTES,
+    ConvCost,
+    arithmetic_intensity,
+    bytes_moved,
+    conv_bias_adds,
+    conv_cost,
+    conv_macs,
+    conv_macs_formula,
+    conv_params,
+    conv_params_formula,
+    conv_weight_count,
+    dtype_bytes,
+    flops,
+)
+from convzoo.arithmetic.padding import (
+    PADDING_MODES,
+    PADDING_STRINGS,
+    needs_input_size,
+    parse_padding,
+    resolve_padding,
+    same_padding,
+    transposed_same_padding,
+)
+from convzoo.arithmetic.receptive import (
+    ReceptiveField,
+    RFLayer,
+    chain,
+    compose,
+    conv_rf_layer,
+    largest,
+    pixel_shuffle_rf_layer,
+    pixel_unshuffle_rf_layer,
+    transposed_rf_layers,
+)
+from convzoo.arithmetic.shape import (
+    Pair,
+    as_pair,
+    conv_output_formula,
+    conv_output_size,
+    conv_transpose_output_formula,
+    conv_transpose_output_size,
+    effective_kernel,
+    output_spatial_shape,
+)
+from convzoo.arithmetic.solve import (
+    PaddingSolution,
+    TransposeInverse,
+    inverse_transpose,
+    solve_output_padding,
+    solve_padding,
+    transposed_output_range,
+)
+from convzoo.arithmetic.tuples import is_int, to_tuple
+
+__all__ = [
+    "DTYPE_BYTES", "ConvCost", "arithmetic_intensity", "bytes_moved", "conv_bias_adds",
+    "conv_cost", "conv_macs", "conv_macs_formula", "conv_params", "conv_params_formula", "conv_weight_count", "dtype_bytes", "flops",
+    "PADDING_MODES", "PADDING_STRINGS", "needs_input_size", "parse_padding",
+    "resolve_padding", "same_padding", "transposed_same_padding",
+    "ReceptiveField", "RFLayer", "chain", "compose", "conv_rf_layer", "largest",
+    "pixel_shuffle_rf_layer", "pixel_unshuffle_rf_layer", "transposed_rf_layers",
+    "Pair", "as_pair", "conv_output_formula", "conv_output_size",
+    "conv_transpose_output_formula", "conv_transpose_output_size", "effective_kernel",
+    "output_spatial_shape",
+    "PaddingSolution", "TransposeInverse", "inverse_transpose", "solve_output_padding",
+    "solve_padding", "transposed_output_range",
+    "is_int", "to_tuple",
+]

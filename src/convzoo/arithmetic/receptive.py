@@ -1,0 +1,155 @@
+"""Receptive-field algebra along one spatial axis (Araujo, Norris & Sim, Distill 2019).
+
+A layer is ``(k, s, p)``: kernel extent ``k`` (a dilated kernel counts as ``d*(k-1)+1``),
+stride ``s`` and left padding ``p``. Composing layers 1..L from the input:
+
+* ``r_L = r_{L-1} + (k_L - 1) * S_{L-1}``  (receptive field size, ``r_0 = 1``)
+* ``S_L = S_{L-1} * s_L``                  (effective stride, ``S_0 = 1``)
+* ``P_L = P_{L-1} + p_L * S_{L-1}``        (effective padding, ``P_0 = 0``)
+
+Output element ``u`` then sees input positions ``u*S - P`` .. ``u*S - P + r - 1``, centred at
+``u*S - P + (r - 1)/2``.
+
+Upsampling layers have fractional strides, kept exact with :class:`fractions.Fraction`:
+
+* Transposed conv (kernel k, stride s, padding p, dilation d) = zero insertion (a layer with
+  ``k=1, s=1/s, p=0``) followed by a stride-1 conv of extent ``d*(k-1)+1`` and left padding
+  ``d*(k-1) - p`` (this is how the seed documents define it). ``r`` and ``P`` are then in input
+  units and may be fractional: only the integer positions inside the span are real inputs.
+* Pixel shuffle by r: ``k=1, s=1/r, p=0`` (output ``q`` reads input ``floor(q/r)``);
+  pixel unshuffle by r: ``k=r, s=r, p=0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from convzoo.arithmetic.shape import effective_kernel
+
+__all__ = [
+    "RFLayer",
+    "ReceptiveField",
+    "conv_rf_layer",
+    "transposed_rf_layers",
+    "pixel_shuffle_rf_layer",
+    "pixel_unshuffle_rf_layer",
+    "compose",
+    "chain",
+    "largest",
+]
+
+Number = int | Fraction
+
+
+def _num(x: Number) -> Number:
+    """Fractions with denominator 1 become ints, so results print as integers."""
+    if isinstance(x, Fraction) and x.denominator == 1:
+        return int(x)
+    return x
+
+
+@dataclass(frozen=True)
+class RFLayer:
+    """One layer of the algebra along one axis: extent ``k``, stride ``s``, left padding ``p``."""
+
+    kernel: Number
+    stride: Number
+    padding: Number
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Receptive field along one axis: size ``r``, effective stride ``S``, effective padding ``P``.
+
+    >>> rf = chain([conv_rf_layer(3, 1, 1)] * 2)
+    >>> rf.size, rf.stride, rf.padding, rf.span(0), rf.center(0)
+    (5, 1, 2, (-2, 2), 0)
+    """
+
+    size: Number = 1
+    stride: Number = 1
+    padding: Number = 0
+
+    def span(self, u: int = 0) -> tuple[Number, Number]:
+        """First and last input position seen by output element ``u``."""
+        start = _num(Fraction(u) * self.stride - self.padding)
+        return start, _num(start + self.size - 1)
+
+    def center(self, u: int = 0) -> Number:
+        """Centre (in input coordinates) of output element ``u``'s receptive field."""
+        start, end = self.span(u)
+        return _num(Fraction(start + end) / 2)
+
+
+def conv_rf_layer(kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> RFLayer:
+    """A convolution or pooling window as an algebra layer (dilation folded into the extent).
+
+    >>> conv_rf_layer(3, 1, 2, dilation=2)
+    RFLayer(kernel=5, stride=1, padding=2)
+    """
+    return RFLayer(effective_kernel(kernel, dilation), stride, padding)
+
+
+def transposed_rf_layers(
+    kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> tuple[RFLayer, RFLayer]:
+    """A transposed conv as zero insertion (stride ``1/s``) then a stride-1 conv.
+
+    >>> chain(transposed_rf_layers(3, 2, 1))
+    ReceptiveField(size=2, stride=Fraction(1, 2), padding=Fraction(1, 2))
+    """
+    extent = effective_kernel(kernel, dilation)
+    return (
+        RFLayer(1, _num(Fraction(1, stride)), 0),
+        RFLayer(extent, 1, extent - 1 - padding),
+    )
+
+
+def pixel_shuffle_rf_layer(factor: int) -> RFLayer:
+    """Pixel shuffle (depth-to-space) by ``factor``: stride ``1/factor``, no spatial extent."""
+    return RFLayer(1, _num(Fraction(1, factor)), 0)
+
+
+def pixel_unshuffle_rf_layer(factor: int) -> RFLayer:
+    """Pixel unshuffle (space-to-depth) by ``factor``: a ``factor``-wide, ``factor``-stride window."""
+    return RFLayer(factor, factor, 0)
+
+
+def compose(rf: ReceptiveField, layer: RFLayer) -> ReceptiveField:
+    """The receptive field after appending ``layer`` to a chain whose field is ``rf``."""
+    return ReceptiveField(
+        size=_num(rf.size + (layer.kernel - 1) * Fraction(rf.stride)),
+        stride=_num(Fraction(rf.stride) * layer.stride),
+        padding=_num(rf.padding + layer.padding * Fraction(rf.stride)),
+    )
+
+
+def chain(layers: Iterable[RFLayer], start: ReceptiveField | None = None) -> ReceptiveField:
+    """Receptive field of a chain of layers, input first.
+
+    >>> chain([conv_rf_layer(3, 1, 2 ** i, 2 ** i) for i in range(4)]).size  # WaveNet-style
+    31
+    """
+    rf = start if start is not None else ReceptiveField()
+    for layer in layers:
+        rf = compose(rf, layer)
+    return rf
+
+
+def largest(fields: Iterable[ReceptiveField]) -> tuple[ReceptiveField, bool]:
+    """Merge the fields of parallel branches: the largest field wins.
+
+    Returns the winner and whether the branches are aligned (same effective stride and the
+    same centre for output element 0); misaligned branches are legal but worth reporting.
+
+    >>> largest([chain([conv_rf_layer(1)]), chain([conv_rf_layer(3, padding=1)])])
+    (ReceptiveField(size=3, stride=1, padding=1), True)
+    """
+    items = list(fields)
+    if not items:
+        raise ValueError("`fields` must contain at least one receptive field")
+    winner = max(items, key=lambda f: f.size)
+    aligned = all(f.stride == winner.stride and f.center(0) == winner.center(0) for f in items)
+    return winner, aligned

@@ -1,0 +1,159 @@
+"""Output sizes of convolution and transposed convolution, per axis and for N-d shapes.
+
+Conventions (PyTorch's):
+
+* convolution: ``out = floor((in + pad_lo + pad_hi - d*(k-1) - 1) / s) + 1``
+* transposed convolution: ``out = (in - 1)*s - pad_lo - pad_hi + d*(k-1) + output_padding + 1``
+  (``padding`` of a transposed convolution crops the output; PyTorch's symmetric ``padding=p``
+  is the pair ``(p, p)``).
+
+Every function raises ``ValueError`` instead of returning a size below 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "Pair",
+    "as_pair",
+    "effective_kernel",
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "output_spatial_shape",
+    "conv_output_formula",
+    "conv_transpose_output_formula",
+]
+
+Pair = tuple[int, int]
+
+
+def as_pair(padding: int | Sequence[int]) -> Pair:
+    """``p`` -> ``(p, p)``; a ``(lo, hi)`` pair is returned as a tuple."""
+    if isinstance(padding, int):
+        return (padding, padding)
+    lo, hi = padding
+    return (int(lo), int(hi))
+
+
+def effective_kernel(kernel: int, dilation: int = 1) -> int:
+    """Extent of a dilated kernel, ``d*(k-1) + 1`` (a 3-tap kernel at d=2 spans 5).
+
+    >>> effective_kernel(3, 2)
+    5
+    """
+    return dilation * (kernel - 1) + 1
+
+
+def conv_output_size(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    padding: int | Sequence[int] = 0,
+    dilation: int = 1,
+) -> int:
+    """Output length of a convolution along one axis (PyTorch's floor rule).
+
+    Shape: ``floor((size + lo + hi - d*(k-1) - 1) / stride) + 1``.
+
+    >>> conv_output_size(5, 2, stride=2, padding=1)
+    3
+    >>> conv_output_size(12, 5)
+    8
+    """
+    lo, hi = as_pair(padding)
+    padded = size + lo + hi
+    extent = effective_kernel(kernel, dilation)
+    if padded < extent:
+        raise ValueError(
+            f"effective kernel size d*(k-1)+1 (={extent}) must not exceed the padded input "
+            f"size (={padded}; input {size} + padding {lo}+{hi})"
+        )
+    return (padded - extent) // stride + 1
+
+
+def conv_transpose_output_size(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    padding: int | Sequence[int] = 0,
+    output_padding: int = 0,
+    dilation: int = 1,
+) -> int:
+    """Output length of a transposed convolution along one axis.
+
+    Shape: ``(size - 1)*stride - lo - hi + d*(k-1) + output_padding + 1``.
+
+    >>> conv_transpose_output_size(16, 4, stride=2, padding=1)
+    32
+    >>> conv_transpose_output_size(3, 3, stride=2, padding=1, output_padding=1)
+    6
+    """
+    lo, hi = as_pair(padding)
+    out = (size - 1) * stride - lo - hi + effective_kernel(kernel, dilation) + output_padding
+    if out < 1:
+        raise ValueError(
+            f"transposed convolution output size (={out}) must be positive: padding {lo}+{hi} "
+            f"crops more than the {out + lo + hi} elements produced from input size {size}"
+        )
+    return out
+
+
+def output_spatial_shape(
+    spatial: Sequence[int],
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[Pair],
+    dilation: Sequence[int],
+    transposed: bool = False,
+    output_padding: Sequence[int] | None = None,
+) -> tuple[int, ...]:
+    """Per-axis output sizes for N spatial dims (all sequences have one entry per axis).
+
+    >>> output_spatial_shape((32, 32), (3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1))
+    (16, 16)
+    """
+    if transposed:
+        ops = output_padding if output_padding is not None else (0,) * len(spatial)
+        return tuple(
+            conv_transpose_output_size(i, k, s, p, o, d)
+            for i, k, s, p, o, d in zip(spatial, kernel_size, stride, padding, ops, dilation)
+        )
+    return tuple(
+        conv_output_size(i, k, s, p, d)
+        for i, k, s, p, d in zip(spatial, kernel_size, stride, padding, dilation)
+    )
+
+
+def conv_output_formula(
+    size: int, kernel: int, stride: int = 1, padding: int | Sequence[int] = 0, dilation: int = 1
+) -> str:
+    """The forward formula with this axis's numbers substituted, and its value.
+
+    >>> conv_output_formula(5, 2, 2, 1)
+    'floor((5 + 1 + 1 - 1*(2-1) - 1) / 2) + 1 = 3'
+    """
+    lo, hi = as_pair(padding)
+    out = conv_output_size(size, kernel, stride, (lo, hi), dilation)
+    return f"floor(({size} + {lo} + {hi} - {dilation}*({kernel}-1) - 1) / {stride}) + 1 = {out}"
+
+
+def conv_transpose_output_formula(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    padding: int | Sequence[int] = 0,
+    output_padding: int = 0,
+    dilation: int = 1,
+) -> str:
+    """The transposed formula with this axis's numbers substituted, and its value.
+
+    >>> conv_transpose_output_formula(16, 4, 2, 1)
+    '(16 - 1)*2 - 1 - 1 + 1*(4-1) + 0 + 1 = 32'
+    """
+    lo, hi = as_pair(padding)
+    out = conv_transpose_output_size(size, kernel, stride, (lo, hi), output_padding, dilation)
+    return (
+        f"({size} - 1)*{stride} - {lo} - {hi} + {dilation}*({kernel}-1) + {output_padding} + 1"
+        f" = {out}"
+    )
