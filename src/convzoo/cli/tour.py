@@ -1,0 +1,119 @@
+"""``convzoo tour``: the seed articles' examples, computed by convzoo, with the formulas used."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.table import Table
+
+from convzoo.tour import ARITHMETIC_EXAMPLES, LAYER_EXAMPLES, LayerResult, evaluate
+
+__all__ = ["add_parser", "run", "render"]
+
+SEED_TITLES = {
+    "000": "a survey: 3D, transposed, dilated, separable, flattened, grouped, shuffled",
+    "001": "standard, grouped, pointwise, depthwise and depthwise-separable convolutions",
+    "002": "depthwise-separable vs standard: 108 vs 39 parameters",
+    "003": "fractionally strided (transposed) and dilated convolutions",
+    "004": "Conv2d vs ConvTranspose2d, and a U-Net block",
+}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``convzoo tour``."""
+    p = subparsers.add_parser(
+        "tour",
+        help="walk through every variant of the seed articles with convzoo's numbers",
+        description="Every code example and numeric claim of the seed articles, computed by "
+        "convzoo.arithmetic, with the formulas used and a check against what the article says.",
+    )
+    p.add_argument("--seed", choices=sorted(SEED_TITLES), help="only this seed document")
+    p.set_defaults(func=run)
+
+
+def _ratio(part: int, whole: int | None) -> str:
+    return f"{part / whole:.3f}x" if whole else "-"
+
+
+def _render_example(console: Console, r: LayerResult) -> None:
+    ex = r.example
+    mark = "[green]✓[/]" if r.agrees else "[red]✗[/]"
+    console.print(f"\n[bold]{ex.title}[/]  [dim]({ex.variant})[/]")
+    conv_index = 0
+    for stage, before, after in zip(ex.stages, r.shapes, r.shapes[1:]):
+        console.print(f"  {stage.label}: {before} -> {after}")
+        if stage.spec is not None:
+            axes = r.formulas[conv_index]
+            if len(set(axes)) == 1:
+                console.print(f"    out    = {axes[0]}  (every axis)")
+            else:
+                for axis, formula in enumerate(axes):
+                    console.print(f"    out[{axis}] = {formula}")
+            console.print(f"    params = {r.param_formulas[conv_index]}")
+            console.print(f"    MACs   = {stage.spec.macs_formula(before)}")
+            conv_index += 1
+    summary = f"  total: params {r.params:,} · MACs {r.macs:,}"
+    if r.baseline_params is not None:
+        summary += (
+            f" · vs standard conv: params {_ratio(r.params, r.baseline_params)},"
+            f" MACs {_ratio(r.macs, r.baseline_macs)}"
+        )
+    console.print(summary)
+    claims = []
+    if ex.claimed_shape is not None:
+        claims.append(f"shape {ex.claimed_shape}")
+    if ex.claimed_params is not None:
+        claims.append(f"{ex.claimed_params} params")
+    if claims:
+        console.print(f"  article: {', '.join(claims)} {mark}")
+    for m in r.mismatches:
+        console.print(f"    [red]{m}[/]")
+    if ex.note:
+        console.print(f"  [dim]note: {ex.note}[/]")
+
+
+def render(console: Console, seed: str | None = None) -> tuple[int, int]:
+    """Print the tour; return (claims checked, claims where the article disagrees)."""
+    console.rule("[bold]convzoo tour[/]: the seed articles, computed")
+    console.print(
+        "MAC = one multiply-accumulate, padded taps included, bias excluded; FLOPs = 2 x MACs.\n"
+        "Transposed convs count the work each input element scatters (no inserted zeros)."
+    )
+    checked = disagree = 0
+    results = [evaluate(ex) for ex in LAYER_EXAMPLES if seed in (None, ex.seed)]
+    for s in sorted({r.example.seed for r in results}):
+        console.rule(f"seed {s}: {SEED_TITLES[s]}")
+        for r in (r for r in results if r.example.seed == s):
+            _render_example(console, r)
+            if r.example.claimed_shape is not None or r.example.claimed_params is not None:
+                checked += 1
+                disagree += not r.agrees
+    table = Table(title="numeric claims of the articles", show_lines=False)
+    for col in ("seed", "claim", "convzoo", "formula", "article", ""):
+        table.add_column(col)
+    for a in ARITHMETIC_EXAMPLES:
+        if seed not in (None, a.seed):
+            continue
+        value, formula, agrees = a.result()
+        claimed = "-" if a.claimed is None else str(a.claimed)
+        verdict = "" if a.claimed is None else "[green]✓[/]" if agrees else "[red]✗[/]"
+        table.add_row(a.seed, a.title, str(value), formula, claimed, verdict)
+        if a.note:
+            table.add_row("", f"[dim]{a.note}[/]", "", "", "", "")
+        if a.claimed is not None:
+            checked += 1
+            disagree += not agrees
+    console.print()
+    console.print(table)
+    console.print(
+        f"\n{checked} claims checked: {checked - disagree} agree with convzoo's arithmetic, "
+        f"{disagree} {'is' if disagree == 1 else 'are'} wrong in the article (explained above)."
+    )
+    return checked, disagree
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``convzoo tour``."""
+    render(Console(), getattr(args, "seed", None))
+    return 0
