@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from numbers import Integral
 from typing import Any
 
-__all__ = ["is_int", "to_tuple", "check_rule"]
+__all__ = ["is_int", "to_tuple", "check_rule", "broadcast_single"]
 
 _RULES = {
     None: (None, ""),
@@ -60,3 +60,14 @@ def to_tuple(value: Any, n: int, name: str, rule: str | None = None) -> tuple[in
         raise ValueError(f"`{name}` (={value!r}) must be an int or a tuple of {n} ints")
     check_rule(name, value, result, rule)
     return result
+
+
+def broadcast_single(value: Any, n: int) -> Any:
+    """Like ``torch.nn.functional``: a 1-element sequence stands for every spatial dim.
+
+    >>> broadcast_single((2,), 3), broadcast_single(2, 3), broadcast_single((1, 2), 2)
+    ((2, 2, 2), 2, (1, 2))
+    """
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 1 and n > 1:
+        return tuple(value) * n
+    return value

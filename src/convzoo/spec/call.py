@@ -7,19 +7,12 @@ any computation, naming the argument, the value and the rule.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
+from convzoo.arithmetic.tuples import broadcast_single
 from convzoo.spec.convspec import ConvSpec
 
 __all__ = ["spec_from_call"]
-
-
-def _broadcast(value: Any, n: int) -> Any:
-    """Like ``torch.nn.functional``: a 1-element sequence stands for every spatial dim."""
-    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 1 and n > 1:
-        return tuple(value) * n
-    return value
 
 
 def _check_same(name: str, attr: str, tensor: Any, reference: Any) -> None:
@@ -95,13 +88,13 @@ def spec_from_call(
         in_channels,
         out_channels,
         w_shape[2:],
-        stride=_broadcast(stride, n),
-        padding=_broadcast(padding, n),
-        dilation=_broadcast(dilation, n),
+        stride=broadcast_single(stride, n),
+        padding=broadcast_single(padding, n),
+        dilation=broadcast_single(dilation, n),
         groups=groups,
         bias=bias is not None,
         transposed=transposed,
-        output_padding=_broadcast(output_padding, n),
+        output_padding=broadcast_single(output_padding, n),
         padding_mode=padding_mode,
         ndim=n,
     )

@@ -1,0 +1,87 @@
+"""Convolution from its definition (NumPy, any number of spatial dims).
+
+``out[n, o, p] = bias[o] + sum_c sum_t w[o, c, t] * xpad[n, g*C_in/g + c, p*s + t*d]``
+for output channel ``o`` of group ``g``: a loop over kernel taps ``t``, each tap a strided
+slice of the padded input contracted over channels.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from convzoo.arithmetic import broadcast_single, conv_output_size, resolve_padding
+from convzoo.reference.common import batched, check_conv_args
+from convzoo.reference.pad import pad
+
+__all__ = ["conv", "tap_slices", "resolve"]
+
+
+def tap_slices(tap: tuple[int, ...], out: tuple[int, ...], stride, dilation) -> tuple[slice, ...]:
+    """The slice of the padded input that kernel tap ``tap`` reads for every output position."""
+    return tuple(
+        slice(t * d, t * d + (o - 1) * s + 1, s) for t, o, s, d in zip(tap, out, stride, dilation)
+    )
+
+
+def resolve(x: np.ndarray, weight: np.ndarray, stride: Any, padding: Any, dilation: Any,
+            groups: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """Validated per-axis stride, dilation and (lo, hi) padding for a batched input."""
+    n = weight.ndim - 2
+    stride, dilation = check_conv_args(x.shape[1], weight, groups, stride, dilation, False)
+    pads = resolve_padding(
+        broadcast_single(padding, n), weight.shape[2:], stride, dilation, x.shape[2:]
+    )
+    return stride, dilation, pads
+
+
+def conv(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+) -> np.ndarray:
+    """N-d convolution with torch.nn.functional.convNd's arguments (any N, asymmetric padding).
+
+    Args:
+        x: ``(N, C_in, *in)`` or ``(C_in, *in)``.
+        weight: ``(C_out, C_in/groups, *k)``. bias: ``(C_out,)`` or None.
+        stride, dilation: int or per-axis. padding: 'valid', 'same' (any stride), 'full',
+            'causal', int, per-axis ints or per-side (lo, hi) pairs.
+        groups: channel groups. padding_mode: 'zeros', 'reflect', 'replicate', 'circular'.
+
+    Shape: ``out = floor((in + lo + hi - d*(k-1) - 1)/s) + 1`` per axis.
+
+    >>> conv(np.ones((1, 3, 12, 12)), np.ones((256, 3, 5, 5))).shape
+    (1, 256, 8, 8)
+    """
+    weight = np.asarray(weight)
+    n = weight.ndim - 2
+    x, unbatched = batched(x, n)
+    stride, dilation, pads = resolve(x, weight, stride, padding, dilation, groups)
+    kernel = weight.shape[2:]
+    out_sp = tuple(
+        conv_output_size(i, k, s, p, d)
+        for i, k, s, p, d in zip(x.shape[2:], kernel, stride, pads, dilation)
+    )
+    xp = pad(x, pads, padding_mode)
+    c_out, cin_g = weight.shape[:2]
+    cout_g = c_out // groups
+    dtype = np.result_type(x, weight, np.float64 if bias is None else bias)
+    out = np.zeros((x.shape[0], c_out, *out_sp), dtype=dtype)
+    for g in range(groups):
+        xg = xp[:, g * cin_g:(g + 1) * cin_g]
+        wg = weight[g * cout_g:(g + 1) * cout_g]
+        acc = out[:, g * cout_g:(g + 1) * cout_g]
+        for tap in itertools.product(*(range(k) for k in kernel)):
+            patch = xg[(slice(None), slice(None), *tap_slices(tap, out_sp, stride, dilation))]
+            acc += np.einsum("nc...,oc->no...", patch, wg[(slice(None), slice(None), *tap)])
+    if bias is not None:
+        out += np.asarray(bias).reshape((1, c_out) + (1,) * n)
+    return out[0] if unbatched else out

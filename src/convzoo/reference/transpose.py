@@ -1,0 +1,154 @@
+"""Transposed (fractionally strided) convolution, two independent ways.
+
+:func:`conv_transpose` follows the seed documents' definition: insert ``s-1`` zeros between
+input elements, pad each side by ``d*(k-1) - p`` (a negative amount crops) plus
+``output_padding`` on the right, then run an ordinary stride-1 convolution with the
+spatially flipped kernel (input/output channels swapped within each group).
+
+:func:`conv_transpose_scatter` is the adjoint view: each input element scatters
+``value * kernel`` into the output at ``j*s + t*d``; then ``(lo, hi)`` is cropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from convzoo.arithmetic import (
+    broadcast_single,
+    conv_transpose_output_size,
+    parse_padding,
+    to_tuple,
+    transposed_same_padding,
+)
+from convzoo.reference.common import batched, check_conv_args
+from convzoo.reference.conv import conv, tap_slices
+
+__all__ = ["conv_transpose", "conv_transpose_scatter", "transposed_args", "flip_transpose_weight"]
+
+
+def transposed_args(x, weight, stride, padding, output_padding, groups, dilation):
+    """Validated per-axis stride, dilation, crop pairs and output_padding."""
+    n = weight.ndim - 2
+    stride, dilation = check_conv_args(x.shape[1], weight, groups, stride, dilation, True)
+    op = to_tuple(broadcast_single(output_padding, n), n, "output_padding", "non-negative")
+    parsed = parse_padding(broadcast_single(padding, n), n)
+    kernel = weight.shape[2:]
+    if parsed == "valid":
+        parsed = ((0, 0),) * n
+    elif parsed == "same":
+        solved = [transposed_same_padding(k, s, d) for k, s, d in zip(kernel, stride, dilation)]
+        parsed, op = tuple(p for p, _ in solved), tuple(o for _, o in solved)
+    elif isinstance(parsed, str):
+        raise ValueError(f"`padding` (={parsed!r}) is not defined for transposed convolutions")
+    for o, s, d in zip(op, stride, dilation):
+        if o >= max(s, d):
+            raise ValueError(
+                f"`output_padding` (={output_padding!r}) must be smaller than max(`stride`, "
+                "`dilation`) in every spatial dimension"
+            )
+    for i, k, s, p, o, d in zip(x.shape[2:], kernel, stride, parsed, op, dilation):
+        conv_transpose_output_size(i, k, s, p, o, d)  # raises on a non-positive size
+    return stride, dilation, parsed, op
+
+
+def flip_transpose_weight(weight: np.ndarray, groups: int) -> np.ndarray:
+    """``(C_in, C_out/g, *k)`` -> the equivalent forward weight ``(C_out, C_in/g, *k)``,
+    spatially flipped."""
+    c_in, cout_g = weight.shape[:2]
+    cin_g = c_in // groups
+    w = weight.reshape(groups, cin_g, cout_g, *weight.shape[2:])
+    w = np.swapaxes(w, 1, 2).reshape(groups * cout_g, cin_g, *weight.shape[2:])
+    return np.flip(w, axis=tuple(range(2, w.ndim)))
+
+
+def conv_transpose(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> np.ndarray:
+    """Transposed convolution by zero insertion + ordinary convolution (the seed definition).
+
+    Args (torch.nn.functional.conv_transposeNd's): weight ``(C_in, C_out/g, *k)``; padding
+    crops (int, per-axis, per-side pairs, 'valid', or 'same' for ``out = in * stride``).
+
+    Shape: ``out = (in - 1)*s - lo - hi + d*(k-1) + output_padding + 1``.
+
+    >>> conv_transpose(np.ones((2, 3, 16, 16)), np.ones((3, 16, 4, 4)), stride=2, padding=1).shape
+    (2, 16, 32, 32)
+    """
+    weight = np.asarray(weight)
+    n = weight.ndim - 2
+    x, unbatched = batched(x, n)
+    stride, dilation, pads, op = transposed_args(
+        x, weight, stride, padding, output_padding, groups, dilation
+    )
+    # 1. insert s-1 zeros between input elements
+    up = np.zeros(
+        (*x.shape[:2], *((i - 1) * s + 1 for i, s in zip(x.shape[2:], stride))),
+        dtype=np.result_type(x, weight),
+    )
+    up[(slice(None), slice(None), *(slice(None, None, s) for s in stride))] = x
+    # 2. pad by d(k-1) - p on each side (+ output_padding on the right); negative = crop
+    amounts = [
+        (d * (k - 1) - lo, d * (k - 1) - hi + o)
+        for k, d, (lo, hi), o in zip(weight.shape[2:], dilation, pads, op)
+    ]
+    crop = tuple(
+        slice(max(-a, 0), up.shape[2 + i] - max(-b, 0)) for i, (a, b) in enumerate(amounts)
+    )
+    up = up[(slice(None), slice(None), *crop)]
+    grow = tuple((max(a, 0), max(b, 0)) for a, b in amounts)
+    # 3. stride-1 convolution with the flipped, channel-swapped kernel
+    out = conv(up, flip_transpose_weight(weight, groups), bias, 1, grow, dilation, groups)
+    return out[0] if unbatched else out
+
+
+def conv_transpose_scatter(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> np.ndarray:
+    """Transposed convolution as a scatter: ``y[j*s + t*d - lo] += x[j] * w[t]`` (cross-check).
+
+    >>> conv_transpose_scatter(np.ones((1, 2, 3)), np.ones((2, 4, 3)), stride=2).shape
+    (1, 4, 7)
+    """
+    weight = np.asarray(weight)
+    n = weight.ndim - 2
+    x, unbatched = batched(x, n)
+    stride, dilation, pads, op = transposed_args(
+        x, weight, stride, padding, output_padding, groups, dilation
+    )
+    kernel = weight.shape[2:]
+    full = tuple(
+        (i - 1) * s + d * (k - 1) + 1 + o
+        for i, s, d, k, o in zip(x.shape[2:], stride, dilation, kernel, op)
+    )
+    c_in, cout_g = weight.shape[:2]
+    cin_g = c_in // groups
+    y = np.zeros((x.shape[0], cout_g * groups, *full), dtype=np.result_type(x, weight))
+    for g in range(groups):
+        xg = x[:, g * cin_g:(g + 1) * cin_g]
+        wg = weight[g * cin_g:(g + 1) * cin_g]
+        for tap in itertools.product(*(range(k) for k in kernel)):
+            where = tap_slices(tap, x.shape[2:], stride, dilation)
+            contrib = np.einsum("nc...,co->no...", xg, wg[(slice(None), slice(None), *tap)])
+            y[(slice(None), slice(g * cout_g, (g + 1) * cout_g), *where)] += contrib
+    keep = tuple(slice(lo, f - hi) for (lo, hi), f in zip(pads, full))
+    y = y[(slice(None), slice(None), *keep)]
+    if bias is not None:
+        y = y + np.asarray(bias).reshape((1, -1) + (1,) * n)
+    return y[0] if unbatched else y
