@@ -1,0 +1,1 @@
+"""The ``convzoo`` command: thin wrappers over the library."""
