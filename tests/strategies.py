@@ -47,7 +47,9 @@ def conv_configs(draw, transposed: bool | None = None, max_dims: int = 3, small:
             lows.append(need)
         spatial = tuple(draw(st.integers(lo, lo + 6)) for lo in lows)
         if padding == "same" and mode != "zeros":  # 'same' padding grows with the input size
-            spatial = tuple(max(i, 2 * effective_kernel(ki, di)) for i, ki, di in zip(spatial, k, d))
+            spatial = tuple(
+                max(i, 2 * effective_kernel(ki, di)) for i, ki, di in zip(spatial, k, d)
+            )
     batched = draw(st.booleans())
     shape = ((draw(st.integers(1, 2)),) if batched else ()) + (cin, *spatial)
     return spec, shape

@@ -7,7 +7,9 @@ import torch.nn.functional as F
 
 from convzoo import ConvSpec
 
-_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
+_MODES = {
+    "zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"
+}
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 

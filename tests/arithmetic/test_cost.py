@@ -5,12 +5,12 @@ import math
 
 import torch
 from hypothesis import assume, given
+from tests.strategies import conv_configs
+from tests.torch_oracle import make_params, torch_conv
 from torch.utils.flop_counter import FlopCounterMode
 
 from convzoo import ConvSpec
 from convzoo.arithmetic import conv_macs
-from tests.strategies import conv_configs
-from tests.torch_oracle import make_params, torch_conv
 
 
 def brute_force_forward_macs(spec: ConvSpec, shape) -> int:

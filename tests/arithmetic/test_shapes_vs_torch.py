@@ -4,11 +4,11 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.strategies import conv_configs
+from tests.torch_oracle import make_params, torch_conv
 
 from convzoo import ConvSpec
 from convzoo.arithmetic import conv_output_size, same_padding
-from tests.strategies import conv_configs
-from tests.torch_oracle import make_params, torch_conv
 
 
 @given(conv_configs())

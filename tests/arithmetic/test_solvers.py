@@ -15,7 +15,8 @@ from convzoo.arithmetic import (
     transposed_output_range,
 )
 
-sizes, kernels, strides, dils = st.integers(1, 40), st.integers(1, 6), st.integers(1, 4), st.integers(1, 3)
+sizes, kernels = st.integers(1, 40), st.integers(1, 6)
+strides, dils = st.integers(1, 4), st.integers(1, 3)
 
 
 @given(sizes, st.integers(1, 40), kernels, strides, dils)
@@ -63,12 +64,18 @@ def test_inverse_transpose_round_trip_in_torch(size, k, s, p, d):
     x = torch.zeros(1, 1, size)
     w = torch.zeros(1, 1, k)
     y = F.conv1d(x, w, stride=s, padding=p, dilation=d)
-    back = F.conv_transpose1d(y, w, stride=s, padding=p, output_padding=inv.output_padding, dilation=d)
+    back = F.conv_transpose1d(
+        y, w, stride=s, padding=p, output_padding=inv.output_padding, dilation=d
+    )
     assert back.shape[-1] == size
 
 
 def test_solver_messages_are_pinned():
-    with pytest.raises(ValueError, match=r"`target` \(=2\) is unreachable: without padding the output is already 5"):
+    with pytest.raises(
+        ValueError, match=r"`target` \(=2\) is unreachable: without padding the output is already 5"
+    ):
         solve_padding(9, 2, 5, 1)
-    with pytest.raises(ValueError, match=r"`output_size` \(=9\) is unreachable .* valid sizes are 5\.\.6"):
+    with pytest.raises(
+        ValueError, match=r"`output_size` \(=9\) is unreachable .* valid sizes are 5\.\.6"
+    ):
         solve_output_padding(3, 9, 3, 2, 1)

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given
-
-from convzoo import reference as ref
 from tests.strategies import conv_configs
 from tests.torch_oracle import make_params, torch_conv
+
+from convzoo import reference as ref
 
 
 def _padding_arg(spec, shape):

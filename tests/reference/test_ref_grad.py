@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 from hypothesis import given
-
-from convzoo import reference as ref
 from tests.strategies import conv_configs
 from tests.torch_oracle import make_params, torch_conv
+
+from convzoo import reference as ref
 
 
 @given(conv_configs())

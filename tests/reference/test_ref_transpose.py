@@ -5,11 +5,11 @@ import numpy as np
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from tests.strategies import conv_configs
+from tests.torch_oracle import make_params, torch_conv
 
 from convzoo import ConvSpec
 from convzoo import reference as ref
-from tests.strategies import conv_configs
-from tests.torch_oracle import make_params, torch_conv
 
 
 def _args(spec, shape):

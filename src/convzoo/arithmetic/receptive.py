@@ -113,7 +113,7 @@ def pixel_shuffle_rf_layer(factor: int) -> RFLayer:
 
 
 def pixel_unshuffle_rf_layer(factor: int) -> RFLayer:
-    """Pixel unshuffle (space-to-depth) by ``factor``: a ``factor``-wide, ``factor``-stride window."""
+    """Pixel unshuffle (space-to-depth) by ``factor``: a window ``factor`` wide and strided."""
     return RFLayer(factor, factor, 0)
 
 

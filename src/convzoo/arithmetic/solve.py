@@ -1,4 +1,4 @@
-"""Solvers: which padding / output_padding gives a target size; which transposed conv inverts a conv.
+"""Solvers: the padding / output_padding giving a target size; the transposed conv undoing a conv.
 
 All per axis, pure integer math (Dumoulin & Visin, "A guide to convolution arithmetic",
 relationships 6, 13 and 14).

@@ -114,7 +114,9 @@ def conv_grad_weight(
 
 def _padded_grad(g: np.ndarray, x_spatial, kernel, stride, dilation, pads) -> np.ndarray:
     """Output gradient of a transposed conv, zero-padded back to the uncropped output."""
-    full = [(i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip(x_spatial, stride, dilation, kernel)]
+    full = [
+        (i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip(x_spatial, stride, dilation, kernel)
+    ]
     widths = [(lo, max(f - lo - o, 0)) for (lo, _), f, o in zip(pads, full, g.shape[2:])]
     return np.pad(g, [(0, 0), (0, 0), *widths])
 

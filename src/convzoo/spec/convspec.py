@@ -238,7 +238,7 @@ class ConvSpec:
 
     # ----------------------------------------------------------------- input-dependent numbers
     def split_input_shape(self, input_shape: Sequence[int]) -> tuple[int | None, int, tuple]:
-        """Validate ``(N, C, *spatial)`` or ``(C, *spatial)``; return ``(N or None, C, spatial)``."""
+        """Validate ``(N, C, *spatial)`` or ``(C, *spatial)``; return ``(N | None, C, spatial)``."""
         shape = tuple(input_shape)
         n = self.ndim
         if len(shape) not in (n + 1, n + 2) or not all(is_int(v) for v in shape):

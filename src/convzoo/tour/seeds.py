@@ -105,7 +105,8 @@ LAYER_EXAMPLES: tuple[LayerExample, ...] = (
     LayerExample(
         "001", "depthwise-separable: 12x12x3 -> 8x8x256", "depthwise-separable",
         (1, 3, 12, 12),
-        (Stage("depthwise 5x5, g=3", _dw(3, 5)), Stage("pointwise 1x1 3->256", ConvSpec(3, 256, 1))),
+        (Stage("depthwise 5x5, g=3", _dw(3, 5)),
+         Stage("pointwise 1x1 3->256", ConvSpec(3, 256, 1))),
         claimed_shape=(1, 256, 8, 8), baseline=ConvSpec(3, 256, 5),
     ),
     LayerExample(
@@ -184,7 +185,8 @@ def _size(i: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> tuple[int, str]
 
 
 def _coverage(k: int, d: int) -> tuple[int, str]:
-    return effective_kernel(k, d), f"k + (k-1)(d-1) = {k} + {k - 1}*{d - 1} = {effective_kernel(k, d)}"
+    extent = effective_kernel(k, d)
+    return extent, f"k + (k-1)(d-1) = {k} + {k - 1}*{d - 1} = {extent}"
 
 
 def _wavenet() -> tuple[int, str]:
@@ -220,7 +222,8 @@ ARITHMETIC_EXAMPLES: tuple[ArithmeticExample, ...] = (
                       note="'rates growing exponentially': 10 layers see 1024 samples"),
     ArithmeticExample("000", "separable vs standard MACs, 3x3, C_out=16", lambda: _ratio(3, 16, 3),
                       note="the article says 'about 1/9'; that is the large-C_out limit"),
-    ArithmeticExample("001", "separable vs standard MACs, 3x3, C_out=256", lambda: _ratio(3, 256, 3),
+    ArithmeticExample("001", "separable vs standard MACs, 3x3, C_out=256",
+                      lambda: _ratio(3, 256, 3),
                       note="'about 11 %': 1/9 + 1/256"),
     ArithmeticExample("004", "transposed conv on 16x16, k=3, s=2, p=1",
                       lambda: (conv_transpose_output_size(16, 3, 2, 1),

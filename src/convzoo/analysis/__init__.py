@@ -1,0 +1,29 @@
+"""convzoo.analysis: trace a model on meta tensors into a DAG of ops; summary, receptive field.
+
+>>> import torch.nn as nn
+>>> s = summary(nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU()), (1, 3, 9, 9))
+>>> s.totals.macs, receptive_field(nn.Conv2d(3, 8, 3, stride=2), (1, 3, 9, 9)).sizes
+(3456, (3, 3))
+"""
+
+from convzoo.analysis.graph import CATEGORIES, Frame, Graph, Node
+from convzoo.analysis.kinds import CONV_KINDS, classify, conv_kind
+from convzoo.analysis.receptive import (
+    EMPIRICAL_NOTE,
+    EmpiricalField,
+    NodeField,
+    ReceptiveFieldResult,
+    empirical_receptive_field,
+    node_fields,
+    receptive_field,
+)
+from convzoo.analysis.summary import CONVENTIONS, Row, Summary, Totals, summarize, summary
+from convzoo.analysis.trace import check_input_shape, trace
+
+__all__ = [
+    "CATEGORIES", "Frame", "Graph", "Node", "trace", "check_input_shape",
+    "CONV_KINDS", "classify", "conv_kind",
+    "EMPIRICAL_NOTE", "EmpiricalField", "NodeField", "ReceptiveFieldResult",
+    "empirical_receptive_field", "node_fields", "receptive_field",
+    "CONVENTIONS", "Row", "Summary", "Totals", "summarize", "summary",
+]

@@ -1,0 +1,438 @@
+"""Trace a model on the meta device into a :class:`~convzoo.analysis.graph.Graph`.
+
+The model runs once with meta tensors (shapes only: no compute, no memory) for its
+parameters, buffers and input, under a ``TorchDispatchMode`` that records every aten op
+fed by the input. Data flow is followed by tensor identity, so residual adds and
+concatenations become nodes with several inputs. Forward pre/post hooks on every submodule
+keep the stack of module calls each op ran inside. Convolutions get their ConvSpec from
+:func:`convzoo.spec.spec_from_call` and every count from ``convzoo.arithmetic``.
+
+When the meta run fails part-way (``.item()``, NumPy, data-dependent control flow), the
+ops recorded up to the failure are kept and the graph is marked ``partial`` with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch.func import functional_call
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from convzoo import arithmetic as ar
+from convzoo.analysis.graph import Frame, Graph, Node
+from convzoo.spec import spec_from_call
+
+__all__ = ["trace", "check_input_shape"]
+
+_ACTIVATIONS = {
+    "relu", "relu6", "gelu", "silu", "hardswish", "sigmoid", "tanh", "leaky_relu", "elu",
+    "hardtanh", "hardsigmoid", "mish", "softplus", "prelu", "_prelu_kernel", "rrelu", "celu",
+    "selu", "glu", "softmax", "_softmax", "log_softmax", "_log_softmax", "threshold",
+    "hardshrink", "softshrink", "log_sigmoid_forward", "sgn", "sign", "logit", "_safe_softmax",
+}
+_NORMS = {
+    "native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
+    "native_layer_norm", "native_group_norm", "_batch_norm_with_update",
+    "_batch_norm_no_update", "batch_norm", "instance_norm", "rms_norm", "_fused_rms_norm",
+}
+_MERGES = {"add", "sub", "mul", "div", "cat", "stack", "maximum", "minimum", "where", "rsub"}
+_POOLS = {
+    "max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices",
+    "max_pool3d_with_indices", "max_pool1d_with_indices", "avg_pool1d", "avg_pool2d",
+    "avg_pool3d", "lp_pool1d", "lp_pool2d",
+}
+_ADAPTIVE = {
+    "_adaptive_avg_pool1d", "_adaptive_avg_pool2d", "_adaptive_avg_pool3d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+}
+_UPSAMPLE = {
+    "upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d",
+    "_upsample_nearest_exact1d", "_upsample_nearest_exact2d", "_upsample_nearest_exact3d",
+    "upsample_linear1d", "upsample_bilinear2d", "upsample_trilinear3d", "upsample_bicubic2d",
+    "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa",
+}
+_PADS = {
+    "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
+    "replication_pad1d", "replication_pad2d", "replication_pad3d", "_pad_circular",
+}
+_REDUCE = {"mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "logsumexp"}
+_VIEWS = {
+    "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "unsqueeze",
+    "squeeze", "select", "slice", "contiguous", "clone", "detach", "alias", "_to_copy",
+    "split", "split_with_sizes", "unbind", "chunk", "narrow", "flatten", "unflatten",
+    "as_strided", "lift_fresh", "_reshape_alias", "expand_as", "view_as", "copy",
+    "lift_fresh_copy", "to", "dropout", "native_dropout", "feature_dropout",
+}
+_MATMULS = {"mm", "addmm", "bmm", "baddbmm"}
+_ATTENTION = {
+    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_flash_attention", "scaled_dot_product_attention",
+    "_scaled_dot_product_attention_math", "_scaled_dot_product_cudnn_attention",
+}
+_ELEMENTWISE = _MERGES | {
+    "neg", "exp", "log", "sqrt", "rsqrt", "pow", "abs", "clamp", "clamp_min", "clamp_max",
+    "reciprocal", "erf", "square", "masked_fill", "fill", "zero", "mul_", "addcmul",
+    "addcdiv", "lerp", "floor", "ceil", "round", "fmod", "remainder", "bitwise_and",
+    "logical_not", "eq", "ne", "lt", "le", "gt", "ge", "cos", "sin", "nan_to_num",
+}
+
+
+def _category(name: str) -> str:
+    base = name[:-1] if name.endswith("_") and not name.endswith("__") else name
+    if base in ("convolution", "_convolution", "convolution_overrideable"):
+        return "conv"
+    for cat, names in (
+        ("linear", _MATMULS), ("pool", _POOLS), ("adaptive_pool", _ADAPTIVE),
+        ("norm", _NORMS), ("activation", _ACTIVATIONS), ("upsample", _UPSAMPLE),
+        ("pad", _PADS), ("reduce", _REDUCE), ("view", _VIEWS), ("attention", _ATTENTION),
+        ("elementwise", _ELEMENTWISE),
+    ):
+        if base in names:
+            return cat
+    if base in ("pixel_shuffle", "pixel_unshuffle"):
+        return base
+    if base in ("channel_shuffle", "native_channel_shuffle"):
+        return "channel_shuffle"
+    return "other"
+
+
+_OP_INFO: dict[Any, tuple[str, str, bool]] = {}
+
+
+def _op_info(func: Any) -> tuple[str, str, bool]:
+    """``(name, category, allocates)`` of an aten overload, cached."""
+    info = _OP_INFO.get(func)
+    if info is None:
+        name = func.overloadpacket.__name__
+        returns = func._schema.returns
+        allocates = bool(returns) and returns[0].alias_info is None
+        info = (name, _category(name), allocates)
+        _OP_INFO[func] = info
+    return info
+
+
+def _arg(args: tuple, kwargs: dict, i: int, name: str, default: Any) -> Any:
+    if len(args) > i:
+        return args[i]
+    return kwargs.get(name, default)
+
+
+def _per_axis(value: Any, n: int) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(int(v) for v in value)
+    return value * n if len(value) == 1 else value
+
+
+def check_input_shape(input_shape: Any) -> tuple[int, ...]:
+    """Validate ``input_shape``: a sequence of at least 2 positive ints ``(N, C, *spatial)``.
+
+    >>> check_input_shape([1, 3, 32, 32])
+    (1, 3, 32, 32)
+    """
+    shape = tuple(input_shape) if isinstance(input_shape, Sequence) else None
+    if (
+        shape is None
+        or len(shape) < 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
+    ):
+        raise ValueError(
+            f"`input_shape` (={input_shape!r}) must be a sequence of at least 2 positive ints: "
+            "(N, C, *spatial)"
+        )
+    return shape
+
+
+class _Recorder(TorchDispatchMode):
+    """Records every aten op fed (transitively) by the traced input."""
+
+    def __init__(self, param_names: dict[int, str], element_bytes: int, dtype: str) -> None:
+        super().__init__()
+        self.nodes: list[Node] = []
+        self.producer: dict[int, int] = {}
+        self.derived: dict[int, tuple[str, ...]] = {}
+        self.keep: list[Any] = []
+        self.param_names = param_names
+        self.stack: list[Frame] = []
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ bookkeeping
+    def add_input(self, x: torch.Tensor) -> None:
+        self.nodes.append(Node(0, "input", "input", (), tuple(x.shape)))
+        self.producer[id(x)] = 0
+        self.keep.append(x)
+
+    def _sources(self, args: tuple, kwargs: dict) -> tuple[list[int], list[str], Any]:
+        tracked: list[int] = []
+        params: list[str] = []
+        first = None
+        items = list(args) + list(kwargs.values()) if kwargs else args
+        for a in items:
+            seq = a if isinstance(a, list | tuple) else (a,)
+            for t in seq:
+                if not isinstance(t, torch.Tensor):
+                    continue
+                key = id(t)
+                index = self.producer.get(key)
+                if index is not None:
+                    if index not in tracked:
+                        tracked.append(index)
+                    if first is None:
+                        first = t
+                elif key in self.param_names:
+                    params.append(self.param_names[key])
+                elif key in self.derived:
+                    params.extend(self.derived[key])
+        return tracked, params, first
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: Any = None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        tracked, params, first = self._sources(args, kwargs)
+        outs = [t for t in (out if isinstance(out, list | tuple) else (out,))
+                if isinstance(t, torch.Tensor)]
+        if not outs:
+            return out
+        if not tracked:
+            if params:
+                names = tuple(dict.fromkeys(params))
+                for t in outs:
+                    self.derived[id(t)] = names
+                    self.keep.append(t)
+            return out
+        name, category, allocates = _op_info(func)
+        node = Node(
+            len(self.nodes), name, category, tuple(tracked), tuple(outs[0].shape),
+            tuple(self.stack), input_shape=tuple(first.shape),
+            params=tuple(dict.fromkeys(params)), allocates=allocates,
+        )
+        if category == "elementwise" and (
+            name in ("cat", "stack") or (name.rstrip("_") in _MERGES and len(tracked) > 1)
+        ):
+            node.category = "merge"
+        _HANDLERS.get(node.category, _no_attrs)(self, node, func, args, kwargs, first)
+        self.nodes.append(node)
+        for t in outs:
+            self.producer[id(t)] = node.index
+        self.keep.extend(outs)
+        return out
+
+
+# ---------------------------------------------------------------------- op handlers
+def _no_attrs(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    return None
+
+
+def _conv(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    x, weight, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
+    spec = spec_from_call(
+        x, weight, bias, list(stride), list(padding), list(dilation), int(groups),
+        transposed=bool(transposed), output_padding=list(output_padding),
+    )
+    cost = spec.cost(tuple(x.shape), rec.dtype)
+    node.spec, node.macs, node.bias_adds = spec, cost.macs, cost.bias_adds
+
+
+def _linear(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    name = node.op
+    a, b = (args[1], args[2]) if name in ("addmm", "baddbmm") else (args[0], args[1])
+    *batch, m, k = a.shape
+    n = b.shape[-1]
+    rows = math.prod(batch) * m
+    # a matrix product is a pointwise conv with no spatial axes: rows x (K -> N)
+    node.macs = ar.conv_macs(rows, k, n, (), (), ())
+    node.bias_adds = ar.conv_bias_adds(rows, n, (), bias=name in ("addmm", "baddbmm"))
+    node.attrs["operands"] = (rec.producer.get(id(a)), rec.producer.get(id(b)))
+
+
+def _pool(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    kernel = args[1]
+    n = len(node.input_shape) - 2 if isinstance(kernel, int) else len(kernel)
+    n = len(kernel) if not isinstance(kernel, int) and len(kernel) > 1 else n
+    k = _per_axis(kernel, n)
+    stride = _arg(args, kwargs, 2, "stride", [])
+    s = k if not stride else _per_axis(stride, n)
+    p = _per_axis(_arg(args, kwargs, 3, "padding", 0), n)
+    d = (1,) * n
+    if "max" in node.op:
+        d = _per_axis(_arg(args, kwargs, 4, "dilation", 1), n)
+    node.attrs.update(kernel=k, stride=s, padding=p, dilation=d)
+
+
+def _upsample(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    mode = "nearest" if "nearest" in node.op else "cubic" if "cubic" in node.op else "linear"
+    align = bool(_arg(args, kwargs, 2, "align_corners", False)) if mode != "nearest" else False
+    node.attrs.update(mode=mode, align_corners=align)
+
+
+def _factor(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    node.attrs["factor"] = int(args[1])
+
+
+def _pad(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    node.attrs["pad"] = tuple(int(v) for v in args[1])
+
+
+def _reduce(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    rank = len(node.input_shape)
+    dims = _arg(args, kwargs, 1, "dim", None)
+    if dims is None or dims == []:
+        dims = range(rank)
+    elif isinstance(dims, int):
+        dims = (dims,)
+    node.attrs["dims"] = tuple(sorted(d % rank for d in dims)) if rank else ()
+    node.attrs["keepdim"] = bool(_arg(args, kwargs, 2, "keepdim", False))
+
+
+def _view(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    name, rank = node.op, len(node.input_shape)
+    if name == "permute":
+        node.attrs["dims"] = tuple(d % rank for d in args[1])
+    elif name == "transpose" and rank:
+        node.attrs["dims"] = (args[1] % rank, args[2] % rank)
+        src = rec.nodes[node.inputs[0]]
+        if (  # channel shuffle: (N, C, *sp) -view-> (N, g, C/g, *sp) -transpose(1, 2)->
+            node.attrs["dims"] == (1, 2) and src.op in ("view", "_unsafe_view")
+            and len(src.input_shape) == rank - 1
+            and src.input_shape[1] == node.input_shape[1] * node.input_shape[2]
+        ):
+            node.category = "channel_shuffle"
+            node.attrs["groups"] = node.input_shape[1]
+    elif name in ("select", "slice", "narrow", "unsqueeze", "squeeze"):
+        dim = _arg(args, kwargs, 1, "dim", 0)
+        dims = tuple(dim) if isinstance(dim, list | tuple) else (dim,)
+        out_rank = len(node.shape) if name == "unsqueeze" else max(rank, 1)
+        node.attrs["dims"] = tuple(d % out_rank for d in dims)
+        if name == "select":
+            node.attrs["index"] = int(args[2])
+        if name == "slice":
+            start = _arg(args, kwargs, 2, "start", 0) or 0
+            size = node.input_shape[node.attrs["dims"][0]]
+            node.attrs["start"] = start + size if start < 0 else min(start, size)
+            node.attrs["step"] = int(_arg(args, kwargs, 4, "step", 1))
+            if node.attrs["dims"][0] >= 2:
+                node.category = "crop"
+
+
+def _cat(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    if node.op in ("cat", "stack"):
+        node.attrs["dim"] = int(_arg(args, kwargs, 1, "dim", 0))
+
+
+def _shuffle(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    node.attrs["groups"] = int(args[1])
+
+
+_HANDLERS = {
+    "conv": _conv, "linear": _linear, "pool": _pool, "upsample": _upsample,
+    "pixel_shuffle": _factor, "pixel_unshuffle": _factor, "pad": _pad, "reduce": _reduce,
+    "view": _view, "merge": _cat, "elementwise": _cat, "channel_shuffle": _shuffle,
+}
+
+
+# ---------------------------------------------------------------------- module hooks
+def _install_hooks(model: nn.Module, rec: _Recorder, outputs: dict) -> list[Any]:
+    handles = []
+    calls: dict[str, int] = {}
+    for name, module in model.named_modules():
+        if not name:
+            continue
+        leaf = next(iter(module.children()), None) is None
+        kind = type(module).__name__
+
+        def pre(mod: nn.Module, inputs: Any, name: str = name, kind: str = kind,
+                leaf: bool = leaf) -> None:
+            calls[name] = calls.get(name, -1) + 1
+            rec.stack.append(Frame(name, kind, calls[name], leaf))
+
+        def post(mod: nn.Module, inputs: Any, output: Any, name: str = name) -> None:
+            if rec.stack and rec.stack[-1].name == name:
+                frame = rec.stack.pop()
+                tensors = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)]
+                if tensors and id(tensors[0]) in rec.producer:
+                    outputs[(name, frame.call)] = rec.producer[id(tensors[0])]
+
+        handles.append(module.register_forward_pre_hook(pre))
+        handles.append(module.register_forward_hook(post))
+    return handles
+
+
+def _meta_state(model: nn.Module, dtype: torch.dtype) -> tuple[dict, dict[int, str], dict]:
+    state: dict[str, torch.Tensor] = {}
+    names: dict[int, str] = {}
+    info: dict[str, tuple[int, bool, int]] = {}
+    for name, p in model.named_parameters():
+        kind = dtype if p.is_floating_point() else p.dtype
+        meta = nn.Parameter(torch.empty(p.shape, dtype=kind, device="meta"), p.requires_grad)
+        state[name] = meta
+        names[id(meta)] = name
+        info[name] = (p.numel(), p.requires_grad, p.numel() * meta.element_size())
+    for name, b in model.named_buffers():
+        kind = dtype if b.is_floating_point() else b.dtype
+        state[name] = torch.empty(b.shape, dtype=kind, device="meta")
+    return state, names, info
+
+
+def trace(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = torch.float32
+          ) -> Graph:
+    """Trace ``model`` on the meta device for an input of ``input_shape``.
+
+    Args:
+        model: any ``nn.Module``; it is not modified (parameters are swapped for meta
+            tensors only during the call; train/eval flags are restored).
+        input_shape: ``(N, C, *spatial)`` (at least 2 positive ints).
+        dtype: floating dtype of input, parameters and buffers (default float32).
+
+    Returns:
+        A :class:`Graph`; ``graph.partial`` is True (with ``graph.reason``) when the
+        forward pass could not run on meta tensors to the end.
+
+    >>> g = trace(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()), (1, 3, 32, 32))
+    >>> [(n.category, n.shape) for n in g.nodes]
+    [('input', (1, 3, 32, 32)), ('conv', (1, 8, 32, 32)), ('activation', (1, 8, 32, 32))]
+    >>> g.nodes[1].macs == 8 * 32 * 32 * 3 * 9
+    True
+    """
+    shape = check_input_shape(input_shape)
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"`model` (={type(model).__name__}) must be a torch.nn.Module")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"`dtype` (={dtype!r}) must be a floating torch.dtype")
+    name = str(dtype).removeprefix("torch.")
+    element_bytes = ar.dtype_bytes(name)
+    state, param_names, param_info = _meta_state(model, dtype)
+    rec = _Recorder(param_names, element_bytes, name)
+    module_outputs: dict[tuple[str, int], int] = {}
+    x = torch.empty(shape, dtype=dtype, device="meta")
+    rec.add_input(x)
+    training = {m: m.training for m in model.modules()}
+    handles = _install_hooks(model, rec, module_outputs)
+    partial, reason, outputs = False, "", ()
+    try:
+        model.eval()
+        with torch.no_grad(), torch.device("meta"), rec:
+            out = functional_call(model, state, (x,), tie_weights=True, strict=False)
+        flat = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        outputs = tuple(dict.fromkeys(rec.producer[id(t)] for t in flat if id(t) in rec.producer))
+    except Exception as e:  # noqa: BLE001 - any failure of user code makes the trace partial
+        partial = True
+        where = f" in module {rec.stack[-1].name!r} ({rec.stack[-1].type})" if rec.stack else ""
+        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        reason = f"the forward pass failed on meta tensors{where}: {type(e).__name__}: {message}"
+    finally:
+        for h in handles:
+            h.remove()
+        for m, flag in training.items():
+            m.training = flag
+    return Graph(
+        nodes=rec.nodes, outputs=outputs, input_shape=shape, dtype=name,
+        element_bytes=element_bytes, params=param_info, module_outputs=module_outputs,
+        modules={n: type(m).__name__ for n, m in model.named_modules() if n},
+        partial=partial, reason=reason,
+    )

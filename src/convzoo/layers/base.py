@@ -1,0 +1,176 @@
+"""The one N-d convolution base: ``Conv`` and its thin ``Conv1d``/``Conv2d``/``Conv3d``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch.nn import init
+
+from convzoo.functional import run_spec
+from convzoo.layers.registry import register
+from convzoo.spec import ConvSpec
+
+__all__ = ["Conv", "Conv1d", "Conv2d", "Conv3d", "check_input"]
+
+
+def check_input(spec: ConvSpec, x: torch.Tensor, argument: str = "input") -> None:
+    """Validate an input tensor against a spec (rank, channels, size) with a ValueError.
+
+    Skipped while torch.compile / torch.export trace the module (shapes are checked once,
+    eagerly, and tracing stays free of graph breaks).
+    """
+    if torch.compiler.is_compiling():
+        return
+    try:
+        spec.output_shape(tuple(x.shape))
+    except ValueError as e:
+        raise ValueError(str(e).replace("`input_shape`", f"`{argument}` shape", 1)) from None
+
+
+def init_conv_(weight: torch.Tensor, bias: torch.Tensor | None, fan_in: int) -> None:
+    """torch.nn's default conv init: kaiming-uniform (a=sqrt(5)), bias U(±1/sqrt(fan_in))."""
+    with torch.no_grad():
+        init.kaiming_uniform_(weight, a=math.sqrt(5))
+        if bias is not None:
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(bias, -bound, bound)
+
+
+def _examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
+    return [
+        (Conv1d(2, 3, 3, padding="causal", dilation=2), (2, 2, 9)),
+        (Conv2d(4, 6, 3, stride=2, padding="same", groups=2), (2, 4, 7, 8)),
+        (Conv2d(3, 4, (3, 2), padding=((1, 0), (2, 1)), padding_mode="reflect"), (1, 3, 6, 5)),
+        (Conv3d(2, 2, 2, padding="full", bias=False), (1, 2, 3, 4, 3)),
+    ]
+
+
+@register("conv", "standard N-d convolution (any stride 'same', 'full', 'causal')", _examples)
+class Conv(nn.Module):
+    """N-d convolution: everything ``nn.ConvNd`` does plus padding ``'same'`` at any stride
+    (asymmetric when needed, from the actual input size), ``'full'`` and ``'causal'`` (1-D).
+
+    Args:
+        in_channels, out_channels: ``C_in``, ``C_out``.
+        kernel_size: int or per-axis tuple.
+        stride: default 1. padding: ``'valid'``/``'same'``/``'full'``/``'causal'``, int, tuple
+            or per-side ``(lo, hi)`` pairs; default 0. dilation: default 1.
+        groups: default 1. bias: default True.
+        padding_mode: ``'zeros'`` (default), ``'reflect'``, ``'replicate'``, ``'circular'``.
+        ndim: spatial dims (subclasses fix it; otherwise inferred from tuples, else 2).
+
+    Shape:
+        input ``(N, C_in, *in)`` or ``(C_in, *in)`` -> output ``(N, C_out, *out)`` with
+        ``out = floor((in + lo + hi - d*(k-1) - 1)/s) + 1``; ``'same'``: ``out = ceil(in/s)``.
+
+    Attributes:
+        weight: ``(C_out, C_in/g, *k)``. bias: ``(C_out,)`` or None. spec: the ConvSpec.
+
+    >>> Conv(3, 16, 3, stride=2, padding="same")(torch.randn(1, 3, 7, 7)).shape
+    torch.Size([1, 16, 4, 4])
+    """
+
+    _ndim: int | None = None
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        ndim: int | None = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.spec = ConvSpec(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+            padding_mode=padding_mode, ndim=ndim or self._ndim,
+        )
+        factory = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(self.spec.weight_shape, **factory))
+        self.bias = nn.Parameter(torch.empty(out_channels, **factory)) if bias else None
+        self.reset_parameters()
+
+    # torch.nn-compatible attribute names
+    in_channels = property(lambda self: self.spec.in_channels)
+    out_channels = property(lambda self: self.spec.out_channels)
+    kernel_size = property(lambda self: self.spec.kernel_size)
+    stride = property(lambda self: self.spec.stride)
+    dilation = property(lambda self: self.spec.dilation)
+    groups = property(lambda self: self.spec.groups)
+    padding_mode = property(lambda self: self.spec.padding_mode)
+
+    def reset_parameters(self) -> None:
+        """torch.nn's default initialisation."""
+        init_conv_(self.weight, self.bias, math.prod(self.spec.weight_shape[1:]))
+
+    def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
+        """The ConvSpecs of this layer's convolutions (one here)."""
+        return [self.spec]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(self.spec, x)
+        return run_spec(self.spec, x, self.weight, self.bias)
+
+    def _get_name(self) -> str:
+        return f"Conv{self.spec.ndim}d"
+
+    def extra_repr(self) -> str:
+        s = self.spec
+        text = f"{s.in_channels}, {s.out_channels}, kernel_size={s.kernel_size}"
+        if any(v != 1 for v in s.stride):
+            text += f", stride={s.stride}"
+        if s.padding == "same":
+            text += ", padding=same"
+        elif any(v for pair in s.padding for v in pair):
+            pads = s.padding
+            sym = all(lo == hi for lo, hi in pads)
+            text += f", padding={tuple(lo for lo, _ in pads) if sym else pads}"
+        if any(v != 1 for v in s.dilation):
+            text += f", dilation={s.dilation}"
+        if s.groups != 1:
+            text += f", groups={s.groups}"
+        if not s.bias:
+            text += ", bias=False"
+        if s.padding_mode != "zeros":
+            text += f", padding_mode={s.padding_mode!r}"
+        return text
+
+
+class Conv1d(Conv):
+    """1-D :class:`Conv` (``padding='causal'`` available).
+
+    >>> Conv1d(1, 1, 2, dilation=4, padding="causal")(torch.randn(1, 1, 16)).shape
+    torch.Size([1, 1, 16])
+    """
+
+    _ndim = 1
+
+
+class Conv2d(Conv):
+    """2-D :class:`Conv`.
+
+    >>> Conv2d(3, 256, 5)(torch.randn(1, 3, 12, 12)).shape
+    torch.Size([1, 256, 8, 8])
+    """
+
+    _ndim = 2
+
+
+class Conv3d(Conv):
+    """3-D :class:`Conv`.
+
+    >>> Conv3d(1, 16, 3, padding=1)(torch.randn(2, 1, 4, 32, 32)).shape
+    torch.Size([2, 16, 4, 32, 32])
+    """
+
+    _ndim = 3

@@ -1,0 +1,89 @@
+"""The layer registry behind ``convzoo.create`` and ``convzoo.available``.
+
+Each layer class registers under a kind name with a one-line description and a function
+returning small example instances (module, input shape) that the generic test-suite runs
+through every check (reference engine, gradcheck, export, ONNX, compile, state_dict...).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch.nn as nn
+
+__all__ = ["LayerEntry", "REGISTRY", "register", "create", "available"]
+
+Example = tuple[nn.Module, tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """One registered layer kind."""
+
+    kind: str
+    cls: type[nn.Module]
+    description: str
+    examples: Callable[[], list[Example]]
+
+
+REGISTRY: dict[str, LayerEntry] = {}
+
+
+def register(
+    kind: str, description: str, examples: Callable[[], list[Example]]
+) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator adding a layer to the registry under ``kind``."""
+
+    def decorate(cls: type[nn.Module]) -> type[nn.Module]:
+        if kind in REGISTRY:
+            raise ValueError(f"layer kind {kind!r} is registered twice")
+        REGISTRY[kind] = LayerEntry(kind, cls, description, examples)
+        return cls
+
+    return decorate
+
+
+def available() -> dict[str, str]:
+    """Every layer kind with its one-line description.
+
+    >>> 'conv' in available()
+    True
+    """
+    return {kind: entry.description for kind, entry in sorted(REGISTRY.items())}
+
+
+def create(kind: str, **arguments: Any) -> nn.Module:
+    """Build a layer by kind name with torch.nn's argument names.
+
+    >>> import convzoo
+    >>> convzoo.create("conv", in_channels=3, out_channels=16, kernel_size=3, stride=2,
+    ...                padding="same")
+    Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2), padding=same)
+    """
+    if kind not in REGISTRY:
+        raise ValueError(
+            f"`kind` (={kind!r}) must be one of: {', '.join(sorted(REGISTRY))}"
+        )
+    cls = REGISTRY[kind].cls
+    params = inspect.signature(cls.__init__).parameters
+    accepted = [p for p in params if p != "self" and params[p].kind not in (
+        inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    unknown = sorted(set(arguments) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for "
+            f"{kind!r} ({cls.__name__}); valid: {', '.join(accepted)}"
+        )
+    missing = [
+        p for p in accepted
+        if params[p].default is inspect.Parameter.empty and p not in arguments
+    ]
+    if missing:
+        raise ValueError(
+            f"missing argument{'s' if len(missing) > 1 else ''} {', '.join(missing)} for "
+            f"{kind!r} ({cls.__name__})"
+        )
+    return cls(**arguments)
