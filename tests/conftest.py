@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 settings.register_profile(
     "convzoo",
     deadline=None,
-    max_examples=60,
+    max_examples=100,
     derandomize=bool(os.environ.get("CI")),  # CI replays the same examples every run
     suppress_health_check=[
         HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,

@@ -19,8 +19,8 @@ def main() -> int:
     )
     seconds = time.perf_counter() - start
     out = proc.stdout
-    passing = sum(int(n) for n in re.findall(r"- (\d+) passing examples?", out))
-    hypothesis_tests = len(re.findall(r"- (\d+) passing examples?", out))
+    passing = sum(int(n) for n in re.findall(r"- (\d+) passing", out))
+    hypothesis_tests = len(re.findall(r"^tests/\S+::\S+:$", out, flags=re.M))
     summary = out.strip().splitlines()[-1]
     passed = int(re.search(r"(\d+) passed", summary).group(1)) if "passed" in summary else 0
     opdb = subprocess.run(
