@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from convzoo import reference as ref
 from convzoo.arithmetic import same_padding
-from convzoo.layers import ASPP, R2Plus1D, Flattened, SpatiallySeparable
+from convzoo.layers import ASPP, Flattened, R2Plus1D, SpatiallySeparable
 from convzoo.layers.r2plus1d import r2plus1d_mid_channels
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}

@@ -1,66 +1,143 @@
-"""Shared CLI helpers: argument parsing of shapes and per-axis values, JSON, the console."""
+"""Shared CLI helpers: parsing of shapes and per-axis values, JSON, the console, tables."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import sys
 from fractions import Fraction
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.table import Table
 
-__all__ = ["console", "parse_ints", "parse_padding", "emit_json", "jsonable"]
+__all__ = [
+    "console",
+    "kv_table",
+    "parse_ints",
+    "parse_padding",
+    "per_axis",
+    "expand_axes",
+    "emit_json",
+    "jsonable",
+]
 
 _SPLIT = re.compile(r"[,x×]")
+_DIGITS = re.compile(r"[0-9]+")
+#: Width of piped (non-terminal) output: wide enough that no formula is wrapped.
+PIPE_WIDTH = 200
 
 
 def console() -> Console:
-    """A rich console: tables in a terminal, plain text (no ANSI codes) when piped."""
-    return Console(highlight=False)
+    """A rich console on stdout: styled tables in a terminal, plain text when piped.
+
+    Styles are decided by whether stdout is a TTY (not by ``FORCE_COLOR``), so piped or
+    redirected output never contains ANSI escape codes; it is also wide enough that formulas
+    stay on one line (grep-able).
+    """
+    tty = sys.stdout.isatty()
+    return Console(
+        file=sys.stdout,
+        force_terminal=tty,
+        highlight=False,
+        width=None if tty else PIPE_WIDTH,
+        no_color=not tty,
+    )
+
+
+def kv_table() -> Table:
+    """A two-column ``what | value`` table without a header (light box, ASCII-safe)."""
+    table = Table(show_header=False, box=box.SIMPLE, pad_edge=False)
+    table.add_column("what", no_wrap=True)
+    table.add_column("value")
+    return table
 
 
 def parse_ints(text: str, name: str, allow_zero: bool = False) -> tuple[int, ...]:
     """``'1,3,32,32'`` or ``'32x32'`` -> ints; ValueError naming the flag otherwise.
 
+    Args:
+        text: the flag's text; ``,``, ``x`` or ``×`` separate the values.
+        name: the flag, as the user typed it (``'--input'``), for the error message.
+        allow_zero: accept 0 (default False: every value must be positive).
+
     >>> parse_ints("32x64", "--input")
     (32, 64)
+    >>> parse_ints("1,a", "--input")
+    Traceback (most recent call last):
+    ...
+    ValueError: `--input` (='1,a') must be comma- or x-separated positive ints
     """
     parts = [p.strip() for p in _SPLIT.split(str(text))]
     low = 0 if allow_zero else 1
-    if not parts or not all(p.isdigit() and int(p) >= low for p in parts):
+    if not all(_DIGITS.fullmatch(p) and int(p) >= low for p in parts):
         kind = "non-negative" if allow_zero else "positive"
         raise ValueError(f"`{name}` (={text!r}) must be comma- or x-separated {kind} ints")
     return tuple(int(p) for p in parts)
 
 
+def per_axis(values: tuple[int, ...]) -> int | tuple[int, ...]:
+    """A single value stands for every axis (``(3,)`` -> ``3``).
+
+    >>> per_axis((3,)), per_axis((3, 5))
+    (3, (3, 5))
+    """
+    return values[0] if len(values) == 1 else values
+
+
+def expand_axes(text: str, name: str, n: int, allow_zero: bool = False) -> tuple[int, ...]:
+    """Parse a per-axis flag into exactly ``n`` values (one value stands for every axis).
+
+    >>> expand_axes("3", "--kernel", 2), expand_axes("3x5", "--kernel", 2)
+    ((3, 3), (3, 5))
+    """
+    values = parse_ints(text, name, allow_zero)
+    if len(values) == 1:
+        return values * n
+    if len(values) != n:
+        raise ValueError(f"`{name}` (={text!r}) must have 1 or {n} values, one per axis")
+    return values
+
+
 def parse_padding(text: str) -> Any:
     """``'same'`` / ``'1'`` / ``'1,2'`` -> the padding argument ConvSpec takes.
+
+    Words are passed through so that ConvSpec rejects unknown ones with its message listing
+    the valid strings.
 
     >>> parse_padding("same"), parse_padding("1"), parse_padding("1,2")
     ('same', 1, (1, 2))
     """
+    text = text.strip()
     if text.isalpha():
         return text
-    values = parse_ints(text, "--padding", allow_zero=True)
-    return values[0] if len(values) == 1 else values
-
-
-def per_axis(values: tuple[int, ...]) -> int | tuple[int, ...]:
-    """A single value stands for every axis."""
-    return values[0] if len(values) == 1 else values
+    return per_axis(parse_ints(text, "--padding", allow_zero=True))
 
 
 def jsonable(obj: Any) -> Any:
-    """Tuples, Fractions and dataclass-like values -> plain JSON values."""
+    """Tuples, ranges, Fractions and dataclasses -> plain JSON values.
+
+    A Fraction becomes ``"5/2"`` (an int when whole); a range ``range(a, b)`` becomes the
+    inclusive ``[a, b - 1]``.
+
+    >>> jsonable({"r": Fraction(5, 2), "s": Fraction(4, 2), "t": (1, 2), "u": range(1, 3)})
+    {'r': '5/2', 's': 2, 't': [1, 2], 'u': [1, 2]}
+    """
     if isinstance(obj, Fraction):
         return str(obj) if obj.denominator != 1 else int(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, range)):
+    if isinstance(obj, range):
+        return [obj.start, obj.stop - 1]
+    if isinstance(obj, (list, tuple)):
         return [jsonable(v) for v in obj]
     return obj
 
 
 def emit_json(obj: Any) -> None:
-    """Print ``obj`` as indented JSON on stdout."""
-    print(json.dumps(jsonable(obj), indent=2))
+    """Print ``obj`` as indented JSON (2 spaces) on stdout."""
+    print(json.dumps(jsonable(obj), indent=2, default=str))

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from rich.table import Table
-
-from convzoo.cli.output import console, emit_json, parse_ints, parse_padding, per_axis
+from convzoo.cli.output import console, emit_json, kv_table, parse_ints, parse_padding, per_axis
 from convzoo.spec import ConvSpec
 
-__all__ = ["add_parser", "run", "spec_arguments", "spec_from_args"]
+__all__ = ["add_parser", "parse_input_shape", "report", "run", "spec_arguments", "spec_from_args"]
 
 
 def spec_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,25 +87,38 @@ def report(spec: ConvSpec, shape: tuple[int, ...], dtype: str) -> dict:
     }
 
 
+def parse_input_shape(text: str) -> tuple[int, ...]:
+    """``'1,3,32,32'`` -> ``(1, 3, 32, 32)``: N, C and 1 to 3 spatial sizes.
+
+    >>> parse_input_shape("2x3x16x16")
+    (2, 3, 16, 16)
+    """
+    shape = parse_ints(text, "--input", allow_zero=True)
+    if not 3 <= len(shape) <= 5:
+        raise ValueError(
+            f"`--input` (={text!r}) must be N,C,*spatial with 1 to 3 spatial sizes, "
+            "e.g. 1,3,32,32"
+        )
+    return shape
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo shape``."""
-    shape = parse_ints(args.input, "--input", allow_zero=True)
-    if len(shape) < 3:
-        raise ValueError(f"`--input` (={args.input!r}) must be N,C,*spatial with 1 to 3 "
-                         "spatial sizes, e.g. 1,3,32,32")
-    ndim = len(shape) - 2
-    data = report(spec_from_args(args, ndim), shape, args.dtype)
+    shape = parse_input_shape(args.input)
+    data = report(spec_from_args(args, len(shape) - 2), shape, args.dtype)
     if args.json:
         emit_json(data)
         return 0
     c = console()
     kind = "transposed conv" if data["transposed"] else "conv"
     c.print(f"{kind}: {data['input_shape']} -> [bold]{data['output_shape']}[/]")
-    for axis, (formula, pad) in enumerate(zip(data["formulas"], data["padding"])):
-        c.print(f"  axis {axis}: padding {pad}: out = {formula}")
-    table = Table(show_header=False)
-    table.add_column("what")
-    table.add_column("value")
+    axes = zip(data["formulas"], data["padding"], data["output_padding"])
+    for axis, (formula, pad, extra) in enumerate(axes):
+        if data["transposed"]:  # padding crops a transposed conv's output
+            c.print(f"  axis {axis}: crop {pad}, output_padding {extra}: out = {formula}")
+        else:
+            c.print(f"  axis {axis}: padding {pad}: out = {formula}")
+    table = kv_table()
     table.add_row("weight shape", str(data["weight_shape"]))
     table.add_row("params", f"{data['params']:,}  ({data['params_formula']})")
     table.add_row("MACs", f"{data['macs']:,}  ({data['macs_formula']})")

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import is_int
+from convzoo.layers.base import add_batch
 from convzoo.layers.dilated import Dilated
 from convzoo.layers.norms import batch_norm
 from convzoo.layers.pointwise import Pointwise
@@ -91,6 +92,7 @@ class ASPP(nn.Module):
                            build_activation("activation", activation))
 
         self.rates = tuple(int(r) for r in rates)
+        self.ndim = ndim
         self.branches = nn.ModuleList(
             [branch(Pointwise(in_channels, out_channels, bias=False, ndim=ndim))]
             + [branch(Dilated(in_channels, out_channels, 3, r, bias=False, ndim=ndim))
@@ -113,10 +115,12 @@ class ASPP(nn.Module):
         return convs + [self.project[0].spec]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, unbatched = add_batch(x, self.ndim)
         outs = [b(x) for b in self.branches]  # each (N, C_out, *in)
         if self.pool is not None:
             outs.append(self.pool(x))
-        return self.project(torch.cat(outs, dim=1))  # (N, k*C_out, *in) -> (N, C_out, *in)
+        y = self.project(torch.cat(outs, dim=1))  # (N, k*C_out, *in) -> (N, C_out, *in)
+        return y.squeeze(0) if unbatched else y
 
     def extra_repr(self) -> str:
         return f"rates={self.rates}, pooling={self.pool is not None}"

@@ -13,7 +13,7 @@ from convzoo.functional import run_spec
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
 
-__all__ = ["Conv", "Conv1d", "Conv2d", "Conv3d", "check_input"]
+__all__ = ["Conv", "Conv1d", "Conv2d", "Conv3d", "check_input", "add_batch"]
 
 
 def check_input(spec: ConvSpec, x: torch.Tensor, argument: str = "input") -> None:
@@ -28,6 +28,20 @@ def check_input(spec: ConvSpec, x: torch.Tensor, argument: str = "input") -> Non
         spec.output_shape(tuple(x.shape))
     except ValueError as e:
         raise ValueError(str(e).replace("`input_shape`", f"`{argument}` shape", 1)) from None
+
+
+def add_batch(x: torch.Tensor, ndim: int) -> tuple[torch.Tensor, bool]:
+    """``(C, *spatial)`` -> ``(1, C, *spatial)`` for layers whose parts need a batch dim
+    (norms, pooling); returns the tensor and whether it was unbatched. Any other rank than
+    ``ndim + 1`` or ``ndim + 2`` is a ValueError."""
+    if x.dim() == ndim + 1:
+        return x.unsqueeze(0), True
+    if not torch.compiler.is_compiling() and x.dim() != ndim + 2:
+        raise ValueError(
+            f"`input` shape (={tuple(x.shape)}) must be (N, C, *spatial) or (C, *spatial) with "
+            f"{ndim} spatial dim{'s' if ndim != 1 else ''}"
+        )
+    return x, False
 
 
 def init_conv_(weight: torch.Tensor, bias: torch.Tensor | None, fan_in: int) -> None:

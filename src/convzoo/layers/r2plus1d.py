@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import to_tuple
-from convzoo.layers.base import Conv
+from convzoo.layers.base import Conv, add_batch
 from convzoo.layers.factorized import axis_padding
 from convzoo.layers.registry import register
 from convzoo.layers.separable import build_activation, build_norm
@@ -96,9 +96,11 @@ class R2Plus1D(nn.Module):
         return [self.spatial.spec, self.temporal.spec]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, unbatched = add_batch(x, 3)
         x = self.spatial(x)  # (N, C_in, T, H, W) -> (N, M, T, H', W')
         if self.norm is not None:
             x = self.norm(x)
         if self.activation is not None:
             x = self.activation(x)
-        return self.temporal(x)  # -> (N, C_out, T', H', W')
+        x = self.temporal(x)  # -> (N, C_out, T', H', W')
+        return x.squeeze(0) if unbatched else x

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import is_int
+from convzoo.layers.base import add_batch
 from convzoo.layers.group import GroupConv
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
@@ -44,9 +45,9 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
 
 def _shuffle_examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
     return [
-        (ChannelShuffle(2), (2, 6, 5)),
-        (ChannelShuffle(3), (2, 6, 3, 4)),
-        (ChannelShuffle(4), (1, 8, 2, 3, 2)),
+        (ChannelShuffle(2, ndim=1), (2, 6, 5)),
+        (ChannelShuffle(3, ndim=2), (2, 6, 3, 4)),
+        (ChannelShuffle(4, ndim=3), (1, 8, 2, 3, 2)),
     ]
 
 
@@ -57,6 +58,9 @@ class ChannelShuffle(nn.Module):
 
     Args:
         groups: number of channel groups ``g`` (must divide the channel count at call).
+        ndim: spatial dims, if known: then unbatched ``(C, *spatial)`` input is accepted.
+            With the default None every input is ``(N, C, *spatial)``, as in
+            ``nn.ChannelShuffle``.
 
     Shape:
         ``(N, C, *spatial)`` -> ``(N, C, *spatial)``; output channel ``j*g + i`` is input
@@ -66,9 +70,12 @@ class ChannelShuffle(nn.Module):
     torch.Size([2, 16, 32, 32])
     """
 
-    def __init__(self, groups: int) -> None:
+    def __init__(self, groups: int, ndim: int | None = None) -> None:
         super().__init__()
         self.groups = _check_groups(groups)
+        if ndim is not None and (not is_int(ndim) or ndim < 1):
+            raise ValueError(f"`ndim` (={ndim!r}) must be None or a positive int")
+        self.ndim = ndim
 
     def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
         """No convolution: an empty list."""
@@ -84,6 +91,10 @@ class ChannelShuffle(nn.Module):
         return [(k % self.groups) * per + k // self.groups for k in range(channels)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.ndim is not None:
+            x, unbatched = add_batch(x, self.ndim)
+            y = channel_shuffle(x, self.groups)
+            return y.squeeze(0) if unbatched else y
         if not torch.compiler.is_compiling() and x.dim() < 3:
             raise ValueError(
                 f"`input` shape (={tuple(x.shape)}) must be (N, C, *spatial) with at least one "
@@ -92,7 +103,7 @@ class ChannelShuffle(nn.Module):
         return channel_shuffle(x, self.groups)
 
     def extra_repr(self) -> str:
-        return f"groups={self.groups}"
+        return f"groups={self.groups}" + (f", ndim={self.ndim}" if self.ndim else "")
 
 
 def _group_examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
@@ -141,7 +152,7 @@ class ShuffleGroupConv(nn.Module):
             in_channels, out_channels, kernel_size, groups, stride, padding, dilation, bias,
             padding_mode, ndim,
         )
-        self.shuffle = ChannelShuffle(groups)
+        self.shuffle = ChannelShuffle(groups, ndim=self.conv.spec.ndim)
 
     def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
         """The group conv's spec (the shuffle is free)."""

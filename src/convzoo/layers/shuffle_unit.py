@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from convzoo.layers.base import add_batch
 from convzoo.layers.depthwise import Depthwise
 from convzoo.layers.group import GroupConv
 from convzoo.layers.norms import batch_norm
@@ -81,6 +82,7 @@ class ShuffleUnit(nn.Module):
         g1 = groups if first_group_conv else 1
         norm = batch_norm(ndim)
         self.stride = stride
+        self.ndim = ndim
         self.conv1 = GroupConv(in_channels, mid, 1, g1, bias=False, ndim=ndim)
         self.bn1 = norm(mid)
         self.shuffle = ChannelShuffle(g1)
@@ -94,6 +96,11 @@ class ShuffleUnit(nn.Module):
         return [self.conv1.spec, self.dwconv.spec, self.conv2.spec]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, unbatched = add_batch(x, self.ndim)
+        y = self._unit(x)
+        return y.squeeze(0) if unbatched else y
+
+    def _unit(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.conv1(x)))  # (N, C_in, *in) -> (N, mid, *in)
         y = self.shuffle(y)
         y = self.bn2(self.dwconv(y))  # (N, mid, *out)

@@ -1,0 +1,98 @@
+"""Interleaved median timing: every candidate timed round-robin in the same loop.
+
+DESIGN.md's performance method: measure everything in one process, interleaved (so that
+clock boosts, thermal state and background load hit every candidate alike), warm-up first,
+report medians. The round-robin order is rotated each repeat so that no candidate always
+runs right after the same other one.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from convzoo.arithmetic import is_int
+
+__all__ = ["Timing", "interleaved", "check_repeats"]
+
+
+def check_repeats(repeats: object, name: str = "repeats", minimum: int = 1) -> int:
+    """Validate a repeat count (an int ``>= minimum``).
+
+    >>> check_repeats(5)
+    5
+    """
+    if not is_int(repeats) or repeats < minimum:  # type: ignore[operator]
+        raise ValueError(f"`{name}` (={repeats!r}) must be an int >= {minimum}")
+    return int(repeats)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall times of one candidate, in seconds.
+
+    Attributes:
+        samples: one wall time per repeat, in run order.
+    """
+
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        """Median wall time (s)."""
+        return statistics.median(self.samples)
+
+    @property
+    def min(self) -> float:
+        """Fastest run (s)."""
+        return min(self.samples)
+
+    @property
+    def median_ms(self) -> float:
+        """Median wall time in milliseconds."""
+        return self.median * 1e3
+
+
+def interleaved(
+    candidates: Mapping[str, Callable[[], object]],
+    repeats: int = 20,
+    warmup: int = 3,
+    sync: Callable[[], object] | None = None,
+) -> dict[str, Timing]:
+    """Time each zero-argument callable ``repeats`` times, round-robin, after ``warmup`` rounds.
+
+    Args:
+        candidates: name -> callable (its return value is discarded).
+        repeats: timed rounds (default 20); warmup: untimed rounds first (default 3).
+        sync: called before each clock read (e.g. ``torch.cuda.synchronize``); default None.
+
+    Returns:
+        name -> :class:`Timing` (samples in run order).
+
+    >>> t = interleaved({"a": lambda: sum(range(100)), "b": lambda: None}, repeats=3, warmup=1)
+    >>> sorted(t), len(t["a"].samples), t["a"].median > 0
+    (['a', 'b'], 3, True)
+    """
+    repeats = check_repeats(repeats)
+    warmup = check_repeats(warmup, "warmup", 0)
+    names = list(candidates)
+    if not names:
+        raise ValueError("`candidates` (={}) must name at least one callable")
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    clock = time.perf_counter
+    for r in range(warmup + repeats):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            fn = candidates[name]
+            if sync is not None:
+                sync()
+            start = clock()
+            fn()
+            if sync is not None:
+                sync()
+            elapsed = clock() - start
+            if r >= warmup:
+                samples[name].append(elapsed)
+    return {n: Timing(tuple(samples[n])) for n in names}
