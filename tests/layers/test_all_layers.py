@@ -10,11 +10,11 @@ import inspect
 import pytest
 import torch
 import torch.nn as nn
+from tests.layers.registry_cases import all_examples, build
 
 from convzoo.layers import REGISTRY
 from convzoo.layers.base import Conv
 from convzoo.layers.transposed import TransposedConv
-from tests.layers.registry_cases import all_examples, build
 
 CASES = all_examples()
 

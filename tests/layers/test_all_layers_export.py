@@ -6,7 +6,6 @@ import warnings
 
 import pytest
 import torch
-
 from tests.layers.registry_cases import build, first_examples
 
 onnxruntime = pytest.importorskip("onnxruntime")
