@@ -11,11 +11,12 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = [
     "console",
-    "kv_table",
+    "print_pairs",
     "parse_ints",
     "parse_padding",
     "per_axis",
@@ -26,33 +27,37 @@ __all__ = [
 
 _SPLIT = re.compile(r"[,x×]")
 _DIGITS = re.compile(r"[0-9]+")
-#: Width of piped (non-terminal) output: wide enough that no formula is wrapped.
-PIPE_WIDTH = 200
 
 
 def console() -> Console:
-    """A rich console on stdout: styled tables in a terminal, plain text when piped.
+    """A rich console on stdout: styles and tables in a terminal, plain text when piped.
 
     Styles are decided by whether stdout is a TTY (not by ``FORCE_COLOR``), so piped or
-    redirected output never contains ANSI escape codes; it is also wide enough that formulas
-    stay on one line (grep-able).
+    redirected output never contains ANSI escape codes; piped lines are never wrapped, so a
+    formula stays on one line (grep-able).
     """
     tty = sys.stdout.isatty()
     return Console(
-        file=sys.stdout,
-        force_terminal=tty,
-        highlight=False,
-        width=None if tty else PIPE_WIDTH,
-        no_color=not tty,
+        file=sys.stdout, force_terminal=tty, no_color=not tty, highlight=False, soft_wrap=not tty
     )
 
 
-def kv_table() -> Table:
-    """A two-column ``what | value`` table without a header (light box, ASCII-safe)."""
-    table = Table(show_header=False, box=box.SIMPLE, pad_edge=False)
-    table.add_column("what", no_wrap=True)
+def print_pairs(out: Console, rows: list[tuple[str, str]]) -> None:
+    """Print ``(what, value)`` rows: a two-column table in a terminal, aligned lines when piped.
+
+    Values are printed literally (no rich markup).
+    """
+    if not out.is_terminal:
+        width = max((len(what) for what, _ in rows), default=0)
+        for what, value in rows:
+            out.print(f"{what:<{width}}  {value}", markup=False)
+        return
+    table = Table(show_header=False, box=box.SIMPLE)
+    table.add_column("what", no_wrap=True, style="bold")
     table.add_column("value")
-    return table
+    for what, value in rows:
+        table.add_row(escape(what), escape(value))
+    out.print(table)
 
 
 def parse_ints(text: str, name: str, allow_zero: bool = False) -> tuple[int, ...]:

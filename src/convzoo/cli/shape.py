@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.cli.output import console, emit_json, kv_table, parse_ints, parse_padding, per_axis
+from convzoo.cli.output import console, emit_json, parse_ints, parse_padding, per_axis, print_pairs
 from convzoo.spec import ConvSpec
 
 __all__ = ["add_parser", "parse_input_shape", "report", "run", "spec_arguments", "spec_from_args"]
@@ -118,15 +118,15 @@ def run(args: argparse.Namespace) -> int:
             c.print(f"  axis {axis}: crop {pad}, output_padding {extra}: out = {formula}")
         else:
             c.print(f"  axis {axis}: padding {pad}: out = {formula}")
-    table = kv_table()
-    table.add_row("weight shape", str(data["weight_shape"]))
-    table.add_row("params", f"{data['params']:,}  ({data['params_formula']})")
-    table.add_row("MACs", f"{data['macs']:,}  ({data['macs_formula']})")
-    table.add_row("FLOPs", f"{data['flops']:,}  (2 x MACs)")
-    table.add_row("bias adds", f"{data['bias_adds']:,}")
-    table.add_row(f"bytes moved ({data['dtype']})", f"{data['bytes']:,}")
-    table.add_row("arithmetic intensity", f"{data['intensity']} FLOP/byte")
     rf = "; ".join(f"r={f['r']} S={f['S']} P={f['P']}" for f in data["receptive_field"])
-    table.add_row("receptive field", rf)
-    c.print(table)
+    print_pairs(c, [
+        ("weight shape", str(data["weight_shape"])),
+        ("params", f"{data['params']:,}  ({data['params_formula']})"),
+        ("MACs", f"{data['macs']:,}  ({data['macs_formula']})"),
+        ("FLOPs", f"{data['flops']:,}  (2 x MACs)"),
+        ("bias adds", f"{data['bias_adds']:,}"),
+        (f"bytes moved ({data['dtype']})", f"{data['bytes']:,}"),
+        ("arithmetic intensity", f"{data['intensity']} FLOP/byte"),
+        ("receptive field", rf),
+    ])
     return 0

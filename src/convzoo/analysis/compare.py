@@ -1,0 +1,469 @@
+"""``compare(...)``: every variant of one layer configuration, counted and measured side by side.
+
+Seed 000 section 9 compares the variants with one word each (high / medium / low); this is
+that table measured. For one configuration (``C_in -> C_out``, kernel ``k``, input size,
+stride) every applicable variant is built from ``convzoo.layers`` with ``'same'`` padding
+(so they all give the same output shape): standard, grouped (each ``g`` dividing both channel
+counts), shuffled grouped, depthwise-separable, flattened, spatially separable and dilated
+(d=2). With ``upsample=r`` the upsampling variants are compared instead: transposed conv
+(the baseline), sub-pixel conv and resize-conv, all giving ``in * r``.
+
+Params, MACs and bias adds come from :func:`convzoo.analysis.summary`, the receptive field
+from :func:`convzoo.analysis.receptive_field`, bytes moved from
+:func:`convzoo.arithmetic.conv_cost` per conv (plus one read and one write for each copying
+op: upsample, the copy of a shuffle); nothing is re-derived here. Latencies are medians of
+repeats interleaved round-robin across all variants (:mod:`convzoo.analysis.timing`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from fractions import Fraction
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from convzoo import arithmetic as ar
+from convzoo.analysis.graph import Graph
+from convzoo.analysis.kinds import classify
+from convzoo.analysis.receptive import receptive_field
+from convzoo.analysis.summary import summary
+from convzoo.analysis.timing import check_repeats, interleaved
+from convzoo.arithmetic import is_int, to_tuple
+from convzoo.layers import (
+    Conv,
+    DepthwiseSeparable,
+    Dilated,
+    Flattened,
+    GroupConv,
+    ResizeConv,
+    ShuffleGroupConv,
+    SpatiallySeparable,
+    SubPixelConv,
+    TransposedConv,
+)
+from convzoo.spec import ConvSpec
+
+__all__ = ["Variant", "Comparison", "compare", "COMPARE_CONVENTIONS", "SEED_000"]
+
+#: What the numbers of a comparison mean.
+COMPARE_CONVENTIONS = (
+    "Params, MACs: convzoo.analysis.summary (MAC = weight x input multiply-accumulate, padding "
+    "included, bias excluded; transposed conv counted as its scatter, not prod(stride) more).",
+    "Bytes: minimum traffic, each op's operands read and result written once (conv: input + "
+    "weights + output, arithmetic.conv_cost; copies for shuffles and upsampling: input + "
+    "output); intermediate tensors count twice. Intensity = 2*MACs / bytes (FLOP/byte).",
+    "RF: receptive field size r per spatial axis at the output (analysis.receptive_field), "
+    "in input pixels.",
+    "Latency: median wall time of interleaved repeats (all variants round-robin in one loop, "
+    "warm-up first) on this machine; forward under torch.no_grad, forward+backward computes "
+    "the gradients of the input and every parameter. Ratios are to the baseline row.",
+)
+
+#: Seed 000 section 9's one-word compute estimate (relative to a standard conv), per variant.
+SEED_000 = {
+    "standard": "-",
+    "transposed": "medium",
+    "dilated": "low (a large kernel's field, few params)",
+    "separable": "low (about 1/9 of standard)",
+    "flattened": "depends on the case",
+    "grouped": "medium-low",
+    "shuffle": "medium-low",
+}
+
+
+def _num(x: Any) -> Any:
+    return str(x) if isinstance(x, Fraction) and x.denominator != 1 else (
+        int(x) if isinstance(x, Fraction) else x)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of a :class:`Comparison`.
+
+    Attributes:
+        name: row label (``'grouped g=2'``...). family: the variant family (``'grouped'``).
+        kind: what :func:`convzoo.analysis.classify` calls the traced layer.
+        layer: ``repr`` of the module, one line.
+        output_shape, params, macs, flops, bias_adds, bytes, intensity (FLOP/byte).
+        rf: receptive field size ``r`` per spatial axis.
+        forward_ms, forward_backward_ms: median latencies (None when not measured).
+        ratios: ``params``, ``macs``, ``bytes``, ``forward``, ``forward_backward`` divided by
+            the baseline's (None when not measured).
+        note: what the variant trades. seed_000: the seed's one-word estimate, if any.
+    """
+
+    name: str
+    family: str
+    kind: str
+    layer: str
+    output_shape: tuple[int, ...]
+    params: int
+    macs: int
+    flops: int
+    bias_adds: int
+    bytes: int
+    intensity: float
+    rf: tuple[int | Fraction, ...]
+    forward_ms: float | None = None
+    forward_backward_ms: float | None = None
+    ratios: dict[str, float | None] = field(default_factory=dict)
+    note: str = ""
+    seed_000: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        d = asdict(self)
+        d["output_shape"] = list(self.output_shape)
+        d["rf"] = [_num(r) for r in self.rf]
+        return d
+
+
+@dataclass
+class Comparison:
+    """Result of :func:`compare`: one :class:`Variant` per row, the baseline first."""
+
+    config: dict[str, Any]
+    baseline: str
+    variants: list[Variant]
+    measured: bool
+    repeats: int
+    warmup: int
+    environment: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)
+    conventions: tuple[str, ...] = COMPARE_CONVENTIONS
+
+    def __getitem__(self, name: str) -> Variant:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise KeyError(f"no variant named {name!r}; rows: {[v.name for v in self.variants]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as plain Python (JSON-ready)."""
+        return {
+            "config": {k: list(v) if isinstance(v, tuple) else v for k, v in self.config.items()},
+            "baseline": self.baseline,
+            "measured": self.measured,
+            "repeats": self.repeats,
+            "warmup": self.warmup,
+            "environment": dict(self.environment),
+            "variants": [v.to_dict() for v in self.variants],
+            "skipped": list(self.skipped),
+            "conventions": list(self.conventions),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def table(self) -> Any:
+        """The rows as a ``rich.table.Table``."""
+        from rich.table import Table
+
+        c = self.config
+        size = "x".join(map(str, c["input_shape"]))
+        what = f"x{c['upsample']} upsampling" if c["upsample"] else f"stride {c['stride']}"
+        t = Table(title=f"convzoo compare: {c['in_channels']} -> {c['out_channels']}, k="
+                  f"{'x'.join(map(str, c['kernel_size']))}, input {size}, {what}")
+        cols = [("Variant", "left"), ("Kind", "left"), ("Params", "right"), ("MACs", "right"),
+                ("Bytes", "right"), ("FLOP/B", "right"), ("RF", "right")]
+        if self.measured:
+            cols += [("Fwd ms", "right"), ("Fwd+bwd ms", "right")]
+        for name, justify in cols:
+            t.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for v in self.variants:
+            cells = [v.name, v.kind, _with_ratio(f"{v.params:,}", v.ratios.get("params")),
+                     _with_ratio(f"{v.macs:,}", v.ratios.get("macs")),
+                     _with_ratio(f"{v.bytes:,}", v.ratios.get("bytes")),
+                     f"{v.intensity:.1f}", "x".join(str(_num(r)) for r in v.rf)]
+            if self.measured:
+                cells += [_with_ratio(_ms(v.forward_ms), v.ratios.get("forward")),
+                          _with_ratio(_ms(v.forward_backward_ms),
+                                      v.ratios.get("forward_backward"))]
+            t.add_row(*cells)
+        return t
+
+    def footer(self) -> str:
+        """Notes, skipped variants, environment and conventions as text."""
+        lines = [f"Ratios (x) are to the baseline row {self.baseline!r}."]
+        lines += [f"{v.name}: {v.note}" for v in self.variants if v.note]
+        lines += [f"Skipped: {s}" for s in self.skipped]
+        env = self.environment
+        if self.measured:
+            lines.append(f"Measured: median of {self.repeats} interleaved repeats after "
+                         f"{self.warmup} warm-up rounds; torch {env['torch']}, "
+                         f"{env['threads']} threads, {env['device']} ({env['machine']}).")
+        else:
+            lines.append("Not measured (measure=False): counts only.")
+        lines += [f"Convention: {c}" for c in self.conventions]
+        return "\n".join(lines)
+
+    def render(self, console: Any = None) -> None:
+        """Print the table and the footer on a ``rich`` console (plain text when piped)."""
+        from rich.console import Console
+
+        console = console if console is not None else Console()
+        console.print(self.table())
+        console.print(self.footer(), markup=False, highlight=False)
+
+    def __str__(self) -> str:
+        from rich.console import Console
+
+        buf = io.StringIO()
+        self.render(Console(file=buf, width=160, force_terminal=False, color_system=None))
+        return buf.getvalue()
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _with_ratio(text: str, ratio: float | None) -> str:
+    return text if ratio is None else f"{text} ({ratio:.2f}x)"
+
+
+def _ratio(value: float | None, base: float | None) -> float | None:
+    if value is None or not base:
+        return None
+    return value / base
+
+
+# ---------------------------------------------------------------------- counting
+def _bytes(graph: Graph) -> int:
+    """Minimum bytes of a traced variant (see :data:`COMPARE_CONVENTIONS`)."""
+    total = 0
+    for n in graph.nodes[1:]:
+        if n.spec is not None:
+            total += n.spec.cost(n.input_shape, graph.dtype).bytes
+        elif n.allocates and (n.category != "view" or n.op == "clone"):
+            total += ar.bytes_moved((math.prod(n.input_shape), math.prod(n.shape)), graph.dtype)
+    return total
+
+
+def _count(name: str, family: str, module: nn.Module, shape: tuple[int, ...], note: str
+           ) -> Variant:
+    s = summary(module, shape)
+    graph = s.graph
+    assert graph is not None  # summary always keeps its graph
+    if s.partial:
+        raise ValueError(f"variant {name!r} could not be traced: {s.reason}")
+    rf = receptive_field(module, shape)
+    moved = _bytes(graph)
+    flops = s.totals.flops
+    return Variant(
+        name=name, family=family, kind=classify(graph.nodes[1:]),
+        layer=" ".join(repr(module).split()), output_shape=graph.nodes[graph.outputs[0]].shape,
+        params=s.totals.params, macs=s.totals.macs, flops=flops, bias_adds=s.totals.bias_adds,
+        bytes=moved, intensity=ar.arithmetic_intensity(flops, moved), rf=rf.sizes, note=note,
+        seed_000=SEED_000.get(family, ""),
+    )
+
+
+# ---------------------------------------------------------------------- building
+Builder = tuple[str, str, Callable[[], nn.Module], str]
+
+
+def _same_variants(cin: int, cout: int, k: tuple[int, ...], stride: tuple[int, ...],
+                   groups: Sequence[int], skipped: list[str]) -> list[Builder]:
+    n = len(k)
+    rows: list[Builder] = [("standard", "standard",
+                            lambda: Conv(cin, cout, k, stride, "same", ndim=n),
+                            "dense C_in x C_out x prod(k) weights")]
+    for g in groups:
+        if cin % g or cout % g:
+            skipped.append(f"grouped/shuffle g={g}: `groups` (={g}) must divide C_in (={cin}) "
+                           f"and C_out (={cout})")
+            continue
+        rows.append((f"grouped g={g}", "grouped",
+                     lambda g=g: GroupConv(cin, cout, k, g, stride, "same", ndim=n),
+                     f"each output sees C_in/{g} channels: 1/{g} of the weights and MACs"))
+    for g in groups:
+        if cin % g or cout % g:
+            continue
+        rows.append((f"shuffle g={g}", "shuffle",
+                     lambda g=g: ShuffleGroupConv(cin, cout, k, g, stride, "same", ndim=n),
+                     f"grouped g={g} + channel shuffle (a permutation: 0 params, 0 MACs, "
+                     "one copy)"))
+    rows.append(("separable", "separable",
+                 lambda: DepthwiseSeparable(cin, cout, k, stride, "same", ndim=n),
+                 "depthwise k per channel + pointwise 1x1 (C_in -> C_out)"))
+    if all(v == 1 for v in k):
+        skipped.append("flattened, spatially separable, dilated: the kernel is 1x1 (nothing "
+                       "to factor or dilate)")
+        return rows
+    rows.append(("flattened", "flattened",
+                 lambda: Flattened(cin, cout, k, stride, "same", ndim=n),
+                 "pointwise C_in -> C_out, then a 1-D depthwise conv along each axis "
+                 "(rank-1 filters, Jin et al. 2014)"))
+    rows.append(("spatially separable", "spatially separable",
+                 lambda: SpatiallySeparable(cin, cout, k, None, stride, "same", ndim=n),
+                 "one dense 1-D conv per axis (k x 1 then 1 x k), C_out channels between"))
+    eff = tuple(ar.effective_kernel(v, 2) for v in k)
+    big = ConvSpec(cin, cout, eff).params
+    rows.append(("dilated d=2", "dilated",
+                 lambda: Dilated(cin, cout, k, 2, stride, ndim=n),
+                 f"the standard conv's weights and MACs with a field of {'x'.join(map(str, eff))}"
+                 f" per output: a standard conv with that field has {big:,} params"))
+    return rows
+
+
+def _upsample_variants(cin: int, cout: int, k: tuple[int, ...], r: int) -> list[Builder]:
+    n = len(k)
+    uneven = any(v % r for v in k)
+    return [
+        ("transposed", "transposed",
+         lambda: TransposedConv(cin, cout, k, r, "same", ndim=n),
+         f"stride {r}, padding 'same' (out = in*{r}); "
+         + ("k not divisible by the stride: uneven overlap, checkerboard risk" if uneven
+            else "k divisible by the stride: even overlap")),
+        ("sub-pixel", "sub-pixel",
+         lambda: SubPixelConv(cin, cout, r, k, ndim=n),
+         f"conv at input resolution to C_out*{r}^{n} channels, then pixel shuffle (ICNR init)"),
+        ("resize-conv", "resize-conv",
+         lambda: ResizeConv(cin, cout, r, k, ndim=n),
+         f"nearest upsampling x{r}, then a 'same' conv at output resolution"),
+    ]
+
+
+# ---------------------------------------------------------------------- timing
+def _measure(modules: dict[str, nn.Module], shape: tuple[int, ...], repeats: int, warmup: int
+             ) -> dict[str, tuple[float, float]]:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen)
+    xg = x.clone().requires_grad_(True)
+    candidates: dict[str, Callable[[], object]] = {}
+    for name, m in modules.items():
+        m.eval()
+        with torch.no_grad():
+            out_shape = m(x).shape
+        grad = torch.ones(out_shape)
+        inputs = [xg, *(p for p in m.parameters() if p.requires_grad)]
+
+        def forward(m: nn.Module = m) -> object:
+            with torch.no_grad():
+                return m(x)
+
+        def forward_backward(m: nn.Module = m, inputs: list = inputs, grad: Any = grad
+                             ) -> object:
+            return torch.autograd.grad(m(xg), inputs, grad)
+
+        candidates[f"{name}\0forward"] = forward
+        candidates[f"{name}\0forward_backward"] = forward_backward
+    times = interleaved(candidates, repeats, warmup)
+    return {
+        name: (times[f"{name}\0forward"].median_ms, times[f"{name}\0forward_backward"].median_ms)
+        for name in modules
+    }
+
+
+def _environment() -> dict[str, Any]:
+    return {
+        "torch": torch.__version__.split("+")[0],
+        "threads": torch.get_num_threads(),
+        "device": "cpu",
+        "machine": platform.machine() or "unknown",
+        "python": platform.python_version(),
+    }
+
+
+# ---------------------------------------------------------------------- entry point
+def _check_groups(groups: Any) -> tuple[int, ...]:
+    values = (groups,) if is_int(groups) else groups
+    if (
+        not isinstance(values, Sequence) or isinstance(values, str)
+        or not all(is_int(g) and g >= 2 for g in values)
+    ):
+        raise ValueError(f"`groups` (={groups!r}) must be an int or a sequence of ints >= 2")
+    return tuple(dict.fromkeys(int(g) for g in values))
+
+
+def compare(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int | Sequence[int],
+    input_size: int | Sequence[int],
+    stride: int | Sequence[int] = 1,
+    batch: int = 1,
+    groups: int | Sequence[int] = (2, 4),
+    upsample: int | None = None,
+    repeats: int = 20,
+    measure: bool = True,
+    warmup: int = 3,
+) -> Comparison:
+    """Count and time every variant of one layer configuration.
+
+    Args:
+        in_channels, out_channels: ``C_in``, ``C_out``.
+        kernel_size: int or per-axis tuple (its length, or ``input_size``'s, sets the number
+            of spatial dims; 2 when both are ints).
+        input_size: spatial input size, int or per-axis tuple.
+        stride: of every variant (default 1); must be 1 with ``upsample``.
+        batch: ``N`` (default 1).
+        groups: group counts tried for the grouped and shuffle variants (default ``(2, 4)``);
+            a ``g`` not dividing both channel counts is skipped (listed in ``skipped``).
+        upsample: None (default) for the same-resolution variants, or an integer factor
+            ``r >= 2`` to compare transposed conv (the baseline), sub-pixel conv and
+            resize-conv, all producing ``in * r``.
+        repeats: timed repeats (default 20); warmup: untimed rounds first (default 3).
+        measure: time the variants (default True); False gives the counts only.
+
+    Returns:
+        A :class:`Comparison`; ``comparison['separable'].ratios['macs']`` etc.
+
+    >>> c = compare(64, 128, 3, 56, measure=False)
+    >>> [v.name for v in c.variants][:3], c["standard"].params, c["separable"].ratios["macs"]
+    (['standard', 'grouped g=2', 'grouped g=4'], 73856, 0.12194...)
+    """
+    ndim = next((len(v) for v in (kernel_size, input_size, stride)
+                 if isinstance(v, Sequence) and not isinstance(v, str)), 2)
+    k = to_tuple(kernel_size, ndim, "kernel_size", "positive")
+    size = to_tuple(input_size, ndim, "input_size", "positive")
+    s = to_tuple(stride, ndim, "stride", "positive")
+    if not is_int(batch) or batch < 1:
+        raise ValueError(f"`batch` (={batch!r}) must be a positive int")
+    gs = _check_groups(groups)
+    repeats = check_repeats(repeats)
+    warmup = check_repeats(warmup, "warmup", 0)
+    ConvSpec(in_channels, out_channels, k, s)  # validates the channel counts
+    shape = (int(batch), in_channels, *size)
+    skipped: list[str] = []
+    if upsample is not None:
+        if not is_int(upsample) or upsample < 2:
+            raise ValueError(f"`upsample` (={upsample!r}) must be None or an int >= 2")
+        if any(v != 1 for v in s):
+            raise ValueError(f"`stride` (={stride!r}) must be 1 with `upsample` (={upsample}): "
+                             "the upsampling factor sets the stride of the transposed conv")
+        builders = _upsample_variants(in_channels, out_channels, k, int(upsample))
+    else:
+        builders = _same_variants(in_channels, out_channels, k, s, gs, skipped)
+    torch.manual_seed(0)
+    modules = {name: build() for name, _, build, _ in builders}
+    rows = [_count(name, fam, modules[name], shape, note) for name, fam, _, note in builders]
+    timed = _measure(modules, shape, repeats, warmup) if measure else {}
+    base = rows[0]
+    base_times = timed.get(base.name, (None, None))
+    variants = []
+    for v in rows:
+        fwd, fb = timed.get(v.name, (None, None))
+        ratios = {
+            "params": _ratio(v.params, base.params),
+            "macs": _ratio(v.macs, base.macs),
+            "bytes": _ratio(v.bytes, base.bytes),
+            "forward": _ratio(fwd, base_times[0]),
+            "forward_backward": _ratio(fb, base_times[1]),
+        }
+        variants.append(replace(v, forward_ms=fwd, forward_backward_ms=fb, ratios=ratios))
+    config = {
+        "in_channels": in_channels, "out_channels": out_channels, "kernel_size": k,
+        "input_size": size, "input_shape": shape, "stride": s, "batch": int(batch),
+        "groups": gs, "upsample": upsample, "dtype": "float32",
+    }
+    return Comparison(config, base.name, variants, bool(measure), repeats, warmup,
+                      _environment(), skipped)
