@@ -23,11 +23,11 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/convzoo tour
 
 test: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests tools
 	$(VENV)/bin/python -m pytest -n 2
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests tools
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
