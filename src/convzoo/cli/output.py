@@ -102,7 +102,8 @@ def expand_axes(text: str, name: str, n: int, allow_zero: bool = False) -> tuple
     if len(values) == 1:
         return values * n
     if len(values) != n:
-        raise ValueError(f"`{name}` (={text!r}) must have 1 or {n} values, one per axis")
+        rule = f"1 value or {n}, one per axis" if n > 1 else "1 value, like `--input`"
+        raise ValueError(f"`{name}` (={text!r}) must have {rule}")
     return values
 
 
