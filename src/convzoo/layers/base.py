@@ -13,7 +13,9 @@ from convzoo.functional import run_spec
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
 
-__all__ = ["Conv", "Conv1d", "Conv2d", "Conv3d", "check_input", "add_batch"]
+__all__ = [
+    "Conv", "Conv1d", "Conv2d", "Conv3d", "ConvBase", "add_batch", "check_input", "describe",
+]
 
 
 def check_input(spec: ConvSpec, x: torch.Tensor, argument: str = "input") -> None:
@@ -62,8 +64,72 @@ def _examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
     ]
 
 
+def describe(spec: ConvSpec) -> str:
+    """The ``extra_repr`` of a single convolution: non-default arguments only."""
+    text = f"{spec.in_channels}, {spec.out_channels}, kernel_size={spec.kernel_size}"
+    if any(v != 1 for v in spec.stride):
+        text += f", stride={spec.stride}"
+    if spec.padding == "same":
+        text += ", padding=same"
+    elif any(v for pair in spec.padding for v in pair):
+        sym = all(lo == hi for lo, hi in spec.padding)
+        text += f", padding={tuple(lo for lo, _ in spec.padding) if sym else spec.padding}"
+    if any(spec.output_padding):
+        text += f", output_padding={spec.output_padding}"
+    if any(v != 1 for v in spec.dilation):
+        text += f", dilation={spec.dilation}"
+    if spec.groups != 1:
+        text += f", groups={spec.groups}"
+    if not spec.bias:
+        text += ", bias=False"
+    if spec.padding_mode != "zeros":
+        text += f", padding_mode={spec.padding_mode!r}"
+    return text
+
+
+class ConvBase(nn.Module):
+    """What every single-weight convolution module shares (forward and transposed): one
+    ConvSpec, the weight and bias it describes, torch.nn's attribute names and default
+    initialisation, ``specs()`` and the repr. Subclasses set ``spec`` via :meth:`_build`."""
+
+    _ndim: int | None = None
+    _prefix = "Conv"
+    spec: ConvSpec
+
+    def _build(self, spec: ConvSpec, device: Any = None, dtype: Any = None) -> None:
+        self.spec = spec
+        factory = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(spec.weight_shape, **factory))
+        self.bias = nn.Parameter(torch.empty(spec.out_channels, **factory)) if spec.bias else None
+        self.reset_parameters()
+
+    # torch.nn-compatible attribute names
+    in_channels = property(lambda self: self.spec.in_channels)
+    out_channels = property(lambda self: self.spec.out_channels)
+    kernel_size = property(lambda self: self.spec.kernel_size)
+    stride = property(lambda self: self.spec.stride)
+    dilation = property(lambda self: self.spec.dilation)
+    groups = property(lambda self: self.spec.groups)
+    padding_mode = property(lambda self: self.spec.padding_mode)
+    output_padding = property(lambda self: self.spec.output_padding)
+
+    def reset_parameters(self) -> None:
+        """torch.nn's default initialisation (fan-in from ``weight.shape[1:]``, as torch)."""
+        init_conv_(self.weight, self.bias, math.prod(self.spec.weight_shape[1:]))
+
+    def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
+        """The ConvSpecs of this layer's convolutions (one here)."""
+        return [self.spec]
+
+    def _get_name(self) -> str:
+        return f"{self._prefix}{self.spec.ndim}d"
+
+    def extra_repr(self) -> str:
+        return describe(self.spec)
+
+
 @register("conv", "standard N-d convolution (any stride 'same', 'full', 'causal')", _examples)
-class Conv(nn.Module):
+class Conv(ConvBase):
     """N-d convolution: everything ``nn.ConvNd`` does plus padding ``'same'`` at any stride
     (asymmetric when needed, from the actual input size), ``'full'`` and ``'causal'`` (1-D).
 
@@ -87,8 +153,6 @@ class Conv(nn.Module):
     torch.Size([1, 16, 4, 4])
     """
 
-    _ndim: int | None = None
-
     def __init__(
         self,
         in_channels: int,
@@ -105,59 +169,15 @@ class Conv(nn.Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        self.spec = ConvSpec(
+        spec = ConvSpec(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            padding_mode=padding_mode, ndim=ndim or self._ndim,
+            padding_mode=padding_mode, ndim=ndim if ndim is not None else self._ndim,
         )
-        factory = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(torch.empty(self.spec.weight_shape, **factory))
-        self.bias = nn.Parameter(torch.empty(out_channels, **factory)) if bias else None
-        self.reset_parameters()
-
-    # torch.nn-compatible attribute names
-    in_channels = property(lambda self: self.spec.in_channels)
-    out_channels = property(lambda self: self.spec.out_channels)
-    kernel_size = property(lambda self: self.spec.kernel_size)
-    stride = property(lambda self: self.spec.stride)
-    dilation = property(lambda self: self.spec.dilation)
-    groups = property(lambda self: self.spec.groups)
-    padding_mode = property(lambda self: self.spec.padding_mode)
-
-    def reset_parameters(self) -> None:
-        """torch.nn's default initialisation."""
-        init_conv_(self.weight, self.bias, math.prod(self.spec.weight_shape[1:]))
-
-    def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
-        """The ConvSpecs of this layer's convolutions (one here)."""
-        return [self.spec]
+        self._build(spec, device, dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(self.spec, x)
         return run_spec(self.spec, x, self.weight, self.bias)
-
-    def _get_name(self) -> str:
-        return f"Conv{self.spec.ndim}d"
-
-    def extra_repr(self) -> str:
-        s = self.spec
-        text = f"{s.in_channels}, {s.out_channels}, kernel_size={s.kernel_size}"
-        if any(v != 1 for v in s.stride):
-            text += f", stride={s.stride}"
-        if s.padding == "same":
-            text += ", padding=same"
-        elif any(v for pair in s.padding for v in pair):
-            pads = s.padding
-            sym = all(lo == hi for lo, hi in pads)
-            text += f", padding={tuple(lo for lo, _ in pads) if sym else pads}"
-        if any(v != 1 for v in s.dilation):
-            text += f", dilation={s.dilation}"
-        if s.groups != 1:
-            text += f", groups={s.groups}"
-        if not s.bias:
-            text += ", bias=False"
-        if s.padding_mode != "zeros":
-            text += f", padding_mode={s.padding_mode!r}"
-        return text
 
 
 class Conv1d(Conv):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +11,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import is_int, solve_output_padding, to_tuple
 from convzoo.functional import run_spec
-from convzoo.layers.base import check_input, init_conv_
+from convzoo.layers.base import ConvBase, check_input, describe
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
 
@@ -47,7 +46,7 @@ def normalize_output_size(value: Any, ndim: int) -> tuple[int, ...] | None:
 
 @register("transposed", "transposed / fractionally strided conv: learnable upsampling",
           _examples)
-class TransposedConv(nn.Module):
+class TransposedConv(ConvBase):
     """N-d transposed convolution (also called fractionally strided convolution or, loosely,
     "deconvolution"): learnable upsampling, used in decoders (U-Net), GAN generators and
     super-resolution.
@@ -97,7 +96,7 @@ class TransposedConv(nn.Module):
     (torch.Size([1, 3, 31, 31]), torch.Size([1, 3, 32, 32]))
     """
 
-    _ndim: int | None = None
+    _prefix = "TransposedConv"
 
     def __init__(
         self,
@@ -116,33 +115,18 @@ class TransposedConv(nn.Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        self.spec = ConvSpec(
+        spec = ConvSpec(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
             transposed=True, output_padding=output_padding,
             ndim=ndim if ndim is not None else self._ndim,
         )
-        if output_size is not None and any(to_tuple(output_padding, self.spec.ndim, "")):
+        if output_size is not None and any(spec.output_padding):
             raise ValueError(
                 f"`output_padding` (={output_padding!r}) must be left at 0 when `output_size` "
                 "is given: it is solved from the target size"
             )
-        self.output_size = normalize_output_size(output_size, self.spec.ndim)
-        factory = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(torch.empty(self.spec.weight_shape, **factory))
-        self.bias = nn.Parameter(torch.empty(out_channels, **factory)) if bias else None
-        self.reset_parameters()
-
-    in_channels = property(lambda self: self.spec.in_channels)
-    out_channels = property(lambda self: self.spec.out_channels)
-    kernel_size = property(lambda self: self.spec.kernel_size)
-    stride = property(lambda self: self.spec.stride)
-    dilation = property(lambda self: self.spec.dilation)
-    groups = property(lambda self: self.spec.groups)
-    output_padding = property(lambda self: self.spec.output_padding)
-
-    def reset_parameters(self) -> None:
-        """torch.nn's default initialisation (fan-in from ``weight.shape[1:]``, as torch)."""
-        init_conv_(self.weight, self.bias, math.prod(self.spec.weight_shape[1:]))
+        self.output_size = normalize_output_size(output_size, spec.ndim)
+        self._build(spec, device, dtype)
 
     def call_spec(self, spatial: Sequence[int], output_size: Any = None) -> ConvSpec:
         """The spec of one call: ``output_padding`` solved for the target size, if any."""
@@ -175,25 +159,8 @@ class TransposedConv(nn.Module):
         # (N, C_in, *in) -> zero-insert, pad, conv with flipped kernel -> (N, C_out, *out)
         return run_spec(spec, x, self.weight, self.bias)
 
-    def _get_name(self) -> str:
-        return f"TransposedConv{self.spec.ndim}d"
-
     def extra_repr(self) -> str:
-        s = self.spec
-        text = f"{s.in_channels}, {s.out_channels}, kernel_size={s.kernel_size}"
-        if any(v != 1 for v in s.stride):
-            text += f", stride={s.stride}"
-        if any(v for pair in s.padding for v in pair):
-            sym = all(lo == hi for lo, hi in s.padding)
-            text += f", padding={tuple(lo for lo, _ in s.padding) if sym else s.padding}"
-        if any(s.output_padding):
-            text += f", output_padding={s.output_padding}"
-        if s.groups != 1:
-            text += f", groups={s.groups}"
-        if any(v != 1 for v in s.dilation):
-            text += f", dilation={s.dilation}"
-        if not s.bias:
-            text += ", bias=False"
+        text = describe(self.spec)
         if self.output_size is not None:
             text += f", output_size={self.output_size}"
         return text
