@@ -169,8 +169,8 @@ def test_dimension_subclasses_and_repr():
     grouped = TransposedConv(4, 2, 3, stride=2, output_padding=1, groups=2, bias=False,
                              dilation=(1, 2), output_size=None)
     assert repr(grouped) == (
-        "TransposedConv2d(4, 2, kernel_size=(3, 3), stride=(2, 2), output_padding=(1, 1), "
-        "groups=2, dilation=(1, 2), bias=False)"
+        "TransposedConv2d(4, 2, kernel_size=(3, 3), stride=(2, 2), dilation=(1, 2), "
+        "output_padding=(1, 1), groups=2, bias=False)"
     )
     sized = TransposedConv2d(16, 3, 3, stride=2, padding=1, output_size=(32, 32))
     assert repr(sized).endswith("output_size=(32, 32))")

@@ -65,7 +65,8 @@ def _examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
 
 
 def describe(spec: ConvSpec) -> str:
-    """The ``extra_repr`` of a single convolution: non-default arguments only."""
+    """The ``extra_repr`` of a single convolution: non-default arguments only, in torch.nn's
+    order (stride, padding, dilation, output_padding, groups, bias, padding_mode)."""
     text = f"{spec.in_channels}, {spec.out_channels}, kernel_size={spec.kernel_size}"
     if any(v != 1 for v in spec.stride):
         text += f", stride={spec.stride}"
@@ -74,10 +75,10 @@ def describe(spec: ConvSpec) -> str:
     elif any(v for pair in spec.padding for v in pair):
         sym = all(lo == hi for lo, hi in spec.padding)
         text += f", padding={tuple(lo for lo, _ in spec.padding) if sym else spec.padding}"
-    if any(spec.output_padding):
-        text += f", output_padding={spec.output_padding}"
     if any(v != 1 for v in spec.dilation):
         text += f", dilation={spec.dilation}"
+    if any(spec.output_padding):
+        text += f", output_padding={spec.output_padding}"
     if spec.groups != 1:
         text += f", groups={spec.groups}"
     if not spec.bias:
