@@ -2,16 +2,17 @@
 
 Layers of the package (imports point down this list only): ``arithmetic`` (pure integer
 math), ``spec`` (ConvSpec), ``reference`` (NumPy engine), ``functional`` and ``layers``
-(torch modules), ``cli``.
+(torch modules), ``analysis`` (summary, receptive fields, compare, profile), ``cli``.
 """
 
-from convzoo import arithmetic, functional, layers
+from convzoo import analysis, arithmetic, functional, layers
+from convzoo.analysis import compare, profile, receptive_field, summary
 from convzoo.layers import available, create
 from convzoo.spec import ConvSpec, spec_from_call
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConvSpec", "arithmetic", "available", "create", "functional", "layers", "spec_from_call",
-    "__version__",
+    "ConvSpec", "analysis", "arithmetic", "available", "compare", "create", "functional",
+    "layers", "profile", "receptive_field", "spec_from_call", "summary", "__version__",
 ]

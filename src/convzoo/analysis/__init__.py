@@ -6,8 +6,10 @@
 (3456, (3, 3))
 """
 
+from convzoo.analysis.compare import COMPARE_CONVENTIONS, Comparison, Variant, compare
 from convzoo.analysis.graph import CATEGORIES, Frame, Graph, Node
 from convzoo.analysis.kinds import CONV_KINDS, classify, conv_kind
+from convzoo.analysis.profile import OUTSIDE, Profile, ProfileRow, profile
 from convzoo.analysis.receptive import (
     EMPIRICAL_NOTE,
     EmpiricalField,
@@ -26,4 +28,6 @@ __all__ = [
     "EMPIRICAL_NOTE", "EmpiricalField", "NodeField", "ReceptiveFieldResult",
     "empirical_receptive_field", "node_fields", "receptive_field",
     "CONVENTIONS", "Row", "Summary", "Totals", "summarize", "summary",
+    "COMPARE_CONVENTIONS", "Comparison", "Variant", "compare",
+    "OUTSIDE", "Profile", "ProfileRow", "profile",
 ]

@@ -7,6 +7,7 @@ Each subcommand module exposes ``add_parser(subparsers)``, which registers its f
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from convzoo import __version__
@@ -14,7 +15,7 @@ from convzoo import __version__
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: Subcommand modules under ``convzoo.cli``, in the order ``--help`` lists them.
-SUBCOMMANDS = ("tour", "shape", "solve")
+SUBCOMMANDS = ("tour", "shape", "solve", "summary", "rf", "compare", "profile")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(e).splitlines())  # one line, whatever the message
         print(f"convzoo: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # piped into `head`: the reader left, nothing to report
+        # point stdout at devnull so that the interpreter's final flush does not fail too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

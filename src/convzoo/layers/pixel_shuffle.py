@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from convzoo.arithmetic import is_int
 from convzoo.layers.registry import register
@@ -43,6 +44,8 @@ def pixel_shuffle(x: torch.Tensor, r: int, ndim: int) -> torch.Tensor:
     """
     _check_rank(x, ndim)
     n, channels, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    if ndim == 2 and not torch.compiler.is_compiling() and channels % r**ndim == 0:
+        return F.pixel_shuffle(x, r)  # the native op (exports as ONNX DepthToSpace)
     if not torch.compiler.is_compiling() and channels % r**ndim:
         raise ValueError(
             f"`input` channel dim (={channels}) must be divisible by upscale_factor**{ndim} "
@@ -63,6 +66,8 @@ def pixel_unshuffle(x: torch.Tensor, r: int, ndim: int) -> torch.Tensor:
     """
     _check_rank(x, ndim)
     n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    if ndim == 2 and not torch.compiler.is_compiling() and not any(s % r for s in spatial):
+        return F.pixel_unshuffle(x, r)  # the native op (exports as ONNX SpaceToDepth)
     if not torch.compiler.is_compiling() and any(s % r for s in spatial):
         raise ValueError(
             f"`input` spatial sizes (={tuple(spatial)}) must be divisible by "

@@ -1,0 +1,104 @@
+"""Resolving the ``MODEL`` argument of ``convzoo summary / rf / profile``.
+
+Accepted forms:
+
+* ``path/to/file.py:factory``: the file is imported (its folder first on ``sys.path`` while
+  it loads) and ``factory()`` is called with no arguments; it must return an ``nn.Module``.
+* a zoo name such as ``resnet18``: ``convzoo.models.create(name)``, once the ``convzoo.models``
+  package exists (the hook below imports it when it is there).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch.nn as nn
+
+__all__ = ["load_model", "FORMS", "zoo"]
+
+#: The forms of MODEL, as listed in every error message.
+FORMS = "path/to/file.py:factory (a function in that file returning an nn.Module) or a zoo name"
+
+
+def _error(text: str, why: str) -> ValueError:
+    return ValueError(f"MODEL (={text!r}) {why}; accepted forms: {FORMS}")
+
+
+def zoo() -> Any | None:
+    """The ``convzoo.models`` package if it exists (the zoo hook), else None."""
+    if importlib.util.find_spec("convzoo.models") is None:
+        return None
+    return importlib.import_module("convzoo.models")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+
+
+def _from_file(text: str, path_text: str, factory: str) -> nn.Module:
+    path = Path(path_text)
+    if not path.is_file():
+        raise _error(text, f"names a file that does not exist: {path_text}")
+    if not factory.isidentifier():
+        raise _error(text, f"has a factory name that is not a Python identifier: {factory!r}")
+    name = f"_convzoo_model_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise _error(text, "could not be imported as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - any failure of user code becomes one line
+        raise _error(text, f"failed to import: {_first_line(e)}") from None
+    finally:
+        if sys.path and sys.path[0] == folder:
+            sys.path.pop(0)
+    fn = getattr(module, factory, None)
+    if fn is None or not callable(fn):
+        raise _error(text, f"has no function {factory!r} in {path_text}")
+    try:
+        model = fn()
+    except Exception as e:  # noqa: BLE001
+        raise _error(text, f"factory {factory}() failed: {_first_line(e)}") from None
+    if not isinstance(model, nn.Module):
+        raise _error(text, f"factory {factory}() returned {type(model).__name__}, not an "
+                     "nn.Module")
+    return model
+
+
+def load_model(text: str) -> nn.Module:
+    """Build the model that ``MODEL`` names; ValueError (one line, listing the forms) if not.
+
+    >>> load_model("nowhere.py:make")
+    Traceback (most recent call last):
+    ...
+    ValueError: MODEL (='nowhere.py:make') names a file that does not exist: nowhere.py; \
+accepted forms: path/to/file.py:factory (a function in that file returning an nn.Module) \
+or a zoo name
+    """
+    text = str(text).strip()
+    if ":" in text:
+        path_text, _, factory = text.rpartition(":")
+        if not path_text.endswith(".py"):
+            raise _error(text, "must name a .py file before the ':'")
+        return _from_file(text, path_text, factory)
+    if text.endswith(".py"):
+        raise _error(text, "needs ':factory' after the file name")
+    models = zoo()
+    if models is None:
+        raise _error(text, "is not a file:factory, and no zoo is available yet "
+                     "(convzoo.models does not exist)")
+    try:
+        model = models.create(text)
+    except (KeyError, ValueError) as e:
+        raise _error(text, f"is not a zoo model: {_first_line(e)}") from None
+    if not isinstance(model, nn.Module):
+        raise _error(text, f"zoo returned {type(model).__name__}, not an nn.Module")
+    return model

@@ -1,0 +1,38 @@
+"""``convzoo profile MODEL --input N,C,H,W``: measured time per layer and per variant kind."""
+
+from __future__ import annotations
+
+import argparse
+
+from convzoo.analysis.profile import profile
+from convzoo.cli.models import load_model
+from convzoo.cli.output import console, emit_json, parse_ints
+from convzoo.cli.summary import model_arguments
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``convzoo profile``."""
+    p = subparsers.add_parser(
+        "profile", help="real forward (and backward) time per layer and per variant kind",
+        description="Run MODEL for real on a random input and time every leaf-module call "
+        "(median of repeats), merged with the summary rows and grouped by variant kind.",
+    )
+    model_arguments(p)
+    p.add_argument("--backward", action="store_true", help="also time a backward pass")
+    p.add_argument("--repeats", type=int, default=10, help="timed runs (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``convzoo profile``."""
+    shape = parse_ints(args.input, "--input")
+    result = profile(load_model(args.model), shape, backward=args.backward,
+                     repeats=args.repeats)
+    if args.json:
+        emit_json(result.to_dict())
+    else:
+        result.render(console())
+    return 0

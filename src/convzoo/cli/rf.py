@@ -1,0 +1,91 @@
+"""``convzoo rf MODEL --input N,C,H,W``: the receptive field of a model's output or a layer."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.table import Table
+
+from convzoo.analysis import ReceptiveFieldResult, receptive_field
+from convzoo.cli.models import load_model
+from convzoo.cli.output import console, emit_json, parse_ints
+from convzoo.cli.summary import model_arguments
+
+__all__ = ["add_parser", "run", "report"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``convzoo rf``."""
+    p = subparsers.add_parser(
+        "rf", help="receptive field (size, effective stride and padding per axis)",
+        description="Theoretical receptive field of MODEL's output (or of --layer's output) "
+        "per spatial axis (Araujo et al., Distill 2019); --empirical also measures the "
+        "effective field from input gradients (Luo et al. 2016).",
+    )
+    model_arguments(p)
+    p.add_argument("--layer", default=None, help="qualified module name (default: the output)")
+    p.add_argument("--empirical", action="store_true",
+                   help="also measure the effective field (a real forward and backward pass)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def report(rf: ReceptiveFieldResult) -> dict[str, Any]:
+    """Every number ``convzoo rf`` prints, as a dict."""
+    data: dict[str, Any] = {
+        "layer": rf.layer,
+        "shape": rf.shape,
+        "axes": [
+            {"r": f.size, "S": f.stride, "P": f.padding, "center": c, "global": g}
+            for f, c, g in zip(rf.fields, rf.centers, rf.is_global)
+        ],
+        "aligned": rf.aligned,
+        "exact": rf.exact,
+        "notes": rf.notes,
+        "partial": rf.partial,
+        "reason": rf.reason,
+    }
+    if rf.empirical is not None:
+        e = rf.empirical
+        data["empirical"] = {"sizes": e.sizes, "spans": e.spans, "theoretical": e.theoretical,
+                             "center": e.center, "threshold": e.threshold, "note": e.note}
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``convzoo rf``."""
+    shape = parse_ints(args.input, "--input")
+    rf = receptive_field(load_model(args.model), shape, layer=args.layer,
+                         empirical=args.empirical)
+    data = report(rf)
+    if args.json:
+        emit_json(data)
+        return 0
+    c = console()
+    where = f"layer {rf.layer!r}" if rf.layer else "model output"
+    c.print(f"receptive field of the {where}, shape {'x'.join(map(str, rf.shape))}",
+            markup=False)
+    t = Table()
+    for col in ("axis", "r", "S", "P", "centre of output 0"):
+        t.add_column(col, justify="right")
+    if rf.empirical is not None:
+        t.add_column("effective r", justify="right")
+    for axis, a in enumerate(data["axes"]):
+        cells = [str(axis), f"{a['r']}{'*' if a['global'] else ''}", str(a["S"]), str(a["P"]),
+                 str(a["center"])]
+        if rf.empirical is not None:
+            cells.append(str(rf.empirical.sizes[axis]))
+        t.add_row(*cells)
+    c.print(t)
+    if any(rf.is_global):
+        c.print("* widened to the whole axis (flatten, global pooling or a reduction)",
+                markup=False)
+    for line in ([f"PARTIAL TRACE: {rf.reason}"] if rf.partial else []) + [
+            f"Note: {n}" for n in rf.notes] + (
+            [] if rf.aligned else ["Note: a merge combined branches with different centres"]):
+        c.print(line, markup=False)
+    if rf.empirical is not None:
+        c.print(f"Effective field (threshold {rf.empirical.threshold}): {rf.empirical.note}",
+                markup=False)
+    return 0
