@@ -1,25 +1,27 @@
-"""The tour's variant table: numbers from convzoo.create + analysis, checked by hand."""
+"""The tour's comparison tables (analysis.compare on the tour's configurations), by hand."""
 
-from convzoo.tour.variants import UPSAMPLING_CASES, VARIANT_CASES, measure_variants
+from convzoo.analysis import compare
+from convzoo.cli.tour import TOUR_COMPARISONS
 
 
-def test_variant_rows_against_hand_counts():
-    rows = {r.kind: r for r in measure_variants(VARIANT_CASES, (1, 32, 32, 32))}
+def _rows(arguments):
+    return {v.name: v for v in compare(**arguments, measure=False).variants}
+
+
+def test_every_variant_against_hand_counts():
+    rows = _rows(TOUR_COMPARISONS[0][1])
     hw = 32 * 32
-    assert rows["conv"].params == 64 * 32 * 9 + 64 and rows["conv"].macs == hw * 64 * 32 * 9
-    assert rows["group"].macs == hw * 64 * 8 * 9 and rows["group"].macs_ratio == 0.25
+    assert rows["standard"].params == 64 * 32 * 9 + 64
+    assert rows["standard"].macs == hw * 64 * 32 * 9
+    assert rows["grouped g=4"].macs == hw * 64 * 8 * 9
+    assert rows["grouped g=4"].ratios["macs"] == 0.25
     assert rows["separable"].macs == hw * (32 * 9 + 64 * 32)
     assert rows["flattened"].macs == hw * (64 * 32 + 64 * 3 + 64 * 3)
-    assert rows["spatially_separable"].macs == hw * (32 * 32 * 3 + 64 * 32 * 3)
-    assert rows["dilated"].receptive_field == 5 and rows["conv"].receptive_field == 3
-    assert rows["depthwise"].output_shape == (1, 32, 32, 32)
-    assert all(r.output_shape[2:] == (32, 32) for r in rows.values())
+    assert rows["dilated d=2"].rf == (5, 5) and rows["standard"].rf == (3, 3)
+    assert all(v.output_shape == (1, 64, 32, 32) for v in rows.values())
 
 
 def test_upsampling_rows():
-    rows = {r.kind: r for r in measure_variants(UPSAMPLING_CASES, (1, 32, 16, 16))}
-    assert {r.output_shape for r in rows.values()} == {(1, 64, 32, 32)}
-    # transposed: each of the 32*16*16 inputs scatters into 64 * 4*4 outputs
-    assert rows["transposed"].macs == 32 * 16 * 16 * 64 * 16
-    # sub-pixel: a 3x3 conv to 64*4 channels at 16x16; resize-conv: 3x3 conv at 32x32
-    assert rows["subpixel"].macs == rows["resize_conv"].macs == 16 * 16 * 256 * 32 * 9
+    rows = list(_rows(TOUR_COMPARISONS[1][1]).values())
+    assert {v.output_shape for v in rows} == {(1, 64, 32, 32)}
+    assert rows[0].family == "transposed" and rows[0].ratios["macs"] == 1.0

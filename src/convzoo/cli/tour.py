@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from convzoo.analysis import compare
 from convzoo.tour import ARITHMETIC_EXAMPLES, LAYER_EXAMPLES, LayerResult, evaluate
-from convzoo.tour.variants import C_IN, SIZE, UPSAMPLING_CASES, VARIANT_CASES, measure_variants
 
 __all__ = ["add_parser", "run", "render"]
 
@@ -115,26 +114,22 @@ def render(console: Console, seed: str | None = None) -> tuple[int, int]:
     return checked, disagree
 
 
-def render_variants(console: Console) -> None:
-    """Every variant as a convzoo layer, run and counted, with ratios to the baseline."""
-    groups = (
-        ("every variant vs the standard 3x3 conv", VARIANT_CASES, (1, C_IN, SIZE, SIZE)),
-        ("2x upsampling vs the transposed conv", UPSAMPLING_CASES,
-         (1, C_IN, SIZE // 2, SIZE // 2)),
-    )
-    console.rule("[bold]the variants as convzoo layers[/] (seed 000 section 9, with numbers)")
-    console.print("Each built with convzoo.create(kind, ...), run on a random input, counted by "
-                  "convzoo.analysis; x = ratio to the first row; r = receptive field (input px).")
-    for title, cases, shape in groups:
-        table = Table(title=f"{title}: C_in={C_IN}, C_out=64, input {shape}")
-        for col in ("variant [create kind]", "output", "params", "MACs", "x params", "x MACs",
-                    "r"):
-            table.add_column(col, justify="left" if col.startswith("var") else "right")
-        for r in measure_variants(cases, shape):
-            table.add_row(escape(f"{r.label} [{r.kind}]"), "x".join(map(str, r.output_shape[1:])),
-                          f"{r.params:,}", f"{r.macs / 1e6:.2f}M", f"{r.params_ratio:.3f}",
-                          f"{r.macs_ratio:.3f}", str(r.receptive_field))
-        console.print(table)
+#: the seed 000 section-9 comparison, measured: (title, compare() arguments)
+TOUR_COMPARISONS = (
+    ("every variant vs the standard 3x3 conv", dict(in_channels=32, out_channels=64,
+                                                    kernel_size=3, input_size=(32, 32))),
+    ("2x upsampling vs the transposed conv", dict(in_channels=32, out_channels=64,
+                                                  kernel_size=3, input_size=(16, 16),
+                                                  upsample=2)),
+)
+
+
+def render_variants(console: Console, repeats: int = 10) -> None:
+    """Seed 000's comparison table ('high / medium / low') with measured numbers."""
+    console.rule("[bold]the variants compared[/] (seed 000 section 9, measured on this machine)")
+    for title, arguments in TOUR_COMPARISONS:
+        console.print(f"\n[bold]{title}[/]")
+        compare(**arguments, repeats=repeats).render(console)
 
 
 def run(args: argparse.Namespace) -> int:
