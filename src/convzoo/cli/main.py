@@ -15,7 +15,7 @@ from convzoo import __version__
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: Subcommand modules under ``convzoo.cli``, in the order ``--help`` lists them.
-SUBCOMMANDS = ("tour", "shape", "solve", "summary", "rf", "compare", "profile")
+SUBCOMMANDS = ("tour", "shape", "solve", "summary", "rf", "compare", "profile", "animate")
 
 
 def build_parser() -> argparse.ArgumentParser:

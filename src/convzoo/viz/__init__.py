@@ -1,0 +1,32 @@
+"""convzoo.viz: animations of every kind of convolution, drawn from the reference engine.
+
+* :mod:`convzoo.viz.taps`: which input cells feed an output cell, probed from
+  :mod:`convzoo.reference` (so a highlight is exactly what the engine computes).
+* :mod:`convzoo.viz.draw`: the scene model (grids of cells, links, captions) and its Pillow
+  and SVG renderers.
+* :mod:`convzoo.viz.animate`: frame sequences per kind and the .gif / .svg / .mp4 writers.
+
+>>> from convzoo.viz import animate
+>>> len(animate("conv", input_size=(3, 3), kernel=2))
+4
+"""
+
+from convzoo.viz.animate import DEFAULTS, FORMATS, KINDS, MAX_FRAMES, MODES, animate, save
+from convzoo.viz.draw import Grid, Scene, render_image, render_svg
+from convzoo.viz.taps import (
+    ConvTaps,
+    GridTaps,
+    ScatterTaps,
+    ZeroInsertionTaps,
+    channel_links,
+    conv_taps,
+    scatter_taps,
+    zero_insertion_taps,
+)
+
+__all__ = [
+    "DEFAULTS", "FORMATS", "KINDS", "MAX_FRAMES", "MODES", "animate", "save",
+    "Grid", "Scene", "render_image", "render_svg",
+    "ConvTaps", "GridTaps", "ScatterTaps", "ZeroInsertionTaps", "channel_links", "conv_taps",
+    "scatter_taps", "zero_insertion_taps",
+]

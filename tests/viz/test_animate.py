@@ -1,0 +1,262 @@
+"""convzoo.viz.animate and ``convzoo animate``: frames, highlights, writers, errors, CLI."""
+
+from __future__ import annotations
+
+import importlib
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from convzoo import reference as ref
+from convzoo.cli.main import main
+from convzoo.spec import ConvSpec
+from convzoo.viz.animate import KINDS, MAX_FRAMES, animate, save
+from convzoo.viz.taps import conv_taps, zero_insertion_taps
+
+# the module (``convzoo.viz.animate`` the attribute is the function of the same name)
+animate_module = importlib.import_module("convzoo.viz.animate")
+
+
+def influence(engine, x):
+    """input index -> output indices that change when it is perturbed (the engine's taps)."""
+    base = engine(x)
+    found = {}
+    for index in np.ndindex(*x.shape):
+        bumped = x.copy()
+        bumped[index] += 1.0
+        changed = np.argwhere(np.abs(engine(bumped) - base) > 1e-9)
+        found[tuple(int(i) for i in index)] = {tuple(int(v) for v in o) for o in changed}
+    return found
+
+
+def feeding(found, output):
+    return {i for i, outs in found.items() if output in outs}
+
+
+def drawn_inputs(scene, taps):
+    """Input cells highlighted in the drawn padded grids, mapped back to input positions."""
+    real, pads = set(), set()
+    for grid in scene.grids("input"):
+        for pos in grid.highlighted():
+            src = taps.source(pos)
+            (real.add((grid.channel, *src)) if src is not None
+             else pads.add((grid.channel, *pos)))
+    return real, pads
+
+
+CONV_CASES = [
+    dict(input_size=(5, 5), kernel=3, stride=2, padding=1),
+    dict(input_size=(6, 5), kernel=(3, 2), stride=(2, 1), padding="same", dilation=(1, 2)),
+    dict(input_size=(9,), kernel=3, stride=2, padding="full", dilation=2, groups=2,
+         in_channels=2, out_channels=4),
+    dict(input_size=(4, 4), kernel=2, padding=((0, 1), (1, 0)), groups=2, in_channels=4,
+         out_channels=2),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_frames_highlight_exactly_the_engines_cells(case):
+    scenes = animate("conv", **case)
+    o = {**animate_module.DEFAULTS["conv"], **case}
+    spec = ConvSpec(o["in_channels"], o["out_channels"], o["kernel"], o["stride"], o["padding"],
+                    o["dilation"], o["groups"], ndim=len(o["input_size"]))
+    taps = conv_taps(spec, o["input_size"])
+    x = np.ones((spec.in_channels, *o["input_size"]))
+    w = np.random.default_rng(0).uniform(0.5, 1.5, spec.weight_shape)
+    found = influence(lambda v: ref.conv(v, w, None, spec.stride, spec.padding, spec.dilation,
+                                         spec.groups), x)
+    assert len(scenes) == min(MAX_FRAMES, spec.out_channels * np.prod(taps.output_size))
+    for scene in scenes:
+        real, pads = drawn_inputs(scene, taps)
+        assert real == feeding(found, scene.meta["output"]) == scene.meta["inputs"]
+        assert pads == scene.meta["padding"] == taps.padding_cells(scene.meta["output"])
+        assert scene.meta["sum"] == scene.meta["value"]  # the caption's sum is the engine's
+        assert any(line.startswith(("H: out = floor(", "L: out = floor("))
+                   for line in scene.caption)
+
+
+@pytest.mark.parametrize("mode", ["zero-insertion", "scatter"])
+@pytest.mark.parametrize("case", [
+    dict(input_size=(3, 3), kernel=3, stride=2, padding=1, output_padding=1),
+    dict(input_size=(4,), kernel=2, stride=3, padding=((0, 2),), dilation=2, output_padding=2,
+         in_channels=2, out_channels=4, groups=2),
+])
+def test_transposed_frames_highlight_exactly_the_engines_cells(mode, case):
+    scenes = animate("transposed", mode=mode, **case)
+    o = {**animate_module.DEFAULTS["transposed"], **case}
+    spec = ConvSpec(o["in_channels"], o["out_channels"], o["kernel"], o["stride"],
+                    o["padding"],
+                    o["dilation"], o["groups"], transposed=True,
+                    output_padding=o["output_padding"], ndim=len(o["input_size"]))
+    x = np.ones((spec.in_channels, *o["input_size"]))
+    w = np.random.default_rng(0).uniform(0.5, 1.5, spec.weight_shape)
+    args = (None, spec.stride, spec.padding, spec.output_padding, spec.groups, spec.dilation)
+    found = influence(lambda v: ref.conv_transpose(v, w, *args), x)
+    assert found == influence(lambda v: ref.conv_transpose_scatter(v, w, *args), x)
+    if mode == "scatter":
+        assert len(scenes) == x.size
+        for scene in scenes:
+            drawn = set()
+            for grid in scene.grids("output"):
+                for f in grid.highlighted():
+                    kept = tuple(v - lo for v, (lo, _) in zip(f, spec.padding))
+                    if all(0 <= v < n for v, n in zip(kept, grid.shape)) and \
+                            (grid.channel, *f) not in scene.meta["cropped"]:
+                        drawn.add((grid.channel, *kept))
+            assert drawn == scene.meta["targets"] == found[scene.meta["input"]]
+        last = scenes[-1].meta
+        keep = tuple(slice(lo, f - hi) for (lo, hi), f in zip(last["crop"], last["full"].shape[1:]))
+        y = ref.conv_transpose_scatter(np.ones_like(x), np.ones(spec.weight_shape), *args)
+        assert last["last"] and last["full"][(slice(None), *keep)].shape == y.shape
+        return
+    taps = zero_insertion_taps(spec, o["input_size"])
+    for scene in scenes:
+        sources = {(g.channel, *p) for g in scene.grids("source") for p in g.highlighted()}
+        windows = {(g.channel, *p) for g in scene.grids("input") for p in g.highlighted()}
+        real = {(c, *taps.source(p)) for c, *p in windows if taps.kind(p) == "input"}
+        assert sources == real == scene.meta["inputs"] == feeding(found, scene.meta["output"])
+        assert scene.meta["sum"] == pytest.approx(scene.meta["value"])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_writes_a_gif_and_an_svg(kind, tmp_path):
+    scenes = animate(kind, max_frames=5)
+    assert 1 < len(scenes) <= 5
+    gif = save(scenes, tmp_path / f"{kind}.gif", fps=4)
+    with Image.open(gif) as im:
+        assert im.format == "GIF" and im.n_frames > 1
+    svg = save(scenes, tmp_path / f"{kind}.svg", frame=len(scenes) - 1)
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg") and len(root) > 5
+
+
+@pytest.mark.parametrize("kind", ["depthwise", "pointwise", "grouped", "separable", "flattened",
+                                  "spatially_separable", "conv3d"])
+def test_conv_like_kinds_sum_what_the_engine_computes(kind):
+    for scene in animate(kind, max_frames=12):
+        assert scene.meta["sum"] == scene.meta["value"]
+        assert scene.meta["output"][0] < len(scene.grids("output"))
+
+
+def test_staged_kinds_chain_stages():
+    stages = [s.meta["stage"] for s in animate("flattened")]
+    assert stages == sorted(stages) and set(stages) == {0, 1, 2}
+    assert "stage 2/2: pointwise 1x1" in animate("separable")[-1].caption[0]
+
+
+def test_big_outputs_are_subsampled_and_say_so():
+    scenes = animate("conv", input_size=(12, 12), padding="same")
+    assert len(scenes) == MAX_FRAMES
+    assert "showing 64 of 144 (subsampled" in scenes[0].caption[-2]
+    assert len(animate("conv", input_size=(12, 12), max_frames=10)) == 10
+
+
+def test_wavenet_receptive_field_grows_as_the_engine_says():
+    scenes = animate("wavenet")
+    assert [s.meta["rf"] for s in scenes[:4]] == [2, 4, 8, 16]
+    x = np.ones((1, 16))
+
+    def stack(v, top):
+        for d in (1, 2, 4, 8)[:top]:
+            v = ref.conv(v, np.ones((1, 1, 2)), None, 1, ((d, 0),), d)
+        return v
+
+    for s in scenes:
+        top, t = s.meta["output"]
+        found = influence(lambda v, top=top: stack(v, top), x)
+        assert {j for (_, j) in feeding(found, (0, t))} == s.meta["inputs"]
+        assert len(s.meta["inputs"]) == min(s.meta["rf"], t + 1)
+
+
+def test_pixel_shuffle_and_shuffle_follow_the_engine():
+    x = np.zeros((4, 3, 3))
+    for s in animate("pixel_shuffle"):
+        (c, *j), = s.meta["inputs"]
+        x[...] = 0
+        x[(c, *j)] = 1
+        assert ref.pixel_shuffle(x[None], 2)[(0, *s.meta["output"])] == 1
+    shuffled = [s for s in animate("shuffle") if s.meta["shuffled"]]
+    assert [s.meta["sources"] for s in shuffled] == [[0, 2], [4, 1], [3, 5]]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: animate("convolution"), r"^`kind` \(='convolution'\) must be one of 'conv', "
+                                     r"'transposed', .*'wavenet'$"),
+    (lambda: animate("transposed", mode="gather"),
+     r"^`mode` \(='gather'\) must be one of 'zero-insertion', 'scatter'$"),
+    (lambda: animate("conv", mode="scatter"),
+     r"^`mode` \(='scatter'\) does not apply to kind 'conv', which takes: kernel, stride"),
+    (lambda: animate("pointwise", kernel=3), r"^`kernel` \(=3\) does not apply to kind"),
+    (lambda: animate("conv", input_size=(0, 3)),
+     r"^`input_size` \(=\(0, 3\)\) must be 1 to 3 positive ints"),
+    (lambda: animate("conv3d", input_size=(4, 4)),
+     r"^`input_size` \(=\(4, 4\)\) must have 3 spatial sizes \(D, H, W\) for kind 'conv3d'$"),
+    (lambda: animate("wavenet", input_size=(4, 4)),
+     r"^`input_size` \(=\(4, 4\)\) must have 1 spatial size for kind 'wavenet'$"),
+    (lambda: animate("conv", groups=2), r"^`in_channels` \(=1\) must be divisible by `groups`"),
+    (lambda: animate("conv", max_frames=1), r"^`max_frames` \(=1\) must be an int >= 2$"),
+    (lambda: animate("flattened", kernel=(3, 3)),
+     r"^`kernel` \(=\(3, 3\)\) must be a single int for kind 'flattened'$"),
+    (lambda: animate("conv", input_size=(60, 60)), r"more than the limit of 2048; use a smaller"),
+])
+def test_bad_arguments_raise_pinned_messages(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_writer_errors(tmp_path, monkeypatch):
+    scenes = animate("conv", input_size=(3, 3), kernel=2)
+    with pytest.raises(ValueError, match=r"^`path` \(='.*a\.png'\) must end in one of \.gif, "
+                                         r"\.svg, \.mp4$"):
+        save(scenes, tmp_path / "a.png")
+    with pytest.raises(ValueError, match=r"^`fps` \(=0\) must be a positive number$"):
+        save(scenes, tmp_path / "a.gif", fps=0)
+    with pytest.raises(ValueError, match=r"^`frame` \(=4\) must be in 0\.\.3$"):
+        save(scenes, tmp_path / "a.svg", frame=4)
+    monkeypatch.setattr(animate_module.shutil, "which", lambda name: None)
+    with pytest.raises(ValueError, match=r"^writing \.mp4 needs `ffmpeg` on PATH"):
+        save(scenes, tmp_path / "a.mp4")
+    assert not (tmp_path / "a.mp4").exists()
+
+
+@pytest.mark.skipif(animate_module.shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+def test_mp4_with_ffmpeg(tmp_path):
+    path = save(animate("conv", input_size=(3, 3), kernel=2), tmp_path / "a.mp4")
+    assert path.stat().st_size > 0
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_writes_gif_and_svg(capsys, tmp_path):
+    gif = tmp_path / "t.gif"
+    code, out, err = run(capsys, "animate", "transposed", "--mode", "scatter", "--input", "2x2",
+                         "--stride", "2", "--padding", "1", "--output-padding", "1", "-o",
+                         str(gif))
+    assert (code, err) == (0, "") and out == f"wrote {gif} (transposed: 4 frames)\n"
+    with Image.open(gif) as im:
+        assert im.n_frames == 4
+    svg = tmp_path / "c.svg"
+    code, out, _ = run(capsys, "animate", "conv", "--kernel", "3", "--stride", "2", "--padding",
+                       "same", "--input", "6x6", "--in", "2", "--out", "2", "--groups", "2",
+                       "--frame", "2", "-o", str(svg))
+    assert code == 0 and "(conv: 1 frame)" in out
+    ET.parse(svg)
+
+
+def test_cli_bad_kind_and_options(capsys, tmp_path, monkeypatch):
+    code, out, err = run(capsys, "animate", "nope", "-o", str(tmp_path / "x.gif"))
+    assert code == 2 and out == ""
+    assert err.startswith("convzoo: error: `kind` (='nope') must be one of 'conv'")
+    assert all(repr(k) in err for k in KINDS)
+    code, _, err = run(capsys, "animate", "conv", "--input", "5,a", "-o", str(tmp_path / "x.gif"))
+    assert code == 2 and "`--input` (='5,a') must be comma- or x-separated positive ints" in err
+    monkeypatch.setattr(animate_module.shutil, "which", lambda name: None)
+    code, _, err = run(capsys, "animate", "wavenet", "-o", str(tmp_path / "x.mp4"))
+    assert code == 2 and "needs `ffmpeg` on PATH" in err
+    assert not (tmp_path / "x.gif").exists()
