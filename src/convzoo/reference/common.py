@@ -8,7 +8,7 @@ import numpy as np
 
 from convzoo.arithmetic import broadcast_single, to_tuple
 
-__all__ = ["batched", "check_conv_args"]
+__all__ = ["batched", "check_bias", "check_conv_args"]
 
 
 def batched(x: Any, n: int, name: str = "input") -> tuple[np.ndarray, bool]:
@@ -46,3 +46,15 @@ def check_conv_args(
         to_tuple(broadcast_single(stride, n), n, "stride", "positive"),
         to_tuple(broadcast_single(dilation, n), n, "dilation", "positive"),
     )
+
+
+def check_bias(bias: Any, channels: int) -> np.ndarray | None:
+    """``bias`` as an array of shape ``(channels,)`` (or None), else ``ValueError``."""
+    if bias is None:
+        return None
+    bias = np.asarray(bias)
+    if bias.shape != (channels,):
+        raise ValueError(
+            f"`bias` (shape {bias.shape}) must have shape ({channels},), one per output channel"
+        )
+    return bias

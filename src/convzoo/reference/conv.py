@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from convzoo.arithmetic import broadcast_single, conv_output_size, resolve_padding
-from convzoo.reference.common import batched, check_conv_args
+from convzoo.reference.common import batched, check_bias, check_conv_args
 from convzoo.reference.pad import pad
 
 __all__ = ["conv", "tap_slices", "resolve"]
@@ -70,8 +70,9 @@ def conv(
         conv_output_size(i, k, s, p, d)
         for i, k, s, p, d in zip(x.shape[2:], kernel, stride, pads, dilation)
     )
-    xp = pad(x, pads, padding_mode)
     c_out, cin_g = weight.shape[:2]
+    bias = check_bias(bias, c_out)
+    xp = pad(x, pads, padding_mode)  # (N, C_in, *(lo + in + hi))
     cout_g = c_out // groups
     dtype = np.result_type(x, weight, np.float64 if bias is None else bias)
     out = np.zeros((x.shape[0], c_out, *out_sp), dtype=dtype)
@@ -81,7 +82,8 @@ def conv(
         acc = out[:, g * cout_g:(g + 1) * cout_g]
         for tap in itertools.product(*(range(k) for k in kernel)):
             patch = xg[(slice(None), slice(None), *tap_slices(tap, out_sp, stride, dilation))]
+            # (N, C_in/g, *out) x (C_out/g, C_in/g) -> (N, C_out/g, *out)
             acc += np.einsum("nc...,oc->no...", patch, wg[(slice(None), slice(None), *tap)])
     if bias is not None:
-        out += np.asarray(bias).reshape((1, c_out) + (1,) * n)
+        out += bias.reshape((1, c_out) + (1,) * n)
     return out[0] if unbatched else out

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from convzoo.arithmetic import output_spatial_shape
 from convzoo.reference.common import batched
 from convzoo.reference.conv import resolve, tap_slices
 from convzoo.reference.pad import pad, pad_adjoint
@@ -40,17 +41,37 @@ def _contract(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("nip,njp->ij", a.reshape(*a.shape[:2], -1), b.reshape(*b.shape[:2], -1))
 
 
+def _check_grad_out(g: np.ndarray, x: np.ndarray, channels: int, spatial: tuple) -> None:
+    """``grad_out`` (batched) must have the forward output's shape."""
+    expected = (x.shape[0], channels, *spatial)
+    if g.shape != expected:
+        raise ValueError(
+            f"`grad_out` (shape {g.shape}) must have the output shape {expected} of the "
+            "convolution it differentiates"
+        )
+
+
 def _taps(kernel: Sequence[int]):
     return itertools.product(*(range(k) for k in kernel))
 
 
-def conv_grad_bias(grad_out: Any) -> np.ndarray:
-    """``dL/db``: the output gradient summed over batch and space, per channel (dim 1).
+def conv_grad_bias(grad_out: Any, ndim: int | None = None) -> np.ndarray:
+    """``dL/db``: the output gradient summed over batch and space, per output channel.
+
+    Args:
+        grad_out: ``(N, C_out, *out)``, or ``(C_out, *out)`` when ``ndim`` says so.
+        ndim: number of spatial dims; None means ``grad_out`` is batched (channels on dim 1).
+
+    Shape: ``(C_out,)``.
 
     >>> conv_grad_bias(np.ones((2, 4, 3, 3))).tolist()
     [18.0, 18.0, 18.0, 18.0]
+    >>> conv_grad_bias(np.ones((4, 3, 3)), ndim=2).shape
+    (4,)
     """
     g = np.asarray(grad_out)
+    if ndim is not None:
+        g, _ = batched(g, ndim, "grad_out")
     return g.sum(axis=tuple(a for a in range(g.ndim) if a != 1))
 
 
@@ -69,6 +90,8 @@ def conv_grad_input(
     x_probe, _ = batched(np.zeros(tuple(input_shape), dtype=np.int8), n)
     stride, dilation, pads = resolve(x_probe, weight, stride, padding, dilation, groups)
     spatial = x_probe.shape[2:]
+    _check_grad_out(g, x_probe, weight.shape[0], output_spatial_shape(
+        spatial, weight.shape[2:], stride, pads, dilation))
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(spatial, pads))
     out_sp = g.shape[2:]
     c_out, cin_g = weight.shape[:2]
@@ -99,6 +122,8 @@ def conv_grad_weight(
     g, _ = batched(grad_out, n, "grad_out")
     probe = np.zeros(tuple(weight_shape), dtype=np.int8)
     stride, dilation, pads = resolve(x, probe, stride, padding, dilation, groups)
+    _check_grad_out(g, x, weight_shape[0], output_spatial_shape(
+        x.shape[2:], weight_shape[2:], stride, pads, dilation))
     xp = pad(x, pads, padding_mode)
     c_out, cin_g = weight_shape[:2]
     cout_g = c_out // groups
@@ -134,10 +159,12 @@ def conv_transpose_grad_input(
     n = weight.ndim - 2
     g, unbatched = batched(grad_out, n, "grad_out")
     x_probe, _ = batched(np.zeros(tuple(input_shape), dtype=np.int8), n)
-    stride, dilation, pads, _ = transposed_args(
+    stride, dilation, pads, op = transposed_args(
         x_probe, weight, stride, padding, output_padding, groups, dilation
     )
     spatial = x_probe.shape[2:]
+    _check_grad_out(g, x_probe, weight.shape[1] * groups, output_spatial_shape(
+        spatial, weight.shape[2:], stride, pads, dilation, True, op))
     gp = _padded_grad(g, spatial, weight.shape[2:], stride, dilation, pads)
     c_in, cout_g = weight.shape[:2]
     cin_g = c_in // groups
@@ -166,9 +193,11 @@ def conv_transpose_grad_weight(
     x, _ = batched(x, n)
     g, _ = batched(grad_out, n, "grad_out")
     probe = np.zeros(tuple(weight_shape), dtype=np.int8)
-    stride, dilation, pads, _ = transposed_args(
+    stride, dilation, pads, op = transposed_args(
         x, probe, stride, padding, output_padding, groups, dilation
     )
+    _check_grad_out(g, x, weight_shape[1] * groups, output_spatial_shape(
+        x.shape[2:], weight_shape[2:], stride, pads, dilation, True, op))
     gp = _padded_grad(g, x.shape[2:], weight_shape[2:], stride, dilation, pads)
     c_in, cout_g = weight_shape[:2]
     cin_g = c_in // groups

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from convzoo.arithmetic import PADDING_MODES
+
 __all__ = ["pad_indices", "pad", "pad_adjoint"]
 
 Pairs = Sequence[tuple[int, int]]
@@ -18,16 +20,23 @@ Pairs = Sequence[tuple[int, int]]
 def pad_indices(size: int, lo: int, hi: int, mode: str = "zeros", axis: int = 0) -> np.ndarray:
     """Source index of every position of a padded axis (``-1`` for a zero).
 
+    Args:
+        size: input length along the axis. lo, hi: elements added before / after.
+        mode: one of :data:`convzoo.arithmetic.PADDING_MODES`. axis: spatial dim (messages).
+
+    Shape: ``(lo + size + hi,)``. 'reflect' needs ``max(lo, hi) < size`` (the edge is not
+    repeated), 'circular' needs ``max(lo, hi) <= size`` (PyTorch's rules).
+
     >>> pad_indices(3, 2, 2, "reflect").tolist()
     [2, 1, 0, 1, 2, 1, 0]
     >>> pad_indices(3, 1, 2, "zeros").tolist()
     [-1, 0, 1, 2, -1, -1]
     """
+    if mode not in PADDING_MODES:
+        raise ValueError(f"`padding_mode` (={mode!r}) must be one of {PADDING_MODES}")
     pos = np.arange(-lo, size + hi)
     if mode == "zeros":
         return np.where((pos >= 0) & (pos < size), pos, -1)
-    if mode == "replicate":
-        return np.clip(pos, 0, size - 1)
     if mode == "reflect":
         if max(lo, hi) >= size:
             raise ValueError(
@@ -44,13 +53,15 @@ def pad_indices(size: int, lo: int, hi: int, mode: str = "zeros", axis: int = 0)
                 f"spatial dim {axis} for padding_mode='circular'"
             )
         return np.mod(pos, size)
-    raise ValueError(
-        f"`padding_mode` (={mode!r}) must be one of 'zeros', 'reflect', 'replicate', 'circular'"
-    )
+    return np.clip(pos, 0, size - 1)  # 'replicate'
 
 
 def pad(x: np.ndarray, pads: Pairs, mode: str = "zeros") -> np.ndarray:
-    """Pad the trailing ``len(pads)`` axes of ``x`` by ``(lo, hi)`` each.
+    """Pad the trailing ``len(pads)`` axes of ``x`` by ``(lo, hi)`` each (an index gather).
+
+    Args:
+        x: array whose last ``len(pads)`` axes are spatial. pads: one ``(lo, hi)`` per axis.
+        mode: 'zeros', 'reflect', 'replicate' or 'circular' (default 'zeros').
 
     Shape: ``(..., *in)`` -> ``(..., *(lo + in + hi))``.
 
@@ -73,8 +84,15 @@ def pad(x: np.ndarray, pads: Pairs, mode: str = "zeros") -> np.ndarray:
     return x
 
 
-def pad_adjoint(g: np.ndarray, spatial: Sequence[int], pads: Pairs, mode: str = "zeros"):
+def pad_adjoint(
+    g: np.ndarray, spatial: Sequence[int], pads: Pairs, mode: str = "zeros"
+) -> np.ndarray:
     """Adjoint of :func:`pad`: scatter-add a padded gradient back onto the input positions.
+
+    ``<pad(x), g> == <x, pad_adjoint(g)>``; every padded position adds its value to the input
+    position it was read from (``np.add.at`` along each axis in turn; zeros drop out).
+
+    Shape: ``(..., *(lo + in + hi))`` -> ``(..., *in)``.
 
     >>> pad_adjoint(np.ones((1, 5)), (3,), ((1, 1),), "replicate").tolist()
     [[2.0, 1.0, 2.0]]

@@ -23,14 +23,17 @@ from convzoo.arithmetic import (
     to_tuple,
     transposed_same_padding,
 )
-from convzoo.reference.common import batched, check_conv_args
+from convzoo.reference.common import batched, check_bias, check_conv_args
 from convzoo.reference.conv import conv, tap_slices
 
 __all__ = ["conv_transpose", "conv_transpose_scatter", "transposed_args", "flip_transpose_weight"]
 
 
-def transposed_args(x, weight, stride, padding, output_padding, groups, dilation):
-    """Validated per-axis stride, dilation, crop pairs and output_padding."""
+def transposed_args(
+    x: np.ndarray, weight: np.ndarray, stride: Any, padding: Any, output_padding: Any,
+    groups: int, dilation: Any,
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...], tuple[int, ...]]:
+    """Validated per-axis stride, dilation, crop pairs and output_padding (batched ``x``)."""
     n = weight.ndim - 2
     stride, dilation = check_conv_args(x.shape[1], weight, groups, stride, dilation, True)
     op = to_tuple(broadcast_single(output_padding, n), n, "output_padding", "non-negative")
@@ -39,6 +42,11 @@ def transposed_args(x, weight, stride, padding, output_padding, groups, dilation
     if parsed == "valid":
         parsed = ((0, 0),) * n
     elif parsed == "same":
+        if any(op):
+            raise ValueError(
+                f"`output_padding` (={output_padding!r}) must be 0 with padding='same' "
+                "(the crop and output_padding giving out = in * stride are solved for)"
+            )
         solved = [transposed_same_padding(k, s, d) for k, s, d in zip(kernel, stride, dilation)]
         parsed, op = tuple(p for p, _ in solved), tuple(o for _, o in solved)
     elif isinstance(parsed, str):
@@ -76,8 +84,13 @@ def conv_transpose(
 ) -> np.ndarray:
     """Transposed convolution by zero insertion + ordinary convolution (the seed definition).
 
-    Args (torch.nn.functional.conv_transposeNd's): weight ``(C_in, C_out/g, *k)``; padding
-    crops (int, per-axis, per-side pairs, 'valid', or 'same' for ``out = in * stride``).
+    Args (torch.nn.functional.conv_transposeNd's order):
+        x: ``(N, C_in, *in)`` or ``(C_in, *in)``. weight: ``(C_in, C_out/groups, *k)``.
+        bias: ``(C_out,)`` or None. stride, dilation: int or per-axis (default 1).
+        padding: crops the output: int, per-axis ints, per-side ``(lo, hi)`` pairs, 'valid',
+            or 'same' (``out = in * stride``; crop and output_padding are solved for).
+        output_padding: added on the right/bottom, ``< max(stride, dilation)`` (default 0).
+        groups: channel groups (default 1).
 
     Shape: ``out = (in - 1)*s - lo - hi + d*(k-1) + output_padding + 1``.
 
@@ -96,18 +109,19 @@ def conv_transpose(
         dtype=np.result_type(x, weight),
     )
     up[(slice(None), slice(None), *(slice(None, None, s) for s in stride))] = x
-    # 2. pad by d(k-1) - p on each side (+ output_padding on the right); negative = crop
+    # 2. pad by d(k-1) - p on each side (+ output_padding on the right); a negative amount
+    #    crops, and is applied after the growth: a crop may reach into the other side's zeros
     amounts = [
         (d * (k - 1) - lo, d * (k - 1) - hi + o)
         for k, d, (lo, hi), o in zip(weight.shape[2:], dilation, pads, op)
     ]
+    up = np.pad(up, [(0, 0), (0, 0), *((max(a, 0), max(b, 0)) for a, b in amounts)])
     crop = tuple(
         slice(max(-a, 0), up.shape[2 + i] - max(-b, 0)) for i, (a, b) in enumerate(amounts)
     )
-    up = up[(slice(None), slice(None), *crop)]
-    grow = tuple((max(a, 0), max(b, 0)) for a, b in amounts)
+    up = up[(slice(None), slice(None), *crop)]  # (N, C_in, *(out + d*(k-1)))
     # 3. stride-1 convolution with the flipped, channel-swapped kernel
-    out = conv(up, flip_transpose_weight(weight, groups), bias, 1, grow, dilation, groups)
+    out = conv(up, flip_transpose_weight(weight, groups), bias, 1, 0, dilation, groups)
     return out[0] if unbatched else out
 
 
@@ -122,6 +136,10 @@ def conv_transpose_scatter(
     dilation: Any = 1,
 ) -> np.ndarray:
     """Transposed convolution as a scatter: ``y[j*s + t*d - lo] += x[j] * w[t]`` (cross-check).
+
+    Independent of :func:`conv_transpose` (no zero insertion, no kernel flip); same arguments.
+
+    Shape: ``out = (in - 1)*s - lo - hi + d*(k-1) + output_padding + 1``.
 
     >>> conv_transpose_scatter(np.ones((1, 2, 3)), np.ones((2, 4, 3)), stride=2).shape
     (1, 4, 7)
@@ -139,16 +157,18 @@ def conv_transpose_scatter(
     )
     c_in, cout_g = weight.shape[:2]
     cin_g = c_in // groups
+    bias = check_bias(bias, cout_g * groups)
     y = np.zeros((x.shape[0], cout_g * groups, *full), dtype=np.result_type(x, weight))
     for g in range(groups):
         xg = x[:, g * cin_g:(g + 1) * cin_g]
         wg = weight[g * cin_g:(g + 1) * cin_g]
         for tap in itertools.product(*(range(k) for k in kernel)):
             where = tap_slices(tap, x.shape[2:], stride, dilation)
+            # (N, C_in/g, *in) x (C_in/g, C_out/g) -> (N, C_out/g, *in), lands at j*s + t*d
             contrib = np.einsum("nc...,co->no...", xg, wg[(slice(None), slice(None), *tap)])
             y[(slice(None), slice(g * cout_g, (g + 1) * cout_g), *where)] += contrib
     keep = tuple(slice(lo, f - hi) for (lo, hi), f in zip(pads, full))
     y = y[(slice(None), slice(None), *keep)]
     if bias is not None:
-        y = y + np.asarray(bias).reshape((1, -1) + (1,) * n)
+        y = y + bias.reshape((1, -1) + (1,) * n)
     return y[0] if unbatched else y

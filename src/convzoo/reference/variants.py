@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from convzoo.arithmetic import is_int
+from convzoo.reference.common import batched, check_bias
 from convzoo.reference.conv import conv
 
 __all__ = [
@@ -29,6 +31,11 @@ def depthwise(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: A
 
     ``out[n, c*M + m] = x[n, c] (*) weight[c*M + m, 0]`` (a conv with groups = C).
 
+    Args: as :func:`convzoo.reference.conv` without ``groups`` (it is the channel count C);
+        x ``(N, C, *in)`` or ``(C, *in)``; bias ``(C*M,)`` or None.
+
+    Shape: ``out = floor((in + lo + hi - d*(k-1) - 1)/s) + 1`` per axis, ``C*M`` channels.
+
     >>> depthwise(np.ones((1, 3, 12, 12)), np.ones((3, 1, 5, 5))).shape
     (1, 3, 8, 8)
     """
@@ -40,32 +47,65 @@ def depthwise(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: A
 def pointwise(x: Any, weight: Any, bias: Any = None) -> np.ndarray:
     """1x1 channel mixing: ``out[n, o, p] = sum_c weight[o, c] * x[n, c, p] + bias[o]``.
 
-    ``weight`` is ``(C_out, C_in)`` or ``(C_out, C_in, 1, ..., 1)``; ``x`` is batched.
+    Args:
+        x: ``(N, C_in, *spatial)``; also ``(C_in, *spatial)`` when ``weight`` carries its
+            spatial dims (then their number is known).
+        weight: ``(C_out, C_in)`` or ``(C_out, C_in, 1, ..., 1)``. bias: ``(C_out,)`` or None.
+
+    Shape: ``(N, C_in, *s) -> (N, C_out, *s)``.
 
     >>> pointwise(np.ones((1, 3, 8, 8)), np.ones((256, 3))).shape
     (1, 256, 8, 8)
     """
     x = np.asarray(x)
     w = np.asarray(weight)
-    w = w.reshape(w.shape[0], w.shape[1])
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(f"`input` channel dim (={x.shape[1]}) must equal weight.shape[1] "
-                         f"(={w.shape[1]})")
-    out = np.einsum("oc,nc...->no...", w, x)
+    if w.ndim < 2 or any(k != 1 for k in w.shape[2:]):
+        raise ValueError(
+            f"`weight` (shape {w.shape}) must be (C_out, C_in) or (C_out, C_in, 1, ..., 1)"
+        )
+    unbatched = False
+    if w.ndim > 2:
+        x, unbatched = batched(x, w.ndim - 2)
+    w = w.reshape(w.shape[0], w.shape[1])  # (C_out, C_in)
+    if x.ndim < 2 or x.shape[1] != w.shape[1]:
+        raise ValueError(
+            f"`input` channel dim (={x.shape[1] if x.ndim > 1 else None}) must equal "
+            f"weight.shape[1] (={w.shape[1]})"
+        )
+    out = np.einsum("oc,nc...->no...", w, x)  # (N, C_out, *s)
+    bias = check_bias(bias, w.shape[0])
     if bias is not None:
-        out = out + np.asarray(bias).reshape((1, -1) + (1,) * (x.ndim - 2))
-    return out
+        out = out + bias.reshape((1, -1) + (1,) * (x.ndim - 2))
+    return out[0] if unbatched else out
 
 
 def separable(x: Any, dw_weight: Any, pw_weight: Any, dw_bias: Any = None, pw_bias: Any = None,
               stride: Any = 1, padding: Any = 0, dilation: Any = 1) -> np.ndarray:
-    """Depthwise then pointwise (MobileNet/Xception).
+    """Depthwise then pointwise (MobileNet/Xception): :func:`depthwise` then :func:`pointwise`.
+
+    Args:
+        x: ``(N, C, *in)`` or ``(C, *in)``. dw_weight: ``(C*M, 1, *k)``.
+        pw_weight: ``(C_out, C*M)`` or ``(C_out, C*M, 1, ..., 1)``. dw_bias: ``(C*M,)``,
+            pw_bias: ``(C_out,)`` or None. stride, padding, dilation: the depthwise stage's.
+
+    Shape: ``(N, C, *in) -> (N, C_out, *out)``, ``out`` as for the depthwise conv.
 
     >>> separable(np.ones((1, 3, 12, 12)), np.ones((3, 1, 5, 5)), np.ones((256, 3))).shape
     (1, 256, 8, 8)
     """
-    return pointwise(depthwise(x, dw_weight, dw_bias, stride, padding, dilation), pw_weight,
-                     pw_bias)
+    dw_weight = np.asarray(dw_weight)
+    x, unbatched = batched(x, dw_weight.ndim - 2)
+    mid = depthwise(x, dw_weight, dw_bias, stride, padding, dilation)  # (N, C*M, *out)
+    out = pointwise(mid, pw_weight, pw_bias)  # (N, C_out, *out)
+    return out[0] if unbatched else out
+
+
+def _per_axis(padding: Any, n: int) -> list[Any]:
+    """An int (every axis) or one int / ``(lo, hi)`` per spatial axis -> a list of ``n``."""
+    pads = [padding] * n if is_int(padding) else list(padding)
+    if len(pads) != n:
+        raise ValueError(f"`padding` (={padding!r}) must have {n} entries, one per spatial dim")
+    return pads
 
 
 def _axis_conv(x: np.ndarray, weight: np.ndarray, axis: int, padding: Any,
@@ -86,15 +126,25 @@ def flattened(x: Any, lateral: Any, axis_weights: Sequence[Any], padding: Sequen
     ``(C_out, C_in)``), then a 1-D per-channel conv along each spatial axis in turn
     (``axis_weights[a]``: ``(C_out, k_a)``, padding per axis as int or (lo, hi)).
 
+    Equal to one dense conv with the rank-one kernel ``W[o,c,i,j,..] = L[o,c] V[o,i] H[o,j]..``
+    (the last axis bias is added last; earlier biases flow through the later stages).
+
+    Shape: ``(N, C_in, *in) -> (N, C_out, *(in + lo + hi - k + 1))``.
+
     >>> flattened(np.ones((1, 3, 8, 8)), np.ones((4, 3)), [np.ones((4, 3)), np.ones((4, 3))],
     ...           padding=1).shape
     (1, 4, 8, 8)
     """
     x = np.asarray(x)
     n = x.ndim - 2
-    pads = [padding] * n if isinstance(padding, int) else list(padding)
+    pads = _per_axis(padding, n)
+    if len(axis_weights) != n:
+        raise ValueError(
+            f"`axis_weights` (={len(axis_weights)} arrays) must hold one (C_out, k) array per "
+            f"spatial dimension (={n})"
+        )
     biases = list(axis_biases) if axis_biases is not None else [None] * n
-    out = pointwise(x, lateral, lateral_bias)
+    out = pointwise(x, lateral, lateral_bias)  # (N, C_out, *in)
     for axis, (w, p, b) in enumerate(zip(axis_weights, pads, biases)):
         out = _axis_conv(out, np.asarray(w), axis, p, b)
     return out
@@ -105,7 +155,10 @@ def spatially_separable(x: Any, weights: Sequence[Any], biases: Sequence[Any] | 
     """A chain of dense convs each extending along one spatial axis (k x 1 then 1 x k, ...).
 
     ``weights[a]`` has shape ``(C_out_a, C_in_a, *k)`` with ``k`` equal to 1 on every axis
-    but ``a``; ``padding`` is that axis's (lo, hi) or int.
+    but ``a``; ``padding`` is that axis's (lo, hi) or int. In 3-D with a temporal first stage
+    this is R(2+1)D's factorization generalized to one stage per axis.
+
+    Shape: ``(N, C_in, *in) -> (N, C_out_last, *(in + lo + hi - k + 1))``.
 
     >>> spatially_separable(np.ones((1, 3, 8, 8)), [np.ones((4, 3, 3, 1)), np.ones((5, 4, 1, 3))],
     ...                     padding=1).shape
@@ -113,9 +166,19 @@ def spatially_separable(x: Any, weights: Sequence[Any], biases: Sequence[Any] | 
     """
     x = np.asarray(x)
     n = x.ndim - 2
-    pads = [padding] * n if isinstance(padding, int) else list(padding)
-    biases = list(biases) if biases is not None else [None] * len(weights)
+    pads = _per_axis(padding, n)
+    if len(weights) != n:
+        raise ValueError(
+            f"`weights` (={len(weights)} arrays) must hold one weight per spatial dimension (={n})"
+        )
+    biases = list(biases) if biases is not None else [None] * n
     for axis, (w, b) in enumerate(zip(weights, biases)):
+        w = np.asarray(w)
+        if w.ndim != n + 2 or any(k != 1 for a, k in enumerate(w.shape[2:]) if a != axis):
+            raise ValueError(
+                f"`weights[{axis}]` (shape {w.shape}) must have kernel size 1 on every spatial "
+                f"dim but {axis}"
+            )
         p = [(0, 0)] * n
         pads_a = pads[axis]
         p[axis] = (pads_a, pads_a) if isinstance(pads_a, int) else tuple(pads_a)
@@ -131,7 +194,7 @@ def channel_shuffle(x: Any, groups: int) -> np.ndarray:
     """
     x = np.asarray(x)
     c = x.shape[1]
-    if groups < 1 or c % groups:
+    if not is_int(groups) or groups < 1 or c % groups:
         raise ValueError(f"`groups` (={groups}) must be positive and divide the channel count "
                          f"(={c})")
     per = c // groups
@@ -147,7 +210,9 @@ def pixel_shuffle(x: Any, factor: int) -> np.ndarray:
 
     ``out[b, c, *(i_a*r + o_a)] = x[b, c*r**n + offset(o), *i]`` where ``offset`` is the
     row-major index of the sub-position ``(o_1, ..., o_n)`` (in 2-D: ``c*r*r + o_h*r + o_w``,
-    exactly torch.nn.PixelShuffle).
+    exactly torch.nn.PixelShuffle; in 3-D ``c*r**3 + o_d*r*r + o_h*r + o_w``).
+
+    Shape: ``(N, C*r**n, *i) -> (N, C, *(i*r))``.
 
     >>> pixel_shuffle(np.ones((1, 8, 3, 3, 3)), 2).shape
     (1, 1, 6, 6, 6)
@@ -155,9 +220,11 @@ def pixel_shuffle(x: Any, factor: int) -> np.ndarray:
     x = np.asarray(x)
     n = x.ndim - 2
     c = x.shape[1]
-    if factor < 1 or c % factor**n:
-        raise ValueError(f"`upscale_factor` (={factor}) must be positive and its {n}-th power "
-                         f"must divide the channel count (={c})")
+    if not is_int(factor) or factor < 1:
+        raise ValueError(f"`upscale_factor` (={factor!r}) must be a positive int")
+    if c % factor**n:
+        raise ValueError(f"`input` channel dim (={c}) must be divisible by upscale_factor**{n} "
+                         f"(={factor**n})")
     out = np.zeros((x.shape[0], c // factor**n, *(s * factor for s in x.shape[2:])), x.dtype)
     for offset, sub in enumerate(itertools.product(range(factor), repeat=n)):
         where = tuple(slice(o, None, factor) for o in sub)
@@ -166,16 +233,20 @@ def pixel_shuffle(x: Any, factor: int) -> np.ndarray:
 
 
 def pixel_unshuffle(x: Any, factor: int) -> np.ndarray:
-    """Space-to-depth, the inverse of :func:`pixel_shuffle`.
+    """Space-to-depth, the inverse of :func:`pixel_shuffle` (same channel ordering).
+
+    Shape: ``(N, C, *(i*r)) -> (N, C*r**n, *i)``.
 
     >>> pixel_unshuffle(np.ones((1, 1, 6, 6)), 2).shape
     (1, 4, 3, 3)
     """
     x = np.asarray(x)
     n = x.ndim - 2
-    if factor < 1 or any(s % factor for s in x.shape[2:]):
-        raise ValueError(f"`downscale_factor` (={factor}) must be positive and divide every "
-                         f"spatial size (={x.shape[2:]})")
+    if not is_int(factor) or factor < 1:
+        raise ValueError(f"`downscale_factor` (={factor!r}) must be a positive int")
+    if any(s % factor for s in x.shape[2:]):
+        raise ValueError(f"`downscale_factor` (={factor}) must divide every spatial size "
+                         f"(={x.shape[2:]})")
     c = x.shape[1]
     out = np.zeros((x.shape[0], c * factor**n, *(s // factor for s in x.shape[2:])), x.dtype)
     for offset, sub in enumerate(itertools.product(range(factor), repeat=n)):
