@@ -44,7 +44,7 @@ def pixel_shuffle(x: torch.Tensor, r: int, ndim: int) -> torch.Tensor:
     """
     _check_rank(x, ndim)
     n, channels, spatial = x.shape[0], x.shape[1], x.shape[2:]
-    if ndim == 2 and not torch.compiler.is_compiling() and channels % r**ndim == 0:
+    if ndim == 2 and not torch.compiler.is_compiling() and channels % r**ndim == 0 and n:
         return F.pixel_shuffle(x, r)  # the native op (exports as ONNX DepthToSpace)
     if not torch.compiler.is_compiling() and channels % r**ndim:
         raise ValueError(
@@ -66,8 +66,10 @@ def pixel_unshuffle(x: torch.Tensor, r: int, ndim: int) -> torch.Tensor:
     """
     _check_rank(x, ndim)
     n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
-    if ndim == 2 and not torch.compiler.is_compiling() and not any(s % r for s in spatial):
-        return F.pixel_unshuffle(x, r)  # the native op (exports as ONNX SpaceToDepth)
+    if ndim == 2 and not torch.compiler.is_compiling() and not any(s % r for s in spatial) and n:
+        # the native op (exports as ONNX SpaceToDepth); torch 2.13 returns an empty batch
+        # unchanged, so empty batches take the reshape path below
+        return F.pixel_unshuffle(x, r)
     if not torch.compiler.is_compiling() and any(s % r for s in spatial):
         raise ValueError(
             f"`input` spatial sizes (={tuple(spatial)}) must be divisible by "
