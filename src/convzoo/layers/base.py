@@ -14,7 +14,8 @@ from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
 
 __all__ = [
-    "Conv", "Conv1d", "Conv2d", "Conv3d", "ConvBase", "add_batch", "check_input", "describe",
+    "Conv", "Conv1d", "Conv2d", "Conv3d", "ConvBase", "add_batch", "chain_repr", "check_input",
+    "describe",
 ]
 
 
@@ -44,6 +45,14 @@ def add_batch(x: torch.Tensor, ndim: int) -> tuple[torch.Tensor, bool]:
             f"{ndim} spatial dim{'s' if ndim != 1 else ''}"
         )
     return x, False
+
+
+def chain_repr(specs: list[ConvSpec], **fields: Any) -> str:
+    """``extra_repr`` of a composite layer: ``C_in -> C_out`` of its conv chain, then the
+    given fields (those that are not None), e.g. ``'64 -> 128, kernel_size=(3, 3)'``."""
+    text = f"{specs[0].in_channels} -> {specs[-1].out_channels}"
+    extras = [f"{k}={v}" for k, v in fields.items() if v is not None]
+    return ", ".join([text, *extras])
 
 
 def init_conv_(weight: torch.Tensor, bias: torch.Tensor | None, fan_in: int) -> None:

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import to_tuple
+from convzoo.layers.base import chain_repr
 from convzoo.layers.depthwise import Depthwise
 from convzoo.layers.factorized import axis_kernel, axis_padding
 from convzoo.layers.pointwise import Pointwise
@@ -75,6 +76,9 @@ class Flattened(nn.Module):
             )
             for a in range(ndim)
         )
+
+    def extra_repr(self) -> str:
+        return chain_repr(self.specs(), stages=1 + len(self.axes))
 
     def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
         """Lateral spec, then one spec per axis."""

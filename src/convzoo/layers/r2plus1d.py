@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import to_tuple
-from convzoo.layers.base import Conv, add_batch
+from convzoo.layers.base import Conv, add_batch, chain_repr
 from convzoo.layers.factorized import axis_padding
 from convzoo.layers.registry import register
 from convzoo.layers.separable import build_activation, build_norm
@@ -90,6 +90,12 @@ class R2Plus1D(nn.Module):
         self.norm = build_norm("norm", norm, mid)
         self.activation = build_activation("activation", activation)
         self.temporal = Conv(mid, out_channels, (t, 1, 1), (st, 1, 1), pad_t, bias=bias, ndim=3)
+
+    def extra_repr(self) -> str:
+        s, t = self.spatial.spec, self.temporal.spec
+        return chain_repr(self.specs(), mid_channels=s.out_channels,
+                          kernel_size=(t.kernel_size[0], *s.kernel_size[1:]),
+                          stride=(t.stride[0], *s.stride[1:]))
 
     def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
         """The spatial spec then the temporal spec."""

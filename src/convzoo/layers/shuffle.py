@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import is_int
-from convzoo.layers.base import add_batch
+from convzoo.layers.base import add_batch, chain_repr
 from convzoo.layers.group import GroupConv
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
@@ -153,6 +153,9 @@ class ShuffleGroupConv(nn.Module):
             padding_mode, ndim,
         )
         self.shuffle = ChannelShuffle(groups, ndim=self.conv.spec.ndim)
+
+    def extra_repr(self) -> str:
+        return chain_repr(self.specs(), groups=self.conv.spec.groups, then="shuffle")
 
     def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
         """The group conv's spec (the shuffle is free)."""

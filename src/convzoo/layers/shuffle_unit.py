@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from convzoo.layers.base import add_batch
+from convzoo.layers.base import add_batch, chain_repr
 from convzoo.layers.depthwise import Depthwise
 from convzoo.layers.group import GroupConv
 from convzoo.layers.norms import batch_norm
@@ -90,6 +90,11 @@ class ShuffleUnit(nn.Module):
         self.bn2 = norm(mid)
         self.conv2 = GroupConv(mid, branch_out, 1, groups, bias=False, ndim=ndim)
         self.bn3 = norm(branch_out)
+
+    def extra_repr(self) -> str:
+        combine = "concat" if self.stride == 2 else "add"
+        return chain_repr(self.specs(), groups=self.shuffle.groups, stride=self.stride,
+                          shortcut=combine)
 
     def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
         """1x1 group conv, depthwise, 1x1 group conv."""

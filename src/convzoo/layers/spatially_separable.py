@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import to_tuple
-from convzoo.layers.base import Conv
+from convzoo.layers.base import Conv, chain_repr
 from convzoo.layers.factorized import axis_kernel, axis_padding, compose_dense
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
@@ -74,6 +74,11 @@ class SpatiallySeparable(nn.Module):
             )
             for a in range(ndim)
         )
+
+    def extra_repr(self) -> str:
+        kernel = tuple(max(spec.kernel_size[a] for spec in self.specs())
+                       for a in range(self.specs()[0].ndim))
+        return chain_repr(self.specs(), kernel_size=kernel, stages=len(self.stages))
 
     def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
         """One spec per axis, in order."""

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from convzoo.layers.base import Conv
+from convzoo.layers.base import Conv, add_batch
 from convzoo.layers.pixel_shuffle import PixelShuffle
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
@@ -99,9 +99,16 @@ class SubPixelConv(nn.Module):
         if icnr:
             icnr_(self.conv.weight, upscale_factor, ndim, bias=self.conv.bias)
 
+    def extra_repr(self) -> str:
+        spec, r = self.conv.spec, self.shuffle.upscale_factor
+        return (f"{spec.in_channels} -> {spec.out_channels // r**spec.ndim}, upscale_factor={r}, "
+                f"kernel_size={spec.kernel_size}")
+
     def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
         """The conv's spec (the shuffle is free)."""
         return [self.conv.spec]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shuffle(self.conv(x))  # (N, C_in, *in) -> (N, C_out*r^n, *in) -> up
+        x, unbatched = add_batch(x, self.shuffle.ndim)
+        y = self.shuffle(self.conv(x))  # (N, C_in, *in) -> (N, C_out*r^n, *in) -> up
+        return y.squeeze(0) if unbatched else y
