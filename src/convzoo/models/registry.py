@@ -1,0 +1,96 @@
+"""The model registry behind ``convzoo.models.create`` and ``convzoo.models.available``.
+
+Each zoo model is a builder function ``build(config) -> nn.Module`` registered with a typed
+config dataclass (DESIGN.md style rule 10), the input shape it is specified at, the variant
+kinds it shows off and the source (paper, table) its numbers reproduce.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch.nn as nn
+
+__all__ = ["ModelEntry", "MODELS", "register", "create", "available", "entry"]
+
+Builder = Callable[[Any], nn.Module]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered zoo model.
+
+    Attributes:
+        name: the zoo name (``convzoo.models.create(name)``).
+        build: ``build(config) -> nn.Module``.
+        config: the config dataclass; its defaults are the reference configuration.
+        description: one line for ``available()``.
+        input_shape: the input ``(N, C, *spatial)`` at which the reference numbers hold.
+        variants: the convolution variants the model is famous for.
+        source: the paper and table (or other source) its params/MACs reproduce.
+    """
+
+    name: str
+    build: Builder
+    config: type
+    description: str
+    input_shape: tuple[int, ...]
+    variants: tuple[str, ...]
+    source: str
+
+
+MODELS: dict[str, ModelEntry] = {}
+
+
+def register(
+    name: str,
+    config: type,
+    description: str,
+    input_shape: tuple[int, ...],
+    variants: tuple[str, ...],
+    source: str,
+) -> Callable[[Builder], Builder]:
+    """Function decorator adding a builder to the zoo under ``name``."""
+    if not dataclasses.is_dataclass(config):
+        raise TypeError(f"config for {name!r} must be a dataclass, got {config!r}")
+
+    def decorate(build: Builder) -> Builder:
+        if name in MODELS:
+            raise ValueError(f"model {name!r} is registered twice")
+        MODELS[name] = ModelEntry(name, build, config, description, tuple(input_shape),
+                                  tuple(variants), source)
+        return build
+
+    return decorate
+
+
+def entry(name: str) -> ModelEntry:
+    """The registry entry of ``name``; ValueError listing the zoo if unknown."""
+    if name not in MODELS:
+        raise ValueError(f"`name` (={name!r}) must be one of: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def available() -> dict[str, str]:
+    """Every zoo model with its one-line description, sorted by name."""
+    return {name: e.description for name, e in sorted(MODELS.items())}
+
+
+def create(name: str, **config: Any) -> nn.Module:
+    """Build zoo model ``name``; keyword arguments are fields of its config dataclass.
+
+    Unknown fields raise ValueError listing the valid ones; the config dataclass checks
+    values in its ``__post_init__``.
+    """
+    e = entry(name)
+    fields = [f.name for f in dataclasses.fields(e.config)]
+    unknown = sorted(set(config) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"unknown config field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            f"for model {name!r} ({e.config.__name__}); valid: {', '.join(fields) or 'none'}"
+        )
+    return e.build(e.config(**config))
