@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from convzoo.analysis import compare
+from convzoo.cli.tour_zoo import render_zoo
 from convzoo.tour import ARITHMETIC_EXAMPLES, LAYER_EXAMPLES, LayerResult, evaluate
 
 __all__ = ["add_parser", "run", "render"]
@@ -30,6 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "convzoo.arithmetic, with the formulas used and a check against what the article says.",
     )
     p.add_argument("--seed", choices=sorted(SEED_TITLES), help="only this seed document")
+    p.add_argument("--report", default="convzoo-report.html", metavar="PATH",
+                   help="write the HTML report there at the end (default "
+                   "./convzoo-report.html; '' to skip)")
     p.set_defaults(func=run)
 
 
@@ -138,4 +142,12 @@ def run(args: argparse.Namespace) -> int:
     render(console, getattr(args, "seed", None))
     if getattr(args, "seed", None) is None:
         render_variants(console)
+        render_zoo(console)
+    path = getattr(args, "report", "")
+    if path:
+        from convzoo.cli.report import write_report
+
+        console.rule("[bold]the HTML report[/]")
+        written = write_report(path)
+        console.print(f"report: {written.resolve()}", markup=False)
     return 0

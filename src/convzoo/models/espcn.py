@@ -93,7 +93,7 @@ class ESPCN(nn.Module):
 @register(
     "espcn", ESPCNConfig,
     "ESPCN super-resolution: two convs then sub-pixel conv (or transposed / resize-conv)",
-    (1, 1, 224, 224), ("subpixel", "pixel_shuffle", "transposed", "resize_conv"),
+    (1, 1, 224, 224), ("sub-pixel", "transposed", "resize-conv"),
     "Shi et al. 2016, ESPCN, Sec. 3 and 4.2 (l=3, (5,64), (3,32), f3=3, r=3): 22,729 params",
 )
 def build_espcn(config: ESPCNConfig) -> ESPCN:

@@ -203,7 +203,7 @@ class UNet(nn.Module):
 @register(
     "unet", UNetConfig,
     "U-Net: conv encoder/decoder with skip concatenation; transposed/sub-pixel/resize upsampling",
-    (1, 1, 512, 512), ("standard", "transposed", "subpixel", "resize_conv", "pointwise"),
+    (1, 1, 512, 512), ("standard", "transposed", "sub-pixel", "resize-conv"),
     "Ronneberger et al. 2015, U-Net, Fig. 1 (572x572 -> 388x388 with padding='valid'); "
     "31,030,658 params (biases, no norm; the Keras port's 31,031,685 has a different head)",
 )

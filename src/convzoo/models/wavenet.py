@@ -188,7 +188,7 @@ def mu_law_decode(codes: torch.Tensor, quantization: int = 256) -> torch.Tensor:
 @register(
     "wavenet", WaveNetConfig,
     "WaveNet: dilated causal 1-D conv stack, gated tanh*sigmoid units, residual + skip 1x1",
-    (1, 256, 16000), ("dilated", "causal", "pointwise"),
+    (1, 256, 16000), ("dilated", "pointwise"),
     "van den Oord et al. 2016, WaveNet, Sec. 2.1-2.4, Fig. 3-4 (dilations 1..512 repeated, "
     "256-way mu-law softmax); widths from ibab/tensorflow-wavenet",
 )

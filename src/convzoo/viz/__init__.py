@@ -5,6 +5,12 @@
 * :mod:`convzoo.viz.draw`: the scene model (grids of cells, links, captions) and its Pillow
   and SVG renderers.
 * :mod:`convzoo.viz.animate`: frame sequences per kind and the .gif / .svg / .mp4 writers.
+* Figures: :mod:`~convzoo.viz.connectivity` (channel diagrams), :mod:`~convzoo.viz.checkerboard`
+  (transposed vs resize vs sub-pixel upsampling), :mod:`~convzoo.viz.fields` (receptive-field
+  growth, theoretical vs effective field), :mod:`~convzoo.viz.bars` (``compare`` bars), drawn
+  with :mod:`~convzoo.viz.svg` and :mod:`~convzoo.viz.raster`.
+* :mod:`convzoo.viz.report`: the self-contained HTML report (sections in
+  :mod:`~convzoo.viz.sections`); imported on demand (it loads torch).
 
 >>> from convzoo.viz import animate
 >>> len(animate("conv", input_size=(3, 3), kernel=2))

@@ -1,0 +1,118 @@
+"""convzoo.viz.report and ``convzoo report``: a self-contained page with the engine's numbers."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from convzoo.cli.main import main
+from convzoo.viz.report import ReportConfig, report, stage_arithmetic
+from convzoo.viz.sections import SECTION_NAMES, section
+
+SMALL_VARIANTS = ("transposed", "depthwise", "wavenet")  # the conftest fixture's
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _tags(text: str) -> list[tuple[str, dict]]:
+    parser = _Tags()
+    parser.feed(text)
+    return parser.tags
+
+
+def test_small_report_is_self_contained(small_report):
+    result, steps = small_report
+    text = result.path.read_text(encoding="utf-8")
+    tags = _tags(text)
+    names = {t for t, _ in tags}
+    assert "script" not in names and "link" not in names and "iframe" not in names
+    images = [a["src"] for t, a in tags if t == "img"]
+    assert len(images) == result.images > 0
+    assert all(src.startswith(("data:image/gif;base64,", "data:image/png;base64,",
+                               "data:image/svg+xml;base64,")) for src in images)
+    assert not re.search(r"(src|href)=['\"](https?:|//)", text)  # nothing fetched
+    sections = [a["id"] for t, a in tags if t == "section"]
+    assert sections == [*SMALL_VARIANTS, "comparison"]
+    assert result.bytes == result.path.stat().st_size
+    assert result.sections == SMALL_VARIANTS
+    assert steps[0] == "measuring compare (upsample)" and "drawing wavenet" in steps
+
+
+def test_small_report_numbers_are_compares(small_report):
+    result, _ = small_report
+    text = result.path.read_text(encoding="utf-8")
+    comp = result.comparisons["upsample"]
+    assert set(result.comparisons) == {"upsample"}  # no same-resolution variant asked for
+    for v in comp.variants:  # each row, with its measured latency, is in the table
+        assert f"<td>{v.params:,}" in text and f"<td>{v.macs:,}" in text
+        assert f"{v.forward_ms:.3f}" in text
+    assert "every same-resolution variant" not in text  # that table was not asked for
+    # the depthwise section's arithmetic: 32 channels, 3x3, 32x32 input
+    assert "C_out*(C_in/g)*prod(k) + bias = 32*(32/32)*3*3 + 32 = 320" in text
+    assert section("depthwise").purpose.split(":")[0] in text
+
+
+def test_stage_arithmetic_follows_each_stage():
+    stages = stage_arithmetic(section("separable").layer(), section("separable").shape)
+    assert [s for s, _ in stages] == ["depthwise on input 1x32x32x32",
+                                      "pointwise on input 1x32x32x32"]
+    assert stages[1][1].splitlines()[-1] == (
+        "MACs = N*C_out*prod(out)*(C_in/g)*prod(k) = 1*64*32*32*(32/1)*1*1 = 2097152")
+    wavenet = stage_arithmetic(section("wavenet").layer(), section("wavenet").shape)
+    assert len(wavenet) == 4 and all(t.startswith("out[0] = ") and "= 1024" in t.splitlines()[0]
+                                     for _, t in wavenet)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(variants=("nope",)), "`variants` entry (='nope') must be one of standard, dilated"),
+    (dict(variants=()), "`variants` (=()) must name at least one of standard"),
+    (dict(repeats=0), "`repeats` (=0) must be an int >= 1"),
+    (dict(max_frames=1), "`max_frames` (=1) must be an int >= 2"),
+])
+def test_config_errors_are_pinned(kwargs, message):
+    with pytest.raises(ValueError) as e:
+        ReportConfig(**kwargs)
+    assert str(e.value).startswith(message)
+
+
+def test_report_path_must_be_html(tmp_path):
+    with pytest.raises(ValueError, match=r"`path` \(=.*r\.txt'\) must end in .html"):
+        report(tmp_path / "r.txt", ReportConfig(variants=("pointwise",)))
+
+
+def test_every_section_is_reachable():
+    assert SECTION_NAMES[0] == "standard" and len(set(SECTION_NAMES)) == len(SECTION_NAMES)
+    for name in SECTION_NAMES:
+        s = section(name)
+        assert s.animations and len(s.purpose) > 100
+        assert s.table in ("same", "upsample", "extra")
+
+
+def test_cli_report(tmp_path, capsys):
+    out = tmp_path / "r.html"
+    code = main(["report", "-o", str(out), "--variants", "pointwise", "--repeats", "1",
+                 "--max-frames", "4", "--no-figures"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "1 variants" in printed
+    assert '<section id="pointwise">' in out.read_text(encoding="utf-8")
+    assert main(["report", "-o", str(out), "--variants", "bogus"]) == 2
+    assert "`variants` entry (='bogus') must be one of" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_full_report_under_a_minute(tmp_path):
+    result = report(tmp_path / "full.html")
+    assert result.sections == SECTION_NAMES
+    assert result.seconds < 60  # the brief's budget for this machine
+    text = result.path.read_text(encoding="utf-8")
+    assert all(f'<section id="{n}">' in text for n in SECTION_NAMES)
