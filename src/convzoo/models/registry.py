@@ -14,6 +14,8 @@ from typing import Any
 
 import torch.nn as nn
 
+from convzoo.analysis.kinds import CONV_KINDS
+
 __all__ = ["ModelEntry", "MODELS", "register", "create", "available", "entry"]
 
 Builder = Callable[[Any], nn.Module]
@@ -29,7 +31,8 @@ class ModelEntry:
         config: the config dataclass; its defaults are the reference configuration.
         description: one line for ``available()``.
         input_shape: the input ``(N, C, *spatial)`` at which the reference numbers hold.
-        variants: the convolution variants the model is famous for.
+        variants: the convolution variants the model is famous for (names of
+            :data:`convzoo.analysis.kinds.CONV_KINDS`, the kinds ``summary`` reports).
         source: the paper and table (or other source) its params/MACs reproduce.
     """
 
@@ -56,6 +59,12 @@ def register(
     """Function decorator adding a builder to the zoo under ``name``."""
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"config for {name!r} must be a dataclass, got {config!r}")
+    unknown = [v for v in variants if v not in CONV_KINDS]
+    if unknown or not variants:
+        raise ValueError(
+            f"`variants` (={tuple(variants)!r}) of model {name!r} must be one or more of: "
+            f"{', '.join(CONV_KINDS)}"
+        )
 
     def decorate(build: Builder) -> Builder:
         if name in MODELS:

@@ -96,7 +96,7 @@ class SeparableClassifier(nn.Module):
 
 @register("digits_separable", SeparableClassifierConfig,
           "depthwise-separable CNN classifier for small grayscale images (digits, faces)",
-          (1, 1, 16, 16), ("depthwise-separable", "depthwise", "pointwise"),
+          (1, 1, 16, 16), ("separable", "depthwise", "pointwise"),
           "MobileNet v1 blocks (Howard et al. 2017), scaled down for 16x16 inputs")
 def build_digits_separable(config: SeparableClassifierConfig) -> nn.Module:
     """Build :class:`SeparableClassifier`."""
@@ -154,7 +154,7 @@ class ClipClassifier(nn.Module):
 
 @register("clips_r2plus1d", ClipClassifierConfig,
           "small R(2+1)D video classifier for short clips (moving digits)",
-          (1, 1, 8, 16, 16), ("(2+1)D", "spatially separable", "3D"),
+          (1, 1, 8, 16, 16), ("spatially separable", "3D"),
           "R(2+1)D blocks (Tran et al. 2018), scaled down for 8x16x16 clips")
 def build_clips_r2plus1d(config: ClipClassifierConfig) -> nn.Module:
     """Build :class:`ClipClassifier`."""

@@ -1,0 +1,46 @@
+"""The zoo registry: names, config fields and declared variants are checked, messages pinned."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch.nn as nn
+
+import convzoo.models as zoo
+from convzoo.models.registry import register
+
+
+@dataclasses.dataclass(frozen=True)
+class _Config:
+    width: int = 4
+
+
+def test_unknown_name_lists_the_zoo():
+    with pytest.raises(ValueError, match=r"^`name` \(='resnet18'\) must be one of: c3d, "):
+        zoo.create("resnet18")
+
+
+def test_unknown_config_field_lists_the_valid_ones():
+    with pytest.raises(ValueError) as e:
+        zoo.create("mobilenet_v2", widht=0.5)
+    assert str(e.value) == (
+        "unknown config field widht for model 'mobilenet_v2' (MobileNetV2Config); valid: "
+        + ", ".join(f.name for f in dataclasses.fields(zoo.entry("mobilenet_v2").config))
+    )
+
+
+def test_declared_variants_must_be_analysis_kinds():
+    with pytest.raises(ValueError, match=r"^`variants` \(=\('depthwise-separable',\)\) of model "
+                       r"'tiny' must be one or more of: standard, pointwise, depthwise, "):
+        register("tiny", _Config, "a tiny model", (1, 1, 8, 8), ("depthwise-separable",),
+                 "nowhere")(lambda c: nn.Identity())
+    assert "tiny" not in zoo.MODELS
+
+
+def test_available_describes_every_model():
+    names = zoo.available()
+    assert list(names) == sorted(zoo.MODELS) and all(names.values())
+    assert {"vgg16", "resnet50", "resnext50_32x4d", "mobilenet_v1", "mobilenet_v2",
+            "shufflenet_v1", "shufflenet_v2", "xception", "unet", "deeplabv3", "wavenet",
+            "c3d", "r2plus1d", "dcgan_generator", "espcn"} <= set(names)
