@@ -61,7 +61,7 @@ def test_shuffle_mixes_groups_and_plain_group_convs_do_not():
     (lambda: checkerboard(kernel=0), "`kernel` (=0) must be an int >= 1"),
     (lambda: checkerboard(factor=1), "`factor` (=1) must be an int >= 2"),
     (lambda: effective_field(rf_network(), (1, 1, 16, 16), init="zeros"),
-     "`init` (='zeros') must be one of 'ones', 'model'"),
+     "`init` (='zeros') must be one of 'model', 'ones'"),
 ])
 def test_figure_errors_are_pinned(call, message):
     with pytest.raises(ValueError) as e:

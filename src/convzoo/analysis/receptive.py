@@ -328,6 +328,8 @@ class EmpiricalField:
         center: index of the output element whose gradient was taken, per output axis.
         threshold: the fraction of the maximum used.
         note: why the two differ.
+        gradient: the channel-summed ``|d out_centre / d input|`` map itself (float64 tensor
+            of the input's spatial shape), for heatmaps.
     """
 
     spans: tuple[tuple[int, int], ...]
@@ -336,6 +338,7 @@ class EmpiricalField:
     center: tuple[int, ...]
     threshold: float
     note: str = EMPIRICAL_NOTE
+    gradient: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -492,4 +495,5 @@ def empirical_receptive_field(
         u = center[ax[0] - 2] if ax is not None and ax[0] - 2 < len(center) else 0
         first, last = state.fields[axis].span(u)
         theory.append((max(math.ceil(first), 0), min(math.floor(last), shape[2 + axis] - 1)))
-    return EmpiricalField(tuple(spans), tuple(sizes), tuple(theory), center, threshold)
+    return EmpiricalField(tuple(spans), tuple(sizes), tuple(theory), center, threshold,
+                          gradient=g.detach())

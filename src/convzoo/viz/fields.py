@@ -11,13 +11,11 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import torch
 import torch.nn as nn
 
 from convzoo.analysis import empirical_receptive_field, receptive_field
@@ -122,7 +120,7 @@ def effective_field(model: nn.Module, input_shape: Sequence[int], threshold: flo
                     init: str = "ones") -> EffectiveField:
     """The input-gradient map of the centre output of ``model`` (2-D input, batch 1).
 
-    Same computation as :func:`convzoo.analysis.empirical_receptive_field`: a float64 copy of
+    The map :func:`convzoo.analysis.empirical_receptive_field` computes: a float64 copy of
     the model, the channel sum of ``|grad|``. ``init='ones'`` (default): weights 1, biases 0,
     an input of ones, so the gradient counts the paths from each input pixel to the centre
     output (the Gaussian-like profile of Luo et al.); ``init='model'``: the model's weights
@@ -140,23 +138,8 @@ def effective_field(model: nn.Module, input_shape: Sequence[int], threshold: flo
     shape = tuple(input_shape)
     if len(shape) != 4:
         raise ValueError(f"`input_shape` (={shape!r}) must be (N, C, H, W)")
-    if init not in ("ones", "model"):
-        raise ValueError(f"`init` (={init!r}) must be one of 'ones', 'model'")
-    net = copy.deepcopy(model).to(dtype=torch.float64).eval()
-    if init == "ones":
-        with torch.no_grad():
-            for name, p in net.named_parameters():
-                p.fill_(0.0 if name.rsplit(".", 1)[-1] == "bias" else 1.0)
-        x = torch.ones((1, *shape[1:]), dtype=torch.float64)
-    else:
-        generator = torch.Generator().manual_seed(0)
-        x = torch.randn((1, *shape[1:]), dtype=torch.float64, generator=generator)
-    x.requires_grad_(True)
-    y = net(x)
-    center = tuple((s - 1) // 2 for s in y.shape[2:])
-    y[(0, slice(None), *center)].sum().backward()
-    grad = x.grad[0].abs().sum(0).numpy()
     measured = empirical_receptive_field(model, shape, threshold=threshold, init=init)
+    grad = measured.gradient.numpy()
     return EffectiveField(grad, threshold, measured.theoretical, measured.spans)
 
 
