@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from convzoo.train.data.base import Defaults, TaskData, check_limit, resize, split
+from convzoo.train.data.base import Defaults, TaskData, check_int, check_limit, resize, split
 
 __all__ = ["digit_images", "load_digits", "load_digits_gan"]
 
@@ -29,8 +29,7 @@ def digit_images() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _check_size(size: int, minimum: int) -> None:
-    if not isinstance(size, int) or isinstance(size, bool) or size < minimum:
-        raise ValueError(f"`size` (={size!r}) must be an int >= {minimum}")
+    check_int("size", size, minimum)
 
 
 def load_digits(size: int = 16, seed: int = 0, limit: int | None = None) -> TaskData:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from convzoo.train.data.base import Defaults, TaskData, check_limit, resize, split
+from convzoo.train.data.base import Defaults, TaskData, check_int, check_limit, resize, split
 
 __all__ = ["load_lfw_faces"]
 
@@ -27,8 +27,7 @@ def load_lfw_faces(size: int = 16, seed: int = 0, limit: int | None = None) -> T
     >>> d.x_train.shape, d.x_test.shape, d.num_classes
     (torch.Size([150, 1, 16, 16]), torch.Size([50, 1, 16, 16]), 2)
     """
-    if not isinstance(size, int) or isinstance(size, bool) or size < 8:
-        raise ValueError(f"`size` (={size!r}) must be an int >= 8")
+    check_int("size", size, 8)
     check_limit(limit)
     from skimage.data import lfw_subset
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from convzoo.train.data.base import Defaults, TaskData, check_limit
+from convzoo.train.data.base import Defaults, TaskData, check_int, check_limit
 from convzoo.train.data.digits import digit_images
 
 __all__ = ["DIRECTIONS", "load_moving_digits"]
@@ -36,9 +36,8 @@ def load_moving_digits(frames: int = 8, size: int = 16, n_train: int = 1200, n_t
     >>> d.x_train.shape, d.num_classes
     (torch.Size([4, 1, 8, 16, 16]), 4)
     """
-    for name, value, low in (("frames", frames, 2), ("size", size, 8)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"`{name}` (={value!r}) must be an int >= {low}")
+    check_int("frames", frames, 2)
+    check_int("size", size, 8)
     check_limit(limit)
     if limit is not None:
         n_train, n_test = min(n_train, limit), min(n_test, limit)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from convzoo.train.data.base import Defaults, TaskData, check_limit
+from convzoo.train.data.base import Defaults, TaskData, check_int, check_limit
 
 __all__ = ["mu_law_encode", "load_sequences"]
 
@@ -43,9 +43,8 @@ def load_sequences(length: int = 256, levels: int = 64, n_train: int = 800, n_te
     >>> d.x_train.shape, d.y_train.shape, d.num_classes
     (torch.Size([3, 16]), torch.Size([3, 16]), 64)
     """
-    for name, value, low in (("length", length, 2), ("levels", levels, 2)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"`{name}` (={value!r}) must be an int >= {low}")
+    check_int("length", length, 2)
+    check_int("levels", levels, 2)
     check_limit(limit)
     if limit is not None:
         n_train, n_test = min(n_train, limit), min(n_test, limit)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from convzoo.train.data.base import Defaults, TaskData, check_limit
+from convzoo.train.data.base import Defaults, TaskData, check_int, check_limit
 
 __all__ = ["CLASSES", "scene", "load_shapes"]
 
@@ -66,8 +66,7 @@ def load_shapes(size: int = 32, n_train: int = 1200, n_test: int = 200, seed: in
     >>> d.x_train.shape, d.y_train.shape, d.num_classes
     (torch.Size([4, 1, 16, 16]), torch.Size([4, 16, 16]), 4)
     """
-    if not isinstance(size, int) or isinstance(size, bool) or size < 8:
-        raise ValueError(f"`size` (={size!r}) must be an int >= 8")
+    check_int("size", size, 8)
     check_limit(limit)
     if limit is not None:
         n_train, n_test = min(n_train, limit), min(n_test, limit)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convzoo.train.data.base import Defaults, TaskData, check_limit
+from convzoo.train.data.base import Defaults, TaskData, check_int, check_limit
 
 __all__ = ["TRAIN_IMAGES", "TEST_IMAGES", "luminance", "downscale", "bicubic_upscale",
            "load_superres"]
@@ -87,8 +87,7 @@ def load_superres(scale: int = 3, patch: int = 48, test_patch: int = 144, n_trai
     (torch.Size([2, 1, 16, 16]), torch.Size([2, 1, 48, 48]), torch.Size([2, 1, 48, 48]), \
 {'scale': 3})
     """
-    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 2:
-        raise ValueError(f"`scale` (={scale!r}) must be an int >= 2")
+    check_int("scale", scale, 2)
     for name, value in (("patch", patch), ("test_patch", test_patch)):
         if not isinstance(value, int) or value % scale or value < 3 * scale:
             raise ValueError(f"`{name}` (={value!r}) must be a multiple of `scale` (={scale}), "
