@@ -1,12 +1,15 @@
 """convzoo: every convolution used in deep learning — build, compute, count, see, train, run.
 
 Layers of the package (imports point down this list only): ``arithmetic`` (pure integer
-math), ``spec`` (ConvSpec), ``reference`` (NumPy engine), ``functional`` and ``layers``
-(torch modules), ``analysis`` (summary, receptive fields, compare, profile), ``cli``.
+math), ``spec`` (ConvSpec), ``reference`` (NumPy engine), ``functional`` (native and fast
+paths) and ``layers`` (torch modules), ``analysis`` (summary, receptive fields, compare,
+profile), ``viz`` (animations, figures, report), ``models`` (the zoo), ``train``, ``fast``
+(``optimize`` for inference), ``cli``.
 """
 
 from convzoo import analysis, arithmetic, functional, layers
 from convzoo.analysis import compare, profile, receptive_field, summary
+from convzoo.fast.optimizer import optimize
 from convzoo.layers import available, create
 from convzoo.spec import ConvSpec, spec_from_call
 
@@ -14,5 +17,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvSpec", "analysis", "arithmetic", "available", "compare", "create", "functional",
-    "layers", "profile", "receptive_field", "spec_from_call", "summary", "__version__",
+    "layers", "optimize", "profile", "receptive_field", "spec_from_call", "summary", "__version__",
 ]

@@ -270,3 +270,16 @@ def test_transposed_bad_inputs():
         "the 1 elements produced from input size 1"
     )):
         cropped(torch.randn(1, 1, 1))
+
+
+def test_output_size_reaches_targets_whose_base_size_is_zero():
+    # k=2, s=3, p=1 on one input element: (1-1)*3 - 2 + 2 = 0 elements before output_padding;
+    # torch accepts output sizes 0..2 there and so does convzoo for the positive ones
+    up = TransposedConv(1, 1, (2, 1), stride=(3, 1), padding=(1, 0), bias=False).double()
+    native = torch.nn.ConvTranspose2d(1, 1, (2, 1), (3, 1), (1, 0), bias=False).double()
+    native.load_state_dict(up.state_dict())
+    x = torch.randn(1, 1, 1, 1, dtype=torch.float64)
+    for target in (1, 2):
+        torch.testing.assert_close(up(x, (target, 1)), native(x, output_size=[target, 1]))
+    with pytest.raises(ValueError, match=r"output size \(=0\) must be positive"):
+        up(x)

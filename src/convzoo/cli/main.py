@@ -15,7 +15,8 @@ from convzoo import __version__
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: Subcommand modules under ``convzoo.cli``, in the order ``--help`` lists them.
-SUBCOMMANDS = ("tour", "shape", "solve", "summary", "rf", "compare", "profile", "animate")
+SUBCOMMANDS = ("tour", "shape", "solve", "summary", "rf", "compare", "profile", "animate", "report",
+               "train", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,6 +55,10 @@ class Depthwise(Conv):
         weight: ``(C_in*M, 1, *k)``. bias: ``(C_in*M,)`` or None.
         Params: ``C_in*M*prod(k) (+ C_in*M)``.
 
+    Fast path: 2-D float32/float64 CPU inputs run NHWC (channels_last) when a kernel side
+    is ``>= 14`` (NCHW drops to a generic GEMM there) or the input is already channels_last
+    (:func:`convzoo.fast.choose_path`); the values are those of the native path.
+
     >>> Depthwise(3, 5)(torch.randn(1, 3, 12, 12)).shape
     torch.Size([1, 3, 8, 8])
     >>> Depthwise(4, 3, padding=1, depth_multiplier=2)(torch.randn(1, 4, 6, 6)).shape

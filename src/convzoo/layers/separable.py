@@ -8,6 +8,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from convzoo.functional.dispatch import choose_path
+from convzoo.functional.layout import is_channels_last
 from convzoo.layers.base import Conv
 from convzoo.layers.depthwise import Depthwise
 from convzoo.layers.pointwise import Pointwise
@@ -94,6 +96,10 @@ class DepthwiseSeparable(nn.Module):
         pointwise: the :class:`Pointwise` (weight ``(C_out, C_in*M, 1, ...)``).
         mid_norm, mid_activation, norm, activation: the modules built, or None.
 
+    Fast path: when the depthwise conv takes the channels_last path
+    (:func:`convzoo.fast.choose_path`: large kernels, or an input already channels_last),
+    the whole chain runs NHWC with one layout conversion in and one out.
+
     >>> DepthwiseSeparable(3, 256, 5)(torch.randn(1, 3, 12, 12)).shape
     torch.Size([1, 256, 8, 8])
     """
@@ -139,6 +145,13 @@ class DepthwiseSeparable(nn.Module):
         return [self.depthwise.spec, self.pointwise.spec]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if choose_path(self.depthwise.spec, x) == "channels_last" and not is_channels_last(x):
+            # fast layout for the whole chain: one conversion in, one out (same values)
+            y = self._chain(x.contiguous(memory_format=torch.channels_last))
+            return y.contiguous()
+        return self._chain(x)
+
+    def _chain(self, x: torch.Tensor) -> torch.Tensor:
         x = self.depthwise(x)  # (N, C_in, *in) -> (N, C_in*M, *out)
         if self.mid_norm is not None:
             x = self.mid_norm(x)

@@ -154,8 +154,13 @@ class TransposedConv(ConvBase):
         return [self.call_spec(self.spec.split_input_shape(input_shape)[2])]
 
     def forward(self, x: torch.Tensor, output_size: Any = None) -> torch.Tensor:
-        check_input(self.spec, x)
-        spec = self.call_spec(tuple(x.shape[-self.spec.ndim:]), output_size)
+        n = self.spec.ndim
+        if (output_size is None and self.output_size is None) or x.dim() not in (n + 1, n + 2):
+            check_input(self.spec, x)  # no target size (or a wrong rank): the spec as built
+        spec = self.call_spec(tuple(x.shape[-n:]), output_size)
+        # with a target, the check uses the solved output_padding: a size-0 base output
+        # (crop >= produced) is fine when output_padding brings it back to the target
+        check_input(spec, x)
         # (N, C_in, *in) -> zero-insert, pad, conv with flipped kernel -> (N, C_out, *out)
         return run_spec(spec, x, self.weight, self.bias)
 

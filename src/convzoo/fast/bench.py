@@ -1,0 +1,228 @@
+"""Benchmarks of the fast paths (not tests): convzoo vs PyTorch native, interleaved medians.
+
+``bench_layers``: every layer kind of ``convzoo.layers.REGISTRY`` (its first example at
+batch 8 and 4x and 8x its spatial size; 2x and 4x for 3-D) plus the fast-path sweeps
+(depthwise k 3..31, dense k 19/31 with few channels, a MobileNetV2-style separable stack),
+forward and forward+backward: the ratio native/convzoo (> 1 = convzoo faster; native = the
+same module under :func:`~convzoo.functional.dispatch.native_only`, NCHW) and the roofline
+fraction.
+
+``bench_models``: zoo models at batch 1 and 8: eager NCHW, ``convzoo.optimize``,
+``torch.compile`` (inductor, freezing; compile time reported) and ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn as nn
+
+from convzoo.analysis.timing import Timing, interleaved
+from convzoo.fast.roofline import Roofline, count_flops, min_bytes
+from convzoo.functional.dispatch import native_only
+
+__all__ = ["bench_layers", "bench_models", "layer_cases", "spread"]
+
+
+def spread(t: Timing) -> float:
+    """Relative spread of a timing: (p75 - p25) / median.
+
+    >>> round(spread(Timing((1.0, 2.0, 3.0, 4.0))), 3)
+    1.0
+    """
+    q = statistics.quantiles(t.samples, n=4)
+    return (q[2] - q[0]) / t.median
+
+
+def layer_cases() -> list[tuple[str, nn.Module, tuple[int, ...]]]:
+    """(name, module, input shape) of every benchmarked layer variant."""
+    from convzoo.layers import REGISTRY, Conv2d, Depthwise, DepthwiseSeparable
+
+    torch.manual_seed(0)
+    cases: list[tuple[str, nn.Module, tuple[int, ...]]] = []
+    for kind, entry in sorted(REGISTRY.items()):
+        module, shape = entry.examples()[0]
+        for scale in (4, 8) if len(shape) <= 4 else (2, 4):  # two sizes per kind
+            big = (8, shape[1], *[scale * s for s in shape[2:]])
+            cases.append((f"{kind} {tuple(big)}", module, big))
+    for k in (3, 7, 14, 21, 31):
+        cases.append((f"depthwise k{k} 64ch 8x56x56", Depthwise(64, k, padding=k // 2),
+                      (8, 64, 56, 56)))
+    for c, k in ((3, 19), (3, 31), (4, 21)):
+        cases.append((f"dense k{k} {c}ch 8x64x64", Conv2d(c, c, k, padding=k // 2),
+                      (8, c, 64, 64)))
+    stack = nn.Sequential(*[
+        DepthwiseSeparable(c, c, 3, padding=1, mid_norm=nn.BatchNorm2d, norm=nn.BatchNorm2d,
+                           mid_activation=nn.ReLU6, activation=nn.ReLU6, bias=False)
+        for c in (32, 32, 32)
+    ])
+    cases.append(("mobilenetv2-style separable stack 32ch 8x56x56 (channels_last input)",
+                  stack, (8, 32, 56, 56)))
+    return cases
+
+
+def _native_flag() -> list[bool]:
+    """The switch :func:`~convzoo.functional.dispatch.native_only` sets, flipped directly so that
+    the native and convzoo candidates pay the same per-call overhead."""
+    from convzoo.functional import dispatch
+
+    return dispatch._NATIVE_ONLY
+
+
+def _inner_loops(candidates: dict[str, Callable[[], None]], target: float = 5e-3) -> int:
+    """Calls per timed sample so that the fastest candidate's sample lasts ~``target`` s
+    (microsecond-sized layers are otherwise dominated by clock and scheduler noise)."""
+    fastest = min(min(interleaved({"c": fn}, repeats=3, warmup=1)["c"].samples)
+                  for fn in candidates.values())
+    return max(1, min(200, int(target / max(fastest, 1e-7))))
+
+
+def _looped(fn: Callable[[], None], inner: int) -> Callable[[], None]:
+    def run() -> None:
+        for _ in range(inner):
+            fn()
+    return run
+
+
+def _case(name: str, module: nn.Module, shape: tuple[int, ...], roof: Roofline,
+          repeats: int) -> dict:
+    module.eval()
+    x = torch.randn(shape)
+    if "channels_last input" in name:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x_nchw = x.contiguous()  # the native baseline's input: NCHW, converted outside timing
+    xg = x.clone().requires_grad_()
+    xg_nchw = x_nchw.clone().requires_grad_()
+
+    flag = _native_flag()
+
+    def fwd() -> None:
+        flag[0] = False
+        with torch.no_grad():
+            module(x)
+
+    def fwd_native() -> None:
+        flag[0] = True  # PyTorch native NCHW (same call overhead as fwd)
+        with torch.no_grad():
+            module(x_nchw)
+        flag[0] = False
+
+    def train(native: bool) -> Callable[[], None]:
+        def run() -> None:
+            flag[0] = native
+            module(xg_nchw if native else xg).sum().backward()
+            flag[0] = False
+        return run
+
+    with torch.no_grad():
+        y = module(x)
+    flops = count_flops(module, x)
+    flops_train = count_flops(lambda t: module(t).sum().backward(), xg)
+    nbytes = min_bytes(module, x, y)
+    heavy = flops > 2e10
+    candidates = {"fwd": fwd, "fwd_native": fwd_native, "train": train(False),
+                  "train_native": train(True)}
+    inner = _inner_loops(candidates)
+    t: dict[str, Timing] = {}
+    for pair in (("fwd", "fwd_native"), ("train", "train_native")):
+        # two candidates at a time: each always runs right after the other, so neither
+        # inherits the cache/allocator state of a heavy backward pass more than the other
+        measured = interleaved(
+            {k: _looped(candidates[k], inner) for k in pair},
+            repeats=max(3, repeats // 3) if heavy else repeats, warmup=1,
+        )
+        t.update({k: Timing(tuple(v / inner for v in m.samples)) for k, m in measured.items()})
+    row = {"variant": name, "input": list(shape), "flops_fwd": flops, "flops_train": flops_train,
+           "min_bytes": nbytes, "calls_per_sample": inner}
+    for key, native in (("fwd", "fwd_native"), ("train", "train_native")):
+        row[f"{key}_ms"] = t[key].median_ms
+        row[f"{key}_native_ms"] = t[native].median_ms
+        row[f"{key}_ratio"] = t[native].median / t[key].median
+        row[f"{key}_spread"] = max(spread(t[key]), spread(t[native]))
+    row["fwd_roofline_fraction"] = roof.time(flops, nbytes) / t["fwd"].median
+    row["train_roofline_fraction"] = roof.time(flops_train, 3 * nbytes) / t["train"].median
+    return row
+
+
+def bench_layers(roof: Roofline, repeats: int = 15, only: str | None = None,
+                 log: Callable[[str], None] = print) -> list[dict]:
+    """Benchmark every layer case (those whose name contains ``only``, if given)."""
+    rows = []
+    for name, module, shape in layer_cases():
+        if only is not None and only not in name:
+            continue
+        row = _case(name, module, shape, roof, repeats)
+        log(f"{name}: fwd {row['fwd_ratio']:.2f}x train {row['train_ratio']:.2f}x "
+            f"(spread {row['fwd_spread']:.0%})")
+        rows.append(row)
+    return rows
+
+
+def _bench_model(model: nn.Module, x: torch.Tensor, repeats: int, compile_: bool,
+                 onnx: bool) -> tuple[dict, dict[str, Timing]]:
+    import torch._inductor.config as inductor_config
+
+    from convzoo.fast.optimizer import optimize
+
+    row: dict = {}
+    start = time.perf_counter()
+    fast = optimize(model, x)
+    row["optimize_s"] = time.perf_counter() - start
+
+    def eager() -> None:
+        with torch.no_grad(), native_only():
+            model(x)
+
+    candidates: dict[str, Callable[[], object]] = {"eager_nchw": eager,
+                                                   "optimize": lambda: fast(x)}
+    if compile_:
+        inductor_config.freezing = True
+        torch._dynamo.reset()
+        compiled = torch.compile(model)
+        start = time.perf_counter()
+        with torch.no_grad():
+            compiled(x)
+        row["compile_s"] = time.perf_counter() - start
+
+        def run_compiled() -> None:
+            with torch.no_grad():
+                compiled(x)
+
+        candidates["torch_compile"] = run_compiled
+    if onnx:  # the same folded NHWC graph, exported and run by ONNX Runtime
+        start = time.perf_counter()
+        ort = optimize(model, x, backend="onnxruntime")
+        row["onnx_export_s"] = time.perf_counter() - start
+        candidates["onnxruntime"] = lambda: ort(x)
+    return row, interleaved(candidates, repeats=repeats, warmup=2)
+
+
+def bench_models(names: list[str], batches: tuple[int, ...] = (1, 8), repeats: int = 10,
+                 size: int = 224, compile_: bool = True, onnx: bool = True,
+                 log: Callable[[str], None] = print) -> list[dict]:
+    """Eager NCHW vs ``optimize`` vs ``torch.compile(freezing)`` vs ONNX Runtime."""
+    import convzoo.models as zoo
+
+    rows = []
+    for name in names:
+        if name not in zoo.MODELS:
+            log(f"{name}: not in the zoo, skipped")
+            continue
+        torch.manual_seed(0)
+        model = zoo.create(name).eval()
+        for batch in batches:
+            x = torch.randn(batch, 3, size, size)
+            row, t = _bench_model(model, x, repeats, compile_, onnx)
+            row = {"model": name, "batch": batch, "input": list(x.shape), **row}
+            for key, timing in t.items():
+                row[f"{key}_ms"] = timing.median_ms
+                row[f"{key}_spread"] = spread(timing)
+                row[f"{key}_speedup"] = t["eager_nchw"].median / timing.median
+            log(f"{name} b{batch}: " + ", ".join(
+                f"{k} {v.median_ms:.1f}ms ({t['eager_nchw'].median / v.median:.2f}x)"
+                for k, v in t.items()))
+            rows.append(row)
+    return rows

@@ -1,0 +1,39 @@
+"""5-smooth sizes: the FFT lengths pocketfft (torch.fft on CPU) handles fastest."""
+
+from __future__ import annotations
+
+from convzoo.arithmetic import is_int
+
+__all__ = ["is_smooth", "next_smooth"]
+
+
+def is_smooth(n: int) -> bool:
+    """Whether ``n`` has no prime factor above 5.
+
+    >>> [m for m in range(1, 17) if is_smooth(m)]
+    [1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 15, 16]
+    """
+    for p in (2, 3, 5):
+        while n % p == 0 and n > 1:
+            n //= p
+    return n == 1
+
+
+def next_smooth(n: int) -> int:
+    """The smallest 5-smooth integer ``>= n``.
+
+    Args:
+        n: a positive int.
+
+    Shape:
+        ``next_smooth(n) = min{m >= n : m = 2^a 3^b 5^c}``.
+
+    >>> next_smooth(97), next_smooth(128), next_smooth(1)
+    (100, 128, 1)
+    """
+    if not is_int(n) or n < 1:
+        raise ValueError(f"`n` (={n!r}) must be a positive int")
+    m = int(n)
+    while not is_smooth(m):
+        m += 1
+    return m

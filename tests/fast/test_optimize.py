@@ -1,0 +1,155 @@
+"""convzoo.fast.optimize: exact rewrites, layout plan, backends; every zoo model."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+
+import pytest
+import torch
+import torch.nn as nn
+
+import convzoo.models as zoo
+from convzoo.fast import optimize
+from convzoo.layers import ChannelShuffle, Conv2d, Depthwise, DepthwiseSeparable, Pointwise
+
+RTOL = 1e-4  # pinned: |optimized - original| <= RTOL * max(1, max |original|)
+
+
+def _check(model: nn.Module, x: torch.Tensor):
+    model.eval()
+    with torch.no_grad():
+        ref = model(x)
+    fast = optimize(model, x)
+    y = fast(x)
+    scale = max(1.0, ref.abs().max().item())
+    assert y.shape == ref.shape and y.is_contiguous()
+    assert (y - ref).abs().max().item() <= RTOL * scale
+    assert fast.report.max_abs_error <= RTOL * scale
+    return fast
+
+
+def _randomize_bn(model: nn.Module) -> nn.Module:
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            with torch.no_grad():
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+    return model
+
+
+class _Residual(nn.Module):
+    """conv -> BN, but the conv's output is also added: the BN must not be folded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = Conv2d(4, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return self.bn(y) + y
+
+
+def _nets() -> dict[str, tuple[nn.Module, tuple[int, ...]]]:
+    torch.manual_seed(0)
+    return {
+        "separable_stack": (nn.Sequential(
+            Conv2d(3, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU6(),
+            DepthwiseSeparable(16, 24, 3, padding=1, norm=nn.BatchNorm2d, mid_norm=nn.BatchNorm2d,
+                               activation=nn.ReLU6, mid_activation=nn.ReLU6, bias=False),
+            Depthwise(24, 21, padding=10, bias=False), nn.BatchNorm2d(24),
+            Pointwise(24, 8),
+        ), (2, 3, 32, 32)),
+        "shuffle": (nn.Sequential(
+            Pointwise(8, 12), nn.BatchNorm2d(12), ChannelShuffle(3), Conv2d(12, 6, 3, padding=1),
+            ChannelShuffle(2), Conv2d(6, 6, 1, groups=3),  # second shuffle crosses groups
+        ), (2, 8, 10, 10)),
+        "large_dense": (nn.Sequential(Conv2d(3, 4, 19, padding=9), nn.BatchNorm2d(4), nn.ReLU(),
+                                      nn.Conv2d(4, 2, 21, padding=10)), (1, 3, 24, 24)),
+        "residual": (_Residual(), (2, 4, 8, 8)),
+        "conv1d": (nn.Sequential(Conv2d(2, 4, 3, ndim=1), nn.BatchNorm1d(4)), (2, 2, 12)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_nets()))
+def test_own_nets(name: str) -> None:
+    model, shape = _nets()[name]
+    _randomize_bn(model)
+    x = torch.randn(shape)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = _check(model, x)
+    r = fast.report
+    expected = {"separable_stack": (4, 0), "shuffle": (1, 1), "large_dense": (1, 0),
+                "residual": (0, 0), "conv1d": (1, 0)}[name]
+    assert (r.folded_batchnorms, r.folded_shuffles) == expected
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # untouched
+    if name == "large_dense":
+        assert r.coverage["fft"] == 2
+    if name == "separable_stack":
+        assert r.coverage["channels_last_inputs"] == r.coverage["convs"] == 5
+    assert r.channels_last == (len(shape) == 4)
+
+
+def _zoo_case(name: str) -> tuple[nn.Module, torch.Tensor]:
+    entry = zoo.MODELS[name]
+    shape = entry.input_shape
+    small = (1, shape[1], *[min(s, 32) for s in shape[2:]])
+    config = {}
+    fields = {f.name for f in dataclasses.fields(entry.config)}
+    if "clip_shape" in fields:  # models whose classifier is sized by the input clip
+        config["clip_shape"] = small[2:]
+    torch.manual_seed(0)
+    return _randomize_bn(zoo.create(name, **config)), torch.randn(small)
+
+
+# Zoo models whose first run (oneDNN primitive creation for every conv shape, twice: NCHW
+# and channels_last) takes several seconds on the shared 2-core CPU: behind -m slow.
+HEAVY = {"resnet50", "resnext50_32x4d", "deeplabv3", "xception", "vgg16", "c3d", "r2plus1d",
+         "unet"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in sorted(zoo.MODELS)],
+)
+def test_zoo_models(name: str) -> None:
+    model, x = _zoo_case(name)
+    fast = _check(model, x)
+    bns = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    assert fast.report.folded_batchnorms <= bns
+
+
+def test_rejects_bad_arguments() -> None:
+    net = nn.Sequential(Conv2d(2, 2, 3))
+    with pytest.raises(ValueError, match=r"`backend` \(='tvm'\) must be one of: torch, "
+                       "onnxruntime, openvino, auto"):
+        optimize(net, torch.randn(1, 2, 8, 8), backend="tvm")
+    with pytest.raises(ValueError, match=r"`example_input` \(=list\) must be a tensor"):
+        optimize(net, [1, 2])  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is not None, reason="openvino here")
+def test_openvino_missing_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"`backend` \(='openvino'\) needs the openvino "
+                       "package, which is not installed here"):
+        optimize(nn.Sequential(Conv2d(2, 2, 3)), torch.randn(1, 2, 8, 8), backend="openvino")
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "auto"])
+def test_onnxruntime_backends(backend: str) -> None:
+    torch.manual_seed(0)
+    net = _randomize_bn(nn.Sequential(Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                                      Depthwise(8, 3, padding=1))).eval()
+    x = torch.randn(2, 3, 12, 12)
+    fast = optimize(net, x, backend=backend)
+    torch.testing.assert_close(fast(x), net(x), rtol=1e-4, atol=1e-5)
+    assert fast.report.backend in ("torch", "onnxruntime")
+    if backend == "auto":
+        assert set(fast.report.timings_ms) == {"torch", "onnxruntime"}
+    else:
+        with pytest.raises(ValueError, match=r"must be the exported shape"):
+            fast(torch.randn(1, 3, 12, 12))
