@@ -1,0 +1,33 @@
+"""Regenerate docs/img/compare_bars.svg (docs/visualization.md) from a fresh ``compare``.
+
+Latency is measured, so run it on a quiet machine. Usage:
+``.venv/bin/python tools/viz_images.py [--repeats 50]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from convzoo.analysis import compare
+from convzoo.viz.bars import comparison_bars_svg
+
+IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args()
+    comparison = compare(32, 64, 3, (32, 32), repeats=args.repeats)
+    title = f"32 -> 64, k=3, 32x32 input (median of {args.repeats}, load {os.getloadavg()[0]:.2f})"
+    (IMG / "compare_bars.svg").write_text(comparison_bars_svg(comparison, title))
+    for row in comparison.variants:
+        print(row.name, f"{row.forward_ms:.3f} ms" if row.forward_ms is not None else "-")
+    print(f"wrote {IMG / 'compare_bars.svg'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
