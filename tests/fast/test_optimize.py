@@ -153,3 +153,17 @@ def test_onnxruntime_backends(backend: str) -> None:
     else:
         with pytest.raises(ValueError, match=r"must be the exported shape"):
             fast(torch.randn(1, 3, 12, 12))
+
+
+def test_batched_examples_are_planned_on_one_sample_and_still_exact_on_the_batch():
+    net = _randomize_bn(nn.Sequential(Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                                      DepthwiseSeparable(8, 16, 3, padding=1)))
+    x = torch.randn(5, 3, 12, 12)
+    fast = _check(net, x)  # exact on all 5 samples, though recorded on the first
+    assert fast.report.folded_batchnorms >= 1
+    # an unbatched model (C, H, W) is recorded on its whole example, not on a slice
+    unbatched = nn.Sequential(Conv2d(3, 4, 3, padding=1), nn.ReLU()).eval()
+    x3 = torch.randn(3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(optimize(unbatched, x3)(x3), unbatched(x3), atol=1e-5,
+                                   rtol=1e-4)

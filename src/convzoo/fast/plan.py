@@ -105,7 +105,7 @@ def nhwc_shuffles(model: nn.Module) -> int:
 
 
 class FastConv(nn.Module):
-    """A ``torch.nn.Conv2d`` routed through :func:`convzoo.fast.run_fast` (same weights).
+    """A ``torch.nn.Conv2d`` routed through :func:`convzoo.functional.run_fast` (same weights).
 
     >>> conv = nn.Conv2d(2, 2, 21, padding=10)
     >>> x = torch.randn(1, 2, 24, 24)

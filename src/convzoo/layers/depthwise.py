@@ -57,7 +57,7 @@ class Depthwise(Conv):
 
     Fast path: 2-D float32/float64 CPU inputs run NHWC (channels_last) when a kernel side
     is ``>= 14`` (NCHW drops to a generic GEMM there) or the input is already channels_last
-    (:func:`convzoo.fast.choose_path`); the values are those of the native path.
+    (:func:`convzoo.functional.choose_path`); the values are those of the native path.
 
     >>> Depthwise(3, 5)(torch.randn(1, 3, 12, 12)).shape
     torch.Size([1, 3, 8, 8])

@@ -97,7 +97,7 @@ class DepthwiseSeparable(nn.Module):
         mid_norm, mid_activation, norm, activation: the modules built, or None.
 
     Fast path: when the depthwise conv takes the channels_last path
-    (:func:`convzoo.fast.choose_path`: large kernels, or an input already channels_last),
+    (:func:`convzoo.functional.choose_path`: large kernels, or an input already channels_last),
     the whole chain runs NHWC with one layout conversion in and one out.
 
     >>> DepthwiseSeparable(3, 256, 5)(torch.randn(1, 3, 12, 12)).shape
