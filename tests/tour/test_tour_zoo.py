@@ -31,6 +31,7 @@ def test_table_lists_every_row():
     console.print(zoo_table(rows))
     text = console.export_text()
     assert "mobilenet_v2" in text and "3.50M" in text and "300.77M" in text
+    assert "pointwise 89%, depthwise 7%" in text  # the two largest kinds
     assert "shufflenet_v2" in text and "2.28M" in text
 
 
