@@ -25,8 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="convzoo",
-        description="Every convolution used in deep learning: build, compute, count and "
-        "explain them.",
+        description="Every convolution used in deep learning: build, compute, count, see, "
+        "train and run them fast.",
     )
     parser.add_argument("--version", action="version", version=f"convzoo {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
