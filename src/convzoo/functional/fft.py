@@ -1,22 +1,31 @@
 """FFT convolution: a dense 2-D convolution as a product of spectra (5-smooth FFT sizes).
 
 Cross-correlation (what every deep-learning conv computes) of a padded input ``x`` with a
-kernel ``w`` is ``irfft2(rfft2(x) * conj(rfft2(w)))`` over a grid ``L >= H_p`` on each axis
-(circular shifts never wrap for the valid outputs, so ``L`` need not reach ``H_p + k - 1``).
-Zero padding costs no copy of ``x``: the grid's zeros past ``H`` are the padding, and the
-kernel is shifted circularly by the leading pad instead.
+kernel ``w`` is ``irfft2(rfft2(x) * conj(rfft2(w)))`` over a circular grid of length ``L``
+per axis. Zero padding costs no copy of ``x``: the grid's zeros past ``H`` are the padding
+on both sides, and the kernel is shifted circularly by the leading pad ``lo`` instead. An
+output ``i`` reads ``x[j]`` for ``j`` in ``[i - lo, i - lo + k)``: with ``L >= H + max(lo,
+hi)``, ``L >= k`` and ``L >= H_out`` every such ``j`` outside ``[0, H)`` lands on a zero of
+the grid and no tap wraps onto another, so ``L`` need not reach ``H + lo + hi`` (let alone
+``H + lo + hi + k - 1``). ``L`` is the next 5-smooth multiple of 4
+(:func:`~convzoo.functional.smooth.next_fast_len`).
 Its cost is ``O(N*C*L^2 log L)`` for the transforms plus ``N*C_in*C_out*L^2/2`` complex
 MACs for the channel mix, independent of ``k``: it wins over direct convolution for large
 kernels and few channels. Built from differentiable torch ops: autograd, gradcheck,
-torch.export and torch.compile see ordinary operators.
+torch.export and torch.compile see ordinary operators. When no gradient can flow to the
+weight (``torch.no_grad()``, or a weight not requiring grad), the weight's spectrum is
+cached per weight tensor and reused while the weight's values are unchanged (checked with
+``torch.equal`` on every call, so in-place updates through ``.data`` are seen too); never
+while compiling or tracing.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.utils.weak import WeakIdKeyDictionary
 
-from convzoo.functional.smooth import next_smooth
+from convzoo.functional.smooth import next_fast_len
 from convzoo.spec import ConvSpec
 
 __all__ = ["conv_fft", "fft_sizes"]
@@ -24,14 +33,75 @@ __all__ = ["conv_fft", "fft_sizes"]
 _TORCH_MODES = {"reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 
-def fft_sizes(padded: tuple[int, int]) -> tuple[int, int]:
-    """The FFT grid for a padded input of spatial size ``(H_p, W_p)``: the next 5-smooth
-    sizes ``>= H_p`` and ``>= W_p``.
+# weight -> {(dilation, grid, lead): (copy of the weight, its conjugated spectrum)}; entries
+# die with their weight tensor
+_SPECTRA: WeakIdKeyDictionary = WeakIdKeyDictionary()
+_SPECTRA_PER_WEIGHT = 4  # grids kept per weight (one per input size seen)
+_LOOP_MIX_MAX_CIN = 16  # channel mix as C_in fused multiply-adds up to here, else einsum
+
+
+def fft_sizes(minimal: tuple[int, int]) -> tuple[int, int]:
+    """The FFT grid for minimal circular lengths ``(n_h, n_w)``: the next 5-smooth multiples
+    of 4 ``>= n_h`` and ``>= n_w``.
 
     >>> fft_sizes((97, 64))
     (100, 64)
     """
-    return next_smooth(padded[0]), next_smooth(padded[1])
+    return next_fast_len(minimal[0]), next_fast_len(minimal[1])
+
+
+def _spectrum(
+    weight: torch.Tensor, dilation: tuple[int, int], grid: tuple[int, int],
+    lead: tuple[int, int],
+) -> torch.Tensor:
+    """``conj(rfft2(w))`` of the (dilated) kernel zero-extended to ``grid`` and shifted by
+    ``-lead``: ``(C_out, C_in, L1, L2/2+1)``, conjugation resolved."""
+    if any(d != 1 for d in dilation):  # dilate the kernel: zeros between its taps
+        dh, dw = dilation
+        kh, kw = weight.shape[-2:]
+        dilated = weight.new_zeros(*weight.shape[:2], dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+        dilated[..., ::dh, ::dw] = weight
+        weight = dilated
+    kh, kw = weight.shape[-2], weight.shape[-1]
+    w = F.pad(weight, (0, grid[1] - kw, 0, grid[0] - kh))  # (C_out, C_in, L1, L2)
+    if any(lead):  # tap u reads x[i + u - lo]: put it at circular offset u - lo
+        w = torch.roll(w, shifts=(-lead[0], -lead[1]), dims=(-2, -1))
+    return torch.fft.rfft2(w).conj().resolve_conj()
+
+
+def _cacheable(weight: torch.Tensor) -> bool:
+    """Whether ``weight``'s spectrum may come from (and go to) the cache: eager mode, a
+    plain tensor or parameter, and no gradient can reach it."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return False
+    if type(weight) not in (torch.Tensor, torch.nn.Parameter):  # fake, functional, subclass
+        return False
+    if torch._C._functorch.is_functorch_wrapped_tensor(weight):  # torch.func transforms
+        return False
+    return not (weight.requires_grad and torch.is_grad_enabled())
+
+
+def _cached_spectrum(
+    weight: torch.Tensor, dilation: tuple[int, int], grid: tuple[int, int],
+    lead: tuple[int, int],
+) -> torch.Tensor:
+    """:func:`_spectrum`, reused while ``weight`` holds the same values."""
+    if not _cacheable(weight):
+        return _spectrum(weight, dilation, grid, lead)
+    key = (dilation, grid, lead)
+    entries = _SPECTRA.get(weight)
+    if entries is None:
+        entries = _SPECTRA[weight] = {}
+    hit = entries.get(key)
+    if hit is not None and hit[0].dtype == weight.dtype and torch.equal(hit[0], weight):
+        return hit[1]
+    with torch.no_grad():
+        wf = _spectrum(weight, dilation, grid, lead)
+        copy = weight.detach().clone()
+    if key not in entries and len(entries) >= _SPECTRA_PER_WEIGHT:
+        entries.pop(next(iter(entries)))  # the oldest grid
+    entries[key] = (copy, wf)
+    return wf
 
 
 def conv_fft(
@@ -47,7 +117,9 @@ def conv_fft(
 
     Shape:
         ``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``, ``out = floor((in + lo + hi -
-        d*(k-1) - 1)/s) + 1``; FFT grid ``L = next_smooth(in + lo + hi)`` per axis.
+        d*(k-1) - 1)/s) + 1``; FFT grid per axis ``L = next_fast_len(max(in + max(lo, hi),
+        d*(k-1) + 1, out at stride 1))`` (``in + lo + hi`` in place of ``in + max(lo, hi)``
+        for the non-zero padding modes, which pad ``x`` explicitly).
 
     >>> from convzoo.functional import run_spec
     >>> spec = ConvSpec(2, 3, 21, padding="same", ndim=2)
@@ -70,30 +142,28 @@ def conv_fft(
     if spec.padding_mode == "zeros":
         lead = (pads[0][0], pads[1][0])
         hp, wp = x.shape[-2] + sum(pads[0]), x.shape[-1] + sum(pads[1])
+        span = (x.shape[-2] + max(pads[0]), x.shape[-1] + max(pads[1]))  # H + max(lo, hi)
     else:
         flat = [v for pair in reversed(pads) for v in pair]  # F.pad wants the last axis first
         x = F.pad(x, flat, mode=_TORCH_MODES[spec.padding_mode])  # (N, C_in, H_p, W_p)
-        hp, wp = x.shape[-2], x.shape[-1]
-    if any(d != 1 for d in spec.dilation):  # dilate the kernel: zeros between its taps
-        dh, dw = spec.dilation
-        kh, kw = weight.shape[-2:]
-        dilated = weight.new_zeros(*weight.shape[:2], dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-        dilated[..., ::dh, ::dw] = weight
-        weight = dilated
-    kh, kw = weight.shape[-2], weight.shape[-1]
-    grid = fft_sizes((hp, wp))  # >= H + lo + hi: the zeros past H give the padding
+        hp, wp = span = x.shape[-2], x.shape[-1]
+    kh = spec.dilation[0] * (weight.shape[-2] - 1) + 1  # the dilated kernel's extent
+    kw = spec.dilation[1] * (weight.shape[-1] - 1) + 1
+    out_h, out_w = hp - kh + 1, wp - kw + 1  # outputs at stride 1
+    # L >= H + max(lo, hi), L >= k and L >= H_out: see the module docstring
+    grid = fft_sizes((max(span[0], kh, out_h), max(span[1], kw, out_w)))
     xf = torch.fft.rfft2(x, grid)  # (N, C_in, L1, L2/2+1), x zero-extended to the grid
-    w = F.pad(weight, (0, grid[1] - kw, 0, grid[0] - kh))  # (C_out, C_in, L1, L2)
-    if any(lead):  # tap u reads x[i + u - lo]: put it at circular offset u - lo
-        w = torch.roll(w, shifts=(-lead[0], -lead[1]), dims=(-2, -1))
-    wf = torch.fft.rfft2(w).conj()  # (C_out, C_in, L1, L2/2+1)
-    if spec.in_channels * spec.out_channels <= 64:  # few channels: one broadcast product
-        yf = (xf.unsqueeze(1) * wf.unsqueeze(0)).sum(2)  # (N, C_out, L1, L2/2+1)
+    wf = _cached_spectrum(weight, tuple(spec.dilation), grid, lead)  # (C_out, C_in, ...)
+    c_in = wf.shape[1]
+    if c_in <= _LOOP_MIX_MAX_CIN:  # few channels: C_in fused complex multiply-adds
+        yf = xf[:, :1] * wf[:, 0]  # (N, C_out, L1, L2/2+1)
+        for c in range(1, c_in):
+            yf.addcmul_(xf[:, c : c + 1], wf[:, c])
     else:
         yf = torch.einsum("ncij,ocij->noij", xf, wf)
     y = torch.fft.irfft2(yf, grid)  # (N, C_out, L1, L2): correlation at every shift
     sh, sw = spec.stride
-    y = y[..., : hp - kh + 1 : sh, : wp - kw + 1 : sw]  # the valid, strided outputs
+    y = y[..., :out_h:sh, :out_w:sw]  # the valid, strided outputs
     if bias is not None:
         y = y + bias.reshape(1, -1, 1, 1)
     return y.contiguous()
