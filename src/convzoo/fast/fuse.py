@@ -64,9 +64,20 @@ class FusedConv(nn.Module):
         self.padding = [lo for lo, _ in s.resolved_padding()]
         self.stride, self.dilation, self.groups = list(s.stride), list(s.dilation), s.groups
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
+        """``act(conv(x))``; with ``other`` (same shape as the output): ``conv(x) + other``
+        in one call (oneDNN's binary post-op; only for ``activation=None``)."""
         if self.nhwc:  # e.g. a channel slice of an NHWC tensor: back to dense NHWC
             x = x.contiguous(memory_format=torch.channels_last)
+        if other is not None:
+            if self.attr != "none":
+                raise ValueError(f"`other` needs a conv without activation (got {self.attr!r})")
+            if self.nhwc:
+                other = other.contiguous(memory_format=torch.channels_last)
+            return torch.ops.mkldnn._convolution_pointwise.binary(
+                x, other, self.weight, self.bias, self.padding, self.stride, self.dilation,
+                self.groups, "add", None, None, [], None,
+            )
         return torch.ops.mkldnn._convolution_pointwise(
             x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups,
             self.attr, self.scalars, "",

@@ -10,7 +10,9 @@ Passes, in order (each exact; no compiler, ready in well under a second for the 
 5. plan one channels_last layout for 4-D inputs (:mod:`convzoo.fast.plan`): converted once
    at the input and once at the output, the remaining shuffles done NHWC;
 6. fuse each 2-D conv with the ReLU/ReLU6 that alone reads its output into one oneDNN call
-   (:mod:`convzoo.fast.fuse`; float32 CPU);
+   (:mod:`convzoo.fast.fuse`; float32 CPU), and a residual add ``x + body(x)`` into the
+   last conv of ``body`` (:mod:`convzoo.fast.residual`); ShuffleNet v2's concat + shuffle
+   become one interleaving copy (:mod:`convzoo.fast.interleave`);
 7. optionally hand the result to ONNX Runtime / OpenVINO, or measure and pick (``'auto'``).
 """
 
@@ -28,12 +30,14 @@ from convzoo.analysis.timing import interleaved
 from convzoo.fast.backends import check_backend, onnxruntime_module, openvino_module
 from convzoo.fast.fold import fold_batchnorms
 from convzoo.fast.fuse import fuse_convs
+from convzoo.fast.interleave import interleave_units
 from convzoo.fast.plan import (
     ChannelsLast,
     dispatch_torch_convs,
     layout_coverage,
     nhwc_shuffles,
 )
+from convzoo.fast.residual import fuse_residuals
 from convzoo.fast.shuffle_fold import fold_shuffles
 from convzoo.fast.usage import Usage, record_usage
 
@@ -48,6 +52,8 @@ class OptimizeReport:
         backend: the backend used (``'auto'`` resolved to the one picked).
         folded_batchnorms, folded_shuffles: rewrites applied.
         fused_activations: activations fused into the conv before them.
+        fused_adds: residual adds fused into the conv producing one operand.
+        interleaved_units: ShuffleNet v2 units whose concat + shuffle became one copy.
         channels_last: whether the channels_last layout was planned.
         coverage: conv calls, those with a channels_last input, and per fast path.
         max_abs_error: ``max |optimized - original|`` at the example input.
@@ -64,6 +70,8 @@ class OptimizeReport:
     max_abs_error: float
     seconds: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    fused_adds: int = 0
+    interleaved_units: int = 0
 
 
 class Optimized(nn.Module):
@@ -161,9 +169,11 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
             exported = onnxruntime_module(inner, example_input)
         elif backend == "openvino":
             exported = openvino_module(inner, example_input)
-        fused = 0
+        fused = adds = units = 0
         if use_cl and backend in ("torch", "auto"):  # fused oneDNN convs want NHWC
             fused = fuse_convs(net, record_usage(inner, probe), probe)
+            adds = fuse_residuals(inner, inner, probe)  # `inner` holds `net`: net replaceable
+            units = interleave_units(inner)
         coverage, output = layout_coverage(inner, probe)
         error = _max_error(output, reference)
     chosen, timings = backend, {}
@@ -186,6 +196,6 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         backend=chosen, folded_batchnorms=bns, folded_shuffles=shuffles,
         fused_activations=fused, channels_last=use_cl,
         coverage=coverage, max_abs_error=error, seconds=time.perf_counter() - start,
-        timings_ms=timings,
+        timings_ms=timings, fused_adds=adds, interleaved_units=units,
     )
     return Optimized(inner, report)
