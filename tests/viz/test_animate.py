@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -223,8 +224,14 @@ def test_writer_errors(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(animate_module.shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 def test_mp4_with_ffmpeg(tmp_path):
-    path = save(animate("conv", input_size=(3, 3), kernel=2), tmp_path / "a.mp4")
-    assert path.stat().st_size > 0
+    scenes = animate("conv", input_size=(3, 3), kernel=2)
+    path = save(scenes, tmp_path / "a.mp4")
+    assert path.read_bytes()[4:8] == b"ftyp"  # an ISO media file, not an error text
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+         "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True)
+    assert int(probe.stdout.strip()) == len(scenes)  # every frame of the animation
 
 
 def run(capsys, *argv):
