@@ -57,7 +57,7 @@ from convzoo.arithmetic.solve import (
     solve_padding,
     transposed_output_range,
 )
-from convzoo.arithmetic.tuples import broadcast_single, is_int, to_tuple
+from convzoo.arithmetic.tuples import broadcast_single, check_int, is_int, to_tuple
 
 __all__ = [
     "DTYPE_BYTES", "ConvCost", "arithmetic_intensity", "bytes_moved", "conv_bias_adds",
@@ -72,5 +72,5 @@ __all__ = [
     "output_spatial_shape",
     "PaddingSolution", "TransposeInverse", "inverse_transpose", "solve_output_padding",
     "solve_padding", "transposed_output_range",
-    "broadcast_single", "is_int", "to_tuple",
+    "broadcast_single", "check_int", "is_int", "to_tuple",
 ]

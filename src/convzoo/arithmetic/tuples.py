@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from numbers import Integral
 from typing import Any
 
-__all__ = ["is_int", "to_tuple", "check_rule", "broadcast_single"]
+__all__ = ["is_int", "check_int", "to_tuple", "check_rule", "broadcast_single"]
 
 _RULES = {
     None: (None, ""),
@@ -22,6 +22,24 @@ _RULES = {
 def is_int(value: Any) -> bool:
     """True for Python/NumPy integers, False for bools and everything else."""
     return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int; ValueError naming ``name`` unless it is an int ``>= minimum``.
+
+    >>> check_int("groups", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `groups` (=0) must be a positive int
+    >>> check_int("size", 4, 8)
+    Traceback (most recent call last):
+    ...
+    ValueError: `size` (=4) must be an int >= 8
+    """
+    if not is_int(value) or value < minimum:
+        rule = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"`{name}` (={value!r}) must be {rule}")
+    return int(value)
 
 
 def check_rule(name: str, value: Any, values: Sequence[int], rule: str | None) -> None:

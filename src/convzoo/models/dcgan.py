@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 from convzoo.layers import TransposedConv2d
 from convzoo.models.registry import register
 
@@ -43,9 +43,7 @@ class DCGANConfig:
 
     def __post_init__(self) -> None:
         for name in ("nz", "ngf", "out_channels"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"`{name}` (={value!r}) must be a positive int")
+            check_int(name, getattr(self, name))
         if self.image_size not in IMAGE_SIZES:
             raise ValueError(f"`image_size` (={self.image_size!r}) must be one of 32, 64")
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 from convzoo.layers import ASPP, Conv2d, Pointwise
 from convzoo.models.registry import register
 from convzoo.models.resnet import ResNetConfig, build_resnet_backbone
@@ -60,9 +60,7 @@ class DeepLabV3Config:
 
     def __post_init__(self) -> None:
         for name in ("num_classes", "in_channels", "backbone_width", "aspp_channels"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"`{name}` (={value!r}) must be a positive int")
+            check_int(name, getattr(self, name))
         if self.output_stride not in DILATE:
             raise ValueError(f"`output_stride` (={self.output_stride!r}) must be one of 8, 16")
         if self.backbone not in BACKBONES:

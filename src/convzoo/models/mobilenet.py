@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 from convzoo.layers import Conv2d, Depthwise, DepthwiseSeparable, Pointwise
 from convzoo.models.registry import register
 
@@ -42,11 +42,6 @@ MOBILENET_V2_SETTINGS: tuple[tuple[int, int, int, int], ...] = (
     (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
     (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
 )
-
-
-def _positive(name: str, value: object) -> None:
-    if not is_int(value) or value < 1:
-        raise ValueError(f"`{name}` (={value!r}) must be a positive int")
 
 
 def _fraction(name: str, value: object, upper: float) -> None:
@@ -88,7 +83,7 @@ class MobileNetV1Config:
     def __post_init__(self) -> None:
         _fraction("alpha", self.alpha, 1.0)
         for name in ("resolution", "num_classes", "in_channels"):
-            _positive(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if self.resolution < 32:
             raise ValueError(f"`resolution` (={self.resolution!r}) must be >= 32 (stride 32)")
         d = self.dropout
@@ -184,7 +179,7 @@ class MobileNetV2Config:
     def __post_init__(self) -> None:
         _fraction("width_mult", self.width_mult, 4.0)
         for name in ("num_classes", "in_channels"):
-            _positive(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         d = self.dropout
         if isinstance(d, bool) or not isinstance(d, int | float) or not 0 <= d < 1:
             raise ValueError(f"`dropout` (={d!r}) must be a number in [0, 1)")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int, is_int
 from convzoo.layers import Conv2d, GroupConv, Pointwise
 from convzoo.models.registry import register
 
@@ -30,11 +30,6 @@ __all__ = [
 ]
 
 EXPANSION = 4  # bottleneck output channels = 4 x planes
-
-
-def _positive(name: str, value: object) -> None:
-    if not is_int(value) or value < 1:
-        raise ValueError(f"`{name}` (={value!r}) must be a positive int")
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ class ResNetConfig:
                 or not all(is_int(n) and n >= 1 for n in layers)):
             raise ValueError(f"`layers` (={layers!r}) must be a tuple of 4 positive ints")
         for name in ("groups", "width_per_group", "num_classes", "in_channels"):
-            _positive(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         dil = self.replace_stride_with_dilation
         if (not isinstance(dil, tuple) or len(dil) != 3
                 or not all(isinstance(b, bool) for b in dil)):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int, is_int
 from convzoo.layers import ChannelShuffle, Conv2d, Depthwise, Pointwise, ShuffleUnit
 from convzoo.models.registry import register
 
@@ -53,11 +53,6 @@ SHUFFLENET_V2_CHANNELS: dict[float, tuple[int, int, int, int, int]] = {
 }
 
 
-def _positive(name: str, value: object) -> None:
-    if not is_int(value) or value < 1:
-        raise ValueError(f"`{name}` (={value!r}) must be a positive int")
-
-
 # --------------------------------------------------------------------------- ShuffleNet v1
 @dataclass(frozen=True)
 class ShuffleNetV1Config:
@@ -81,7 +76,7 @@ class ShuffleNetV1Config:
             raise ValueError(
                 f"`scale` (={self.scale!r}) must be one of 0.25, 0.5, 1.0, 1.5, 2.0")
         for name in ("num_classes", "in_channels"):
-            _positive(name, getattr(self, name))
+            check_int(name, getattr(self, name))
 
 
 def shufflenet_v1_channels(groups: int, scale: float) -> tuple[int, int, int, int]:
@@ -171,7 +166,7 @@ class ShuffleNetV2Config:
         if isinstance(self.width, bool) or self.width not in SHUFFLENET_V2_CHANNELS:
             raise ValueError(f"`width` (={self.width!r}) must be one of 0.5, 1.0, 1.5, 2.0")
         for name in ("num_classes", "in_channels"):
-            _positive(name, getattr(self, name))
+            check_int(name, getattr(self, name))
 
 
 def _pw_bn_relu(cin: int, cout: int) -> list[nn.Module]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 from convzoo.layers import Conv2d, DepthwiseSeparable, R2Plus1D
 from convzoo.models.registry import register
 
@@ -24,11 +24,6 @@ __all__ = [
     "SeparableClassifierConfig", "SeparableClassifier", "ClipClassifierConfig",
     "ClipClassifier",
 ]
-
-
-def _positive(name: str, value: object) -> None:
-    if not is_int(value) or value < 1:
-        raise ValueError(f"`{name}` (={value!r}) must be a positive int")
 
 
 @dataclass(frozen=True)
@@ -50,7 +45,7 @@ class SeparableClassifierConfig:
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "num_classes", "width", "blocks"):
-            _positive(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if not isinstance(self.dropout, int | float) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`dropout` (={self.dropout!r}) must be a float in [0, 1)")
 
@@ -118,7 +113,7 @@ class ClipClassifierConfig:
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "num_classes", "width"):
-            _positive(name, getattr(self, name))
+            check_int(name, getattr(self, name))
 
 
 class ClipClassifier(nn.Module):

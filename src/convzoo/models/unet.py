@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 from convzoo.layers import Conv2d, Pointwise, ResizeConv, SubPixelConv, TransposedConv2d
 from convzoo.models.registry import register
 
@@ -58,9 +58,7 @@ class UNetConfig:
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "num_classes", "base_channels", "depth", "up_kernel_size"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"`{name}` (={value!r}) must be a positive int")
+            check_int(name, getattr(self, name))
         if self.padding not in PADDINGS:
             raise ValueError(f"`padding` (={self.padding!r}) must be one of 'same', 'valid'")
         if self.upsampler not in UPSAMPLERS:

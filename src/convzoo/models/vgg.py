@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 from convzoo.layers import Conv2d
 from convzoo.models.registry import register
 
@@ -45,9 +45,7 @@ class VGGConfig:
 
     def __post_init__(self) -> None:
         for name in ("num_classes", "in_channels", "hidden"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"`{name}` (={value!r}) must be a positive int")
+            check_int(name, getattr(self, name))
         if not isinstance(self.batch_norm, bool):
             raise ValueError(f"`batch_norm` (={self.batch_norm!r}) must be a bool")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) \

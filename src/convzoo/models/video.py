@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int, is_int
 from convzoo.layers import Conv3d, R2Plus1D
 from convzoo.layers.r2plus1d import r2plus1d_mid_channels
 from convzoo.models.registry import register
@@ -33,11 +33,6 @@ __all__ = [
 ]
 
 MID_CHANNEL_RULES = ("torchvision", "paper")
-
-
-def _positive(name: str, value: object) -> None:
-    if not is_int(value) or value < 1:
-        raise ValueError(f"`{name}` (={value!r}) must be a positive int")
 
 
 def _int_tuple(name: str, value: object, length: int) -> None:
@@ -76,7 +71,7 @@ class C3DConfig:
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "num_classes", "base_channels", "fc_features"):
-            _positive(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         _int_tuple("clip_shape", self.clip_shape, 3)
         if not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
             raise ValueError(f"`dropout` (={self.dropout!r}) must be a number in [0, 1)")
@@ -179,8 +174,8 @@ class R2Plus1DConfig:
     def __post_init__(self) -> None:
         _int_tuple("layers", self.layers, 4)
         _int_tuple("widths", self.widths, 4)
-        _positive("in_channels", self.in_channels)
-        _positive("num_classes", self.num_classes)
+        check_int("in_channels", self.in_channels)
+        check_int("num_classes", self.num_classes)
         if self.mid_channels not in MID_CHANNEL_RULES:
             raise ValueError(
                 f"`mid_channels` (={self.mid_channels!r}) must be one of 'torchvision', 'paper'"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int, is_int
 from convzoo.layers import Conv1d, Pointwise
 from convzoo.models.registry import register
 
@@ -58,9 +58,7 @@ class WaveNetConfig:
     def __post_init__(self) -> None:
         for name in ("layers_per_block", "blocks", "residual_channels", "dilation_channels",
                      "skip_channels", "quantization"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"`{name}` (={value!r}) must be a positive int")
+            check_int(name, getattr(self, name))
         if not is_int(self.kernel_size) or self.kernel_size < 2:
             raise ValueError(f"`kernel_size` (={self.kernel_size!r}) must be an int >= 2")
         if self.quantization < 2:

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from convzoo.arithmetic import is_int, same_padding
+from convzoo.arithmetic import check_int, same_padding
 from convzoo.layers import Conv2d, DepthwiseSeparable
 from convzoo.models.registry import register
 
@@ -40,9 +40,7 @@ class XceptionConfig:
 
     def __post_init__(self) -> None:
         for name in ("num_classes", "in_channels", "middle_repeats"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"`{name}` (={value!r}) must be a positive int")
+            check_int(name, getattr(self, name))
 
 
 class MaxPool2dSame(nn.Module):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convzoo import arithmetic as ar
-from convzoo.arithmetic.tuples import check_rule, is_int, to_tuple
+from convzoo.arithmetic.tuples import check_int, check_rule, is_int, to_tuple
 
 __all__ = ["ConvSpec", "MAX_ELEMENTS"]
 
@@ -17,12 +17,6 @@ __all__ = ["ConvSpec", "MAX_ELEMENTS"]
 MAX_ELEMENTS = 2**33
 
 Pairs = tuple[tuple[int, int], ...]
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if not is_int(value) or value < 1:
-        raise ValueError(f"`{name}` (={value!r}) must be a positive int")
-    return int(value)
 
 
 def _infer_ndim(*values: Any) -> int:
@@ -84,11 +78,11 @@ class ConvSpec:
         ndim = self.ndim
         if ndim is None:
             ndim = _infer_ndim(self.kernel_size, self.stride, self.dilation, self.output_padding)
-        ndim = _positive_int("ndim", ndim)
+        ndim = check_int("ndim", ndim)
         set_(self, "ndim", ndim)
-        cin = _positive_int("in_channels", self.in_channels)
-        cout = _positive_int("out_channels", self.out_channels)
-        g = _positive_int("groups", self.groups)
+        cin = check_int("in_channels", self.in_channels)
+        cout = check_int("out_channels", self.out_channels)
+        g = check_int("groups", self.groups)
         for name, channels in (("in_channels", cin), ("out_channels", cout)):
             if channels % g:
                 raise ValueError(f"`{name}` (={channels}) must be divisible by `groups` (={g})")

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from convzoo.arithmetic import check_int
+
 __all__ = ["TASKS", "TaskData", "Defaults", "split", "resize", "check_int", "check_limit"]
 
 #: The closed set of tasks a data set can pose.
@@ -74,18 +76,6 @@ class TaskData:
     def sample_shape(self) -> tuple[int, ...]:
         """Shape of one input sample (without the batch axis)."""
         return tuple(self.x_train.shape[1:])
-
-
-def check_int(name: str, value: object, minimum: int) -> None:
-    """ValueError unless ``value`` is an int (not a bool) ``>= minimum``.
-
-    >>> check_int("size", 4, 8)
-    Traceback (most recent call last):
-    ...
-    ValueError: `size` (=4) must be an int >= 8
-    """
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"`{name}` (={value!r}) must be an int >= {minimum}")
 
 
 def check_limit(limit: int | None) -> None:
