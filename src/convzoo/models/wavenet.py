@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import check_int, is_int
+from convzoo.arithmetic import chain, check_int, conv_rf_layer, is_int
 from convzoo.layers import Conv1d, Pointwise
 from convzoo.models.registry import register
 
@@ -77,7 +77,8 @@ def wavenet_receptive_field(config: WaveNetConfig) -> int:
     1025
     """
     k = config.kernel_size
-    return 1 + (k - 1) * (1 + sum(config.dilations))
+    layers = [conv_rf_layer(k)] + [conv_rf_layer(k, dilation=d) for d in config.dilations]
+    return int(chain(layers).size)
 
 
 class GatedResidualLayer(nn.Module):
