@@ -118,7 +118,9 @@ def evaluate(example: LayerExample) -> LayerResult:
 class ArithmeticExample:
     """A scalar claim of a seed article (an output size, a receptive field...).
 
-    ``compute`` returns convzoo's value and the formula it used, as text.
+    ``compute`` returns convzoo's value and the formula it used, as text. ``restates`` names
+    the :class:`LayerExample` (by title) that already checks the same claim of the article:
+    the table shows it, the count of claims does not count it twice.
     """
 
     seed: str
@@ -126,6 +128,7 @@ class ArithmeticExample:
     compute: Callable[[], tuple[object, str]]
     claimed: object = None
     note: str = ""
+    restates: str | None = None
 
     def result(self) -> tuple[object, str, bool]:
         """``(value, formula, agrees with the article)``."""

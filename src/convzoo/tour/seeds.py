@@ -228,5 +228,6 @@ ARITHMETIC_EXAMPLES: tuple[ArithmeticExample, ...] = (
     ArithmeticExample("004", "transposed conv on 16x16, k=3, s=2, p=1",
                       lambda: (conv_transpose_output_size(16, 3, 2, 1),
                                conv_transpose_output_formula(16, 3, 2, 1)), 32,
-                      "the article says 32: it forgets output_padding=1"),
+                      "the article says 32: it forgets output_padding=1",
+                      restates="ConvTranspose2d 16->3, 3x3, s=2, p=1 (as written)"),
 )
