@@ -150,7 +150,7 @@ def test_staged_kinds_chain_stages():
 def test_big_outputs_are_subsampled_and_say_so():
     scenes = animate("conv", input_size=(12, 12), padding="same")
     assert len(scenes) == MAX_FRAMES
-    assert "showing 64 of 144 (subsampled" in scenes[0].caption[-2]
+    assert "showing 64 of 144 (subsampled" in scenes[0].caption[-3]
     assert len(animate("conv", input_size=(12, 12), max_frames=10)) == 10
 
 
@@ -183,8 +183,8 @@ def test_pixel_shuffle_and_shuffle_follow_the_engine():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: animate("convolution"), r"^`kind` \(='convolution'\) must be one of 'conv', "
-                                     r"'transposed', .*'wavenet'$"),
+    (lambda: animate("convolution"), r"^`kind` \(='convolution'\) must be one of: conv, "
+                                     r"conv3d, .*r2plus1d \(aliases: .*atrous.*grouped"),
     (lambda: animate("transposed", mode="gather"),
      r"^`mode` \(='gather'\) must be one of 'zero-insertion', 'scatter'$"),
     (lambda: animate("conv", mode="scatter"),
@@ -197,7 +197,7 @@ def test_pixel_shuffle_and_shuffle_follow_the_engine():
     (lambda: animate("wavenet", input_size=(4, 4)),
      r"^`input_size` \(=\(4, 4\)\) must have 1 spatial size for kind 'wavenet'$"),
     (lambda: animate("conv", groups=2), r"^`in_channels` \(=1\) must be divisible by `groups`"),
-    (lambda: animate("conv", max_frames=1), r"^`max_frames` \(=1\) must be an int >= 2$"),
+    (lambda: animate("conv", max_frames=1), r"^`max_frames` \(=1\) must be an int from 2 to 4096$"),
     (lambda: animate("flattened", kernel=(3, 3)),
      r"^`kernel` \(=\(3, 3\)\) must be a single int for kind 'flattened'$"),
     (lambda: animate("conv", input_size=(60, 60)), r"more than the limit of 2048; use a smaller"),
@@ -259,11 +259,97 @@ def test_cli_writes_gif_and_svg(capsys, tmp_path):
 def test_cli_bad_kind_and_options(capsys, tmp_path, monkeypatch):
     code, out, err = run(capsys, "animate", "nope", "-o", str(tmp_path / "x.gif"))
     assert code == 2 and out == ""
-    assert err.startswith("convzoo: error: `kind` (='nope') must be one of 'conv'")
-    assert all(repr(k) in err for k in KINDS)
+    assert err.startswith("convzoo: error: `kind` (='nope') must be one of: conv, ")
+    assert all(k in err for k in KINDS) and err.count("\n") == 1
     code, _, err = run(capsys, "animate", "conv", "--input", "5,a", "-o", str(tmp_path / "x.gif"))
     assert code == 2 and "`--input` (='5,a') must be comma- or x-separated positive ints" in err
     monkeypatch.setattr(animate_module.shutil, "which", lambda name: None)
     code, _, err = run(capsys, "animate", "wavenet", "-o", str(tmp_path / "x.mp4"))
     assert code == 2 and "needs `ffmpeg` on PATH" in err
     assert not (tmp_path / "x.gif").exists()
+
+
+# ------------------------------------------------------------------ one vocabulary, every kind
+def test_every_available_kind_animates_and_aliases_resolve():
+    import convzoo
+
+    assert set(convzoo.available()) <= set(KINDS)
+    for alias, kind in [("grouped", "group"), ("atrous", "dilated"), ("sub-pixel", "subpixel"),
+                        ("Standard", "conv"), ("depthwise separable", "separable"),
+                        ("resize-conv", "resize_conv")]:
+        assert animate(alias, max_frames=3).kind == kind
+    assert type(convzoo.create("grouped", in_channels=4, out_channels=4, kernel_size=3,
+                               groups=2)) is type(convzoo.create("group", in_channels=4,
+                                                                 out_channels=4, kernel_size=3,
+                                                                 groups=2))
+
+
+@pytest.mark.parametrize("kind", ["dilated", "aspp", "r2plus1d", "subpixel", "resize_conv",
+                                  "shuffle_group", "shuffle_unit"])
+def test_new_conv_stages_sum_what_the_engine_computes(kind):
+    scenes = [s for s in animate(kind, max_frames=400) if "sum" in s.meta]
+    assert scenes
+    for scene in scenes:
+        assert scene.meta["sum"] == scene.meta["value"]
+        assert scene.meta["sum"] == sum(w * v for w, v in scene.meta["terms"])
+
+
+def test_dilated_frames_are_the_engines_taps():
+    scenes = animate("dilated", input_size=(7, 7), max_frames=400)
+    spec = ConvSpec(1, 1, 3, padding="same", dilation=2)
+    taps = conv_taps(spec, (7, 7))
+    w = np.random.default_rng(0).uniform(0.5, 1.5, spec.weight_shape)
+    found = influence(lambda v: ref.conv(v, w, None, 1, taps.padding, 2), np.ones((1, 7, 7)))
+    assert len(scenes) == 49
+    for s in scenes:
+        assert s.meta["inputs"] == feeding(found, s.meta["output"])
+        assert s.meta["padding"] == taps.padding_cells(s.meta["output"])
+
+
+@pytest.mark.parametrize("kind, engine", [
+    ("pixel_unshuffle", lambda x: ref.pixel_unshuffle(x[None], 2)[0]),
+    ("resize_conv", lambda x: x.repeat(2, axis=1).repeat(2, axis=2)),
+])
+def test_copy_kinds_follow_the_engine(kind, engine):
+    shape = (1, 4, 4) if kind == "pixel_unshuffle" else (1, 2, 2)
+    for s in animate(kind, max_frames=400):
+        if s.meta.get("stage", 0) != 0:
+            continue
+        (c, *j), = s.meta["inputs"]
+        x = np.zeros(shape)
+        x[(c, *j)] = 1
+        assert engine(x)[s.meta["output"]] == 1
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: animate("conv", input_size=(10**6, 10**6)),
+     r"^the input to animate \(1x1000000x1000000\) has 1000000000000 cells, more than the "
+     r"limit of 2048; use a smaller input$"),
+    (lambda: animate("conv", max_frames=10**5), r"^`max_frames` \(=100000\) must be an int "),
+    (lambda: animate("conv", kernel=10**6), r"^`kernel` \(=1000000\) must be at most 64 per "),
+    (lambda: animate("conv", in_channels=10**6), r"^`in_channels` \(=1000000\) must be an int "
+                                                 r"from 1 to 64 to animate$"),
+    (lambda: animate("aspp", rates=(0,)), r"^`rates` \(=\(0,\)\) must be one or more positive"),
+    (lambda: animate("pixel_unshuffle", input_size=(3, 4)),
+     r"^`input_size` \(=\(3, 4\)\) must be divisible by `factor` \(=2\)"),
+])
+def test_size_guard_and_new_kind_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_sum_text_reads_like_arithmetic():
+    from convzoo.viz.animate.text import sum_text
+
+    assert sum_text("y", [(2, 3), (-1, 0), (1, -1)], 5) == "y = 2·3 - 1·0 + 1·(-1) = 5"
+    assert sum_text("y", [(1, 1)] * 9, 9).endswith("+ ... (1 more term) = 9")
+
+
+def test_gif_holds_the_last_frame(tmp_path):
+    scenes = animate("conv", input_size=(3, 3), kernel=2)
+    with Image.open(save(scenes, tmp_path / "h.gif", fps=2)) as im:
+        durations = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            durations.append(im.info["duration"])
+    assert durations == [500, 500, 500, 3000]

@@ -11,15 +11,18 @@ __all__ = ["add_parser", "run", "options_from_args"]
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``convzoo animate``."""
+    from convzoo.arithmetic.variants import ALIASES
     from convzoo.viz.animate import KINDS, MAX_FRAMES, MODES
 
     p = subparsers.add_parser(
         "animate", help="animate one kind of convolution (.gif, .svg frame, .mp4)",
         description="Animate a convolution: each frame highlights the input cells feeding the "
         "output element being computed (exactly those the reference engine uses) and prints "
-        "the output-size formula and the running sum. Kinds: " + ", ".join(KINDS) + ".",
+        "the output-size formula and the running sum. Kinds: " + ", ".join(KINDS) + " (aliases: "
+        + ", ".join(sorted(ALIASES)) + ").",
     )
-    p.add_argument("kind", metavar="KIND", help="one of: " + ", ".join(KINDS))
+    p.add_argument("kind", metavar="KIND", help="one of: " + ", ".join(KINDS)
+                   + " (or an alias such as grouped, atrous, sub-pixel)")
     p.add_argument("-o", "--output", required=True, help="file to write: .gif, .svg or .mp4")
     p.add_argument("-k", "--kernel", help="kernel size: 3 or 3,5")
     p.add_argument("-s", "--stride", help="stride: 2 or 2,1")
@@ -32,7 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output-padding", help="transposed only: 0 or 1,0")
     p.add_argument("--mode", help="transposed only: " + " or ".join(MODES)
                    + " (default zero-insertion)")
-    p.add_argument("--factor", type=int, help="pixel_shuffle only: upscale factor (default 2)")
+    p.add_argument("--factor", type=int, help="pixel_shuffle, pixel_unshuffle, subpixel, "
+                   "resize_conv: the scale factor (default 2)")
+    p.add_argument("--rates", help="aspp only: dilation rates of the branches, e.g. 2,3")
     p.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
     p.add_argument("--frame", type=int, default=0, help="frame written to .svg (default 0)")
     p.add_argument("--max-frames", type=int, default=MAX_FRAMES,
@@ -55,6 +60,7 @@ def options_from_args(args: argparse.Namespace) -> dict:
         "out_channels": args.out_channels,
         "mode": args.mode,
         "factor": args.factor,
+        "rates": args.rates and parse_ints(args.rates, "--rates"),
     }
     return {name: value for name, value in opts.items() if value is not None}
 
@@ -66,6 +72,6 @@ def run(args: argparse.Namespace) -> int:
     scenes = animate(args.kind, max_frames=args.max_frames, **options_from_args(args))
     path = save(scenes, args.output, fps=args.fps, frame=args.frame)
     frames = 1 if path.suffix.lower() == ".svg" else len(scenes)
-    console().print(f"wrote {path} ({args.kind}: {frames} frame{'s' if frames != 1 else ''})",
+    console().print(f"wrote {path} ({scenes.kind}: {frames} frame{'s' if frames != 1 else ''})",
                     markup=False)
     return 0

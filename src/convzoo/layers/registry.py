@@ -58,15 +58,24 @@ def available() -> dict[str, str]:
 def create(kind: str, **arguments: Any) -> nn.Module:
     """Build a layer by kind name with torch.nn's argument names.
 
+    ``kind`` is a name of the one vocabulary (:func:`convzoo.arithmetic.variant`), so the
+    aliases work too: ``'grouped'`` builds a ``'group'`` layer, ``'atrous'`` a ``'dilated'``.
+
     >>> import convzoo
     >>> convzoo.create("conv", in_channels=3, out_channels=16, kernel_size=3, stride=2,
     ...                padding="same")
     Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2), padding=same)
     """
-    if kind not in REGISTRY:
+    from convzoo.arithmetic.variants import ALIASES, _normal
+
+    name = _normal(kind) if isinstance(kind, str) else kind
+    name = ALIASES.get(name, name)
+    if name not in REGISTRY:
         raise ValueError(
-            f"`kind` (={kind!r}) must be one of: {', '.join(sorted(REGISTRY))}"
+            f"`kind` (={kind!r}) must be one of: {', '.join(sorted(REGISTRY))} (or an alias: "
+            f"{', '.join(sorted(a for a, v in ALIASES.items() if v in REGISTRY))})"
         )
+    kind = str(name)
     cls = REGISTRY[kind].cls
     params = inspect.signature(cls.__init__).parameters
     accepted = [p for p in params if p != "self" and params[p].kind not in (

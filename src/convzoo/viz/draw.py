@@ -9,16 +9,21 @@ and its SVG show the same picture.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
 import numpy as np
 
+from convzoo.viz.fonts import FONT_FAMILY, font, text_colour_on, text_width
+
 __all__ = [
+    "CELL",
     "COLOURS",
     "GROUP_COLOURS",
+    "LEGEND",
+    "cell_boxes",
+    "legend_entries",
     "Grid",
     "Scene",
     "group_colour",
@@ -28,16 +33,29 @@ __all__ = [
     "render_svg",
 ]
 
-#: Cell colours by role; ``*_hi`` is the highlighted variant.
+#: Cell colours by role; ``*_hi`` is the highlighted variant. Text on any of them is black or
+#: white (:func:`~convzoo.viz.fonts.text_colour_on`) at a contrast of at least 4.5:1.
 COLOURS = {
     "input": "#dbe9f6", "input_hi": "#f5a623",
     "padding": "#e4e4e4", "padding_hi": "#a58fd6",
     "zero": "#fff3c4", "zero_hi": "#e6c229",
     "extra": "#f9d5e5", "extra_hi": "#e05a8c",
     "kernel": "#ffe3bd", "kernel_hi": "#ff9a1f",
-    "output": "#f1f8f1", "output_done": "#c7e6c8", "output_hi": "#e53935",
+    "output": "#f1f8f1", "output_done": "#c7e6c8", "output_hi": "#c62828",
     "crop": "#ececec", "crop_hi": "#9e9e9e",
-    "line": "#e53935", "text": "#222222", "grid": "#7a7a7a", "background": "#ffffff",
+    "line": "#c62828", "text": "#000000", "grid": "#6b6b6b", "background": "#ffffff",
+}
+
+#: What each cell colour means, for the legend drawn on every picture.
+LEGEND = {
+    "input": "input", "input_hi": "input in the window",
+    "padding": "padding (zeros)", "padding_hi": "padding in the window",
+    "zero": "inserted zeros", "zero_hi": "inserted zero in the window",
+    "extra": "output_padding", "extra_hi": "output_padding in the window",
+    "kernel": "kernel weights",
+    "output": "output, not computed yet", "output_done": "output computed",
+    "output_hi": "output being computed",
+    "crop": "cropped by padding", "crop_hi": "cropped cell receiving now",
 }
 
 #: One colour per channel group (Tableau 10).
@@ -46,8 +64,11 @@ GROUP_COLOURS = (
     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
 )
 
-_MARGIN, _GAP, _ROW_GAP, _TITLE, _LINE = 12, 18, 12, 16, 16
-_MAX_WIDTH = 960
+#: Cell size with text; grids with more cells in a row are drawn smaller, without text.
+CELL = 44
+_MARGIN, _GAP, _ROW_GAP, _TITLE, _LINE = 12, 24, 16, 22, 20
+_TEXT, _VALUE = 14, 16
+_MAX_WIDTH = 1800
 
 
 def group_colour(g: int) -> str:
@@ -80,6 +101,8 @@ class Grid:
         role: what the panel shows (``'input'``, ``'kernel'``, ``'output'``, ...), for readers
             of a scene such as tests.
         channel: the channel the panel shows, if any.
+        weight: per-cell kernel weight written in the cell's corner ('' for none): the
+            kernel shaded over the input it multiplies.
     """
 
     title: str
@@ -88,6 +111,11 @@ class Grid:
     bold: np.ndarray
     role: str = ""
     channel: int | None = None
+    weight: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.weight is None:
+            self.weight = np.full(self.text.shape, "", dtype=object)
 
     @classmethod
     def blank(cls, title: str, shape: tuple[int, ...], fill: str | None, role: str = "",
@@ -130,20 +158,6 @@ class Scene:
         return [g for row in self.rows for g in row if role is None or g.role == role]
 
 
-@functools.lru_cache(maxsize=16)
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, ImportError, OSError):  # no FreeType: the fixed bitmap font
-        return ImageFont.load_default()
-
-
-def _text_width(text: str, size: int) -> float:
-    return float(_font(size).getlength(text))
-
-
 def _cells_2d(shape: tuple[int, ...]) -> tuple[int, int, int]:
     """``(slices, rows, cols)`` of a grid as drawn."""
     if len(shape) == 1:
@@ -156,8 +170,8 @@ def _cells_2d(shape: tuple[int, ...]) -> tuple[int, int, int]:
 def _grid_size(grid: Grid, cs: int) -> tuple[int, int]:
     slices, rows, cols = _cells_2d(grid.shape)
     width = slices * cols * cs + (slices - 1) * (cs // 2)
-    title = _text_width(grid.title, 12) + 4
-    return int(max(width, title)), rows * cs + _TITLE + (12 if slices > 1 else 0)
+    title = text_width(grid.title, _TEXT) + 4
+    return int(max(width, title)), rows * cs + _TITLE + (_TITLE if slices > 1 else 0)
 
 
 def _cell_origin(grid: Grid, index: tuple[int, ...], cs: int) -> tuple[int, int]:
@@ -175,71 +189,127 @@ def _cell_size(scene: Scene) -> int:
         (sum(_cells_2d(g.shape)[0] * _cells_2d(g.shape)[2] + 1 for g in row) for row in scene.rows),
         default=1,
     )
-    return int(max(10, min(28, _MAX_WIDTH // max(widest, 1))))
+    return int(max(10, min(CELL, _MAX_WIDTH // max(widest, 1))))
 
 
-def layout(scene: Scene) -> tuple[tuple[int, int], list[tuple]]:
-    """``((width, height), primitives)``: rectangles, texts and lines in drawing order.
+def legend_entries(scene: Scene) -> list[tuple[str, str]]:
+    """``(swatch colour, meaning)`` of every colour the scene's cells and links use."""
+    used = {str(f) for g in scene.grids() for f in g.fill.flat if f is not None}
+    entries = [(COLOURS[k], text) for k, text in LEGEND.items() if COLOURS[k] in used]
+    for g, colour in enumerate(GROUP_COLOURS):
+        shades = {colour, *(tint(colour, a) for a in (0.6, 0.65, 0.7))}
+        if used & shades and colour not in {c for c, _ in entries}:
+            entries.append((colour, f"channel group {g}"))
+    if scene.links:
+        entries.append((COLOURS["line"], "connection"))
+    return entries
 
-    Primitives: ``('rect', x0, y0, x1, y1, fill, outline, width)``,
-    ``('text', x, y, text, size, colour, anchor)`` (anchor ``'mm'`` centred or ``'la'``
-    left/top) and ``('line', x0, y0, x1, y1, colour, width)``.
 
-    >>> size, prims = layout(Scene([[Grid.blank("x", (3,), "#ffffff")]], ["hello"]))
-    >>> sorted({p[0] for p in prims})
-    ['rect', 'text']
-    """
+def _layout(scene: Scene) -> tuple[tuple[int, int], list[tuple], dict]:
     cs = _cell_size(scene)
-    font = max(7, round(cs * 0.42))
-    prims: list[tuple] = []
-    centres: dict[tuple[int, int], tuple[int, int]] = {}
+    with_text = cs >= CELL
+    rects: list[tuple] = []
+    outlines: list[tuple] = []
+    halos: list[tuple] = []
+    texts: list[tuple] = []
+    origins: dict[tuple[int, int], tuple[int, int]] = {}
+    boxes: dict[tuple, tuple[int, int, int, int]] = {}
     y, width = _MARGIN, 0
     for r, row in enumerate(scene.rows):
         x, height = _MARGIN, 0
         for c, grid in enumerate(row):
             w, h = _grid_size(grid, cs)
-            prims.append(("text", x, y, grid.title, 12, COLOURS["text"], "la"))
+            tw = text_width(grid.title, _TEXT)
+            halos.append(("rect", x - 2, y, x + tw + 2, y + _TEXT + 4, COLOURS["background"],
+                          COLOURS["background"], 1))
+            texts.append(("text", x, y + 1, grid.title, _TEXT, COLOURS["text"], "la"))
             top = y + _TITLE
             slices, _, cols = _cells_2d(grid.shape)
             if slices > 1:
-                for s in range(slices):
-                    sx = x + s * (cols * cs + cs // 2)
-                    prims.append(("text", sx, top, f"d={s}", 10, COLOURS["grid"], "la"))
-                top += 12
-            centres[(r, c)] = (x, top)
-            bold = []
+                for sl in range(slices):
+                    sx = x + sl * (cols * cs + cs // 2)
+                    texts.append(("text", sx, top, f"d={sl}", _TEXT, COLOURS["text"], "la"))
+                top += _TITLE
+            origins[(r, c)] = (x, top)
             for index in np.ndindex(*grid.shape):
                 fill = grid.fill[index]
                 if fill is None:
                     continue
                 cx, cy = _cell_origin(grid, index, cs)
                 box = (x + cx, top + cy, x + cx + cs, top + cy + cs)
-                prims.append(("rect", *box, fill, COLOURS["grid"], 1))
+                boxes[(r, c, tuple(int(i) for i in index))] = box
+                rects.append(("rect", *box, fill, COLOURS["grid"], 1))
                 if grid.bold[index]:
-                    bold.append(box)
-                if grid.text[index] and cs >= 14:
-                    prims.append(("text", box[0] + cs / 2, box[1] + cs / 2, str(grid.text[index]),
-                                  font, COLOURS["text"], "mm"))
-            for box in bold:  # thick outlines last, so neighbours do not paint over them
-                prims.append(("rect", *box, None, "#000000", 3))
+                    outlines.append(("rect", *box, None, "#000000", 3))
+                if not with_text:
+                    continue
+                ink = text_colour_on(str(fill))
+                weight = grid.weight[index]
+                if weight:
+                    texts.append(("text", box[0] + 4, box[1] + 3, f"×{weight}", _TEXT, ink, "la"))
+                if grid.text[index]:
+                    cy_text = box[1] + cs * (0.64 if weight else 0.5)
+                    texts.append(("text", box[0] + cs / 2, cy_text, str(grid.text[index]),
+                                  _VALUE, ink, "mm"))
             x += w + _GAP
             height = max(height, h)
         width = max(width, x - _GAP + _MARGIN)
         y += height + _ROW_GAP
+    lines = []
     for a, b, colour in scene.links:
-        pa, pb = [_link_point(scene, centres, end, cs) for end in (a, b)]
-        prims.append(("line", *pa, *pb, colour, 2))
+        (ax, ay), (bx, by) = [_link_point(scene, origins, end, cs) for end in (a, b)]
+        if by > ay:  # from the bottom edge of the upper cell to the top edge of the lower one
+            ay, by = ay + cs / 2, by - cs / 2
+        lines.append(("line", ax, ay, bx, by, colour, 2))
+    # the legend: a swatch and its meaning per colour, wrapped to the picture's width
+    entries = legend_entries(scene)
+    if entries:
+        texts.append(("text", _MARGIN, y, "legend:", _TEXT, COLOURS["text"], "la"))
+        lx, wrap = _MARGIN + text_width("legend:", _TEXT) + 10, max(width, 640)
+        for colour, meaning in entries:
+            item = 22 + text_width(meaning, _TEXT) + 18
+            if lx + item > wrap - _MARGIN and lx > _MARGIN + 80:
+                lx, y = _MARGIN + text_width("legend:", _TEXT) + 10, y + _LINE + 4
+            rects.append(("rect", lx, y, lx + 16, y + 16, colour, COLOURS["grid"], 1))
+            texts.append(("text", lx + 22, y + 1, meaning, _TEXT, COLOURS["text"], "la"))
+            width = max(width, int(lx + item) + _MARGIN)
+            lx += item
+        y += _LINE + 8
     for line in scene.caption:
-        prims.append(("text", _MARGIN, y, line, 13, COLOURS["text"], "la"))
-        width = max(width, int(_text_width(line, 13)) + 2 * _MARGIN)
+        texts.append(("text", _MARGIN, y, line, _TEXT, COLOURS["text"], "la"))
+        width = max(width, int(text_width(line, _TEXT)) + 2 * _MARGIN + 4)
         y += _LINE
-    return (int(width), int(y + _MARGIN)), prims
+    prims = rects + outlines + lines + (halos if lines else []) + texts
+    return (int(width), int(y + _MARGIN)), prims, boxes
 
 
-def _link_point(scene: Scene, centres: dict, end: tuple, cs: int) -> tuple[float, float]:
+def layout(scene: Scene) -> tuple[tuple[int, int], list[tuple]]:
+    """``((width, height), primitives)``: rectangles, lines and texts in drawing order.
+
+    Primitives: ``('rect', x0, y0, x1, y1, fill, outline, width)``, ``('line', x0, y0, x1, y1,
+    colour, width)`` and ``('text', x, y, text, size, colour, anchor)`` (anchor ``'mm'``
+    centred, ``'la'`` left/top). Texts come last, so nothing is drawn over a text; cell text
+    is at least 14 px (smaller grids are drawn without it) and black or white, whichever
+    contrasts more with its cell. A legend of the colours used sits under the grids.
+
+    >>> size, prims = layout(Scene([[Grid.blank("x", (3,), "#ffffff")]], ["hello"]))
+    >>> sorted({p[0] for p in prims})
+    ['rect', 'text']
+    """
+    size, prims, _ = _layout(scene)
+    return size, prims
+
+
+def cell_boxes(scene: Scene) -> dict[tuple, tuple[int, int, int, int]]:
+    """``{(row, col, cell index): (x0, y0, x1, y1)}`` of every drawn cell, as :func:`layout`
+    places it (the playground maps clicks back to cells with it)."""
+    return _layout(scene)[2]
+
+
+def _link_point(scene: Scene, origins: dict, end: tuple, cs: int) -> tuple[float, float]:
     r, c, index = end
     grid = scene.rows[r][c]
-    x, top = centres[(r, c)]
+    x, top = origins[(r, c)]
     cx, cy = _cell_origin(grid, tuple(index), cs)
     return x + cx + cs / 2, top + cy + cs / 2
 
@@ -262,7 +332,7 @@ def render_image(scene: Scene, size: tuple[int, int] | None = None):
             draw.rectangle((x0, y0, x1, y1), fill=fill, outline=outline, width=width)
         elif p[0] == "text":
             _, x, y, text, size_, colour, anchor = p
-            draw.text((x, y), text, fill=colour, font=_font(size_), anchor=anchor)
+            draw.text((x, y), text, fill=colour, font=font(size_), anchor=anchor)
         else:
             _, x0, y0, x1, y1, colour, width = p
             draw.line((x0, y0, x1, y1), fill=colour, width=width)
@@ -278,7 +348,7 @@ def render_svg(scene: Scene) -> str:
     (width, height), prims = layout(scene)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif">',
+        f'viewBox="0 0 {width} {height}" font-family="{FONT_FAMILY}">',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="{COLOURS["background"]}"/>',
     ]
     for p in prims:

@@ -68,9 +68,9 @@ def panels(rows: Sequence[Sequence[tuple[str, object]]], caption: Sequence[str] 
     """
     from PIL import Image, ImageDraw
 
-    from convzoo.viz.draw import _font
+    from convzoo.viz.fonts import font as get_font
 
-    font = _font(12)
+    font = get_font(14)
 
     def cell(title: str, im) -> int:
         return max(im.size[0], int(font.getlength(title)) + 4)

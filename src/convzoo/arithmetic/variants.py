@@ -1,0 +1,112 @@
+"""The one vocabulary of convolution variants: :class:`Variant`, with its aliases.
+
+Every layer of the package speaks it: ``convzoo.create``, ``convzoo.viz.animate``,
+``convzoo.compare`` rows (their ``family``), the report's sections, the playground and the
+CLI. A name is normalized once (:func:`variant`): lower case, spaces and hyphens read as
+underscores, then the alias table (``grouped`` -> ``group``, ``atrous`` -> ``dilated``,
+``sub-pixel`` -> ``subpixel``, ``standard`` -> ``conv``...).
+
+>>> variant("Grouped"), variant("atrous"), variant("sub-pixel"), variant("standard")
+(<Variant.GROUP: 'group'>, <Variant.DILATED: 'dilated'>, <Variant.SUBPIXEL: 'subpixel'>, \
+<Variant.CONV: 'conv'>)
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Variant", "ALIASES", "variant", "variant_names"]
+
+
+class Variant(StrEnum):
+    """Every variant convzoo knows, by its canonical name (a ``str``).
+
+    The values are the kinds of ``convzoo.available()``, plus ``conv3d`` (a conv over 3
+    spatial axes, animated as depth slices) and ``wavenet`` (a stack of dilated causal 1-D
+    convs), which are configurations of ``conv`` rather than layers of their own.
+    """
+
+    CONV = "conv"
+    CONV3D = "conv3d"
+    POINTWISE = "pointwise"
+    DEPTHWISE = "depthwise"
+    SEPARABLE = "separable"
+    GROUP = "group"
+    SHUFFLE = "shuffle"
+    SHUFFLE_GROUP = "shuffle_group"
+    SHUFFLE_UNIT = "shuffle_unit"
+    DILATED = "dilated"
+    ASPP = "aspp"
+    WAVENET = "wavenet"
+    TRANSPOSED = "transposed"
+    SUBPIXEL = "subpixel"
+    PIXEL_SHUFFLE = "pixel_shuffle"
+    PIXEL_UNSHUFFLE = "pixel_unshuffle"
+    RESIZE_CONV = "resize_conv"
+    FLATTENED = "flattened"
+    SPATIALLY_SEPARABLE = "spatially_separable"
+    R2PLUS1D = "r2plus1d"
+
+
+#: Other names for a variant (already normalized: lower case, ``_`` for spaces and hyphens).
+ALIASES: dict[str, Variant] = {
+    "standard": Variant.CONV, "dense": Variant.CONV, "conv2d": Variant.CONV,
+    "conv_3d": Variant.CONV3D, "3d": Variant.CONV3D,
+    "1x1": Variant.POINTWISE,
+    "depthwise_separable": Variant.SEPARABLE, "separable_conv": Variant.SEPARABLE,
+    "grouped": Variant.GROUP, "groups": Variant.GROUP, "group_conv": Variant.GROUP,
+    "channel_shuffle": Variant.SHUFFLE,
+    "shuffled_group": Variant.SHUFFLE_GROUP, "shuffled_group_conv": Variant.SHUFFLE_GROUP,
+    "shufflenet_unit": Variant.SHUFFLE_UNIT,
+    "atrous": Variant.DILATED,
+    "transpose": Variant.TRANSPOSED, "conv_transpose": Variant.TRANSPOSED,
+    "fractionally_strided": Variant.TRANSPOSED,
+    "sub_pixel": Variant.SUBPIXEL, "espcn": Variant.SUBPIXEL,
+    "depth_to_space": Variant.PIXEL_SHUFFLE, "space_to_depth": Variant.PIXEL_UNSHUFFLE,
+    "resize": Variant.RESIZE_CONV,
+    "spatial_separable": Variant.SPATIALLY_SEPARABLE,
+    "(2+1)d": Variant.R2PLUS1D, "r(2+1)d": Variant.R2PLUS1D,
+}
+
+
+def _normal(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def variant(name: str | Variant, argument: str = "kind") -> Variant:
+    """The :class:`Variant` called ``name`` (a canonical name or an alias, any case).
+
+    Args:
+        name: e.g. ``'grouped'``, ``'Sub-pixel'``, ``'depthwise separable'``.
+        argument: the argument name used in the error message (default ``'kind'``).
+
+    Raises:
+        ValueError: naming the value and listing every accepted name.
+
+    >>> variant("depthwise separable").value
+    'separable'
+    """
+    if isinstance(name, Variant):
+        return name
+    if not isinstance(name, str):
+        raise ValueError(f"`{argument}` (={name!r}) must be a variant name (a str)")
+    key = _normal(name)
+    try:
+        return Variant(key)
+    except ValueError:
+        pass
+    if key in ALIASES:
+        return ALIASES[key]
+    raise ValueError(
+        f"`{argument}` (={name!r}) must be one of: {', '.join(v.value for v in Variant)} "
+        f"(aliases: {', '.join(sorted(ALIASES))})"
+    )
+
+
+def variant_names() -> tuple[str, ...]:
+    """The canonical names, in :class:`Variant` order.
+
+    >>> variant_names()[:3]
+    ('conv', 'conv3d', 'pointwise')
+    """
+    return tuple(v.value for v in Variant)
