@@ -34,7 +34,10 @@ def test_small_report_is_self_contained(small_report):
     text = result.path.read_text(encoding="utf-8")
     tags = _tags(text)
     names = {t for t, _ in tags}
-    assert "script" not in names and "link" not in names and "iframe" not in names
+    assert "link" not in names and "iframe" not in names
+    scripts = [a for t, a in tags if t == "script"]
+    assert scripts and all("src" not in a for a in scripts)  # inline only: the player
+    assert text.count('class="cz-player"') == result.players == 4  # transposed has two
     images = [a["src"] for t, a in tags if t == "img"]
     assert len(images) == result.images > 0
     assert all(src.startswith(("data:image/gif;base64,", "data:image/png;base64,",
@@ -73,8 +76,8 @@ def test_stage_arithmetic_follows_each_stage():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(variants=("nope",)), "`variants` entry (='nope') must be one of standard, dilated"),
-    (dict(variants=()), "`variants` (=()) must name at least one of standard"),
+    (dict(variants=("nope",)), "`variants` entry (='nope') must be one of conv, dilated"),
+    (dict(variants=()), "`variants` (=()) must name at least one of conv"),
     (dict(repeats=0), "`repeats` (=0) must be an int >= 1"),
     (dict(max_frames=1), "`max_frames` (=1) must be an int >= 2"),
 ])
@@ -90,7 +93,12 @@ def test_report_path_must_be_html(tmp_path):
 
 
 def test_every_section_is_reachable():
-    assert SECTION_NAMES[0] == "standard" and len(set(SECTION_NAMES)) == len(SECTION_NAMES)
+    from convzoo.arithmetic import Variant
+
+    assert SECTION_NAMES[0] == "conv" and len(set(SECTION_NAMES)) == len(SECTION_NAMES)
+    assert all(Variant(n) for n in SECTION_NAMES)  # the one vocabulary
+    assert section("standard").name == "conv" and section("grouped").name == "group"
+    assert ReportConfig(variants=("standard", "atrous")).variants == ("conv", "dilated")
     for name in SECTION_NAMES:
         s = section(name)
         assert s.animations and len(s.purpose) > 100
@@ -107,6 +115,34 @@ def test_cli_report(tmp_path, capsys):
     assert '<section id="pointwise">' in out.read_text(encoding="utf-8")
     assert main(["report", "-o", str(out), "--variants", "bogus"]) == 2
     assert "`variants` entry (='bogus') must be one of" in capsys.readouterr().err
+
+
+def test_numbers_table_keeps_the_baseline_when_it_is_the_only_row():
+    from convzoo.analysis import compare
+    from convzoo.viz.report import _numbers_table
+
+    comp = compare(4, 8, 3, (8, 8), measure=False)
+    table = _numbers_table(section("conv"), {"same": comp}, {})
+    assert table.count("<tr>") == 2 and "<td>standard</td>" in table  # header + the row
+    table = _numbers_table(section("group"), {"same": comp}, {})
+    assert table.count("<tr>") == 4  # header, the baseline, g=2, g=4
+
+
+def test_no_internal_names_in_the_text():
+    from convzoo.viz.report import readable_name
+
+    for name in SECTION_NAMES:
+        s = section(name)
+        for label, text in stage_arithmetic(s.layer(), s.shape):
+            assert not re.search(r"[a-z_]+\.\d", label + text), label
+    assert readable_name("branches.2.conv") == "branch 3 conv"
+
+
+def test_max_frames_default_is_the_animation_limit():
+    from convzoo.cli.report import FRAME_LIMIT
+    from convzoo.viz.animate import FRAME_LIMIT as LIMIT
+
+    assert FRAME_LIMIT == LIMIT == ReportConfig().max_frames
 
 
 @pytest.mark.slow

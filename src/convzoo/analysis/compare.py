@@ -36,6 +36,7 @@ from convzoo.analysis.receptive import receptive_field
 from convzoo.analysis.summary import summary
 from convzoo.analysis.timing import check_repeats, interleaved
 from convzoo.arithmetic import is_int, to_tuple
+from convzoo.arithmetic.variants import variant as variant_name
 from convzoo.layers import (
     Conv,
     DepthwiseSeparable,
@@ -68,13 +69,13 @@ COMPARE_CONVENTIONS = (
 
 #: Seed 000 section 9's one-word compute estimate (relative to a standard conv), per variant.
 SEED_000 = {
-    "standard": "-",
+    "conv": "-",
     "transposed": "medium",
     "dilated": "low (a large kernel's field, few params)",
     "separable": "low (about 1/9 of standard)",
     "flattened": "depends on the case",
-    "grouped": "medium-low",
-    "shuffle": "medium-low",
+    "group": "medium-low",
+    "shuffle_group": "medium-low",
 }
 
 
@@ -88,7 +89,8 @@ class Variant:
     """One row of a :class:`Comparison`.
 
     Attributes:
-        name: row label (``'grouped g=2'``...). family: the variant family (``'grouped'``).
+        name: row label (``'grouped g=2'``...). family: the variant, a name of the one
+            vocabulary (``'group'``, see :class:`convzoo.arithmetic.Variant`).
         kind: what :func:`convzoo.analysis.classify` calls the traced layer.
         layer: ``repr`` of the module, one line.
         output_shape, params, macs, flops, bias_adds, bytes, intensity (FLOP/byte).
@@ -258,6 +260,7 @@ def _count(name: str, family: str, module: nn.Module, shape: tuple[int, ...], no
     rf = receptive_field(module, shape)
     moved = _bytes(graph)
     flops = s.totals.flops
+    family = variant_name(family, "family").value  # the one vocabulary (arithmetic.variants)
     return Variant(
         name=name, family=family, kind=classify(graph.nodes[1:]),
         layer=" ".join(repr(module).split()), output_shape=graph.nodes[graph.outputs[0]].shape,
@@ -274,7 +277,7 @@ Builder = tuple[str, str, Callable[[], nn.Module], str]
 def _same_variants(cin: int, cout: int, k: tuple[int, ...], stride: tuple[int, ...],
                    groups: Sequence[int], skipped: list[str]) -> list[Builder]:
     n = len(k)
-    rows: list[Builder] = [("standard", "standard",
+    rows: list[Builder] = [("standard", "conv",
                             lambda: Conv(cin, cout, k, stride, "same", ndim=n),
                             "dense C_in x C_out x prod(k) weights")]
     for g in groups:
@@ -282,13 +285,13 @@ def _same_variants(cin: int, cout: int, k: tuple[int, ...], stride: tuple[int, .
             skipped.append(f"grouped/shuffle g={g}: `groups` (={g}) must divide C_in (={cin}) "
                            f"and C_out (={cout})")
             continue
-        rows.append((f"grouped g={g}", "grouped",
+        rows.append((f"grouped g={g}", "group",
                      lambda g=g: GroupConv(cin, cout, k, g, stride, "same", ndim=n),
                      f"each output sees C_in/{g} channels: 1/{g} of the weights and MACs"))
     for g in groups:
         if cin % g or cout % g:
             continue
-        rows.append((f"shuffle g={g}", "shuffle",
+        rows.append((f"shuffle g={g}", "shuffle_group",
                      lambda g=g: ShuffleGroupConv(cin, cout, k, g, stride, "same", ndim=n),
                      f"grouped g={g} + channel shuffle (a permutation: 0 params, 0 MACs, "
                      "one copy)"))
@@ -303,7 +306,7 @@ def _same_variants(cin: int, cout: int, k: tuple[int, ...], stride: tuple[int, .
                  lambda: Flattened(cin, cout, k, stride, "same", ndim=n),
                  "pointwise C_in -> C_out, then a 1-D depthwise conv along each axis "
                  "(rank-1 filters, Jin et al. 2014)"))
-    rows.append(("spatially separable", "spatially separable",
+    rows.append(("spatially separable", "spatially_separable",
                  lambda: SpatiallySeparable(cin, cout, k, None, stride, "same", ndim=n),
                  "one dense 1-D conv per axis (k x 1 then 1 x k), C_out channels between"))
     eff = tuple(ar.effective_kernel(v, 2) for v in k)
@@ -324,10 +327,10 @@ def _upsample_variants(cin: int, cout: int, k: tuple[int, ...], r: int) -> list[
          f"stride {r}, padding 'same' (out = in*{r}); "
          + ("k not divisible by the stride: uneven overlap, checkerboard risk" if uneven
             else "k divisible by the stride: even overlap")),
-        ("sub-pixel", "sub-pixel",
+        ("sub-pixel", "subpixel",
          lambda: SubPixelConv(cin, cout, r, k, ndim=n),
          f"conv at input resolution to C_out*{r}^{n} channels, then pixel shuffle (ICNR init)"),
-        ("resize-conv", "resize-conv",
+        ("resize-conv", "resize_conv",
          lambda: ResizeConv(cin, cout, r, k, ndim=n),
          f"nearest upsampling x{r}, then a 'same' conv at output resolution"),
     ]

@@ -9,6 +9,10 @@ from convzoo.cli.output import console
 
 __all__ = ["add_parser", "run", "write_report", "DEFAULT_PATH"]
 
+#: The most frames an animation may have (convzoo.viz.animate.FRAME_LIMIT, kept in step by a
+#: test so that ``--help`` does not import the drawing code).
+FRAME_LIMIT = 4096
+
 #: Where ``convzoo report`` and ``convzoo tour`` write the report unless told otherwise.
 DEFAULT_PATH = "convzoo-report.html"
 
@@ -27,15 +31,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help=f"the .html file to write (default {DEFAULT_PATH})")
     p.add_argument("--variants", help="comma-separated subset of the variants (default all)")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats (default 5)")
-    p.add_argument("--max-frames", type=int, default=24,
-                   help="frames per animation (default 24)")
+    p.add_argument("--max-frames", type=int, default=FRAME_LIMIT,
+                   help="at most this many frames per animation (default: every frame)")
     p.add_argument("--no-figures", action="store_true",
                    help="leave out the figures (connectivity, checkerboard, fields, bars)")
     p.set_defaults(func=run)
 
 
 def write_report(path: str | Path, variants: tuple[str, ...] | None = None, repeats: int = 5,
-                 max_frames: int = 24, figures: bool = True) -> Path:
+                 max_frames: int = FRAME_LIMIT, figures: bool = True) -> Path:
     """Write the report with a rich progress bar, print its path, size and time; return it."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

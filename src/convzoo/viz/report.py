@@ -1,12 +1,13 @@
 """``report(...)``: one self-contained HTML page explaining and measuring every variant.
 
-A section per variant (:mod:`convzoo.viz.sections`): its animation(s) as GIFs, what it is
+A section per variant (:mod:`convzoo.viz.sections`): its animation(s) in the one player
+(play, pause, step, scrub; every frame; :func:`convzoo.viz.animate.player_html`), what it is
 for, its arithmetic (output size, params and MACs formulas of each conv stage, from
 :class:`~convzoo.spec.ConvSpec`), its numbers from :func:`convzoo.compare` measured on this
 machine; then the figures (channel connectivity, checkerboard artifacts, receptive-field
 growth, theoretical vs effective field, params/MACs/latency bars) and the comparison tables.
-Every image is inlined as a ``data:`` URI and the CSS is inline: the file needs no network
-and no other file. No script is used.
+Every image is inlined as a ``data:`` URI, the CSS and the player's script are inline: the
+file needs no network and no other file.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch.nn as nn
 
 from convzoo.analysis import COMPARE_CONVENTIONS, Comparison, compare, summary
 from convzoo.analysis.timing import interleaved
-from convzoo.viz.animate import animate, save
+from convzoo.viz.animate import FRAME_LIMIT, animate, player_html, player_script
 from convzoo.viz.sections import CHANNELS, SECTION_NAMES, SIZE, Section, section
 from convzoo.viz.svg import data_uri, png_bytes, svg_uri
 
@@ -40,6 +41,7 @@ th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eef3
 td:first-child,th:first-child{text-align:left}
 pre{background:#f6f8fa;padding:8px 12px;overflow-x:auto;font-size:12px}
 .note{font-size:13px;color:#555}
+.cz-player{margin:12px 0}.cz-player button{font-size:14px;padding:2px 10px}
 """
 
 
@@ -50,7 +52,8 @@ class ReportConfig:
     Attributes:
         variants: section names (default all of :data:`~convzoo.viz.sections.SECTION_NAMES`).
         repeats: timed repeats of ``compare`` (default 5); warmup: untimed rounds (default 2).
-        max_frames: frames per animation (default 24).
+        max_frames: at most this many frames per animation (default :data:`FRAME_LIMIT`:
+            every frame of every section's animation).
         figures: also draw the figures and the bars (default True).
         title: the page title.
     """
@@ -58,7 +61,7 @@ class ReportConfig:
     variants: tuple[str, ...] = SECTION_NAMES
     repeats: int = 5
     warmup: int = 2
-    max_frames: int = 24
+    max_frames: int = FRAME_LIMIT
     figures: bool = True
     title: str = "convzoo: every convolution, animated and measured"
 
@@ -67,19 +70,20 @@ class ReportConfig:
         if not names:
             raise ValueError("`variants` (=()) must name at least one of "
                              + ", ".join(SECTION_NAMES))
-        for n in names:
-            section(n)  # raises with the list of names
+        names = tuple(section(n).name for n in names)  # raises with the list of names
         object.__setattr__(self, "variants", names)
         for name, low in (("repeats", 1), ("warmup", 0), ("max_frames", 2)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise ValueError(f"`{name}` (={v!r}) must be an int >= {low}")
+        if self.max_frames > FRAME_LIMIT:
+            raise ValueError(f"`max_frames` (={self.max_frames!r}) must be at most {FRAME_LIMIT}")
 
 
 @dataclass
 class ReportResult:
     """What :func:`report` wrote: ``path``, ``bytes``, ``seconds``, ``images`` (count),
-    ``sections`` (names) and the comparisons it measured."""
+    ``sections`` (names), the comparisons it measured and ``players`` (animations, count)."""
 
     path: Path
     bytes: int
@@ -87,6 +91,7 @@ class ReportResult:
     images: int
     sections: tuple[str, ...]
     comparisons: dict[str, Comparison] = field(default_factory=dict)
+    players: int = 0
 
 
 def _e(text: Any) -> str:
@@ -96,6 +101,29 @@ def _e(text: Any) -> str:
 def _img(uri: str, alt: str, caption: str = "") -> str:
     cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
     return f'<figure><img src="{uri}" alt="{_e(alt)}">{cap}</figure>'
+
+
+def readable_name(name: str) -> str:
+    """A module path as words: ``'stages.0'`` -> ``'stage 1'``, ``'axes.1'`` -> ``'axis 2'``,
+    ``'branches.2.conv'`` -> ``'branch 3 conv'`` (no internal attribute paths in the text).
+
+    >>> readable_name("stages.0"), readable_name("axes.1"), readable_name("depthwise")
+    ('stage 1', 'axis 2', 'depthwise')
+    """
+    words: list[str] = []
+    for part in name.split("."):
+        if part.isdigit() and words:
+            last = words[-1]
+            if last.endswith("xes"):  # axes -> axis
+                last = last[:-2] + "is"
+            elif last.endswith(("ches", "shes", "sses")):  # branches -> branch
+                last = last[:-2]
+            else:
+                last = last.removesuffix("s")
+            words[-1] = f"{last} {int(part) + 1}"
+        else:
+            words.append(part)
+    return " ".join(words)
 
 
 def stage_arithmetic(module: nn.Module, input_shape: Sequence[int]) -> list[tuple[str, str]]:
@@ -121,6 +149,7 @@ def stage_arithmetic(module: nn.Module, input_shape: Sequence[int]) -> list[tupl
             h.remove()
     out = []
     for name, mod, shape in seen:
+        name = readable_name(name)
         spec = mod.call_spec(shape[2:]) if hasattr(mod, "call_spec") else mod.spec
         lines = [f"out[{a}] = {f}" for a, f in enumerate(spec.output_formulas(shape))]
         lines += [f"params = {spec.params_formula()}", f"MACs = {spec.macs_formula(shape)}"]
@@ -163,8 +192,9 @@ def _numbers_table(sec: Section, comparisons: dict[str, Comparison], extra: dict
                 "shape): counted by <code>convzoo.summary</code>, timed by the same "
                 "interleaved median timer on this machine.</p>")
     comp = comparisons[sec.table]
-    body = "".join(_variant_row(comp[n]) for n in (comp.baseline, *sec.rows)
-                   if n != comp.baseline or n not in sec.rows)
+    # the baseline first, then the section's rows; a row named twice is shown once (the
+    # baseline can be the section's only row: Standard, Transposed)
+    body = "".join(_variant_row(comp[n]) for n in dict.fromkeys((comp.baseline, *sec.rows)))
     return _table_head() + body + "</table>" + (
         f"<p class='note'>From <code>compare</code> ({_e(_config_text(comp))}); ratios to "
         f"'{_e(comp.baseline)}'.</p>")
@@ -274,17 +304,18 @@ def report(
     step("measuring the other layers")
     extra = _extra_rows(sections, config.repeats, config.warmup)
     state: dict[str, Any] = {}
-    parts, images = [], 0
+    parts, images, players = [], 0, 0
     for sec in sections:
         step(f"drawing {sec.name}")
         html_parts = [f'<section id="{sec.name}"><h2>{_e(sec.title)}</h2>',
                       f"<p>{_e(sec.purpose)}</p>"]
         for caption, kind, opts in sec.animations:
             scenes = animate(kind, max_frames=config.max_frames, **opts)
-            gif = _gif_bytes(scenes)
-            html_parts.append(_img(data_uri(gif, "image/gif"), f"{sec.name} animation",
-                                   f"{caption} ({len(scenes)} frames; convzoo animate {kind})"))
-            images += 1
+            html_parts.append(
+                f"<figure>{player_html(scenes, f'{sec.name} animation', script=False)}"
+                f"<figcaption>{_e(caption)} ({len(scenes)} frames; "
+                f"<code>convzoo animate {_e(scenes.kind)}</code>)</figcaption></figure>")
+            players += 1
         html_parts.append("<h3>Arithmetic</h3>")
         for stage, text in stage_arithmetic(sec.layer(), sec.shape):
             html_parts.append(f"<pre>{_e(stage)}:\n{_e(text)}</pre>")
@@ -303,16 +334,7 @@ def report(
     page = _page(config, sections, parts, comparisons, elapsed)
     path.write_text(page, encoding="utf-8")
     return ReportResult(path, path.stat().st_size, time.perf_counter() - start, images,
-                        tuple(config.variants), comparisons)
-
-
-def _gif_bytes(scenes: list) -> bytes:
-    import os
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        p = save(scenes, os.path.join(tmp, "a.gif"), fps=2.0)
-        return p.read_bytes()
+                        tuple(config.variants), comparisons, players)
 
 
 def _comparison_section(comparisons: dict[str, Comparison], figures: bool) -> str:
@@ -344,11 +366,13 @@ def _page(config: ReportConfig, sections: Sequence[Section], parts: list[str],
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{_e(config.title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{_e(config.title)}</title><style>{CSS}</style>"
+        f"<script>{player_script()}</script></head><body>"
         f"<h1>{_e(config.title)}</h1>"
         "<p>Each animation highlights the input cells feeding the output element being "
-        "computed (exactly those the NumPy reference engine uses) and prints the running "
-        "arithmetic. Numbers were measured on this machine"
+        "computed (exactly those the NumPy reference engine uses), writes the kernel's weights "
+        "over them and prints the running arithmetic; play, pause, step or scrub through every "
+        "frame. Numbers were measured on this machine"
         f"{' (' + _e(machine) + ')' if machine else ''}; sections computed in "
         f"{elapsed:.1f} s.</p><nav>{nav}</nav>"
         + "\n".join(parts) + "</body></html>\n"

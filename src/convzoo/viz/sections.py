@@ -41,7 +41,8 @@ class Section:
     """One variant of the report.
 
     Attributes:
-        name: key (``--variants`` takes these). title: heading.
+        name: key, a name of the one vocabulary (:class:`convzoo.arithmetic.Variant`;
+            ``--variants`` takes these or their aliases). title: heading.
         purpose: what the variant is for, in plain English (several sentences).
         animations: ``(caption, animate kind, options)`` per animation.
         rows: names of the comparison rows holding its numbers. table: ``'same'``,
@@ -73,7 +74,7 @@ def _wavenet() -> nn.Module:
 
 SECTIONS: tuple[Section, ...] = (
     Section(
-        "standard", "Standard convolution",
+        "conv", "Standard convolution",
         "The dense sliding window: every output element is a weighted sum over a k x k window "
         "of every input channel. It is the baseline every other variant is measured against: "
         "the most expressive (C_in x C_out x k x k weights) and the most expensive. Stride "
@@ -93,7 +94,7 @@ SECTIONS: tuple[Section, ...] = (
         "pixels: the receptive field grows without more weights or MACs and without "
         "downsampling. DeepLab's ASPP and WaveNet rely on it for dense prediction and long "
         "audio context.",
-        (("dilation 2, padding 'same'", "conv",
+        (("dilation 2, padding 'same'", "dilated",
           dict(input_size=(7, 7), dilation=2, padding="same")),),
         ("dilated d=2",), "same", lambda: Dilated(_CI, _CO, 3, 2), _SAME,
         ("receptive-growth",),
@@ -141,11 +142,11 @@ SECTIONS: tuple[Section, ...] = (
         _SAME,
     ),
     Section(
-        "grouped", "Grouped convolution",
+        "group", "Grouped convolution",
         "The channels are split into g groups convolved independently (AlexNet's two GPUs, "
         "ResNeXt's cardinality): 1/g of the weights and MACs. Each output only sees the "
         "inputs of its own group.",
-        (("g = 2: an output only reads its group's channels", "grouped", {}),),
+        (("g = 2: an output only reads its group's channels", "group", {}),),
         ("grouped g=2", "grouped g=4"), "same", lambda: GroupConv(_CI, _CO, 3, 2, 1, "same"),
         _SAME, ("connectivity:grouped",),
     ),
@@ -166,7 +167,9 @@ SECTIONS: tuple[Section, ...] = (
         "channels into an r x r block; with ICNR initialisation it starts out as nearest "
         "upsampling. Resize-conv: nearest (or bilinear) upsampling, then an ordinary conv at "
         "the high resolution: more MACs, no uneven overlap.",
-        (("pixel shuffle (depth to space), r = 2", "pixel_shuffle", {}),),
+        (("sub-pixel conv: a conv to C_out·r^2 channels, then the pixel shuffle, r = 2",
+          "subpixel", {}),
+         ("resize-conv: nearest upsampling, then a 'same' conv", "resize_conv", {})),
         ("sub-pixel", "resize-conv"), "upsample", lambda: SubPixelConv(_CI, _CO, 2, 3), _UP,
     ),
     Section(
@@ -208,12 +211,17 @@ SECTION_NAMES = tuple(s.name for s in SECTIONS)
 
 
 def section(name: str) -> Section:
-    """The section called ``name``.
+    """The section called ``name``: a name of the one vocabulary, or one of its aliases.
 
-    >>> section("grouped").rows
-    ('grouped g=2', 'grouped g=4')
+    >>> section("grouped").name, section("grouped").rows
+    ('group', ('grouped g=2', 'grouped g=4'))
     """
+    from convzoo.arithmetic.variants import ALIASES, _normal
+
+    key = _normal(name) if isinstance(name, str) else name
+    key = ALIASES.get(key, key)
     for s in SECTIONS:
-        if s.name == name:
+        if s.name == key:
             return s
-    raise ValueError(f"`variants` entry (={name!r}) must be one of " + ", ".join(SECTION_NAMES))
+    raise ValueError(f"`variants` entry (={name!r}) must be one of " + ", ".join(SECTION_NAMES)
+                     + " (or an alias such as standard, grouped, atrous, sub-pixel)")
