@@ -64,6 +64,7 @@ def contrast_ratio(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+@functools.lru_cache(maxsize=256)
 def text_colour_on(fill: str) -> str:
     """Black or white, whichever reads better on ``fill``."""
     return max(("#000000", "#ffffff"), key=lambda t: contrast_ratio(t, fill))

@@ -64,7 +64,8 @@ def shuffle_frames(c: int, g: int, limit: int, both: bool = True) -> list[Scene]
                 "every group now sees every other group" if shuffled else
                 "each group only ever sees its own group: information never crosses groups",
             ]
-            meta = {"shuffled": shuffled, "group": grp, "sources": sources}
+            meta = {"shuffled": shuffled, "group": grp, "sources": sources,
+                    "copy": ("channel_shuffle", g)}
             scenes.append(Scene([[top], [mid], [low]], caption, links, meta))
     return scenes[:limit]
 
@@ -75,13 +76,14 @@ def shuffle(opts: dict, limit: int) -> list[Scene]:
 
 
 def copy_frames(x: np.ndarray, src: np.ndarray, limit: int, header: list[str],
-                explain: Callable[[tuple, tuple], str]) -> list[Scene]:
+                explain: Callable[[tuple, tuple], str], copy: tuple = ()) -> list[Scene]:
     """One frame per output element of a pure copy: ``y.flat[k] = x.flat[src.flat[k]]``.
 
     Args:
         x: the input (C_in, *size). src: flat input index of every output element
             (C_out, *out_size), from the reference engine run on cell ids.
         explain: ``(output index, input index) -> text`` for the caption.
+        copy: ``(operation, factor)`` recorded in every frame's ``meta['copy']``.
     """
     c_in, size = x.shape[0], x.shape[1:]
     y = x.reshape(-1)[src]
@@ -120,7 +122,8 @@ def copy_frames(x: np.ndarray, src: np.ndarray, limit: int, header: list[str],
                    explain((oc, *p), (sc, *sj)) + f"; y[{oc}, {index_text(p)}] = "
                    f"x[{sc}, {index_text(sj)}] = {fmt(y[(oc, *p)])}",
                    INDEX_NOTE]
-        meta = {"output": (oc, *p), "inputs": {(sc, *sj)}}
+        meta = {"output": (oc, *p), "inputs": {(sc, *sj)}, "copy": copy,
+                "input_shape": (1, *x.shape), "output_shape": (1, *y.shape)}
         scenes.append(Scene([ins, outs], caption, meta=meta))
     return scenes
 
@@ -145,7 +148,7 @@ def _pixel_shuffle_frames(x: np.ndarray, r: int, limit: int) -> list[Scene]:
         return (f"channel = {oc}·{r}^{n} + {sub} = {inp[0]}; position = ("
                 + ", ".join(f"{v} div {r}" for v in p) + f") = ({index_text(inp[1:])})")
 
-    return copy_frames(x, src, limit, header, explain)
+    return copy_frames(x, src, limit, header, explain, ("pixel_shuffle", r))
 
 
 def pixel_shuffle(opts: dict, limit: int) -> list[Scene]:
@@ -168,7 +171,7 @@ def pixel_unshuffle(opts: dict, limit: int) -> list[Scene]:
     def explain(out: tuple, inp: tuple) -> str:
         return f"input cell ({index_text(inp[1:])}) of channel {inp[0]} -> channel {out[0]}"
 
-    return copy_frames(x, src, limit, header, explain)
+    return copy_frames(x, src, limit, header, explain, ("pixel_unshuffle", r))
 
 
 def _nearest_frames(x: np.ndarray, r: int, limit: int, title: str) -> list[Scene]:
@@ -183,7 +186,7 @@ def _nearest_frames(x: np.ndarray, r: int, limit: int, title: str) -> list[Scene
         return "position = (" + ", ".join(f"{v} div {r}" for v in out[1:]) + \
             f") = ({index_text(inp[1:])})"
 
-    return copy_frames(x, src, limit, header, explain)
+    return copy_frames(x, src, limit, header, explain, ("nearest", r))
 
 
 def _tag(scenes: list[Scene], stage: int) -> list[Scene]:

@@ -28,8 +28,8 @@ def player_script() -> str:
     return resources.files("convzoo.viz").joinpath("static/player.js").read_text("utf-8")
 
 
-def _round(p: tuple) -> list:
-    return [round(v, 1) if isinstance(v, float) else v for v in p]
+def _round(p: tuple) -> tuple:
+    return tuple(round(v, 1) if isinstance(v, float) else v for v in p)
 
 
 def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
@@ -45,8 +45,8 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
     """
     if not scenes:
         raise ValueError("`scenes` must hold at least one frame")
-    index: dict[str, int] = {}
-    prims: list[list] = []
+    index: dict[tuple, int] = {}
+    prims: list[tuple] = []
     frames: list[list[int]] = []
     targets: list[list] = []
     width = height = 0
@@ -55,11 +55,12 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
         width, height = max(width, w), max(height, h)
         ids = []
         for p in drawn:
-            key = json.dumps(_round(p))
-            if key not in index:
-                index[key] = len(prims)
-                prims.append(_round(p))
-            ids.append(index[key])
+            key = _round(p)
+            found = index.get(key)
+            if found is None:
+                found = index[key] = len(prims)
+                prims.append(key)
+            ids.append(found)
         frames.append(ids)
         out = scene.meta.get("output")
         if out is not None:

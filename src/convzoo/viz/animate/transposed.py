@@ -42,7 +42,7 @@ def transposed(opts: dict, limit: int) -> list[Scene]:
                                        spec.dilation):
         header.append(f"{name}: out = {ar.conv_transpose_output_formula(i, k, s, p, op, d)}")
     if opts["mode"] == "scatter":
-        return scatter(spec, x, w, header, limit)
+        return _tag(scatter(spec, x, w, header, limit), spec, x)
     taps = zero_insertion_taps(spec, x.shape[1:])
     y = ref.conv_transpose(x, w, None, spec.stride, spec.padding, spec.output_padding,
                            spec.groups, spec.dilation)
@@ -55,12 +55,18 @@ def transposed(opts: dict, limit: int) -> list[Scene]:
                       zip(spec.kernel_size, spec.dilation, spec.padding, spec.output_padding))
     header.append(f"zero insertion: s-1 zeros (yellow) between inputs; padding d(k-1)-p per side "
                   f"(grey; {sides}), output_padding on the right (pink); flipped kernel, stride 1")
-    return window_scenes(
+    return _tag(window_scenes(
         header=header, grid_values=grid, kind_of=taps.kind, gtaps=taps.grid,
         channels=taps.channels, w_view=flip_transpose_weight(w, spec.groups), y=y,
         groups=spec.groups, limit=limit, grid_name="zero-inserted x", source_of=taps.source,
         x=x, kernel_name="w flipped",
-    )
+    ), spec, x)
+
+
+def _tag(scenes: list[Scene], spec: ConvSpec, x: np.ndarray) -> list[Scene]:
+    for s in scenes:
+        s.meta["spec"], s.meta["input_shape"] = spec, (1, *x.shape)
+    return scenes
 
 
 def scatter(spec: ConvSpec, x: np.ndarray, w: np.ndarray, header: list[str],

@@ -83,7 +83,8 @@ def wavenet(opts: dict, limit: int) -> list[Scene]:
             f"inputs {max(t - rf + 1, 0)}..{t} ({len(nodes[0])} real, {len(pads[0])} padding)",
             sum_text(f"h{top}[{t}]", terms, h[top][0, t]),
         ]
-        meta = {"output": (top, t), "inputs": set(nodes[0]), "rf": rf}
+        meta = {"output": (top, t), "inputs": set(nodes[0]), "rf": rf,
+                "specs": [(t_.spec, (1, 1, t_len)) for t_ in taps]}
         return Scene(rows_for(nodes, pads), caption, links, meta)
 
     scenes = [frame(top, t_len - 1, "receptive field growing")

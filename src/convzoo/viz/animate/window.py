@@ -183,6 +183,8 @@ def conv_stage(spec: ConvSpec, x: np.ndarray, limit: int, title: str, seed: int,
         source_of=taps.source, channels=taps.channels, w_view=w, y=y, groups=spec.groups,
         limit=limit, grid_name="x padded" if any(map(any, taps.padding)) else "x",
     )
+    for s in scenes:  # what the frames compute, for readers such as the playground's numbers
+        s.meta["spec"], s.meta["input_shape"] = spec, (1, *x.shape)
     return scenes, y
 
 
@@ -205,6 +207,6 @@ def branches(x: np.ndarray, specs: list[tuple[ConvSpec, str]], limit: int) -> li
     for i, (spec, title) in enumerate(specs):
         part, _ = conv_stage(spec, x, per, f"branch {i + 1}/{len(specs)}: {title}", 1 + i)
         for s in part:
-            s.meta["stage"] = i
+            s.meta["stage"], s.meta["branch"] = i, True
         scenes += part
     return scenes

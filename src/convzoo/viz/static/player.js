@@ -46,6 +46,8 @@
   }
 
   window.convzooPlayer = function (root, data) {
+    if (root.czPlayer) root.czPlayer.destroy();  // a new animation in the same place
+    var listening = new AbortController(), on = {signal: listening.signal};
     var svg = root.querySelector("svg.cz-frame");
     var slider = root.querySelector("input.cz-scrub");
     var play = root.querySelector("button.cz-play");
@@ -82,14 +84,16 @@
       root.setAttribute("data-playing", "true");
       timer = setTimeout(tick, 1000 / (data.fps || 2));
     }
-    play.addEventListener("click", function () { timer === null ? start() : stop(); });
+    play.addEventListener("click", function () { timer === null ? start() : stop(); }, on);
     root.querySelector("button.cz-prev").addEventListener("click", function () {
       stop(); show(current - 1);
-    });
+    }, on);
     root.querySelector("button.cz-next").addEventListener("click", function () {
       stop(); show(current + 1);
-    });
-    slider.addEventListener("input", function () { stop(); show(parseInt(slider.value, 10)); });
+    }, on);
+    slider.addEventListener("input", function () {
+      stop(); show(parseInt(slider.value, 10));
+    }, on);
     svg.addEventListener("click", function (event) {
       if (!data.targets) return;
       var box = svg.getBoundingClientRect();
@@ -99,10 +103,11 @@
         var t = data.targets[i];
         if (x >= t[0] && x <= t[2] && y >= t[1] && y <= t[3]) { stop(); show(t[4]); return; }
       }
-    });
+    }, on);
     show(0);
     var api = {show: show, play: start, pause: stop, frames: n,
-               current: function () { return current; }};
+               current: function () { return current; },
+               destroy: function () { stop(); listening.abort(); }};
     root.czPlayer = api;
     if (data.autoplay) start();
     return api;

@@ -1,0 +1,219 @@
+"""The playground's JSON API: plain functions from query parameters to JSON-ready dicts.
+
+Every number and every tap comes from Python: the frames from :func:`convzoo.viz.animate`
+(taps probed from :mod:`convzoo.reference`), the formulas, params, MACs, bytes and receptive
+fields from :mod:`convzoo.arithmetic` (:mod:`convzoo.serve.numbers`). Every request goes
+through :func:`convzoo.viz.animate.options.normalize` (validation and size guard) before
+anything is allocated; a bad request raises ``ValueError`` with convzoo's one-line message.
+
+>>> r = conv_api({"kind": "conv", "input": "5x5", "s": "2", "p": "1"})
+>>> r["kind"], r["frames"], r["numbers"]["stages"][0]["formulas"][0]
+('conv', 9, 'H: out = floor((5 + 1 + 1 - 1*(3-1) - 1) / 2) + 1 = 3')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from convzoo import arithmetic as ar
+from convzoo.serve.numbers import animation_numbers
+
+__all__ = ["DEFAULT_FRAMES", "MAX_DRAWN", "MAX_FRAMES", "MAX_QUERY", "MAX_STACK_INPUT",
+           "MAX_STACK_LAYERS", "PARAMETERS", "kinds_api", "conv_api", "stack_api", "parse_ints",
+           "parse_padding"]
+
+#: The most frames one playground request may ask for (``frames``), and its default.
+MAX_FRAMES, DEFAULT_FRAMES = 256, 100
+#: The most cells one response may draw: frames x (input and output cells of a frame).
+MAX_DRAWN = 100_000
+#: The longest query string accepted (characters).
+MAX_QUERY = 2000
+#: The stack view's limits: input length and number of layers.
+MAX_STACK_INPUT, MAX_STACK_LAYERS = 256, 8
+
+#: Query parameter -> ``animate`` argument.
+PARAMETERS = {
+    "input": "input_size", "in": "in_channels", "out": "out_channels", "k": "kernel",
+    "s": "stride", "p": "padding", "d": "dilation", "g": "groups", "op": "output_padding",
+    "mode": "mode", "factor": "factor", "rates": "rates",
+}
+_PER_AXIS = ("k", "s", "d", "op")
+_SINGLE = ("in", "out", "g", "factor")
+
+
+def parse_ints(text: str, name: str) -> tuple[int, ...]:
+    """``'5'``, ``'5x5'`` or ``'3,4,4'`` -> ints.
+
+    >>> parse_ints("3x4", "input")
+    (3, 4)
+    """
+    parts = [p.strip() for p in text.replace("x", ",").replace("X", ",").split(",")]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"`{name}` (={text!r}) must be ints separated by x or commas") from None
+    return values
+
+
+def parse_padding(text: str) -> Any:
+    """``'same'``/``'valid'``/``'full'``/``'causal'``, an int, or ints per axis."""
+    if text.strip().lower() in ar.PADDING_STRINGS:
+        return text.strip().lower()
+    try:
+        values = parse_ints(text, "p")
+    except ValueError:
+        raise ValueError(f"`p` (={text!r}) must be one of "
+                         + ", ".join(repr(w) for w in ar.PADDING_STRINGS)
+                         + " or ints separated by x or commas") from None
+    return values[0] if len(values) == 1 else values
+
+
+def _options(params: Mapping[str, str]) -> dict[str, Any]:
+    unknown = sorted(set(params) - set(PARAMETERS) - {"kind", "frames"})
+    if unknown:
+        raise ValueError(f"unknown parameter {unknown[0]!r}; valid: kind, frames, "
+                         + ", ".join(PARAMETERS))
+    opts: dict[str, Any] = {}
+    for key, name in PARAMETERS.items():
+        text = str(params.get(key, "")).strip()
+        if not text:
+            continue
+        if key == "p":
+            opts[name] = parse_padding(text)
+        elif key == "mode":
+            opts[name] = text
+        elif key in _SINGLE:
+            values = parse_ints(text, key)
+            if len(values) != 1:
+                raise ValueError(f"`{key}` (={text!r}) must be one int")
+            opts[name] = values[0]
+        elif key in ("input", "rates"):
+            opts[name] = parse_ints(text, key)
+        else:
+            values = parse_ints(text, key)
+            opts[name] = values[0] if len(values) == 1 else values
+    return opts
+
+
+def _frames(params: Mapping[str, str]) -> int:
+    text = str(params.get("frames", "")).strip()
+    if not text:
+        return DEFAULT_FRAMES
+    value = parse_ints(text, "frames")
+    if len(value) != 1 or not 2 <= value[0] <= MAX_FRAMES:
+        raise ValueError(f"`frames` (={text!r}) must be an int from 2 to {MAX_FRAMES}")
+    return value[0]
+
+
+def kinds_api() -> dict[str, Any]:
+    """Every kind the playground draws, its defaults, the aliases, modes and padding words."""
+    from convzoo.layers import available
+    from convzoo.viz.animate import DEFAULTS, KINDS, MODES
+
+    described = available()
+    back = {v: k for k, v in PARAMETERS.items()}
+    defaults = {kind: {back[n]: (list(v) if isinstance(v, tuple) else v)
+                       for n, v in DEFAULTS[kind].items()} for kind in KINDS}
+    return {"kinds": list(KINDS), "available": sorted(described),
+            "descriptions": {k: described.get(k, "") for k in KINDS},
+            "defaults": defaults, "aliases": {a: v.value for a, v in ar.ALIASES.items()},
+            "modes": list(MODES), "paddings": list(ar.PADDING_STRINGS),
+            "max_frames": MAX_FRAMES}
+
+
+def _frame_info(scene) -> dict[str, Any]:
+    meta = scene.meta
+    info: dict[str, Any] = {}
+    if "output" in meta:
+        info["output"] = [int(v) for v in meta["output"]]
+    if "terms" in meta:
+        running, rows = 0.0, []
+        for w, v in meta["terms"]:
+            running += w * v
+            rows.append([w, v, running])
+        info["terms"], info["value"] = rows, meta["value"]
+    return info
+
+
+def conv_api(params: Mapping[str, str]) -> dict[str, Any]:
+    """One kind with the given settings: its frames (player data), per-frame taps and running
+    sums, and its numbers. Raises ``ValueError`` (one line) for a bad setting."""
+    from convzoo.viz.animate import animate, player_data
+    from convzoo.viz.animate.options import normalize
+
+    kind = str(params.get("kind", "conv")).strip() or "conv"
+    options, limit = _options(params), _frames(params)
+    _, opts = normalize(kind, options, limit)  # the size guard, before anything is drawn
+    cells = 2 * (opts.get("in_channels") or 1) * math.prod(opts.get("input_size", (1,)))
+    if cells * limit > MAX_DRAWN:
+        raise ValueError(f"`frames` (={limit}) x {cells} cells per frame is more than the "
+                         f"limit of {MAX_DRAWN} cells drawn per request; ask for at most "
+                         f"{max(MAX_DRAWN // cells, 0)} frames or a smaller input")
+    frames = animate(kind, max_frames=limit, **options)
+    return {"kind": frames.kind, "frames": len(frames), "numbers": animation_numbers(frames),
+            "player": player_data(frames), "taps": [_frame_info(s) for s in frames]}
+
+
+def _stack_layers(text: str) -> list[tuple[int, int, int, int]]:
+    layers = []
+    for i, part in enumerate(p for p in text.split(";") if p.strip()):
+        values = parse_ints(part, f"layers[{i}]")
+        if len(values) != 4:
+            raise ValueError(f"`layers[{i}]` (={part.strip()!r}) must be 4 ints: k,s,p,d")
+        layers.append(values)
+    if not 1 <= len(layers) <= MAX_STACK_LAYERS:
+        raise ValueError(f"`layers` (={text!r}) must hold 1 to {MAX_STACK_LAYERS} layers "
+                         "k,s,p,d separated by ';'")
+    return layers
+
+
+def stack_api(params: Mapping[str, str]) -> dict[str, Any]:
+    """A 1-D stack of convs (``layers='k,s,p,d; ...'`` on ``input`` cells): the size of every
+    level, its receptive field (size, effective stride and padding, from the arithmetic's
+    chain algebra), and for every cell of the last level the cells feeding it at every level
+    (probed from the reference engine)."""
+    from convzoo.spec import ConvSpec
+    from convzoo.viz.taps import conv_taps
+
+    unknown = sorted(set(params) - {"input", "layers"})
+    if unknown:
+        raise ValueError(f"unknown parameter {unknown[0]!r}; valid: input, layers")
+    values = parse_ints(str(params.get("input", "16")), "input")
+    size = values[0]
+    if len(values) != 1 or not 1 <= size <= MAX_STACK_INPUT:
+        raise ValueError(f"`input` (={size}) must be an int from 1 to {MAX_STACK_INPUT}")
+    layers = _stack_layers(str(params.get("layers", "3,1,1,1; 3,2,1,1; 3,1,2,2")))
+    sizes, taps, rf_layers, levels = [size], [], [], []
+    for i, (k, s, p, d) in enumerate(layers):
+        for name, v, low in (("k", k, 1), ("s", s, 1), ("p", p, 0), ("d", d, 1)):
+            if not low <= v <= 64:
+                raise ValueError(f"`layers[{i}]` {name} (={v}) must be an int from {low} to 64")
+        spec = ConvSpec(1, 1, k, stride=s, padding=p, dilation=d, ndim=1)
+        out = ar.conv_output_size(sizes[-1], k, s, (p, p), d)
+        if out < 1:
+            raise ValueError(f"`layers[{i}]` (k={k}, s={s}, p={p}, d={d}) leaves no output "
+                             f"for an input of {sizes[-1]}: out = "
+                             f"{ar.conv_output_formula(sizes[-1], k, s, (p, p), d)}")
+        taps.append(conv_taps(spec, (sizes[-1],)))
+        sizes.append(out)
+        rf_layers.append(ar.conv_rf_layer(k, s, p, d))
+        rf = ar.chain(rf_layers)
+        levels.append({"layer": i + 1, "k": k, "s": s, "p": p, "d": d, "size": out,
+                       "formula": ar.conv_output_formula(sizes[-2], k, s, (p, p), d),
+                       "rf": [str(rf.size), str(rf.stride), str(rf.padding)]})
+    fields = []
+    for j in range(sizes[-1]):
+        per_level = [[j]]
+        for lvl in range(len(layers) - 1, -1, -1):  # walk down, the engine's taps per layer
+            t, feeding = taps[lvl], set()
+            lo = t.padding[0][0]
+            for u in per_level[0]:
+                for (g,), _ in t.grid.cells((u,)):
+                    if 0 <= g - lo < sizes[lvl]:
+                        feeding.add(g - lo)
+            per_level.insert(0, sorted(feeding))
+        fields.append(per_level)
+    return {"sizes": sizes, "levels": levels, "fields": fields}
+

@@ -1,0 +1,116 @@
+"""The playground's JSON API: its numbers are the arithmetic's, its taps the engine's, and
+every bad request is one line of convzoo's own error, quickly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convzoo import arithmetic as ar
+from convzoo import reference as ref
+from convzoo.serve.api import MAX_FRAMES, conv_api, kinds_api, stack_api
+from convzoo.spec import ConvSpec
+from convzoo.viz.animate import KINDS, animate
+
+
+def test_kinds_cover_the_vocabulary_and_available():
+    import convzoo
+
+    info = kinds_api()
+    assert info["kinds"] == list(KINDS) and set(convzoo.available()) <= set(info["kinds"])
+    assert info["aliases"]["grouped"] == "group" and info["aliases"]["atrous"] == "dilated"
+    assert info["defaults"]["transposed"]["op"] == 0 and info["modes"] == ["zero-insertion",
+                                                                              "scatter"]
+
+
+@pytest.mark.parametrize("query, spec, shape", [
+    ({"input": "6x5", "in": "2", "out": "4", "k": "3", "s": "2", "p": "1", "g": "2"},
+     ConvSpec(2, 4, 3, stride=2, padding=1, groups=2), (1, 2, 6, 5)),
+    ({"kind": "transposed", "input": "3x3", "k": "3", "s": "2", "p": "1", "op": "1"},
+     ConvSpec(1, 1, 3, stride=2, padding=1, output_padding=1, transposed=True), (1, 1, 3, 3)),
+    ({"kind": "atrous", "input": "7", "p": "same"},
+     ConvSpec(1, 1, 3, padding="same", dilation=2, ndim=1), (1, 1, 7)),
+])
+def test_numbers_are_the_arithmetics(query, spec, shape):
+    r = conv_api(query)
+    stage = r["numbers"]["stages"][0]
+    assert stage["output"] == list(spec.output_shape(shape))
+    assert [f.split(" = ", 1)[1] for f in stage["formulas"]] == list(spec.output_formulas(shape))
+    cost = spec.cost(shape)
+    assert (stage["params"], stage["macs"], stage["bytes"]) == (spec.params, cost.macs,
+                                                                 cost.bytes)
+    fields = spec.receptive_field(shape)
+    assert r["numbers"]["totals"]["rf"] == [f"{f.size} (S={f.stride}, P={f.padding})"
+                                            for f in fields]
+    assert r["frames"] == len(r["player"]["frames"]) == len(r["taps"])
+
+
+def test_taps_and_running_sums_are_the_engines():
+    r = conv_api({"input": "4x4", "k": "3", "s": "1", "p": "1"})
+    frames = animate("conv", input_size=(4, 4), padding=1, max_frames=100)
+    x = np.random.default_rng(0).integers(0, 5, size=(1, 4, 4)).astype(float)
+    w = np.random.default_rng(1).integers(-1, 3, size=(1, 1, 3, 3)).astype(float)
+    y = ref.conv(x, w, None, 1, 1)
+    assert len(r["taps"]) == 16
+    for tap, scene in zip(r["taps"], frames):
+        assert tuple(tap["output"]) == scene.meta["output"]
+        assert tap["value"] == y[tuple(tap["output"])]
+        running = np.cumsum([a * b for a, b, _ in tap["terms"]])
+        assert [t[2] for t in tap["terms"]] == pytest.approx(list(running))
+        assert tap["terms"][-1][2] == tap["value"]
+
+
+def test_click_targets_are_the_output_cells():
+    r = conv_api({"input": "3x3", "k": "2"})
+    assert sorted(t[4] for t in r["player"]["targets"]) == [0, 1, 2, 3]
+    boxes = [tuple(t[:4]) for t in r["player"]["targets"]]
+    assert len(set(boxes)) == 4  # one cell per frame
+
+
+def test_stack_fields_follow_the_engine_and_the_chain_algebra():
+    s = stack_api({"input": "16", "layers": "3,1,1,1; 3,2,1,1; 3,1,2,2"})
+    assert s["sizes"] == [16, 16, 8, 8]
+    rf = ar.chain([ar.conv_rf_layer(3, 1, 1, 1), ar.conv_rf_layer(3, 2, 1, 1),
+                   ar.conv_rf_layer(3, 1, 2, 2)])
+    assert s["levels"][-1]["rf"] == [str(rf.size), str(rf.stride), str(rf.padding)]
+
+    def stack(v):
+        for k, st, p, d in ((3, 1, 1, 1), (3, 2, 1, 1), (3, 1, 2, 2)):
+            v = ref.conv(v, np.ones((1, 1, k)), None, st, p, d)
+        return v
+
+    base = stack(np.zeros((1, 16)))
+    for j, field in enumerate(s["fields"]):
+        feeding = set()
+        for i in range(16):
+            x = np.zeros((1, 16))
+            x[0, i] = 1
+            if stack(x)[0, j] != base[0, j]:
+                feeding.add(i)
+        assert set(field[0]) == feeding and field[-1] == [j]
+        lo, hi = rf.span(j)
+        assert feeding <= set(range(int(lo), int(hi) + 1))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: conv_api({"input": "1000000x1000000"}),
+     "the input to animate (1x1000000x1000000) has 1000000000000 cells, more than the limit of "
+     "2048; use a smaller input"),
+    (lambda: conv_api({"frames": "100000"}),
+     f"`frames` (='100000') must be an int from 2 to {MAX_FRAMES}"),
+    (lambda: conv_api({"input": "40x40", "frames": "256"}),
+     "`frames` (=256) x 3200 cells per frame is more than the limit of 100000 cells drawn per "
+     "request; ask for at most 31 frames or a smaller input"),
+    (lambda: conv_api({"kind": "nope"}), "`kind` (='nope') must be one of: conv, "),
+    (lambda: conv_api({"k": "0"}), "`kernel_size` (="),
+    (lambda: conv_api({"p": "wide"}), "`p` (='wide') must be one of 'valid', 'same', 'full', "
+                                      "'causal' or ints separated by x or commas"),
+    (lambda: conv_api({"g": "2"}), "`in_channels` (=1) must be divisible by `groups` (=2)"),
+    (lambda: conv_api({"evil": "1"}), "unknown parameter 'evil'; valid: kind, frames, input"),
+    (lambda: stack_api({"input": "1000000"}), "`input` (=1000000) must be an int from 1 to 256"),
+    (lambda: stack_api({"layers": "3,1"}), "`layers[0]` (='3,1') must be 4 ints: k,s,p,d"),
+])
+def test_bad_requests_are_one_line(call, message):
+    with pytest.raises(ValueError) as e:
+        call()
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
