@@ -208,6 +208,12 @@ class Comparison:
         lines += [f"Convention: {c}" for c in self.conventions]
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """The table and footer as HTML (Jupyter)."""
+        from convzoo.analysis.html import table_html
+
+        return table_html(self.table(), self.footer().splitlines())
+
     def render(self, console: Any = None) -> None:
         """Print the table and the footer on a ``rich`` console (plain text when piped)."""
         from rich.console import Console

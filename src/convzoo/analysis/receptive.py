@@ -381,6 +381,12 @@ class ReceptiveFieldResult:
         """``P`` per axis."""
         return tuple(f.padding for f in self.fields)
 
+    def _repr_html_(self) -> str:
+        """One row per axis as an HTML table (Jupyter)."""
+        from convzoo.analysis.html import receptive_field_html
+
+        return receptive_field_html(self)
+
 
 def _target(graph: Graph, layer: str | None) -> int:
     if layer is None or layer == "":
