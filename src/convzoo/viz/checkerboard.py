@@ -170,7 +170,7 @@ def checkerboard_figure(cb: Checkerboard, zoom: int = 2):
     >>> checkerboard_figure(checkerboard(3, 2, 24)).mode
     'RGB'
     """
-    from convzoo.viz.raster import array_image, panels
+    from convzoo.viz.raster import array_image, colour_bar, panels
 
     r, k = cb.factor, cb.kernel
     lo, hi = k * r, k * r + 16  # a 16 x 16 patch away from the zero-padded border
@@ -178,6 +178,8 @@ def checkerboard_figure(cb: Checkerboard, zoom: int = 2):
     detail += [(f"{n}, constant input", cb.flat[n]) for n in METHODS]
     top = [("input (camera crop)", array_image(cb.image, 0, 1, zoom * r))]
     top += [(t, array_image(a[lo:hi, lo:hi], 0, None, 10, True)) for t, a in detail]
+    top.append(("overlap count", colour_bar(0, float(cb.overlap[lo:hi, lo:hi].max()), 160,
+                                            int(cb.overlap[lo:hi, lo:hi].max()) + 1)))
     bottom = [(f"{n} x{r}", array_image(np.clip(cb.upsampled[n], 0, 1), 0, 1, zoom))
               for n in METHODS]
     counts = sorted({int(v) for v in np.unique(cb.overlap[k * r:-k * r, k * r:-k * r])})
@@ -187,5 +189,7 @@ def checkerboard_figure(cb: Checkerboard, zoom: int = 2):
         "random (Kaiming, seed 0) kernels: "
         + ", ".join(f"{n} ripple {cb.ripple_random[n]:.3f}" for n in METHODS)
         + "   (ripple = (max-min)/mean on a constant input)",
+        "colour: the bar's ramp, from 0 (dark) to each panel's maximum (yellow); the bar shows "
+        "the overlap count's values",
     ]
     return panels([top, bottom], caption)

@@ -16,7 +16,8 @@ import numpy as np
 from convzoo import reference as ref
 from convzoo.spec import ConvSpec
 from convzoo.viz.draw import group_colour
-from convzoo.viz.svg import svg_circle, svg_document, svg_line, svg_text
+from convzoo.viz.fonts import text_colour_on, text_width
+from convzoo.viz.svg import svg_circle, svg_document, svg_line, svg_rect, svg_text
 from convzoo.viz.taps import channel_links
 
 __all__ = ["CONNECTIVITY_KINDS", "ChannelDiagram", "connectivity", "reachable"]
@@ -45,27 +46,46 @@ class ChannelDiagram:
     colour_of: tuple[tuple[int, ...], ...]
 
     def svg(self, width: int = 420) -> str:
-        """The diagram as an SVG document: layers top to bottom, one colour per group."""
-        gap_y, top, left = 70, 40, 90
-        height = top + gap_y * (len(self.sizes) - 1) + 40
+        """The diagram as an SVG document: layers top to bottom, one colour per group, a
+        legend of the group colours; every text at least 14 px and measured to fit."""
+        gap_y, r = 78, 13
+        label_w = max(text_width(label, 14) for label in self.labels)
+        left = int(label_w) + 24
+        n_max = max(self.sizes)
+        title_w = text_width(self.title, 15) * 1.08 + 24  # bold is wider than the measure
+        groups = sorted({g for layer in self.colour_of for g in layer})
+        legend = ["legend:"] + [f"group {g}" for g in groups]
+        legend_w = sum(text_width(t, 14) + 34 for t in legend) + 16
+        width = int(max(width, left + n_max * (2 * r + 8) + 20, title_w, legend_w))
+        top = 52
+        height = top + gap_y * (len(self.sizes) - 1) + 30 + 34
         span = width - left - 20
 
         def x_of(layer: int, c: int) -> float:
             n = self.sizes[layer]
             return left + span * (c + 0.5) / n
 
-        body = [svg_text(8, 18, self.title, 13, bold=True)]
+        body = [svg_text(8, 22, self.title, 15, bold=True)]
         for i, pairs in enumerate(self.edges):
             for s, t in pairs:
-                body.append(svg_line(x_of(i, s), top + gap_y * i, x_of(i + 1, t),
-                                     top + gap_y * (i + 1),
+                body.append(svg_line(x_of(i, s), top + gap_y * i + r, x_of(i + 1, t),
+                                     top + gap_y * (i + 1) - r,
                                      group_colour(self.colour_of[i][s]), 1.5, 0.8))
         for i, (label, n) in enumerate(zip(self.labels, self.sizes)):
             y = top + gap_y * i
-            body.append(svg_text(8, y + 4, label, 11))
+            body.append(svg_text(8, y + 5, label, 14))
             for c in range(n):
-                body.append(svg_circle(x_of(i, c), y, 7, group_colour(self.colour_of[i][c])))
-                body.append(svg_text(x_of(i, c), y + 4, str(c), 9, "middle", "#ffffff"))
+                fill = group_colour(self.colour_of[i][c])
+                body.append(svg_circle(x_of(i, c), y, r, fill))
+                body.append(svg_text(x_of(i, c), y + 5, str(c), 14, "middle",
+                                     text_colour_on(fill)))
+        y = top + gap_y * (len(self.sizes) - 1) + r + 28
+        body.append(svg_text(8, y, "legend:", 14))
+        x = 8 + text_width("legend:", 14) + 12
+        for g in groups:
+            body.append(svg_rect(x, y - 12, 14, 14, group_colour(g), "#6b6b6b"))
+            body.append(svg_text(x + 20, y, f"group {g}", 14))
+            x += 20 + text_width(f"group {g}", 14) + 16
         return svg_document(width, height, body, self.title)
 
 

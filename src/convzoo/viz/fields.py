@@ -145,17 +145,19 @@ def effective_field(model: nn.Module, input_shape: Sequence[int], threshold: flo
 
 def effective_field_figure(field: EffectiveField, scale: int = 6):
     """The gradient heatmap (linear scale), theoretical field white, effective red."""
-    from convzoo.viz.raster import array_image, draw_box, panels
+    from convzoo.viz.raster import array_image, colour_bar, draw_box, panels
 
     image = array_image(field.gradient, 0, None, scale, colour=True)
-    for span, colour in ((field.theoretical, "#ffffff"), (field.effective, "#e53935")):
+    for span, colour in ((field.theoretical, "#ffffff"), (field.effective, "#c62828")):
         (y0, y1), (x0, x1) = span
         draw_box(image, (x0 * scale, y0 * scale, (x1 + 1) * scale - 1, (y1 + 1) * scale - 1),
                  colour, 2)
     size = [t[1] - t[0] + 1 for t in field.theoretical]
     eff = [e[1] - e[0] + 1 for e in field.effective]
+    top = float(np.asarray(field.gradient).max())
     return panels(
-        [[("|d y_centre / d x| (input gradient)", image)]],
+        [[("|d y_centre / d x| (input gradient)", image),
+          ("gradient", colour_bar(0.0, top, image.size[1] - 20, 3))]],
         [f"theoretical field (white): {size[0]}x{size[1]} inside the input",
          f"effective field (red, > {field.threshold:g} of max): {eff[0]}x{eff[1]}"],
     )

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["RAMP", "array_image", "panels", "draw_box"]
+__all__ = ["RAMP", "array_image", "colour_bar", "panels", "draw_box"]
 
 #: A perceptually ordered ramp (dark blue -> teal -> yellow), like viridis.
 RAMP = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
 
-_TITLE, _PAD = 18, 10
+_TITLE, _PAD, _LINE = 22, 10, 20
 
 
 def _ramp(v: np.ndarray) -> np.ndarray:
@@ -79,7 +79,7 @@ def panels(rows: Sequence[Sequence[tuple[str, object]]], caption: Sequence[str] 
     heights = [max(im.size[1] for _, im in row) + _TITLE + _PAD for row in rows]
     text_w = max((int(font.getlength(t)) + 2 * _PAD for t in caption), default=0)
     width = max(max(widths, default=0), text_w)
-    height = sum(heights) + _PAD + 16 * len(caption) + (_PAD if caption else 0)
+    height = sum(heights) + _PAD + _LINE * len(caption) + (_PAD if caption else 0)
     out = Image.new("RGB", (width, height), "#ffffff")
     draw = ImageDraw.Draw(out)
     y = _PAD
@@ -91,6 +91,34 @@ def panels(rows: Sequence[Sequence[tuple[str, object]]], caption: Sequence[str] 
             x += cell(title, im) + _PAD
         y += h
     for line in caption:
-        draw.text((_PAD, y), line, fill="#222222", font=font)
-        y += 16
+        draw.text((_PAD, y), line, fill="#000000", font=font)
+        y += _LINE
+    return out
+
+
+def colour_bar(lo: float, hi: float, height: int = 160, ticks: int = 3):
+    """A vertical colour bar of :data:`RAMP` from ``lo`` (bottom) to ``hi`` (top), with
+    ``ticks`` labelled values (14 px) on its right.
+
+    >>> colour_bar(0, 4).size[1]
+    180
+    """
+    from PIL import Image, ImageDraw
+
+    from convzoo.viz.fonts import font as get_font
+
+    font = get_font(14)
+    values = np.linspace(hi, lo, ticks)
+    labels = [f"{v:.3g}" for v in values]
+    bar_w, gap = 18, 6
+    width = bar_w + gap + int(max(font.getlength(t) for t in labels)) + 4
+    out = Image.new("RGB", (width, height + 20), "#ffffff")
+    ramp = np.linspace(1, 0, height)[:, None].repeat(bar_w, axis=1)
+    out.paste(Image.fromarray(np.round(_ramp(ramp)).astype(np.uint8), "RGB"), (0, 10))
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, 10, bar_w - 1, 10 + height - 1), outline="#6b6b6b")
+    for i, text in enumerate(labels):
+        y = 10 + (height - 1) * i / max(ticks - 1, 1)
+        draw.line((bar_w, y, bar_w + 3, y), fill="#000000")
+        draw.text((bar_w + gap, y), text, fill="#000000", font=font, anchor="lm")
     return out

@@ -17,6 +17,8 @@ import io
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
+from convzoo.viz.fonts import FONT_FAMILY
+
 __all__ = [
     "FONT",
     "svg_document",
@@ -29,7 +31,7 @@ __all__ = [
     "svg_uri",
 ]
 
-FONT = "DejaVu Sans, Arial, sans-serif"
+FONT = FONT_FAMILY
 
 
 def _n(v: float) -> str:

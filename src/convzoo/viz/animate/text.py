@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["fmt", "sum_text", "index_text", "axis_names", "note", "small_ints", "INDEX_NOTE"]
+__all__ = ["factor_text", "fmt", "sum_text", "index_text", "axis_names", "note", "small_ints",
+           "INDEX_NOTE"]
 
 #: The index convention, stated on every sliding-window picture.
 INDEX_NOTE = ("indices [channel, row, col] count from 0 at the top-left of each grid as drawn; "
@@ -27,7 +28,8 @@ def fmt(v: float) -> str:
     return str(int(round(v))) if abs(v - round(v)) < 1e-9 else f"{v:.3g}"
 
 
-def _factor(v: float) -> str:
+def factor_text(v: float) -> str:
+    """A number as a factor of a product: negatives in parentheses (``(-1)``)."""
     text = fmt(v)
     return f"({text})" if text.startswith("-") else text
 
@@ -42,9 +44,9 @@ def sum_text(name: str, terms: Sequence[tuple[float, float]], total: float,
     parts = []
     for i, (w, v) in enumerate(terms[:limit]):
         if float(w) < 0:
-            parts.append(("- " if i else "-") + f"{fmt(-w)}·{_factor(v)}")
+            parts.append(("- " if i else "-") + f"{fmt(-w)}·{factor_text(v)}")
         else:
-            parts.append(("+ " if i else "") + f"{fmt(w)}·{_factor(v)}")
+            parts.append(("+ " if i else "") + f"{fmt(w)}·{factor_text(v)}")
     rest = len(terms) - limit
     if rest > 0:
         parts.append(f"+ ... ({rest} more term{'s' if rest > 1 else ''})")

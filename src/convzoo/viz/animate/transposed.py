@@ -14,7 +14,15 @@ from convzoo import reference as ref
 from convzoo.reference.transpose import flip_transpose_weight
 from convzoo.spec import ConvSpec
 from convzoo.viz.animate.dense import input_of
-from convzoo.viz.animate.text import INDEX_NOTE, axis_names, fmt, index_text, note, small_ints
+from convzoo.viz.animate.text import (
+    INDEX_NOTE,
+    axis_names,
+    factor_text,
+    fmt,
+    index_text,
+    note,
+    small_ints,
+)
 from convzoo.viz.animate.window import describe, per_axis_text, subsample, window_scenes
 from convzoo.viz.draw import COLOURS, Grid, Scene
 from convzoo.viz.taps import scatter_taps, zero_insertion_taps
@@ -125,7 +133,8 @@ def scatter(spec: ConvSpec, x: np.ndarray, w: np.ndarray, header: list[str],
                     g.fill[f], g.bold[f] = COLOURS["crop_hi"], True
             outputs.append(g)
         value = x[(c, *j)]
-        adds = "; ".join(f"y_full[{oc}, {index_text(f)}] += {fmt(value)}·{fmt(wv)}"
+        adds = "; ".join(f"y_full[{oc}, {index_text(f)}] += {factor_text(value)}·"
+                         f"{factor_text(wv)}"
                          for oc, f, wv in updates[:6])
         rest = len(updates) - 6
         more = f"; ... ({rest} more)" if rest > 0 else ""
