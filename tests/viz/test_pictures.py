@@ -52,6 +52,10 @@ def background(prims, upto, point):
     return colour
 
 
+def hex_colour(rgb) -> str:
+    return "#" + "".join(f"{int(v):02x}" for v in rgb)
+
+
 def segment_hits_box(seg, box, steps=64):
     x0, y0, x1, y1 = seg
     for t in np.linspace(0, 1, steps):
@@ -115,8 +119,7 @@ def test_drawn_pixels_have_the_contrast(kind):
     scene = animate(kind, max_frames=400)[3]
     image = np.asarray(render_image(scene)).astype(int)
     (_, _), prims = layout(scene)
-    checked = worst = 0
-    worst = 21.0
+    checked, worst = 0, 21.0
     for p in prims:
         if p[0] != "text" or not p[3].strip():
             continue
@@ -127,7 +130,7 @@ def test_drawn_pixels_have_the_contrast(kind):
         colours, counts = np.unique(patch, axis=0, return_counts=True)
         bg = colours[counts.argmax()]
         ink = patch[np.abs(patch - bg).sum(axis=1).argmax()]
-        ratio = contrast_ratio("#%02x%02x%02x" % tuple(ink), "#%02x%02x%02x" % tuple(bg))
+        ratio = contrast_ratio(hex_colour(ink), hex_colour(bg))
         worst = min(worst, ratio)
         checked += 1
     assert checked > 10 and worst >= 4.5, worst

@@ -1,4 +1,8 @@
-"""A playground server on a free port (one per test module), and a headless Chromium."""
+"""A playground server on a free port (one per test module), and a headless Chromium.
+
+Imported by the test modules (a second ``conftest.py`` beside ``tests/viz/conftest.py`` would
+clash: the test directories are not packages).
+"""
 
 from __future__ import annotations
 
