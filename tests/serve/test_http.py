@@ -21,9 +21,6 @@ from convzoo.serve import make_server
 OUTSIDE = re.compile(rb"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|"""
                      rb"""fetch\(\s*["'](https?:)?//|import\s*\(?\s*["'](https?:)?//""")
 
-#: the ``server`` and ``browser`` fixtures (tests/serve/serve_fixtures.py)
-pytest_plugins = ["serve_fixtures"]
-
 
 def get(url: str, path: str, method: str = "GET") -> tuple[int, dict, bytes]:
     parts = urlsplit(url)

@@ -19,9 +19,6 @@ return {pending: document.body.dataset.pending, query: document.body.dataset.que
         stale: document.getElementById('numbers').classList.contains('stale')};
 """
 
-#: the ``server`` and ``browser`` fixtures (tests/serve/serve_fixtures.py)
-pytest_plugins = ["serve_fixtures"]
-
 
 def state(browser):
     return browser.execute_script(JS_STATE)

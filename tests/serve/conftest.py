@@ -1,7 +1,6 @@
 """A playground server on a free port (one per test module), and a headless Chromium.
 
-Imported by the test modules (a second ``conftest.py`` beside ``tests/viz/conftest.py`` would
-clash: the test directories are not packages).
+(``tests/serve`` is a package, so this conftest does not clash with ``tests/viz/conftest.py``.)
 """
 
 from __future__ import annotations
