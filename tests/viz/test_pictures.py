@@ -134,3 +134,34 @@ def test_drawn_pixels_have_the_contrast(kind):
         worst = min(worst, ratio)
         checked += 1
     assert checked > 10 and worst >= 4.5, worst
+
+
+def svg_figures():
+    from convzoo.analysis import compare
+    from convzoo.viz.bars import comparison_bars_svg
+    from convzoo.viz.connectivity import CONNECTIVITY_KINDS, connectivity
+    from convzoo.viz.fields import rf_growth, rf_growth_svg, rf_network
+
+    out = [(f"connectivity {k}", connectivity(k, 8, 2).svg()) for k in CONNECTIVITY_KINDS]
+    out.append(("bars", comparison_bars_svg(compare(8, 8, 3, (8, 8), measure=False))))
+    out.append(("rf growth", rf_growth_svg(rf_growth(rf_network(), (1, 1, 32, 32)))))
+    return out
+
+
+@pytest.mark.parametrize("name, svg", svg_figures(), ids=lambda v: v if len(v) < 40 else "")
+def test_svg_figures_text_is_large_and_fits(name, svg):
+    import xml.etree.ElementTree as ET
+
+    from convzoo.viz.fonts import text_width
+
+    root = ET.fromstring(svg)
+    width = float(root.get("width"))
+    texts = [e for e in root.iter() if e.tag.endswith("text")]
+    assert texts
+    for t in texts:
+        size = float(t.get("font-size"))
+        assert size >= MIN_TEXT_PX, (name, t.text)
+        w = text_width(t.text or "", int(size)) * (1.08 if t.get("font-weight") == "bold" else 1)
+        x, anchor = float(t.get("x")), t.get("text-anchor", "start")
+        left = {"start": x, "middle": x - w / 2, "end": x - w}[anchor]
+        assert 0 <= left and left + w <= width, (name, t.text)  # measured: not clipped

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from convzoo.analysis import Comparison
 from convzoo.viz.draw import group_colour
+from convzoo.viz.fonts import text_width
 from convzoo.viz.svg import svg_document, svg_line, svg_rect, svg_text
 
 __all__ = ["BAR_QUANTITIES", "bar_values", "comparison_bars_svg"]
@@ -42,24 +43,27 @@ def bar_values(comparison: Comparison) -> dict[str, list[tuple[str, float]]]:
 
 def comparison_bars_svg(comparison: Comparison, title: str = "") -> str:
     """The bars as an SVG document (panels stacked vertically)."""
-    width, left, bar_h, gap = 640, 150, 16, 4
+    bar_h, gap = 20, 4
     formats = {t: (f, key) for t, _, f, key in BAR_QUANTITIES}
     panels = bar_values(comparison)
-    body = [svg_text(8, 18, title or f"compared to {comparison.baseline!r}", 13, bold=True)]
-    y = 34
+    heading = title or f"compared to {comparison.baseline!r}"
+    left = int(max(text_width(v.name, 14) for v in comparison.variants)) + 20
+    width = int(max(680, text_width(heading, 15) * 1.08 + 24))
+    body = [svg_text(8, 22, heading, 15, bold=True)]
+    y = 38
     for name, values in panels.items():
         fmt, key = formats[name]
         largest = max(float(x) for _, x in values) or 1.0
-        body.append(svg_text(8, y + 12, name, 12, bold=True))
-        y += 18
+        body.append(svg_text(8, y + 15, name, 14, bold=True))
+        y += 22
         for i, (variant, x) in enumerate(values):
             row = comparison.variants[i]
             ratio = row.ratios.get(key)
-            w = (width - left - 170) * float(x) / largest
-            body.append(svg_text(left - 6, y + 12, variant, 11, "end"))
+            w = (width - left - 200) * float(x) / largest
+            body.append(svg_text(left - 6, y + 15, variant, 14, "end"))
             body.append(svg_rect(left, y, max(w, 1.0), bar_h, group_colour(i)))
             label = fmt(x) + (f" ({ratio:.2f}x)" if ratio is not None else "")
-            body.append(svg_text(left + w + 6, y + 12, label, 11))
+            body.append(svg_text(left + w + 6, y + 15, label, 14))
             y += bar_h + gap
         body.append(svg_line(left, y - len(values) * (bar_h + gap) - 2, left, y, "#444444"))
         y += 10

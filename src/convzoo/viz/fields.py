@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from convzoo.analysis import empirical_receptive_field, receptive_field
 from convzoo.layers import Conv
+from convzoo.viz.fonts import text_width
 from convzoo.viz.svg import svg_document, svg_line, svg_rect, svg_text
 
 __all__ = [
@@ -80,21 +81,23 @@ def rf_growth(model: nn.Module, input_shape: Sequence[int]) -> list[RFStep]:
 
 def rf_growth_svg(steps: Sequence[RFStep], title: str = "receptive field growth") -> str:
     """Bars of ``r`` per layer, labelled with ``r`` and the effective stride ``S``."""
-    width, left, bar_h, gap, top = 520, 70, 20, 8, 34
-    height = top + len(steps) * (bar_h + gap) + 28
+    note = "r: input pixels seen by one output (per axis); S: effective stride"
+    bar_h, gap, top = 22, 8, 40
+    left = int(max(text_width(s.layer, 14) for s in steps)) + 20
+    width = int(max(560, text_width(title, 15) * 1.08 + 24, left + text_width(note, 14) + 16))
+    height = top + len(steps) * (bar_h + gap) + 34
     largest = float(max(s.size for s in steps))
-    span = width - left - 110
-    body = [svg_text(8, 18, title, 13, bold=True)]
+    span = width - left - 150
+    body = [svg_text(8, 22, title, 15, bold=True)]
     for i, s in enumerate(steps):
         y = top + i * (bar_h + gap)
         w = span * float(s.size) / largest
-        body.append(svg_text(left - 6, y + 14, s.layer, 11, "end"))
+        body.append(svg_text(left - 6, y + 16, s.layer, 14, "end"))
         body.append(svg_rect(left, y, w, bar_h, "#4e79a7"))
-        body.append(svg_text(left + w + 6, y + 14, f"r={s.size}  S={s.stride}", 11))
+        body.append(svg_text(left + w + 6, y + 16, f"r={s.size}  S={s.stride}", 14))
     base = top + len(steps) * (bar_h + gap)
     body.append(svg_line(left, top - 4, left, base, "#444444"))
-    body.append(svg_text(left, base + 16, "r: input pixels seen by one output (per axis); "
-                         "S: effective stride", 10))
+    body.append(svg_text(8, base + 20, note, 14))
     return svg_document(width, height, body, title)
 
 
