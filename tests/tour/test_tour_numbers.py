@@ -88,3 +88,10 @@ def test_a_restated_claim_names_a_layer_example_that_checks_the_same_claim():
         ex = titles[a.restates]
         assert ex.seed == a.seed and ex.claimed_shape is not None
         assert a.claimed == ex.claimed_shape[-1] and a.result()[0] == evaluate(ex).output_shape[-1]
+
+
+def test_every_examples_variant_is_a_name_of_the_one_vocabulary():
+    from convzoo.arithmetic import variant
+
+    for ex in LAYER_EXAMPLES:
+        variant(ex.variant)  # raises for a name outside the vocabulary and its aliases

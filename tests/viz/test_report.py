@@ -152,3 +152,19 @@ def test_full_report_under_a_minute(tmp_path):
     assert result.seconds < 60  # the brief's budget for this machine
     text = result.path.read_text(encoding="utf-8")
     assert all(f'<section id="{n}">' in text for n in SECTION_NAMES)
+
+
+def test_no_internal_names_anywhere_in_the_page(small_report):
+    import base64
+    import html as html_lib
+
+    result, _ = small_report
+    page = result.path.read_text(encoding="utf-8")
+    svgs = [base64.b64decode(m).decode() for m in
+            re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", page)]
+    body = re.sub(r"data:[^\"']+", "", re.sub(r"<script>.*?</script>", "", page, flags=re.S))
+    words = [html_lib.unescape(re.sub(r"<[^>]+>", " ", part)) for part in [body, *svgs]]
+    words += re.findall(r'\["text",[^\]]*?,"((?:[^"\\]|\\.)*)",\d+,"#', page)  # the players
+    text = " ".join(words)
+    assert "computing y[" in text  # the players' captions are part of what is checked
+    assert not re.search(r"\b[a-z_]+\.\d+\b", text) and "rf_network" not in text
