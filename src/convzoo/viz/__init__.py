@@ -2,9 +2,12 @@
 
 * :mod:`convzoo.viz.taps`: which input cells feed an output cell, probed from
   :mod:`convzoo.reference` (so a highlight is exactly what the engine computes).
-* :mod:`convzoo.viz.draw`: the scene model (grids of cells, links, captions) and its Pillow
-  and SVG renderers.
-* :mod:`convzoo.viz.animate`: frame sequences per kind and the .gif / .svg / .mp4 writers.
+* :mod:`convzoo.viz.draw`: the scene model (grids of cells, links, captions, a legend) and its
+  Pillow and SVG renderers; :mod:`convzoo.viz.fonts`: the font text is measured with, and
+  colour contrast.
+* :mod:`convzoo.viz.animate` (a package): frame sequences for every kind of the one
+  vocabulary, the .gif / .svg / .mp4 writers and the HTML player (report, notebooks,
+  playground).
 * Figures: :mod:`~convzoo.viz.connectivity` (channel diagrams), :mod:`~convzoo.viz.checkerboard`
   (transposed vs resize vs sub-pixel upsampling), :mod:`~convzoo.viz.fields` (receptive-field
   growth, theoretical vs effective field), :mod:`~convzoo.viz.bars` (``compare`` bars), drawn
@@ -17,7 +20,18 @@
 4
 """
 
-from convzoo.viz.animate import DEFAULTS, FORMATS, KINDS, MAX_FRAMES, MODES, animate, save
+from convzoo.viz.animate import (
+    DEFAULTS,
+    FORMATS,
+    FRAME_LIMIT,
+    KINDS,
+    MAX_FRAMES,
+    MODES,
+    Animation,
+    animate,
+    player_html,
+    save,
+)
 from convzoo.viz.draw import Grid, Scene, render_image, render_svg
 from convzoo.viz.taps import (
     ConvTaps,
@@ -31,7 +45,8 @@ from convzoo.viz.taps import (
 )
 
 __all__ = [
-    "DEFAULTS", "FORMATS", "KINDS", "MAX_FRAMES", "MODES", "animate", "save",
+    "DEFAULTS", "FORMATS", "FRAME_LIMIT", "KINDS", "MAX_FRAMES", "MODES", "Animation", "animate",
+    "player_html", "save",
     "Grid", "Scene", "render_image", "render_svg",
     "ConvTaps", "GridTaps", "ScatterTaps", "ZeroInsertionTaps", "channel_links", "conv_taps",
     "scatter_taps", "zero_insertion_taps",
