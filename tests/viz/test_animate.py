@@ -16,8 +16,9 @@ from convzoo.spec import ConvSpec
 from convzoo.viz.animate import KINDS, MAX_FRAMES, animate, save
 from convzoo.viz.taps import conv_taps, zero_insertion_taps
 
-# the module (``convzoo.viz.animate`` the attribute is the function of the same name)
+# the modules (``convzoo.viz.animate`` the attribute is the function of the same name)
 animate_module = importlib.import_module("convzoo.viz.animate")
+writers = importlib.import_module("convzoo.viz.animate.writers")
 
 
 def influence(engine, x):
@@ -216,13 +217,13 @@ def test_writer_errors(tmp_path, monkeypatch):
         save(scenes, tmp_path / "a.gif", fps=0)
     with pytest.raises(ValueError, match=r"^`frame` \(=4\) must be in 0\.\.3$"):
         save(scenes, tmp_path / "a.svg", frame=4)
-    monkeypatch.setattr(animate_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(writers.shutil, "which", lambda name: None)
     with pytest.raises(ValueError, match=r"^writing \.mp4 needs `ffmpeg` on PATH"):
         save(scenes, tmp_path / "a.mp4")
     assert not (tmp_path / "a.mp4").exists()
 
 
-@pytest.mark.skipif(animate_module.shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+@pytest.mark.skipif(writers.shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 def test_mp4_with_ffmpeg(tmp_path):
     scenes = animate("conv", input_size=(3, 3), kernel=2)
     path = save(scenes, tmp_path / "a.mp4")
@@ -263,7 +264,7 @@ def test_cli_bad_kind_and_options(capsys, tmp_path, monkeypatch):
     assert all(k in err for k in KINDS) and err.count("\n") == 1
     code, _, err = run(capsys, "animate", "conv", "--input", "5,a", "-o", str(tmp_path / "x.gif"))
     assert code == 2 and "`--input` (='5,a') must be comma- or x-separated positive ints" in err
-    monkeypatch.setattr(animate_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(writers.shutil, "which", lambda name: None)
     code, _, err = run(capsys, "animate", "wavenet", "-o", str(tmp_path / "x.mp4"))
     assert code == 2 and "needs `ffmpeg` on PATH" in err
     assert not (tmp_path / "x.gif").exists()
@@ -353,3 +354,13 @@ def test_gif_holds_the_last_frame(tmp_path):
             im.seek(i)
             durations.append(im.info["duration"])
     assert durations == [500, 500, 500, 3000]
+
+
+def test_cli_speaks_the_vocabulary(capsys, tmp_path):
+    for alias, kind in [("atrous", "dilated"), ("grouped", "group"), ("sub-pixel", "subpixel")]:
+        out = tmp_path / f"{kind}.svg"
+        code, printed, err = run(capsys, "animate", alias, "-o", str(out))
+        assert (code, err) == (0, "") and printed == f"wrote {out} ({kind}: 1 frame)\n"
+    code, _, err = run(capsys, "animate", "aspp", "--rates", "1,2", "--input", "3x3", "-o",
+                       str(tmp_path / "a.gif"))
+    assert code == 0 and err == ""

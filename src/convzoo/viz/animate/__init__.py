@@ -16,7 +16,6 @@ One file per concern: :mod:`~.options` (kinds, defaults, checks and size guard),
 
 from __future__ import annotations
 
-import shutil  # noqa: F401  (tests stub ``shutil.which`` through this module)
 from collections.abc import Callable, Sequence
 from typing import Any
 
