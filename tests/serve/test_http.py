@@ -103,3 +103,18 @@ def test_cli_prints_its_url_and_stops_cleanly_on_ctrl_c():
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0 and out == "stopped\n" and err == ""
+
+
+def test_pyproject_ships_every_asset_as_package_data():
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    from convzoo.serve.app import ASSETS
+
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    data = config["tool"]["setuptools"]["package-data"]
+    for package, path, _ in ASSETS.values():
+        assert any(fnmatch(path, pattern) for pattern in data[package]), (package, path)
+        assert (root / "src" / Path(*package.split(".")) / path).is_file()
