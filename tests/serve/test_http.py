@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -88,15 +89,22 @@ def test_busy_port_is_one_line(server, capsys):
                    "another with --port\n")
 
 
-def test_cli_prints_its_url_and_stops_cleanly_on_ctrl_c():
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "convzoo", "serve", "--port", "0"],
+def test_cli_prints_its_url_opens_it_and_stops_cleanly_on_ctrl_c(tmp_path):
+    opened = tmp_path / "opened.txt"
+    browser = f"{sys.executable} -c \"import sys; open(sys.argv[2], 'w').write(sys.argv[1])\""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BROWSER": f"{browser} %s {opened}"}
+    proc = subprocess.Popen([sys.executable, "-m", "convzoo", "serve", "--port", "0", "--open"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()
         assert line.startswith("convzoo playground: http://127.0.0.1:")
         url = line.split()[2]
         assert get(url, "/")[0] == 200
+        for _ in range(100):  # --open: the browser ($BROWSER here) was given the URL
+            if opened.exists() and opened.read_text():
+                break
+            time.sleep(0.1)
+        assert opened.read_text() == url
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
