@@ -22,7 +22,7 @@ __all__ = [
     "COLOURS",
     "GROUP_COLOURS",
     "LEGEND",
-    "cell_boxes",
+    "layout_with_cells",
     "legend_entries",
     "Grid",
     "Scene",
@@ -300,10 +300,10 @@ def layout(scene: Scene) -> tuple[tuple[int, int], list[tuple]]:
     return size, prims
 
 
-def cell_boxes(scene: Scene) -> dict[tuple, tuple[int, int, int, int]]:
-    """``{(row, col, cell index): (x0, y0, x1, y1)}`` of every drawn cell, as :func:`layout`
-    places it (the playground maps clicks back to cells with it)."""
-    return _layout(scene)[2]
+def layout_with_cells(scene: Scene) -> tuple[tuple[int, int], list[tuple], dict]:
+    """:func:`layout` and, in the same pass, ``{(row, col, cell index): (x0, y0, x1, y1)}``
+    of every drawn cell (the player maps clicks back to cells with it)."""
+    return _layout(scene)
 
 
 def _link_point(scene: Scene, origins: dict, end: tuple, cs: int) -> tuple[float, float]:

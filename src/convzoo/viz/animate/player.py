@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from convzoo.viz.animate.writers import HOLD_MS
-from convzoo.viz.draw import Scene, _layout
+from convzoo.viz.draw import Scene, layout_with_cells
 
 __all__ = ["player_data", "player_html", "player_script", "Animation"]
 
@@ -51,7 +51,7 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
     targets: list[list] = []
     width = height = 0
     for i, scene in enumerate(scenes):
-        (w, h), drawn, boxes = _layout(scene)
+        (w, h), drawn, boxes = layout_with_cells(scene)
         width, height = max(width, w), max(height, h)
         ids = []
         for p in drawn:
