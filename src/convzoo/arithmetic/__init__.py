@@ -58,7 +58,13 @@ from convzoo.arithmetic.solve import (
     transposed_output_range,
 )
 from convzoo.arithmetic.tuples import broadcast_single, check_int, is_int, to_tuple
-from convzoo.arithmetic.variants import ALIASES, Variant, variant, variant_names
+from convzoo.arithmetic.variants import (
+    ALIASES,
+    Variant,
+    resolve_alias,
+    variant,
+    variant_names,
+)
 
 __all__ = [
     "DTYPE_BYTES", "ConvCost", "arithmetic_intensity", "bytes_moved", "conv_bias_adds",
@@ -74,5 +80,5 @@ __all__ = [
     "PaddingSolution", "TransposeInverse", "inverse_transpose", "solve_output_padding",
     "solve_padding", "transposed_output_range",
     "broadcast_single", "check_int", "is_int", "to_tuple",
-    "ALIASES", "Variant", "variant", "variant_names",
+    "ALIASES", "Variant", "resolve_alias", "variant", "variant_names",
 ]

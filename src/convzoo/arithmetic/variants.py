@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Variant", "ALIASES", "variant", "variant_names"]
+__all__ = ["Variant", "ALIASES", "variant", "variant_names", "resolve_alias"]
 
 
 class Variant(StrEnum):
@@ -101,6 +101,17 @@ def variant(name: str | Variant, argument: str = "kind") -> Variant:
         f"`{argument}` (={name!r}) must be one of: {', '.join(v.value for v in Variant)} "
         f"(aliases: {', '.join(sorted(ALIASES))})"
     )
+
+
+def resolve_alias(name: str) -> str:
+    """``name`` normalized, and read through the alias table; unchanged otherwise (for
+    callers with their own closed set and error, such as the layer registry).
+
+    >>> resolve_alias("Grouped"), resolve_alias("depthwise separable"), resolve_alias("xyz")
+    ('group', 'separable', 'xyz')
+    """
+    key = _normal(name)
+    return str(ALIASES.get(key, key))
 
 
 def variant_names() -> tuple[str, ...]:

@@ -66,10 +66,9 @@ def create(kind: str, **arguments: Any) -> nn.Module:
     ...                padding="same")
     Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2), padding=same)
     """
-    from convzoo.arithmetic.variants import ALIASES, _normal
+    from convzoo.arithmetic.variants import ALIASES, resolve_alias
 
-    name = _normal(kind) if isinstance(kind, str) else kind
-    name = ALIASES.get(name, name)
+    name = resolve_alias(kind) if isinstance(kind, str) else kind
     if name not in REGISTRY:
         raise ValueError(
             f"`kind` (={kind!r}) must be one of: {', '.join(sorted(REGISTRY))} (or an alias: "

@@ -216,10 +216,9 @@ def section(name: str) -> Section:
     >>> section("grouped").name, section("grouped").rows
     ('group', ('grouped g=2', 'grouped g=4'))
     """
-    from convzoo.arithmetic.variants import ALIASES, _normal
+    from convzoo.arithmetic.variants import resolve_alias
 
-    key = _normal(name) if isinstance(name, str) else name
-    key = ALIASES.get(key, key)
+    key = resolve_alias(name) if isinstance(name, str) else name
     for s in SECTIONS:
         if s.name == key:
             return s
