@@ -10,6 +10,7 @@ import torch.nn as nn
 from torch.nn import init
 
 from convzoo.functional.dispatch import run_fast
+from convzoo.functional.sizes import static_shape
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
 
@@ -23,12 +24,13 @@ def check_input(spec: ConvSpec, x: torch.Tensor, argument: str = "input") -> Non
     """Validate an input tensor against a spec (rank, channels, size) with a ValueError.
 
     Skipped while torch.compile / torch.export trace the module (shapes are checked once,
-    eagerly, and tracing stays free of graph breaks).
+    eagerly, and tracing stays free of graph breaks); under ``torch.jit.trace`` the example
+    input is checked and the check leaves nothing in the graph.
     """
     if torch.compiler.is_compiling():
         return
     try:
-        spec.output_shape(tuple(x.shape))
+        spec.output_shape(static_shape(x))
     except ValueError as e:
         raise ValueError(str(e).replace("`input_shape`", f"`{argument}` shape", 1)) from None
 
@@ -41,7 +43,7 @@ def add_batch(x: torch.Tensor, ndim: int) -> tuple[torch.Tensor, bool]:
         return x.unsqueeze(0), True
     if not torch.compiler.is_compiling() and x.dim() != ndim + 2:
         raise ValueError(
-            f"`input` shape (={tuple(x.shape)}) must be (N, C, *spatial) or (C, *spatial) with "
+            f"`input` shape (={static_shape(x)}) must be (N, C, *spatial) or (C, *spatial) with "
             f"{ndim} spatial dim{'s' if ndim != 1 else ''}"
         )
     return x, False
