@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.analysis.compare import compare
 from convzoo.cli.output import console, emit_json, parse_ints, per_axis
 
 __all__ = ["add_parser", "run"]
@@ -36,6 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo compare``."""
+    from convzoo.analysis.compare import compare
+
     size = parse_ints(args.input, "--input")
     kernel = parse_ints(args.kernel, "--kernel")
     stride = parse_ints(args.stride, "--stride")

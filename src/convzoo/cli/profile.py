@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.analysis.profile import profile
 from convzoo.cli.models import load_model
 from convzoo.cli.output import console, emit_json, parse_ints
 from convzoo.cli.summary import model_arguments
@@ -28,6 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo profile``."""
+    from convzoo.analysis.profile import profile
+
     shape = parse_ints(args.input, "--input")
     result = profile(load_model(args.model), shape, backward=args.backward,
                      repeats=args.repeats)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.analysis import summary
 from convzoo.cli.models import FORMS, load_model
 from convzoo.cli.output import console, emit_json, parse_ints
 
@@ -35,6 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo summary``."""
+    from convzoo.analysis import summary
+
     shape = parse_ints(args.input, "--input")
     s = summary(load_model(args.model), shape, depth=args.depth)
     if args.json:
