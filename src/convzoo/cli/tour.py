@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from convzoo.cli.output import check_output_file
 from convzoo.tour import ARITHMETIC_EXAMPLES, LAYER_EXAMPLES, LayerResult, evaluate
 
 __all__ = ["add_parser", "run", "render"]
@@ -138,6 +139,8 @@ def render_variants(console: Console, repeats: int = 10) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo tour``."""
+    if getattr(args, "report", ""):  # the report is written last: check its path first
+        check_output_file(args.report, "--report")
     console = Console()
     render(console, getattr(args, "seed", None))
     if getattr(args, "seed", None) is None:
