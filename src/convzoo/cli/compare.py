@@ -30,6 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=20, help="timed repeats (default 20)")
     p.add_argument("--no-measure", action="store_true", help="counts only, no timing")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--wide", action="store_true",
+                   help="every digit (4,089,184,256 instead of 4.09 G); may exceed 80 columns")
     p.set_defaults(func=run)
 
 
@@ -48,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result.to_dict())
     else:
-        result.render(console())
+        result.render(console(), wide=args.wide)
     return 0

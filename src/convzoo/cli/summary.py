@@ -29,6 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON")
     fmt.add_argument("--csv", action="store_true", help="print CSV (one line per row)")
+    p.add_argument("--wide", action="store_true",
+                   help="every digit (4,089,184,256 instead of 4.09 G); may exceed 80 columns")
     p.set_defaults(func=run)
 
 
@@ -43,5 +45,5 @@ def run(args: argparse.Namespace) -> int:
     elif args.csv:
         print(s.to_csv(), end="")
     else:
-        s.render(console())
+        s.render(console(), wide=args.wide)
     return 0
