@@ -37,9 +37,11 @@ from convzoo.train.checkpoint import (
 )
 from convzoo.train.data import load_dataset
 from convzoo.train.distributed import Dist, setup, teardown
+from convzoo.train.factory import make_task
 from convzoo.train.metrics import MetricsLog
 from convzoo.train.progress import Progress
-from convzoo.train.tasks import Sums, Task, add_sums, make_task
+from convzoo.train.sums import Sums, add_sums
+from convzoo.train.tasks import Task
 
 __all__ = ["TrainConfig", "TrainResult", "train", "CHECKPOINT"]
 
