@@ -75,10 +75,21 @@ def _examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
     ]
 
 
-def describe(spec: ConvSpec) -> str:
+def describe(spec: ConvSpec, channels: str | None = None, groups: bool = True) -> str:
     """The ``extra_repr`` of a single convolution: non-default arguments only, in torch.nn's
-    order (stride, padding, dilation, output_padding, groups, bias, padding_mode)."""
-    text = f"{spec.in_channels}, {spec.out_channels}, kernel_size={spec.kernel_size}"
+    order (stride, padding, dilation, output_padding, groups, bias, padding_mode).
+
+    Args:
+        spec: the convolution. channels: what to print first (default ``'C_in, C_out'``).
+        groups: print ``groups=`` when it is not 1 (a layer where the groups follow from its
+            own arguments, such as a depthwise conv, leaves it out).
+
+    >>> describe(ConvSpec(4, 8, 3, stride=2, groups=4, ndim=2), channels="4", groups=False)
+    '4, kernel_size=(3, 3), stride=(2, 2)'
+    """
+    if channels is None:
+        channels = f"{spec.in_channels}, {spec.out_channels}"
+    text = f"{channels}, kernel_size={spec.kernel_size}"
     if any(v != 1 for v in spec.stride):
         text += f", stride={spec.stride}"
     if spec.padding == "same":
@@ -90,7 +101,7 @@ def describe(spec: ConvSpec) -> str:
         text += f", dilation={spec.dilation}"
     if any(spec.output_padding):
         text += f", output_padding={spec.output_padding}"
-    if spec.groups != 1:
+    if groups and spec.groups != 1:
         text += f", groups={spec.groups}"
     if not spec.bias:
         text += ", bias=False"
@@ -182,8 +193,9 @@ class Conv(ConvBase):
     ) -> None:
         super().__init__()
         spec = ConvSpec(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            padding_mode=padding_mode, ndim=ndim if ndim is not None else self._ndim,
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+            dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode,
+            ndim=ndim if ndim is not None else self._ndim,
         )
         self._build(spec, device, dtype)
 
