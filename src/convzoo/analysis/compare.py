@@ -120,12 +120,12 @@ class Variant:
     rf: tuple[int | Fraction, ...]
     forward_ms: float | None = None
     forward_backward_ms: float | None = None
-    forward_spread_ms: float | None = None
-    forward_backward_spread_ms: float | None = None
     ratios: dict[str, float | None] = field(default_factory=dict)
-    noise: dict[str, bool] = field(default_factory=dict)
     note: str = ""
     seed_000: str = ""
+    forward_spread_ms: float | None = None
+    forward_backward_spread_ms: float | None = None
+    noise: dict[str, bool] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""

@@ -93,7 +93,6 @@ class TrainConfig:
     lr: float | None = None
     out: str | Path | None = None
     resume: bool = False
-    force: bool = False
     seed: int = 0
     model_config: dict[str, Any] = field(default_factory=dict)
     data_config: dict[str, Any] = field(default_factory=dict)
@@ -103,6 +102,7 @@ class TrainConfig:
     device: str | None = None
     progress: bool = True
     threads: int | None = None
+    force: bool = False
 
     def __post_init__(self) -> None:
         _positive_or_none("threads", self.threads)
