@@ -8,7 +8,7 @@ import pytest
 import torch.nn as nn
 
 import convzoo.models as zoo
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,9 +33,28 @@ def test_unknown_config_field_lists_the_valid_ones():
 def test_declared_variants_must_be_analysis_kinds():
     with pytest.raises(ValueError, match=r"^`variants` \(=\('depthwise-separable',\)\) of model "
                        r"'tiny' must be one or more of: standard, pointwise, depthwise, "):
-        register("tiny", _Config, "a tiny model", (1, 1, 8, 8), ("depthwise-separable",),
-                 "nowhere")(lambda c: nn.Identity())
+        register_model("tiny", config=_Config, description="a tiny model",
+                       input_shape=(1, 1, 8, 8), variants=("depthwise-separable",),
+                       source="nowhere")(lambda c: nn.Identity())
     assert "tiny" not in zoo.MODELS
+
+
+def test_register_model_takes_the_builder_name_and_keyword_only_metadata():
+    meta = dict(config=_Config, description="a tiny model", input_shape=(1, 1, 8, 8),
+                variants=("standard",), source="nowhere")
+    with pytest.raises(TypeError):
+        register_model("tiny", _Config, "a tiny model", (1, 1, 8, 8), ("standard",), "x")
+
+    def tiny_zoo_test_model(config):
+        return nn.Identity()
+
+    try:
+        assert register_model(**meta)(tiny_zoo_test_model) is tiny_zoo_test_model
+        assert zoo.entry("tiny_zoo_test_model").input_shape == (1, 1, 8, 8)
+        with pytest.raises(ValueError, match="model 'tiny_zoo_test_model' is registered twice"):
+            register_model(**meta)(tiny_zoo_test_model)
+    finally:
+        zoo.MODELS.pop("tiny_zoo_test_model", None)
 
 
 def test_available_describes_every_model():

@@ -12,13 +12,13 @@ Params, MACs and bias adds come from :func:`convzoo.analysis.summary`, the recep
 from :func:`convzoo.analysis.receptive_field`, bytes moved from
 :func:`convzoo.arithmetic.conv_cost` per conv (plus one read and one write for each copying
 op: upsample, the copy of a shuffle); nothing is re-derived here. Latencies are medians of
-repeats interleaved round-robin across all variants (:mod:`convzoo.analysis.timing`).
+repeats interleaved round-robin across all variants (:mod:`convzoo.analysis.timing`), each
+with its spread (half the interquartile range); a ratio whose two interquartile ranges
+overlap is marked as inside the noise.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import platform
 from collections.abc import Callable, Sequence
@@ -34,7 +34,8 @@ from convzoo.analysis.graph import Graph
 from convzoo.analysis.kinds import classify
 from convzoo.analysis.receptive import receptive_field
 from convzoo.analysis.summary import summary
-from convzoo.analysis.timing import check_repeats, interleaved
+from convzoo.analysis.table import Column, Rendered, TableSpec, count
+from convzoo.analysis.timing import Timing, check_repeats, interleaved, within_noise
 from convzoo.arithmetic import is_int, to_tuple
 from convzoo.arithmetic.variants import variant as variant_name
 from convzoo.layers import (
@@ -64,7 +65,9 @@ COMPARE_CONVENTIONS = (
     "in input pixels.",
     "Latency: median wall time of interleaved repeats (all variants round-robin in one loop, "
     "warm-up first) on this machine; forward under torch.no_grad, forward+backward computes "
-    "the gradients of the input and every parameter. Ratios are to the baseline row.",
+    "the gradients of the input and every parameter. Ratios are to the baseline row. "
+    "'±' is half the interquartile range of the repeats; a ratio marked '~' is inside the "
+    "noise (the interquartile ranges of the row and the baseline overlap).",
 )
 
 #: Seed 000 section 9's one-word compute estimate (relative to a standard conv), per variant.
@@ -96,6 +99,10 @@ class Variant:
         output_shape, params, macs, flops, bias_adds, bytes, intensity (FLOP/byte).
         rf: receptive field size ``r`` per spatial axis.
         forward_ms, forward_backward_ms: median latencies (None when not measured).
+        forward_spread_ms, forward_backward_spread_ms: half the interquartile range of the
+            repeats (None when not measured).
+        noise: ``forward``, ``forward_backward`` -> True when the ratio to the baseline is
+            inside the noise (the interquartile ranges overlap).
         ratios: ``params``, ``macs``, ``bytes``, ``forward``, ``forward_backward`` divided by
             the baseline's (None when not measured).
         note: what the variant trades. seed_000: the seed's one-word estimate, if any.
@@ -118,6 +125,9 @@ class Variant:
     ratios: dict[str, float | None] = field(default_factory=dict)
     note: str = ""
     seed_000: str = ""
+    forward_spread_ms: float | None = None
+    forward_backward_spread_ms: float | None = None
+    noise: dict[str, bool] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -128,7 +138,7 @@ class Variant:
 
 
 @dataclass
-class Comparison:
+class Comparison(Rendered):
     """Result of :func:`compare`: one :class:`Variant` per row, the baseline first."""
 
     config: dict[str, Any]
@@ -161,37 +171,37 @@ class Comparison:
             "conventions": list(self.conventions),
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON."""
-        return json.dumps(self.to_dict(), indent=indent)
-
-    def table(self) -> Any:
-        """The rows as a ``rich.table.Table``."""
-        from rich.table import Table
-
+    def table_specs(self, wide: bool = False) -> list[TableSpec]:
+        """Narrow (default, fits 80 columns): a counts table and, when measured, a latency
+        table, counts compact (``4.09 M``). ``wide``: one table, every digit."""
         c = self.config
         size = "x".join(map(str, c["input_shape"]))
         what = (f"x{c['upsample']} upsampling" if c["upsample"]
                 else f"stride {'x'.join(map(str, c['stride']))}")
-        t = Table(title=f"convzoo compare: {c['in_channels']} -> {c['out_channels']}, k="
-                  f"{'x'.join(map(str, c['kernel_size']))}, input {size}, {what}")
-        cols = [("Variant", "left"), ("Params", "right"), ("MACs", "right"),
-                ("Bytes", "right"), ("FLOP/B", "right"), ("RF", "right")]
-        if self.measured:
-            cols += [("Fwd ms", "right"), ("Fwd+bwd ms", "right")]
-        for name, justify in cols:
-            t.add_column(name, justify=justify)  # type: ignore[arg-type]
+        title = (f"convzoo compare: {c['in_channels']} -> {c['out_channels']}, k="
+                 f"{'x'.join(map(str, c['kernel_size']))}, input {size}, {what}")
+        counts = [Column("Variant", "left", text=True), Column("Params"), Column("MACs"),
+                  Column("Bytes"), Column("FLOP/B"), Column("RF")]
+        timed = [Column("Fwd ms"), Column("Fwd+bwd ms")]
+        rows, times = [], []
         for v in self.variants:
-            cells = [v.name, _with_ratio(f"{v.params:,}", v.ratios.get("params")),
-                     _with_ratio(f"{v.macs:,}", v.ratios.get("macs")),
-                     _with_ratio(f"{v.bytes:,}", v.ratios.get("bytes")),
-                     f"{v.intensity:.1f}", "x".join(str(_num(r)) for r in v.rf)]
-            if self.measured:
-                cells += [_with_ratio(_ms(v.forward_ms), v.ratios.get("forward")),
-                          _with_ratio(_ms(v.forward_backward_ms),
-                                      v.ratios.get("forward_backward"))]
-            t.add_row(*cells)
-        return t
+            rows.append((v.name, *(_with_ratio(count(getattr(v, k), wide), v.ratios.get(k))
+                                   for k in ("params", "macs", "bytes")),
+                         f"{v.intensity:.1f}", "x".join(str(_num(r)) for r in v.rf)))
+            times.append((_latency(v.forward_ms, v.forward_spread_ms, v.ratios.get("forward"),
+                                   v.noise.get("forward", False)),
+                          _latency(v.forward_backward_ms, v.forward_backward_spread_ms,
+                                   v.ratios.get("forward_backward"),
+                                   v.noise.get("forward_backward", False))))
+        if not self.measured:
+            return [TableSpec(title, tuple(counts), rows)]
+        if wide:
+            return [TableSpec(title, tuple(counts + timed),
+                              [(*r, *t) for r, t in zip(rows, times)])]
+        latency = TableSpec("latency (median ± half the IQR; ratio to the baseline)",
+                            (Column("Variant", "left", text=True), *timed),
+                            [(v.name, *t) for v, t in zip(self.variants, times)])
+        return [TableSpec(title, tuple(counts), rows), latency]
 
     def footer(self) -> str:
         """Notes, skipped variants, environment and conventions as text."""
@@ -208,34 +218,18 @@ class Comparison:
         lines += [f"Convention: {c}" for c in self.conventions]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        """The table and footer as HTML (Jupyter)."""
-        from convzoo.analysis.html import table_html
 
-        return table_html(self.table(), self.footer().splitlines())
-
-    def render(self, console: Any = None) -> None:
-        """Print the table and the footer on a ``rich`` console (plain text when piped)."""
-        from rich.console import Console
-
-        console = console if console is not None else Console()
-        console.print(self.table())
-        console.print(self.footer(), markup=False, highlight=False)
-
-    def __str__(self) -> str:
-        from rich.console import Console
-
-        buf = io.StringIO()
-        self.render(Console(file=buf, width=160, force_terminal=False, color_system=None))
-        return buf.getvalue()
+def _latency(ms: float | None, spread: float | None, ratio: float | None, noise: bool) -> str:
+    """``'0.123±0.004 (1.52x)'``; ``'~'`` after a ratio inside the noise."""
+    if ms is None:
+        return "-"
+    digits = 0 if ms >= 100 else 1 if ms >= 10 else 2 if ms >= 1 else 3
+    text = f"{ms:.{digits}f}" + ("" if spread is None else f"±{spread:.{digits}f}")
+    return _with_ratio(text, ratio, "~" if noise else "")
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def _with_ratio(text: str, ratio: float | None) -> str:
-    return text if ratio is None else f"{text} ({ratio:.2f}x)"
+def _with_ratio(text: str, ratio: float | None, mark: str = "") -> str:
+    return text if ratio is None else f"{text} ({ratio:.2f}x{mark})"
 
 
 def _ratio(value: float | None, base: float | None) -> float | None:
@@ -344,7 +338,7 @@ def _upsample_variants(cin: int, cout: int, k: tuple[int, ...], r: int) -> list[
 
 # ---------------------------------------------------------------------- timing
 def _measure(modules: dict[str, nn.Module], shape: tuple[int, ...], repeats: int, warmup: int
-             ) -> dict[str, tuple[float, float]]:
+             ) -> dict[str, tuple[Timing, Timing]]:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(shape, generator=gen)
     xg = x.clone().requires_grad_(True)
@@ -367,10 +361,8 @@ def _measure(modules: dict[str, nn.Module], shape: tuple[int, ...], repeats: int
         candidates[f"{name}\0forward"] = forward
         candidates[f"{name}\0forward_backward"] = forward_backward
     times = interleaved(candidates, repeats, warmup)
-    return {
-        name: (times[f"{name}\0forward"].median_ms, times[f"{name}\0forward_backward"].median_ms)
-        for name in modules
-    }
+    return {name: (times[f"{name}\0forward"], times[f"{name}\0forward_backward"])
+            for name in modules}
 
 
 def _environment() -> dict[str, Any]:
@@ -460,18 +452,27 @@ def compare(
     rows = [_count(name, fam, modules[name], shape, note) for name, fam, _, note in builders]
     timed = _measure(modules, shape, repeats, warmup) if measure else {}
     base = rows[0]
-    base_times = timed.get(base.name, (None, None))
     variants = []
     for v in rows:
-        fwd, fb = timed.get(v.name, (None, None))
         ratios = {
             "params": _ratio(v.params, base.params),
             "macs": _ratio(v.macs, base.macs),
             "bytes": _ratio(v.bytes, base.bytes),
-            "forward": _ratio(fwd, base_times[0]),
-            "forward_backward": _ratio(fb, base_times[1]),
         }
-        variants.append(replace(v, forward_ms=fwd, forward_backward_ms=fb, ratios=ratios))
+        times: dict[str, Any] = {}
+        if v.name in timed:
+            (fwd, fb), (base_fwd, base_fb) = timed[v.name], timed[base.name]
+            ratios["forward"] = _ratio(fwd.median_ms, base_fwd.median_ms)
+            ratios["forward_backward"] = _ratio(fb.median_ms, base_fb.median_ms)
+            times = dict(
+                forward_ms=fwd.median_ms, forward_backward_ms=fb.median_ms,
+                forward_spread_ms=fwd.spread_ms, forward_backward_spread_ms=fb.spread_ms,
+                noise={} if v is base else {
+                    "forward": within_noise(fwd.samples, base_fwd.samples),
+                    "forward_backward": within_noise(fb.samples, base_fb.samples)})
+        else:
+            ratios["forward"] = ratios["forward_backward"] = None
+        variants.append(replace(v, ratios=ratios, **times))
     config = {
         "in_channels": in_channels, "out_channels": out_channels, "kernel_size": k,
         "input_size": size, "input_shape": shape, "stride": s, "batch": int(batch),

@@ -1,8 +1,8 @@
 """HTML tables for notebooks: the ``_repr_html_`` of summaries, comparisons and receptive
 fields (Jupyter shows them as tables instead of text).
 
-The rows and columns are the objects' own ``rich`` tables (``.table()``), converted cell by
-cell, so the notebook and the terminal show the same numbers.
+The rows and columns are the objects' own ``rich`` tables (``table_specs()``), converted cell
+by cell, so the notebook and the terminal show the same numbers.
 
 >>> from rich.table import Table
 >>> t = Table(title="t"); t.add_column("a"); t.add_row("[green]1[/]")
@@ -16,7 +16,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["table_html", "receptive_field_html", "STYLE"]
+__all__ = ["table_html", "tables_html", "receptive_field_html", "STYLE"]
 
 #: Inline style of the tables (notebooks strip <style> blocks inconsistently).
 STYLE = "border-collapse:collapse;font-size:14px;margin:4px 0"
@@ -46,9 +46,22 @@ def table_html(table: Any, notes: Sequence[str] = ()) -> str:
     title = table.title
     caption = f"<caption style=\"text-align:left;font-weight:bold\">{html.escape(_plain(title))}" \
         "</caption>" if title else ""
-    foot = "".join(f"<div style=\"font-size:13px\">{html.escape(n)}</div>" for n in notes if n)
+    foot = table_html_notes(notes)
     return (f'<div class="convzoo-table"><table style="{STYLE}">{caption}<tr>{head}</tr>'
             + "".join(rows) + f"</table>{foot}</div>")
+
+
+def tables_html(tables: Sequence[Any], notes: Sequence[str] = ()) -> str:
+    """Several ``rich`` tables one under the other, the notes under the last one."""
+    if not tables:
+        return table_html_notes(notes)
+    return "".join(table_html(t, notes if i == len(tables) - 1 else ())
+                   for i, t in enumerate(tables))
+
+
+def table_html_notes(notes: Sequence[str]) -> str:
+    """Note lines alone (a result with no table)."""
+    return "".join(f"<div style=\"font-size:13px\">{html.escape(n)}</div>" for n in notes if n)
 
 
 def receptive_field_html(result: Any) -> str:

@@ -11,8 +11,6 @@ the sum of the per-module medians, so the groups add up to the total.
 
 from __future__ import annotations
 
-import io
-import json
 import platform
 import statistics
 import time
@@ -25,7 +23,8 @@ import torch.nn as nn
 from torch.utils._pytree import tree_flatten
 
 from convzoo.analysis.summary import Row, Summary, summary
-from convzoo.analysis.timing import check_repeats
+from convzoo.analysis.table import Column, Rendered, TableSpec, count
+from convzoo.analysis.timing import check_repeats, spread_ms
 from convzoo.analysis.trace import check_input_shape
 
 __all__ = ["ProfileRow", "Profile", "profile", "OUTSIDE"]
@@ -46,6 +45,8 @@ class ProfileRow:
             own ``forward`` (its time is in :data:`OUTSIDE`).
         forward_ms: median forward time of the call (None when not timed).
         share: ``forward_ms`` over the profile's total (0.0 when not timed).
+        forward_spread_ms: half the interquartile range of the call's times (None when not
+            timed), printed as ``±`` beside the median.
     """
 
     name: str
@@ -59,6 +60,7 @@ class ProfileRow:
     macs: int
     forward_ms: float | None
     share: float
+    forward_spread_ms: float | None = None
 
     @property
     def gmacs_per_s(self) -> float | None:
@@ -76,7 +78,7 @@ class ProfileRow:
 
 
 @dataclass
-class Profile:
+class Profile(Rendered):
     """Result of :func:`profile`.
 
     Attributes:
@@ -86,6 +88,7 @@ class Profile:
         total_ms: the sum of :attr:`by_kind`: the median end-to-end forward time (hooks
             installed), or the sum of the per-call medians when that is larger (ms).
         wall_ms: the median end-to-end forward time (hooks installed), ms.
+        wall_spread_ms: half the interquartile range of the end-to-end forward times, ms.
         backward_ms: median backward time (ms) when ``backward=True``, else None.
         summary: the :class:`~convzoo.analysis.Summary` the rows come from.
     """
@@ -101,6 +104,7 @@ class Profile:
     environment: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     summary: Summary | None = field(default=None, repr=False)
+    wall_spread_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain Python (JSON-ready)."""
@@ -110,6 +114,7 @@ class Profile:
             "warmup": self.warmup,
             "total_ms": self.total_ms,
             "wall_ms": self.wall_ms,
+            "wall_spread_ms": self.wall_spread_ms,
             "backward_ms": self.backward_ms,
             "by_kind": dict(self.by_kind),
             "rows": [r.to_dict() for r in self.rows],
@@ -117,60 +122,46 @@ class Profile:
             "notes": list(self.notes),
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON."""
-        return json.dumps(self.to_dict(), indent=indent)
-
-    def tables(self) -> tuple[Any, Any]:
-        """The per-layer and the per-kind ``rich`` tables."""
-        from rich.table import Table
-
-        t = Table(title="convzoo profile (forward, median per call)")
-        for col, justify in (("Layer", "left"), ("Type", "left"), ("Kind", "left"),
-                             ("Output shape", "left"), ("MACs", "right"), ("ms", "right"),
-                             ("%", "right"), ("GMAC/s", "right")):
-            t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    def table_specs(self, wide: bool = False) -> list[TableSpec]:
+        """The per-layer and the per-kind tables. Narrow (default, fits 80 columns): no Type
+        column, MACs compact (``51.4 M``); ``wide``: the Type column and every digit."""
+        layer = [Column("Layer", "left", text=True), Column("Type", "left", text=True),
+                 Column("Kind", "left", text=True), Column("Output shape", "left"),
+                 Column("MACs"), Column("ms ± IQR/2"), Column("%"), Column("GMAC/s")]
+        rows = []
         for r in self.rows:
             rate = r.gmacs_per_s
-            t.add_row("  " * max(r.depth - 1, 0) + r.name, r.type, r.kind,
-                      "x".join(map(str, r.output_shape)), f"{r.macs:,}",
-                      "-" if r.forward_ms is None else f"{r.forward_ms:.3f}",
-                      "-" if r.forward_ms is None else f"{100 * r.share:.1f}",
-                      "-" if rate is None else f"{rate:.1f}")
-        k = Table(title="time by kind")
-        for col, justify in (("Kind", "left"), ("ms", "right"), ("%", "right")):
-            k.add_column(col, justify=justify)  # type: ignore[arg-type]
-        for kind, ms in sorted(self.by_kind.items(), key=lambda kv: -kv[1]):
-            share = ms / self.total_ms if self.total_ms else 0.0
-            k.add_row(kind, f"{ms:.3f}", f"{100 * share:.1f}")
-        return t, k
+            rows.append(["  " * max(r.depth - 1, 0) + r.name, r.type, r.kind,
+                         "x".join(map(str, r.output_shape)), count(r.macs, wide),
+                         _ms(r.forward_ms, r.forward_spread_ms),
+                         "-" if r.forward_ms is None else f"{100 * r.share:.1f}",
+                         "-" if rate is None else f"{rate:.1f}"])
+        if not wide:
+            layer[3] = Column("Output", "left")
+            del layer[1]
+            for row in rows:
+                del row[1]
+        kinds = [(kind, f"{ms:.3f}", f"{100 * (ms / self.total_ms if self.total_ms else 0):.1f}")
+                 for kind, ms in sorted(self.by_kind.items(), key=lambda kv: -kv[1])]
+        return [
+            TableSpec("convzoo profile (forward, median per call)", tuple(layer),
+                      [tuple(row) for row in rows]),
+            TableSpec("time by kind", (Column("Kind", "left", text=True), Column("ms"),
+                                       Column("%")), kinds),
+        ]
 
     def footer(self) -> str:
         """Totals, environment and notes as text."""
         env = self.environment
+        spread = "" if self.wall_spread_ms is None else f" ± {self.wall_spread_ms:.3f}"
         lines = [f"Input: {'x'.join(map(str, self.input_shape))}; forward {self.total_ms:.3f} "
-                 f"ms (median of {self.repeats} after {self.warmup} warm-up)"
+                 f"ms (median of {self.repeats} after {self.warmup} warm-up; end to end "
+                 f"{self.wall_ms:.3f}{spread} ms, ± half the interquartile range)"
                  + ("" if self.backward_ms is None else
                     f"; backward {self.backward_ms:.3f} ms")
                  + f"; torch {env['torch']}, {env['threads']} threads, {env['device']}."]
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
-
-    def render(self, console: Any = None) -> None:
-        """Print both tables and the footer on a ``rich`` console (plain when piped)."""
-        from rich.console import Console
-
-        console = console if console is not None else Console()
-        for t in self.tables():
-            console.print(t)
-        console.print(self.footer(), markup=False, highlight=False)
-
-    def __str__(self) -> str:
-        from rich.console import Console
-
-        buf = io.StringIO()
-        self.render(Console(file=buf, width=160, force_terminal=False, color_system=None))
-        return buf.getvalue()
 
 
 # ---------------------------------------------------------------------- measuring
@@ -325,6 +316,7 @@ def profile(
     per_call, forward, backward_times, shapes = _run(model, shape, bool(backward), repeats,
                                                      warmup)
     medians = {k: statistics.median(v) * 1e3 for k, v in per_call.items()}
+    spreads = {k: spread_ms(v) for k, v in per_call.items()}
     wall = statistics.median(forward) * 1e3
     inside = sum(medians.values())
     outside = max(wall - inside, 0.0)
@@ -340,6 +332,7 @@ def profile(
             name=r.name, type=r.type, kind=r.kind, depth=r.depth, call=call,
             module=is_module, output_shape=r.output_shape, params=r.params, macs=r.macs,
             forward_ms=ms, share=(ms / total if ms and total else 0.0),
+            forward_spread_ms=spreads.get((r.name, call)) if is_module else None,
         ))
     leaves = _leaves(model)
     called = {name for name, _ in medians}
@@ -349,7 +342,7 @@ def profile(
                 name, type(leaves[name]).__name__, "other", name.count(".") + 1, call, True,
                 shapes.get((name, call), ()),
                 sum(p.numel() for p in leaves[name].parameters()), 0, ms,
-                ms / total if total else 0.0,
+                ms / total if total else 0.0, spreads[(name, call)],
             ))
     notes = ["Per-row times are forward medians of each leaf-module call; "
              f"'{OUTSIDE}' is the median forward time minus their sum (ops in container "
@@ -373,5 +366,12 @@ def profile(
         rows=rows, by_kind=by_kind, total_ms=total, wall_ms=wall,
         backward_ms=statistics.median(backward_times) * 1e3 if backward else None,
         input_shape=shape, repeats=repeats, warmup=warmup, environment=_environment(model),
-        notes=notes + list(s.notes), summary=s,
+        notes=notes + list(s.notes), summary=s, wall_spread_ms=spread_ms(forward),
     )
+
+
+def _ms(ms: float | None, spread: float | None) -> str:
+    """``'0.123±0.004'``, or ``'-'`` for an untimed row."""
+    if ms is None:
+        return "-"
+    return f"{ms:.3f}" + ("" if spread is None else f"±{spread:.3f}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,6 +23,7 @@ from convzoo import arithmetic as ar
 from convzoo.analysis.graph import Graph, Node
 from convzoo.analysis.kinds import classify
 from convzoo.analysis.receptive import node_fields
+from convzoo.analysis.table import Column, Rendered, TableSpec, count
 from convzoo.analysis.trace import trace
 from convzoo.arithmetic import ReceptiveField
 
@@ -113,7 +113,7 @@ class Totals:
 
 
 @dataclass
-class Summary:
+class Summary(Rendered):
     """Result of :func:`summary`: :attr:`rows`, :attr:`totals` and the notes.
 
     ``partial`` is True when the model could not be traced to the end; then MACs, FLOPs,
@@ -146,10 +146,6 @@ class Summary:
             "conventions": list(self.conventions),
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON."""
-        return json.dumps(self.to_dict(), indent=indent)
-
     def to_csv(self) -> str:
         """One CSV line per row (receptive fields as ``'r0xr1'`` and ``'S0xS1'``)."""
         buf = io.StringIO()
@@ -163,21 +159,26 @@ class Summary:
         return buf.getvalue()
 
     # ------------------------------------------------------------------ rendering
-    def table(self) -> Any:
-        """The rows as a ``rich.table.Table``."""
-        from rich.table import Table
-
+    def table_specs(self, wide: bool = False) -> list[TableSpec]:
+        """The per-row table. Narrow (default, fits 80 columns): no Type column, counts
+        compact (``4.09 G``), a receptive field equal on every axis as one number (``427``
+        for ``427x427``). ``wide``: the Type column and every digit."""
         title = "convzoo summary" + (" (PARTIAL: see notes)" if self.partial else "")
-        t = Table(title=title, show_lines=False)
-        for col, justify in (("Layer", "left"), ("Type", "left"), ("Kind", "left"),
-                             ("Output shape", "left"), ("Params", "right"), ("MACs", "right"),
-                             ("Out bytes", "right"), ("RF r", "right"), ("RF S", "right")):
-            t.add_column(col, justify=justify)  # type: ignore[arg-type]
-        for r in self.rows:
-            t.add_row("  " * max(r.depth - 1, 0) + r.name, r.type, r.kind,
-                      "x".join(map(str, r.output_shape)), f"{r.params:,}", f"{r.macs:,}",
-                      f"{r.output_bytes:,}", _rf_text(r, "size"), _rf_text(r, "stride"))
-        return t
+        columns = [Column("Layer", "left", text=True), Column("Type", "left", text=True),
+                   Column("Kind", "left", text=True), Column("Output shape", "left"),
+                   Column("Params"), Column("MACs"), Column("Out bytes"), Column("RF r"),
+                   Column("RF S")]
+        rows = [["  " * max(r.depth - 1, 0) + r.name, r.type, r.kind,
+                 "x".join(map(str, r.output_shape)), count(r.params, wide),
+                 count(r.macs, wide), count(r.output_bytes, wide),
+                 _rf_text(r, "size", wide), _rf_text(r, "stride", wide)] for r in self.rows]
+        if not wide:
+            columns[3:9] = [Column("Output", "left"), Column("Params"), Column("MACs"),
+                            Column("Out B"), Column("RF"), Column("S")]
+            del columns[1]
+            for row in rows:
+                del row[1]
+        return [TableSpec(title, tuple(columns), [tuple(row) for row in rows])]
 
     def footer(self) -> str:
         """Totals, notes and conventions as text."""
@@ -199,35 +200,13 @@ class Summary:
         lines += [f"Convention: {c}" for c in self.conventions]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        """The table and footer as HTML (Jupyter)."""
-        from convzoo.analysis.html import table_html
 
-        return table_html(self.table(), self.footer().splitlines())
-
-    def render(self, console: Any = None) -> None:
-        """Print the table and footer on a ``rich`` console (plain text when not a TTY)."""
-        from rich.console import Console
-
-        console = console if console is not None else Console()
-        console.print(self.table())
-        console.print(self.footer(), markup=False, highlight=False)
-
-    def __str__(self) -> str:
-        from rich.console import Console
-
-        buf = io.StringIO()
-        console = Console(file=buf, width=160, force_terminal=False, color_system=None)
-        self.render(console)
-        return buf.getvalue()
-
-
-def _rf_text(row: Row, what: str) -> str:
+def _rf_text(row: Row, what: str, wide: bool = True) -> str:
     parts = [
         f"{getattr(f, what)}{'*' if g and what == 'size' else ''}"
         for f, g in zip(row.rf, row.rf_global, strict=True)
     ]
-    return "x".join(parts)
+    return parts[0] if not wide and len(set(parts)) == 1 else "x".join(parts)
 
 
 # ---------------------------------------------------------------------- grouping

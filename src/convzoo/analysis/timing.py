@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from convzoo.arithmetic import is_int
 
-__all__ = ["Timing", "interleaved", "check_repeats"]
+__all__ = ["Timing", "interleaved", "check_repeats", "quartiles", "within_noise", "spread_ms"]
 
 
 def check_repeats(repeats: object, name: str = "repeats", minimum: int = 1) -> int:
@@ -27,6 +27,44 @@ def check_repeats(repeats: object, name: str = "repeats", minimum: int = 1) -> i
     if not is_int(repeats) or repeats < minimum:  # type: ignore[operator]
         raise ValueError(f"`{name}` (={repeats!r}) must be an int >= {minimum}")
     return int(repeats)  # type: ignore[call-overload]
+
+
+def quartiles(samples: Sequence[float]) -> tuple[float, float, float]:
+    """First quartile, median and third quartile of ``samples`` (inclusive method: with
+    one sample all three are that sample).
+
+    >>> quartiles([1.0, 2.0, 3.0, 4.0, 100.0])
+    (2.0, 3.0, 4.0)
+    """
+    if not samples:
+        raise ValueError("`samples` (=[]) must hold at least one time")
+    if len(samples) == 1:
+        return samples[0], samples[0], samples[0]
+    q1, q2, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def spread_ms(samples: Sequence[float]) -> float:
+    """Half the interquartile range of ``samples`` (seconds) in milliseconds: the ``±``
+    printed beside a median.
+
+    >>> spread_ms([0.001, 0.002, 0.003, 0.004, 0.100])
+    1.0
+    """
+    q1, _, q3 = quartiles(samples)
+    return (q3 - q1) / 2 * 1e3
+
+
+def within_noise(a: Sequence[float], b: Sequence[float]) -> bool:
+    """True when the interquartile ranges of two sets of times overlap: the ratio of their
+    medians is then inside the run-to-run noise and says nothing about which is faster.
+
+    >>> within_noise([1.0, 1.1, 1.2], [1.1, 1.2, 1.3]), within_noise([1.0, 1.1], [2.0, 2.1])
+    (True, False)
+    """
+    a1, _, a3 = quartiles(a)
+    b1, _, b3 = quartiles(b)
+    return a1 <= b3 and b1 <= a3
 
 
 @dataclass(frozen=True)
@@ -53,6 +91,11 @@ class Timing:
     def median_ms(self) -> float:
         """Median wall time in milliseconds."""
         return self.median * 1e3
+
+    @property
+    def spread_ms(self) -> float:
+        """Half the interquartile range, in milliseconds (:func:`spread_ms`)."""
+        return spread_ms(self.samples)
 
 
 def interleaved(

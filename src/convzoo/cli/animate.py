@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.cli.output import console, parse_ints, parse_padding, per_axis
+from convzoo.cli.output import check_output_file, console, parse_ints, parse_padding, per_axis
 
 __all__ = ["add_parser", "run", "options_from_args"]
 
@@ -67,6 +67,7 @@ def options_from_args(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo animate``."""
+    check_output_file(args.output, "--output")  # before rendering: a bad path fails at once
     from convzoo.viz.animate import animate, save
 
     scenes = animate(args.kind, max_frames=args.max_frames, **options_from_args(args))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.analysis.compare import compare
 from convzoo.cli.output import console, emit_json, parse_ints, per_axis
 
 __all__ = ["add_parser", "run"]
@@ -31,11 +30,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=20, help="timed repeats (default 20)")
     p.add_argument("--no-measure", action="store_true", help="counts only, no timing")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--wide", action="store_true",
+                   help="every digit (4,089,184,256 instead of 4.09 G); may exceed 80 columns")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo compare``."""
+    from convzoo.analysis.compare import compare
+
     size = parse_ints(args.input, "--input")
     kernel = parse_ints(args.kernel, "--kernel")
     stride = parse_ints(args.stride, "--stride")
@@ -47,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result.to_dict())
     else:
-        result.render(console())
+        result.render(console(), wide=args.wide)
     return 0

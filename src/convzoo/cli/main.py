@@ -1,7 +1,11 @@
 """``convzoo``: the command-line entry point (argparse subcommands, one module each).
 
 Each subcommand module exposes ``add_parser(subparsers)``, which registers its flags and sets
-``func=run`` with ``run(args) -> int``. Modules are imported only when the parser is built.
+``func=run`` with ``run(args) -> int``. Modules are imported only when the parser is built, and
+a command line naming a subcommand builds the parser of that one only: ``convzoo shape`` and
+``convzoo solve`` import neither torch nor the other subcommands. Subcommand modules keep
+their top-level imports light (argparse, rich, ``convzoo.arithmetic``) and import the library
+inside ``run``.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ SUBCOMMANDS = ("tour", "shape", "solve", "summary", "rf", "compare", "profile", 
                "serve", "train", "bench")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with every subcommand registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand registered, or only the subcommand ``only``."""
     from importlib import import_module
 
     parser = argparse.ArgumentParser(
@@ -30,9 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"convzoo {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    for name in SUBCOMMANDS if only is None else (only,):
         import_module(f"convzoo.cli.{name}").add_parser(subparsers)
     return parser
+
+
+def _command(argv: list[str]) -> str | None:
+    """The subcommand an argument list names (its first non-option word), if it is one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in SUBCOMMANDS else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         0 on success; 2 on bad input: argparse's usage errors, and any ``ValueError`` from
         convzoo, printed as one line ``convzoo: error: <message>`` on stderr (no traceback).
     """
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, --version and usage errors

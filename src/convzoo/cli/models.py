@@ -4,21 +4,23 @@ Accepted forms:
 
 * ``path/to/file.py:factory``: the file is imported (its folder first on ``sys.path`` while
   it loads) and ``factory()`` is called with no arguments; it must return an ``nn.Module``.
-* a zoo name such as ``resnet18``: ``convzoo.models.create(name)``, once the ``convzoo.models``
-  package exists (the hook below imports it when it is there).
+* a zoo name such as ``resnet50``: ``convzoo.models.create(name)``.
+
+torch and the zoo are imported when a model is loaded, not with this module (``convzoo
+--help`` and the arithmetic commands stay fast).
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import torch.nn as nn
+if TYPE_CHECKING:
+    import torch.nn as nn
 
-__all__ = ["load_model", "FORMS", "zoo"]
+__all__ = ["load_model", "FORMS"]
 
 #: The forms of MODEL, as listed in every error message.
 FORMS = "path/to/file.py:factory (a function in that file returning an nn.Module) or a zoo name"
@@ -28,19 +30,14 @@ def _error(text: str, why: str) -> ValueError:
     return ValueError(f"MODEL (={text!r}) {why}; accepted forms: {FORMS}")
 
 
-def zoo() -> Any | None:
-    """The ``convzoo.models`` package if it exists (the zoo hook), else None."""
-    if importlib.util.find_spec("convzoo.models") is None:
-        return None
-    return importlib.import_module("convzoo.models")
-
-
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
 
 
 def _from_file(text: str, path_text: str, factory: str) -> nn.Module:
+    import torch.nn as nn
+
     path = Path(path_text)
     if not path.is_file():
         raise _error(text, f"names a file that does not exist: {path_text}")
@@ -91,14 +88,9 @@ or a zoo name
         return _from_file(text, path_text, factory)
     if text.endswith(".py"):
         raise _error(text, "needs ':factory' after the file name")
-    models = zoo()
-    if models is None:
-        raise _error(text, "is not a file:factory, and no zoo is available yet "
-                     "(convzoo.models does not exist)")
+    from convzoo import models
+
     try:
-        model = models.create(text)
-    except (KeyError, ValueError) as e:
+        return models.create(text)
+    except ValueError as e:
         raise _error(text, f"is not a zoo model: {_first_line(e)}") from None
-    if not isinstance(model, nn.Module):
-        raise _error(text, f"zoo returned {type(model).__name__}, not an nn.Module")
-    return model

@@ -1,4 +1,5 @@
-"""Shared CLI helpers: parsing of shapes and per-axis values, JSON, the console, tables."""
+"""Shared CLI helpers: parsing of shapes and per-axis values, output paths, JSON, the console,
+tables."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from convzoo.paths import check_output_dir, check_output_file
+
 __all__ = [
+    "check_output_dir",
+    "check_output_file",
     "console",
     "print_pairs",
     "parse_ints",

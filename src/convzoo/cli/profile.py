@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.analysis.profile import profile
 from convzoo.cli.models import load_model
 from convzoo.cli.output import console, emit_json, parse_ints
 from convzoo.cli.summary import model_arguments
@@ -23,16 +22,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backward", action="store_true", help="also time a backward pass")
     p.add_argument("--repeats", type=int, default=10, help="timed runs (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--wide", action="store_true",
+                   help="every digit (4,089,184,256 instead of 4.09 G); may exceed 80 columns")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo profile``."""
+    from convzoo.analysis.profile import profile
+
     shape = parse_ints(args.input, "--input")
     result = profile(load_model(args.model), shape, backward=args.backward,
                      repeats=args.repeats)
     if args.json:
         emit_json(result.to_dict())
     else:
-        result.render(console())
+        result.render(console(), wide=args.wide)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from convzoo.cli.output import console
+from convzoo.cli.output import check_output_file, console
 
 __all__ = ["add_parser", "run", "write_report", "DEFAULT_PATH"]
 
@@ -70,6 +70,7 @@ def write_report(path: str | Path, variants: tuple[str, ...] | None = None, repe
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo report``."""
+    check_output_file(args.output, "--output")  # before the report is built
     variants = None
     if args.variants:
         variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from convzoo.analysis import ReceptiveFieldResult, receptive_field
 from convzoo.cli.models import load_model
 from convzoo.cli.output import console, emit_json, parse_ints
 from convzoo.cli.summary import model_arguments
+
+if TYPE_CHECKING:
+    from convzoo.analysis import ReceptiveFieldResult
 
 __all__ = ["add_parser", "run", "report"]
 
@@ -55,6 +57,8 @@ def report(rf: ReceptiveFieldResult) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo rf``."""
+    from convzoo.analysis import receptive_field
+
     shape = parse_ints(args.input, "--input")
     rf = receptive_field(load_model(args.model), shape, layer=args.layer,
                          empirical=args.empirical)

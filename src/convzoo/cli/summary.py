@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.analysis import summary
 from convzoo.cli.models import FORMS, load_model
 from convzoo.cli.output import console, emit_json, parse_ints
 
@@ -30,11 +29,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON")
     fmt.add_argument("--csv", action="store_true", help="print CSV (one line per row)")
+    p.add_argument("--wide", action="store_true",
+                   help="every digit (4,089,184,256 instead of 4.09 G); may exceed 80 columns")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo summary``."""
+    from convzoo.analysis import summary
+
     shape = parse_ints(args.input, "--input")
     s = summary(load_model(args.model), shape, depth=args.depth)
     if args.json:
@@ -42,5 +45,5 @@ def run(args: argparse.Namespace) -> int:
     elif args.csv:
         print(s.to_csv(), end="")
     else:
-        s.render(console())
+        s.render(console(), wide=args.wide)
     return 0

@@ -7,8 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from convzoo.analysis import compare
-from convzoo.cli.tour_zoo import render_zoo
+from convzoo.cli.output import check_output_file
 from convzoo.tour import ARITHMETIC_EXAMPLES, LAYER_EXAMPLES, LayerResult, evaluate
 
 __all__ = ["add_parser", "run", "render"]
@@ -133,6 +132,8 @@ TOUR_COMPARISONS = (
 
 def render_variants(console: Console, repeats: int = 10) -> None:
     """Seed 000's comparison table ('high / medium / low') with measured numbers."""
+    from convzoo.analysis import compare
+
     console.rule("[bold]the variants compared[/] (seed 000 section 9, measured on this machine)")
     for title, arguments in TOUR_COMPARISONS:
         console.print(f"\n[bold]{title}[/]")
@@ -141,9 +142,13 @@ def render_variants(console: Console, repeats: int = 10) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo tour``."""
+    if getattr(args, "report", ""):  # the report is written last: check its path first
+        check_output_file(args.report, "--report")
     console = Console()
     render(console, getattr(args, "seed", None))
     if getattr(args, "seed", None) is None:
+        from convzoo.cli.tour_zoo import render_zoo
+
         render_variants(console)
         render_zoo(console)
     path = getattr(args, "report", "")

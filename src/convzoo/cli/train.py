@@ -1,7 +1,9 @@
 """``convzoo train MODEL --data DATASET``: train a zoo model on an offline data set.
 
 Progress (rich bar: loss, metric, throughput) goes to stderr; the final evaluation to stdout;
-``--out DIR`` receives ``last.pt`` (atomic checkpoint), ``metrics.csv`` and ``metrics.json``.
+``--out DIR`` receives ``last.pt`` (atomic checkpoint), ``metrics.csv`` and ``metrics.json``;
+it is checked before anything runs, and a folder holding a previous run is refused unless
+``--resume`` (continue it, possibly to a larger ``--epochs``) or ``--force`` (start over).
 ``--nproc N`` relaunches the same command under ``torchrun`` with N processes (DDP).
 """
 
@@ -11,6 +13,8 @@ import argparse
 import ast
 import subprocess
 from typing import Any
+
+from convzoo.paths import check_run_dir
 
 __all__ = ["add_parser", "run", "parse_assignments"]
 
@@ -56,7 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate; default: data's")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="folder for last.pt, metrics.csv, metrics.json (and samples.png)")
-    p.add_argument("--resume", action="store_true", help="continue from DIR/last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from DIR/last.pt (--epochs may extend the run)")
+    p.add_argument("--force", action="store_true",
+                   help="start afresh in a DIR that already holds a run (default: refuse)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="model_config",
                    help="model config field, repeatable (e.g. --set width=16)")
@@ -92,7 +99,8 @@ def _argv(args: argparse.Namespace) -> list[str]:
         argv += ["--set", item]
     for item in args.data_config or []:
         argv += ["--data-option", item]
-    for flag, on in (("--resume", args.resume), ("--no-deterministic", args.no_deterministic),
+    for flag, on in (("--resume", args.resume), ("--force", args.force),
+                     ("--no-deterministic", args.no_deterministic),
                      ("--no-progress", args.no_progress), ("--json", args.json)):
         if on:
             argv.append(flag)
@@ -101,13 +109,16 @@ def _argv(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo train``."""
+    if args.out is not None:  # before torch loads: a bad --out is a one-line error at once
+        check_run_dir(args.out, "--out", args.resume, args.force, ("--resume", "--force"))
     from convzoo.train import TrainConfig, train
 
     model_config = parse_assignments(args.model_config, "--set")
     data_config = parse_assignments(args.data_config, "--data-option")
     config = TrainConfig(  # validates every value before anything is launched
         args.model, args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        out=args.out, resume=args.resume, seed=args.seed, model_config=model_config,
+        out=args.out, resume=args.resume, force=args.force, seed=args.seed,
+        model_config=model_config,
         data_config=data_config, limit=args.limit, checkpoint_every=args.checkpoint_every,
         deterministic=not args.no_deterministic, device=args.device,
         progress=not args.no_progress, threads=args.threads)

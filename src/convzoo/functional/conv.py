@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from convzoo.arithmetic import solve_output_padding
+from convzoo.functional.sizes import static_shape
 from convzoo.spec import ConvSpec, spec_from_call
 
 __all__ = ["conv", "conv_transpose", "run_spec"]
@@ -40,7 +41,7 @@ def run_spec(
     """
     _check_dims(spec)
     n = spec.ndim
-    pads = spec.resolved_padding(tuple(x.shape[-n:]))
+    pads = spec.resolved_padding(static_shape(x)[-n:])
     symmetric = all(lo == hi for lo, hi in pads)
     if spec.transposed:
         if symmetric:
@@ -129,7 +130,7 @@ def conv_transpose(
             input, weight, bias, stride, padding, dilation, groups, transposed=True
         )
         targets = tuple(output_size)[-n:]
-        spatial = tuple(input.shape[-n:])
+        spatial = static_shape(input)[-n:]
         output_padding = tuple(
             solve_output_padding(i, t, k, s, p, d)
             for i, t, k, s, p, d in zip(

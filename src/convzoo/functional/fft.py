@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.weak import WeakIdKeyDictionary
 
+from convzoo.functional.sizes import static_shape
 from convzoo.functional.smooth import next_fast_len
 from convzoo.spec import ConvSpec
 
@@ -137,7 +138,7 @@ def conv_fft(
         )
     if x.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"`input` dtype (={x.dtype}) must be float32 or float64 for FFT")
-    pads = spec.resolved_padding(tuple(x.shape[-2:]))
+    pads = spec.resolved_padding(static_shape(x)[-2:])
     lead = (0, 0)  # zero padding before each axis, applied as a circular shift of the kernel
     if spec.padding_mode == "zeros":
         lead = (pads[0][0], pads[1][0])

@@ -10,6 +10,7 @@ import torch.nn as nn
 from torch.nn import init
 
 from convzoo.functional.dispatch import run_fast
+from convzoo.functional.sizes import static_shape
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
 
@@ -23,12 +24,13 @@ def check_input(spec: ConvSpec, x: torch.Tensor, argument: str = "input") -> Non
     """Validate an input tensor against a spec (rank, channels, size) with a ValueError.
 
     Skipped while torch.compile / torch.export trace the module (shapes are checked once,
-    eagerly, and tracing stays free of graph breaks).
+    eagerly, and tracing stays free of graph breaks); under ``torch.jit.trace`` the example
+    input is checked and the check leaves nothing in the graph.
     """
     if torch.compiler.is_compiling():
         return
     try:
-        spec.output_shape(tuple(x.shape))
+        spec.output_shape(static_shape(x))
     except ValueError as e:
         raise ValueError(str(e).replace("`input_shape`", f"`{argument}` shape", 1)) from None
 
@@ -41,7 +43,7 @@ def add_batch(x: torch.Tensor, ndim: int) -> tuple[torch.Tensor, bool]:
         return x.unsqueeze(0), True
     if not torch.compiler.is_compiling() and x.dim() != ndim + 2:
         raise ValueError(
-            f"`input` shape (={tuple(x.shape)}) must be (N, C, *spatial) or (C, *spatial) with "
+            f"`input` shape (={static_shape(x)}) must be (N, C, *spatial) or (C, *spatial) with "
             f"{ndim} spatial dim{'s' if ndim != 1 else ''}"
         )
     return x, False
@@ -73,10 +75,21 @@ def _examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
     ]
 
 
-def describe(spec: ConvSpec) -> str:
+def describe(spec: ConvSpec, channels: str | None = None, groups: bool = True) -> str:
     """The ``extra_repr`` of a single convolution: non-default arguments only, in torch.nn's
-    order (stride, padding, dilation, output_padding, groups, bias, padding_mode)."""
-    text = f"{spec.in_channels}, {spec.out_channels}, kernel_size={spec.kernel_size}"
+    order (stride, padding, dilation, output_padding, groups, bias, padding_mode).
+
+    Args:
+        spec: the convolution. channels: what to print first (default ``'C_in, C_out'``).
+        groups: print ``groups=`` when it is not 1 (a layer where the groups follow from its
+            own arguments, such as a depthwise conv, leaves it out).
+
+    >>> describe(ConvSpec(4, 8, 3, stride=2, groups=4, ndim=2), channels="4", groups=False)
+    '4, kernel_size=(3, 3), stride=(2, 2)'
+    """
+    if channels is None:
+        channels = f"{spec.in_channels}, {spec.out_channels}"
+    text = f"{channels}, kernel_size={spec.kernel_size}"
     if any(v != 1 for v in spec.stride):
         text += f", stride={spec.stride}"
     if spec.padding == "same":
@@ -88,7 +101,7 @@ def describe(spec: ConvSpec) -> str:
         text += f", dilation={spec.dilation}"
     if any(spec.output_padding):
         text += f", output_padding={spec.output_padding}"
-    if spec.groups != 1:
+    if groups and spec.groups != 1:
         text += f", groups={spec.groups}"
     if not spec.bias:
         text += ", bias=False"
@@ -180,8 +193,9 @@ class Conv(ConvBase):
     ) -> None:
         super().__init__()
         spec = ConvSpec(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            padding_mode=padding_mode, ndim=ndim if ndim is not None else self._ndim,
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+            dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode,
+            ndim=ndim if ndim is not None else self._ndim,
         )
         self._build(spec, device, dtype)
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import is_int
-from convzoo.layers.base import Conv
+from convzoo.layers.base import Conv, describe
 from convzoo.layers.registry import register
 
 __all__ = ["Depthwise"]
@@ -83,8 +83,8 @@ class Depthwise(Conv):
         if not is_int(in_channels) or in_channels < 1:
             raise ValueError(f"`in_channels` (={in_channels!r}) must be a positive int")
         super().__init__(
-            in_channels, in_channels * multiplier, kernel_size, stride, padding, dilation,
-            groups=in_channels, bias=bias, padding_mode=padding_mode, ndim=ndim,
+            in_channels, in_channels * multiplier, kernel_size, stride=stride, padding=padding,
+            dilation=dilation, groups=in_channels, bias=bias, padding_mode=padding_mode, ndim=ndim,
             device=device, dtype=dtype,
         )
         self.depth_multiplier = multiplier
@@ -96,10 +96,9 @@ class Depthwise(Conv):
         return "Depthwise"
 
     def extra_repr(self) -> str:
+        # ``describe`` without C_out and groups (both follow from C_in and the multiplier)
         s = self.spec
-        text = super().extra_repr()  # "C, C*M, kernel_size=..., groups=C, ..."
-        text = text.replace(f", groups={s.groups}", "")
-        text = f"{s.in_channels}" + text[text.index(", kernel_size"):]
+        text = describe(s, channels=f"{s.in_channels}", groups=False)
         if self.depth_multiplier != 1:
             text += f", depth_multiplier={self.depth_multiplier}"
         return text + f", ndim={s.ndim}"

@@ -64,8 +64,9 @@ class Dilated(Conv):
         dtype: Any = None,
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, "same", dilation, 1, bias,
-            padding_mode, ndim, device, dtype,
+            in_channels, out_channels, kernel_size, stride=stride, padding="same",
+            dilation=dilation, groups=1, bias=bias, padding_mode=padding_mode, ndim=ndim,
+            device=device, dtype=dtype,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

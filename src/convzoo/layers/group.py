@@ -66,8 +66,9 @@ class GroupConv(Conv):
         dtype: Any = None,
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            padding_mode, ndim, device, dtype,
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+            dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode, ndim=ndim,
+            device=device, dtype=dtype,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,11 @@
 Each layer class registers under a kind name with a one-line description and a function
 returning small example instances (module, input shape) that the generic test-suite runs
 through every check (reference engine, gradcheck, export, ONNX, compile, state_dict...).
+
+Registration also gives the class a ``__prepare_scriptable__`` hook (unless it defines its
+own): ``torch.jit.script`` calls it on a module and on every submodule before compiling, so
+scripting a convzoo layer, or a model holding one, stops at once with a message naming the
+layer and what to use instead, not deep inside the TorchScript compiler.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 import torch.nn as nn
 
-__all__ = ["LayerEntry", "REGISTRY", "register", "create", "available"]
+__all__ = ["LayerEntry", "REGISTRY", "register", "create", "available", "refuse_script"]
 
 Example = tuple[nn.Module, tuple[int, ...]]
 
@@ -32,6 +37,24 @@ class LayerEntry:
 REGISTRY: dict[str, LayerEntry] = {}
 
 
+def refuse_script(module: nn.Module) -> nn.Module:
+    """The ``__prepare_scriptable__`` of convzoo layers: a RuntimeError explaining why
+    ``torch.jit.script`` cannot compile them and what works instead.
+
+    >>> import torch, convzoo
+    >>> torch.jit.script(convzoo.layers.Conv2d(3, 8, 3))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    RuntimeError: torch.jit.script cannot compile convzoo's Conv2d: ... Use torch.jit.trace(...
+    """
+    raise RuntimeError(
+        f"torch.jit.script cannot compile convzoo's {module._get_name()}: its forward checks "
+        "the input and works out shapes and padding in Python (convzoo.arithmetic). Use "
+        "torch.jit.trace(module, example_input) (also behind torch.onnx.export(..., "
+        "dynamo=False)), torch.export.export or torch.compile."
+    )
+
+
 def register(
     kind: str, description: str, examples: Callable[[], list[Example]]
 ) -> Callable[[type[nn.Module]], type[nn.Module]]:
@@ -41,6 +64,8 @@ def register(
         if kind in REGISTRY:
             raise ValueError(f"layer kind {kind!r} is registered twice")
         REGISTRY[kind] = LayerEntry(kind, cls, description, examples)
+        if "__prepare_scriptable__" not in vars(cls):
+            cls.__prepare_scriptable__ = refuse_script  # type: ignore[attr-defined]
         return cls
 
     return decorate

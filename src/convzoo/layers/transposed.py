@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import is_int, solve_output_padding, to_tuple
 from convzoo.functional import run_spec
+from convzoo.functional.sizes import static_shape
 from convzoo.layers.base import ConvBase, check_input, describe
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
@@ -157,7 +158,7 @@ class TransposedConv(ConvBase):
         n = self.spec.ndim
         if (output_size is None and self.output_size is None) or x.dim() not in (n + 1, n + 2):
             check_input(self.spec, x)  # no target size (or a wrong rank): the spec as built
-        spec = self.call_spec(tuple(x.shape[-n:]), output_size)
+        spec = self.call_spec(static_shape(x)[-n:], output_size)
         # with a target, the check uses the solved output_padding: a size-0 base output
         # (crop >= produced) is fine when output_padding brings it back to the target
         check_input(spec, x)

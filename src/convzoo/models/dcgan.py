@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import check_int
 from convzoo.layers import TransposedConv2d
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = ["DCGANConfig", "DCGANGenerator", "build_dcgan_generator", "dcgan_init_"]
 
@@ -98,11 +98,12 @@ class DCGANGenerator(nn.Module):
         return self.main(z)  # (N, nz, 1, 1) -> (N, C, S, S) in [-1, 1]
 
 
-@register(
-    "dcgan_generator", DCGANConfig,
-    "DCGAN generator: z -> 4x4 -> 4x4 stride-2 transposed convs + BN + ReLU -> Tanh image",
-    (1, 100, 1, 1), ("transposed",),
-    "Radford et al. 2016, DCGAN, Fig. 1 (4x4x1024 -> 64x64x3); 12,658,432 params "
+@register_model(
+    "dcgan_generator", config=DCGANConfig,
+    description="DCGAN generator: z -> 4x4 -> 4x4 stride-2 transposed convs + BN + ReLU -> Tanh "
+    "image",
+    input_shape=(1, 100, 1, 1), variants=("transposed",),
+    source="Radford et al. 2016, DCGAN, Fig. 1 (4x4x1024 -> 64x64x3); 12,658,432 params "
     "(PyTorch DCGAN example, ngf=64: 3,576,704)",
 )
 def build_dcgan_generator(config: DCGANConfig) -> DCGANGenerator:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from convzoo.arithmetic import check_int
 from convzoo.layers import ASPP, Conv2d, Pointwise
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 from convzoo.models.resnet import ResNetConfig, build_resnet_backbone
 
 __all__ = [
@@ -230,11 +230,12 @@ class DeepLabV3(nn.Module):
         return out, aux
 
 
-@register(
-    "deeplabv3", DeepLabV3Config,
-    "DeepLabv3: ASPP (atrous rates 12/24/36 at OS 8) on a dilated ResNet-50, upsampled logits",
-    (1, 3, 520, 520), ("dilated", "pointwise"),
-    "Chen et al. 2017, Rethinking Atrous Convolution, Sec. 3.3, Fig. 5; torchvision "
+@register_model(
+    "deeplabv3", config=DeepLabV3Config,
+    description="DeepLabv3: ASPP (atrous rates 12/24/36 at OS 8) on a dilated ResNet-50, "
+    "upsampled logits",
+    input_shape=(1, 3, 520, 520), variants=("dilated", "pointwise"),
+    source="Chen et al. 2017, Rethinking Atrous Convolution, Sec. 3.3, Fig. 5; torchvision "
     "deeplabv3_resnet50 (42,004,074 params with the aux head; 39,638,869 without)",
 )
 def build_deeplabv3(config: DeepLabV3Config) -> DeepLabV3:

@@ -23,7 +23,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import is_int
 from convzoo.layers import Conv2d, ResizeConv, SubPixelConv, TransposedConv2d
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = ["ESPCNConfig", "ESPCN", "build_espcn", "UPSAMPLERS"]
 
@@ -90,11 +90,12 @@ class ESPCN(nn.Module):
         return self.upsample(x)  # -> (N, C, rH, rW)
 
 
-@register(
-    "espcn", ESPCNConfig,
-    "ESPCN super-resolution: two convs then sub-pixel conv (or transposed / resize-conv)",
-    (1, 1, 224, 224), ("sub-pixel", "transposed", "resize-conv"),
-    "Shi et al. 2016, ESPCN, Sec. 3 and 4.2 (l=3, (5,64), (3,32), f3=3, r=3): 22,729 params",
+@register_model(
+    "espcn", config=ESPCNConfig,
+    description="ESPCN super-resolution: two convs then sub-pixel conv (or transposed / "
+    "resize-conv)",
+    input_shape=(1, 1, 224, 224), variants=("sub-pixel", "transposed", "resize-conv"),
+    source="Shi et al. 2016, ESPCN, Sec. 3 and 4.2 (l=3, (5,64), (3,32), f3=3, r=3): 22,729 params",
 )
 def build_espcn(config: ESPCNConfig) -> ESPCN:
     """The ESPCN of ``config``.

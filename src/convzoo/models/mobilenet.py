@@ -23,7 +23,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import check_int
 from convzoo.layers import Conv2d, Depthwise, DepthwiseSeparable, Pointwise
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = [
     "MobileNetV1Config", "MobileNetV1", "MOBILENET_V1_BODY", "build_mobilenet_v1",
@@ -143,11 +143,12 @@ class MobileNetV1(nn.Module):
         return self.classifier(self.dropout(x))  # (N, num_classes)
 
 
-@register(
-    "mobilenet_v1", MobileNetV1Config,
-    "MobileNet v1: 13 depthwise-separable convs, width multiplier alpha, resolution rho",
-    (1, 3, 224, 224), ("separable", "depthwise", "pointwise"),
-    "Howard et al. 2017, MobileNets, Table 1 (body), Table 8 (1.0-224: 569M mult-adds, 4.2M "
+@register_model(
+    "mobilenet_v1", config=MobileNetV1Config,
+    description="MobileNet v1: 13 depthwise-separable convs, width multiplier alpha, resolution "
+    "rho",
+    input_shape=(1, 3, 224, 224), variants=("separable", "depthwise", "pointwise"),
+    source="Howard et al. 2017, MobileNets, Table 1 (body), Table 8 (1.0-224: 569M mult-adds, 4.2M "
     "params), Tables 6-7 (alpha 0.75/0.5/0.25: 325/149/41M; 192/160/128: 418/290/186M)",
 )
 def build_mobilenet_v1(config: MobileNetV1Config) -> MobileNetV1:
@@ -266,11 +267,11 @@ class MobileNetV2(nn.Module):
         return self.classifier(x)  # (N, num_classes)
 
 
-@register(
-    "mobilenet_v2", MobileNetV2Config,
-    "MobileNet v2: inverted residuals with linear bottlenecks (depthwise 3x3, ReLU6)",
-    (1, 3, 224, 224), ("depthwise", "pointwise"),
-    "Sandler et al. 2018, MobileNetV2, Table 2 (body) and Table 4 (300M mult-adds, 3.4M "
+@register_model(
+    "mobilenet_v2", config=MobileNetV2Config,
+    description="MobileNet v2: inverted residuals with linear bottlenecks (depthwise 3x3, ReLU6)",
+    input_shape=(1, 3, 224, 224), variants=("depthwise", "pointwise"),
+    source="Sandler et al. 2018, MobileNetV2, Table 2 (body) and Table 4 (300M mult-adds, 3.4M "
     "params); torchvision mobilenet_v2 (3,504,872 params, 0.30 GFLOPS = GMACs)",
 )
 def build_mobilenet_v2(config: MobileNetV2Config) -> MobileNetV2:

@@ -1,8 +1,9 @@
 """The model registry behind ``convzoo.models.create`` and ``convzoo.models.available``.
 
-Each zoo model is a builder function ``build(config) -> nn.Module`` registered with a typed
-config dataclass (DESIGN.md style rule 10), the input shape it is specified at, the variant
-kinds it shows off and the source (paper, table) its numbers reproduce.
+Each zoo model is a builder function ``build(config) -> nn.Module`` registered (with the
+:func:`register_model` decorator) with a typed config dataclass (DESIGN.md style rule 10), the
+input shape it is specified at, the variant kinds it shows off and the source (paper, table)
+its numbers reproduce.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch.nn as nn
 
 from convzoo.analysis.kinds import CONV_KINDS
 
-__all__ = ["ModelEntry", "MODELS", "register", "create", "available", "entry"]
+__all__ = ["ModelEntry", "MODELS", "register_model", "create", "available", "entry"]
 
 Builder = Callable[[Any], nn.Module]
 
@@ -48,15 +49,30 @@ class ModelEntry:
 MODELS: dict[str, ModelEntry] = {}
 
 
-def register(
-    name: str,
+def register_model(
+    name: str | None = None,
+    *,
     config: type,
     description: str,
     input_shape: tuple[int, ...],
     variants: tuple[str, ...],
     source: str,
 ) -> Callable[[Builder], Builder]:
-    """Function decorator adding a builder to the zoo under ``name``."""
+    """Decorator adding a builder to the zoo (torchvision's ``register_model(name=None)``):
+    under ``name``, or the builder's ``__name__`` when None; the metadata are keyword-only
+    (the fields of :class:`ModelEntry`).
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class TinyConfig:
+    ...     width: int = 4
+    >>> @register_model(config=TinyConfig, description="a doctest model",
+    ...                 input_shape=(1, 1, 8, 8), variants=("standard",), source="here")
+    ... def tiny_doctest_model(config):
+    ...     return None
+    >>> MODELS.pop("tiny_doctest_model").description
+    'a doctest model'
+    """
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"config for {name!r} must be a dataclass, got {config!r}")
     unknown = [v for v in variants if v not in CONV_KINDS]
@@ -67,10 +83,11 @@ def register(
         )
 
     def decorate(build: Builder) -> Builder:
-        if name in MODELS:
-            raise ValueError(f"model {name!r} is registered twice")
-        MODELS[name] = ModelEntry(name, build, config, description, tuple(input_shape),
-                                  tuple(variants), source)
+        key = name if name is not None else build.__name__
+        if key in MODELS:
+            raise ValueError(f"model {key!r} is registered twice")
+        MODELS[key] = ModelEntry(key, build, config, description, tuple(input_shape),
+                                 tuple(variants), source)
         return build
 
     return decorate

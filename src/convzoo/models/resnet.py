@@ -22,7 +22,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import check_int, is_int
 from convzoo.layers import Conv2d, GroupConv, Pointwise
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = [
     "ResNetConfig", "ResNeXtConfig", "Bottleneck", "ResNet", "ResNetBackbone", "build_resnet",
@@ -290,18 +290,19 @@ def resnet50_backbone(
         in_channels=in_channels, replace_stride_with_dilation=replace_stride_with_dilation))
 
 
-register(
-    "resnet50", ResNetConfig,
-    "ResNet-50 v1.5: bottleneck residual blocks, stride on the 3x3 (torchvision layout)",
-    (1, 3, 224, 224), ("standard", "pointwise"),
-    "He et al. 2016, Deep Residual Learning, Table 1 (50-layer); torchvision resnet50 "
+register_model(
+    "resnet50", config=ResNetConfig,
+    description="ResNet-50 v1.5: bottleneck residual blocks, stride on the 3x3 (torchvision "
+    "layout)",
+    input_shape=(1, 3, 224, 224), variants=("standard", "pointwise"),
+    source="He et al. 2016, Deep Residual Learning, Table 1 (50-layer); torchvision resnet50 "
     "(25,557,032 params, 4.09 GFLOPS = GMACs)",
 )(build_resnet)
 
-register(
-    "resnext50_32x4d", ResNeXtConfig,
-    "ResNeXt-50 32x4d: ResNet-50 whose 3x3 convs are grouped (32 groups of width 4)",
-    (1, 3, 224, 224), ("grouped", "pointwise"),
-    "Xie et al. 2017, Aggregated Residual Transformations, Table 1 (ResNeXt-50 32x4d); "
+register_model(
+    "resnext50_32x4d", config=ResNeXtConfig,
+    description="ResNeXt-50 32x4d: ResNet-50 whose 3x3 convs are grouped (32 groups of width 4)",
+    input_shape=(1, 3, 224, 224), variants=("grouped", "pointwise"),
+    source="Xie et al. 2017, Aggregated Residual Transformations, Table 1 (ResNeXt-50 32x4d); "
     "torchvision resnext50_32x4d (25,028,904 params, 4.23 GFLOPS = GMACs)",
 )(build_resnet)

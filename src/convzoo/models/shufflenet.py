@@ -28,7 +28,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import check_int, is_int
 from convzoo.layers import ChannelShuffle, Conv2d, Depthwise, Pointwise, ShuffleUnit
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = [
     "ShuffleNetV1Config", "ShuffleNetV1", "SHUFFLENET_V1_CHANNELS", "SHUFFLENET_V1_STEM",
@@ -132,11 +132,11 @@ class ShuffleNetV1(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))  # (N, num_classes)
 
 
-@register(
-    "shufflenet_v1", ShuffleNetV1Config,
-    "ShuffleNet v1: 1x1 group convs with channel shuffle around a 3x3 depthwise conv",
-    (1, 3, 224, 224), ("grouped", "shuffle", "depthwise"),
-    "Zhang et al. 2017, ShuffleNet, Table 1 (channels per g; 143/140/137/133/137 MFLOPs for "
+@register_model(
+    "shufflenet_v1", config=ShuffleNetV1Config,
+    description="ShuffleNet v1: 1x1 group convs with channel shuffle around a 3x3 depthwise conv",
+    input_shape=(1, 3, 224, 224), variants=("grouped", "shuffle", "depthwise"),
+    source="Zhang et al. 2017, ShuffleNet, Table 1 (channels per g; 143/140/137/133/137 MFLOPs for "
     "g = 1/2/3/4/8) and Table 2 (1x 140, 0.5x 38, 0.25x 13 MFLOPs = mult-adds)",
 )
 def build_shufflenet_v1(config: ShuffleNetV1Config) -> ShuffleNetV1:
@@ -264,11 +264,12 @@ class ShuffleNetV2(nn.Module):
         return self.fc(x)  # (N, num_classes)
 
 
-@register(
-    "shufflenet_v2", ShuffleNetV2Config,
-    "ShuffleNet v2: channel split, depthwise branch, concat and 2-group channel shuffle",
-    (1, 3, 224, 224), ("shuffle", "depthwise", "pointwise"),
-    "Ma et al. 2018, ShuffleNet V2, Table 5 (0.5x/1x/1.5x/2x: 41/146/299/591 MFLOPs); "
+@register_model(
+    "shufflenet_v2", config=ShuffleNetV2Config,
+    description="ShuffleNet v2: channel split, depthwise branch, concat and 2-group channel "
+    "shuffle",
+    input_shape=(1, 3, 224, 224), variants=("shuffle", "depthwise", "pointwise"),
+    source="Ma et al. 2018, ShuffleNet V2, Table 5 (0.5x/1x/1.5x/2x: 41/146/299/591 MFLOPs); "
     "torchvision shufflenet_v2_x0_5..x2_0 (1,366,792 / 2,278,604 / 3,503,624 / 7,393,996 "
     "params; 0.04/0.14/0.30/0.58 GFLOPS = GMACs)",
 )

@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import check_int
 from convzoo.layers import Conv2d, DepthwiseSeparable, R2Plus1D
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = [
     "SeparableClassifierConfig", "SeparableClassifier", "ClipClassifierConfig",
@@ -89,10 +89,12 @@ class SeparableClassifier(nn.Module):
         return self.classifier(self.dropout(x))  # -> (N, num_classes)
 
 
-@register("digits_separable", SeparableClassifierConfig,
-          "depthwise-separable CNN classifier for small grayscale images (digits, faces)",
-          (1, 1, 16, 16), ("separable", "depthwise", "pointwise"),
-          "MobileNet v1 blocks (Howard et al. 2017), scaled down for 16x16 inputs")
+@register_model(
+    "digits_separable", config=SeparableClassifierConfig,
+    description="depthwise-separable CNN classifier for small grayscale images (digits, faces)",
+    input_shape=(1, 1, 16, 16), variants=("separable", "depthwise", "pointwise"),
+    source="MobileNet v1 blocks (Howard et al. 2017), scaled down for 16x16 inputs",
+)
 def build_digits_separable(config: SeparableClassifierConfig) -> nn.Module:
     """Build :class:`SeparableClassifier`."""
     return SeparableClassifier(config)
@@ -147,10 +149,12 @@ class ClipClassifier(nn.Module):
         return self.classifier(self.pool(x).flatten(1))  # -> (N, num_classes)
 
 
-@register("clips_r2plus1d", ClipClassifierConfig,
-          "small R(2+1)D video classifier for short clips (moving digits)",
-          (1, 1, 8, 16, 16), ("spatially separable", "3D"),
-          "R(2+1)D blocks (Tran et al. 2018), scaled down for 8x16x16 clips")
+@register_model(
+    "clips_r2plus1d", config=ClipClassifierConfig,
+    description="small R(2+1)D video classifier for short clips (moving digits)",
+    input_shape=(1, 1, 8, 16, 16), variants=("spatially separable", "3D"),
+    source="R(2+1)D blocks (Tran et al. 2018), scaled down for 8x16x16 clips",
+)
 def build_clips_r2plus1d(config: ClipClassifierConfig) -> nn.Module:
     """Build :class:`ClipClassifier`."""
     return ClipClassifier(config)

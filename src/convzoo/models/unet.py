@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import check_int
 from convzoo.layers import Conv2d, Pointwise, ResizeConv, SubPixelConv, TransposedConv2d
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = ["UNetConfig", "UNet", "build_unet", "unet_output_size", "UPSAMPLERS", "PADDINGS"]
 
@@ -198,11 +198,12 @@ class UNet(nn.Module):
         return self.head(x)  # (N, num_classes, H', W')
 
 
-@register(
-    "unet", UNetConfig,
-    "U-Net: conv encoder/decoder with skip concatenation; transposed/sub-pixel/resize upsampling",
-    (1, 1, 512, 512), ("standard", "transposed", "sub-pixel", "resize-conv"),
-    "Ronneberger et al. 2015, U-Net, Fig. 1 (572x572 -> 388x388 with padding='valid'); "
+@register_model(
+    "unet", config=UNetConfig,
+    description="U-Net: conv encoder/decoder with skip concatenation; transposed/sub-pixel/resize "
+    "upsampling",
+    input_shape=(1, 1, 512, 512), variants=("standard", "transposed", "sub-pixel", "resize-conv"),
+    source="Ronneberger et al. 2015, U-Net, Fig. 1 (572x572 -> 388x388 with padding='valid'); "
     "31,030,658 params (biases, no norm; the Keras port's 31,031,685 has a different head)",
 )
 def build_unet(config: UNetConfig) -> UNet:

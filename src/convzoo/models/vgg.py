@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import check_int
 from convzoo.layers import Conv2d
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = ["VGGConfig", "VGG", "VGG16_STAGES", "build_vgg"]
 
@@ -97,11 +97,12 @@ class VGG(nn.Module):
         return self.classifier(x)  # (N, num_classes)
 
 
-@register(
-    "vgg16", VGGConfig,
-    "VGG-16 (configuration D): thirteen 3x3 convs, three fully connected layers",
-    (1, 3, 224, 224), ("standard",),
-    "Simonyan & Zisserman 2015, Very Deep Convolutional Networks, Tables 1-2 (config D, 138M "
+@register_model(
+    "vgg16", config=VGGConfig,
+    description="VGG-16 (configuration D): thirteen 3x3 convs, three fully connected layers",
+    input_shape=(1, 3, 224, 224), variants=("standard",),
+    source="Simonyan & Zisserman 2015, Very Deep Convolutional Networks, Tables 1-2 (config D, "
+    "138M "
     "params); torchvision vgg16 (138,357,544 params, 15.47 GFLOPS = GMACs)",
 )
 def build_vgg(config: VGGConfig) -> VGG:

@@ -25,7 +25,7 @@ import torch.nn as nn
 from convzoo.arithmetic import check_int, is_int
 from convzoo.layers import Conv3d, R2Plus1D
 from convzoo.layers.r2plus1d import r2plus1d_mid_channels
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = [
     "C3DConfig", "C3D", "build_c3d", "R2Plus1DConfig", "R2Plus1DNet", "R2Plus1DBlock",
@@ -134,11 +134,11 @@ class C3D(nn.Module):
         return self.classifier(torch.flatten(x, 1))  # (N, 8192) -> (N, num_classes)
 
 
-@register(
-    "c3d", C3DConfig,
-    "C3D: 8 convs 3x3x3 + 5 max pools + fc6/fc7 4096 on 16-frame 112x112 clips",
-    (1, 3, 16, 112, 112), ("3D",),
-    "Tran et al. 2015, C3D, Sec. 3.3, Fig. 3 (Sports-1M, 487 classes)",
+@register_model(
+    "c3d", config=C3DConfig,
+    description="C3D: 8 convs 3x3x3 + 5 max pools + fc6/fc7 4096 on 16-frame 112x112 clips",
+    input_shape=(1, 3, 16, 112, 112), variants=("3D",),
+    source="Tran et al. 2015, C3D, Sec. 3.3, Fig. 3 (Sports-1M, 487 classes)",
 )
 def build_c3d(config: C3DConfig) -> C3D:
     """The C3D of ``config``.
@@ -271,11 +271,12 @@ class R2Plus1DNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))  # (N, num_classes)
 
 
-@register(
-    "r2plus1d", R2Plus1DConfig,
-    "R(2+1)D-18: ResNet-18 video net whose 3x3x3 convs are (2+1)D (spatial then temporal)",
-    (1, 3, 16, 112, 112), ("spatially separable", "3D"),
-    "Tran et al. 2018, A Closer Look at Spatiotemporal Convolutions, Table 1 (R(2+1)D-18); "
+@register_model(
+    "r2plus1d", config=R2Plus1DConfig,
+    description="R(2+1)D-18: ResNet-18 video net whose 3x3x3 convs are (2+1)D (spatial then "
+    "temporal)",
+    input_shape=(1, 3, 16, 112, 112), variants=("spatially separable", "3D"),
+    source="Tran et al. 2018, A Closer Look at Spatiotemporal Convolutions, Table 1 (R(2+1)D-18); "
     "torchvision r2plus1d_18 (31,505,325 params, 40.52 GFLOPS = GMACs at 16x112x112)",
 )
 def build_r2plus1d(config: R2Plus1DConfig) -> R2Plus1DNet:

@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from convzoo.arithmetic import chain, check_int, conv_rf_layer, is_int
 from convzoo.layers import Conv1d, Pointwise
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = [
     "WaveNetConfig", "WaveNet", "GatedResidualLayer", "build_wavenet", "wavenet_receptive_field",
@@ -184,11 +184,12 @@ def mu_law_decode(codes: torch.Tensor, quantization: int = 256) -> torch.Tensor:
     return torch.sign(y) * torch.expm1(y.abs() * math.log1p(mu)) / mu
 
 
-@register(
-    "wavenet", WaveNetConfig,
-    "WaveNet: dilated causal 1-D conv stack, gated tanh*sigmoid units, residual + skip 1x1",
-    (1, 256, 16000), ("dilated", "pointwise"),
-    "van den Oord et al. 2016, WaveNet, Sec. 2.1-2.4, Fig. 3-4 (dilations 1..512 repeated, "
+@register_model(
+    "wavenet", config=WaveNetConfig,
+    description="WaveNet: dilated causal 1-D conv stack, gated tanh*sigmoid units, residual + "
+    "skip 1x1",
+    input_shape=(1, 256, 16000), variants=("dilated", "pointwise"),
+    source="van den Oord et al. 2016, WaveNet, Sec. 2.1-2.4, Fig. 3-4 (dilations 1..512 repeated, "
     "256-way mu-law softmax); widths from ibab/tensorflow-wavenet",
 )
 def build_wavenet(config: WaveNetConfig) -> WaveNet:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from convzoo.arithmetic import check_int, same_padding
 from convzoo.layers import Conv2d, DepthwiseSeparable
-from convzoo.models.registry import register
+from convzoo.models.registry import register_model
 
 __all__ = ["XceptionConfig", "Xception", "XceptionBlock", "MaxPool2dSame", "build_xception"]
 
@@ -165,11 +165,12 @@ class Xception(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))  # (N, num_classes)
 
 
-@register(
-    "xception", XceptionConfig,
-    "Xception: entry/middle/exit flows of depthwise-separable convs with residual links",
-    (1, 3, 299, 299), ("separable", "depthwise", "pointwise"),
-    "Chollet 2017, Xception, figure 5 (architecture) and Table 3 (22,855,952 params); Keras "
+@register_model(
+    "xception", config=XceptionConfig,
+    description="Xception: entry/middle/exit flows of depthwise-separable convs with residual "
+    "links",
+    input_shape=(1, 3, 299, 299), variants=("separable", "depthwise", "pointwise"),
+    source="Chollet 2017, Xception, figure 5 (architecture) and Table 3 (22,855,952 params); Keras "
     "applications.Xception (22,910,480 params with BN moving statistics)",
 )
 def build_xception(config: XceptionConfig) -> Xception:

@@ -20,7 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from convzoo.layers import Conv2d
-from convzoo.train.tasks import Sums, Task, _sums, add_sums
+from convzoo.train.sums import Sums, add_sums, make_sums
+from convzoo.train.tasks import Task
 
 __all__ = ["Discriminator", "GANTask", "sample_grid"]
 
@@ -137,7 +138,7 @@ class GANTask(Task):
         g_loss.backward()
         optimizer.step()
         correct = ((logits > 0).float() == target).sum()
-        return _sums(loss=g_loss.detach() * n, d_loss=d_loss.detach() * n, correct=correct, n=n)
+        return make_sums(loss=g_loss.detach() * n, d_loss=d_loss.detach() * n, correct=correct, n=n)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
@@ -153,7 +154,7 @@ class GANTask(Task):
             z = torch.randn(len(real), self.nz, 1, 1, generator=g).to(device)
             fake_logits, real_logits = disc(model(z)), disc(real)
             n = len(real)
-            add_sums(total, _sums(
+            add_sums(total, make_sums(
                 loss=F.binary_cross_entropy_with_logits(fake_logits, torch.ones(n)) * n,
                 d_loss=(F.binary_cross_entropy_with_logits(real_logits, torch.ones(n))
                         + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros(n))) * n / 2,

@@ -26,6 +26,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.utils.data import DistributedSampler
 
+from convzoo.paths import check_run_dir
 from convzoo.train.build import build_model, probe
 from convzoo.train.checkpoint import (
     check_matches,
@@ -36,9 +37,11 @@ from convzoo.train.checkpoint import (
 )
 from convzoo.train.data import load_dataset
 from convzoo.train.distributed import Dist, setup, teardown
+from convzoo.train.factory import make_task
 from convzoo.train.metrics import MetricsLog
 from convzoo.train.progress import Progress
-from convzoo.train.tasks import Sums, Task, add_sums, make_task
+from convzoo.train.sums import Sums, add_sums
+from convzoo.train.tasks import Task
 
 __all__ = ["TrainConfig", "TrainResult", "train", "CHECKPOINT"]
 
@@ -65,7 +68,12 @@ class TrainConfig:
         epochs, batch_size, lr: default: the data set's (batch size is per process).
         out: folder for ``last.pt``, ``metrics.csv``, ``metrics.json`` (and artifacts such as
             ``samples.png``); None writes nothing (no checkpoints).
-        resume: continue from ``out/last.pt`` (default False: start afresh, overwriting).
+        resume: continue from ``out/last.pt`` (default False: start afresh). ``epochs`` may
+            differ from the checkpoint's (not below the epochs it completed): the run goes on
+            to the new count, and a cosine schedule is recomputed for the new total (from the
+            resume point on, the learning rate a run planned with that many epochs has).
+        force: start afresh in an ``out`` that already holds files (default False: such a
+            folder is refused, so a previous run is never overwritten by accident).
         seed: seeds the model's initialization, the sampler and the RNGs (default 0).
         model_config: zoo config fields overriding the data set's and the defaults.
         data_config: options of the data set loader (e.g. ``{"size": 24}``).
@@ -94,6 +102,7 @@ class TrainConfig:
     device: str | None = None
     progress: bool = True
     threads: int | None = None
+    force: bool = False
 
     def __post_init__(self) -> None:
         _positive_or_none("threads", self.threads)
@@ -106,6 +115,8 @@ class TrainConfig:
                              ">= 0")
         if self.resume and self.out is None:
             raise ValueError("`resume` (=True) needs `out`, the folder holding the checkpoint")
+        if self.out is not None:  # before any work: a bad folder is a one-line error now
+            check_run_dir(self.out, "out", self.resume, self.force)
 
 
 @dataclass
@@ -224,7 +235,12 @@ class _Run:
     def restore(self) -> None:
         path = Path(self.cfg.out or ".") / CHECKPOINT
         state = load_checkpoint(path)
-        check_matches(path, state.get("meta", {}), self.meta())
+        stored = state.get("meta", {})
+        check_matches(path, stored, {k: v for k, v in self.meta().items() if k != "epochs"})
+        done = int(state.get("epoch", 0))
+        if self.epochs < done:
+            raise ValueError(f"`epochs` (={self.epochs}) must be at least the {done} epochs "
+                             f"the checkpoint '{path}' completed")
         try:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optimizer"])
@@ -236,10 +252,24 @@ class _Run:
             self.sums = dict(state["sums"])
             self.log = MetricsLog(state["history"])
             self.wall_s = float(state["wall_s"])
+            if stored.get("epochs") != self.epochs:
+                self._extend_schedule()
         except (KeyError, RuntimeError, TypeError, ValueError) as e:
             first = (str(e).strip().splitlines() or [""])[0][:200]
             raise ValueError(f"checkpoint '{path}' does not fit this run's model/optimizer "
                              f"({type(e).__name__}: {first})") from None
+
+    def _extend_schedule(self) -> None:
+        """After resuming with another epoch count: the cosine schedule's horizon becomes the
+        new total, and the learning rate its closed form at the current step (the scheduler's
+        recursive update then follows the new curve)."""
+        if not isinstance(self.sched, torch.optim.lr_scheduler.CosineAnnealingLR):
+            return  # a constant schedule does not depend on the length of the run
+        total = max(self.epochs * self.steps_per_epoch, 1)
+        self.sched.T_max = total
+        t, low = self.sched.last_epoch, self.sched.eta_min
+        for group, base in zip(self.opt.param_groups, self.sched.base_lrs):
+            group["lr"] = low + (base - low) * (1 + math.cos(math.pi * t / total)) / 2
 
     # -- training --------------------------------------------------------------------------
     def _epoch_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

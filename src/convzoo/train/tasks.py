@@ -17,15 +17,9 @@ import torch.nn.functional as F
 
 from convzoo.train.data.base import TaskData
 from convzoo.train.metrics import confusion, mean_iou
+from convzoo.train.sums import Sums, add_sums, make_sums
 
-__all__ = ["Task", "ClassificationTask", "SegmentationTask", "SuperResTask", "SequenceTask",
-           "make_task"]
-
-Sums = dict[str, torch.Tensor]
-
-
-def _sums(**values: Any) -> Sums:
-    return {k: torch.as_tensor(v, dtype=torch.float64).detach().cpu() for k, v in values.items()}
+__all__ = ["Task", "ClassificationTask", "SegmentationTask", "SuperResTask", "SequenceTask"]
 
 
 class Task:
@@ -117,12 +111,6 @@ class Task:
         """Restore :meth:`state_dict`."""
 
 
-def add_sums(total: Sums, new: Sums) -> None:
-    """``total += new``, key by key (in place)."""
-    for k, v in new.items():
-        total[k] = total[k] + v if k in total else v.clone()
-
-
 class ClassificationTask(Task):
     """Cross-entropy on logits ``(N, K)``; metric: accuracy.
 
@@ -147,7 +135,7 @@ class ClassificationTask(Task):
         return F.cross_entropy(out, y)
 
     def batch_sums(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> Sums:
-        return _sums(loss=loss * len(y), correct=(out.argmax(1) == y).sum(), n=len(y))
+        return make_sums(loss=loss * len(y), correct=(out.argmax(1) == y).sum(), n=len(y))
 
     def summarize(self, sums: Sums) -> dict[str, float]:
         n = float(sums["n"])
@@ -171,7 +159,7 @@ class SegmentationTask(Task):
 
     def batch_sums(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> Sums:
         k = int(self.data.num_classes or 0)
-        return _sums(loss=loss * len(y), n=len(y), confusion=confusion(out.argmax(1), y, k))
+        return make_sums(loss=loss * len(y), n=len(y), confusion=confusion(out.argmax(1), y, k))
 
     def summarize(self, sums: Sums) -> dict[str, float]:
         conf = sums["confusion"]
@@ -215,7 +203,7 @@ class SuperResTask(Task):
         return (10.0 * torch.log10(1.0 / mse)).sum()
 
     def batch_sums(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> Sums:
-        return _sums(loss=loss * len(y), n=len(y), psnr=self._psnr_sum(out + self.offset, y))
+        return make_sums(loss=loss * len(y), n=len(y), psnr=self._psnr_sum(out + self.offset, y))
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
@@ -256,7 +244,7 @@ class SequenceTask(Task):
         return F.cross_entropy(out, y)
 
     def batch_sums(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> Sums:
-        return _sums(loss=loss * y.numel(), correct=(out.argmax(1) == y).sum(), n=y.numel())
+        return make_sums(loss=loss * y.numel(), correct=(out.argmax(1) == y).sum(), n=y.numel())
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
@@ -269,20 +257,3 @@ class SequenceTask(Task):
     def summarize(self, sums: Sums) -> dict[str, float]:
         n = float(sums["n"])
         return {"loss": float(sums["loss"]) / n, "accuracy": float(sums["correct"]) / n}
-
-
-def make_task(data: TaskData) -> Task:
-    """The task object for ``data.task``.
-
-    >>> from convzoo.train.data import load_dataset
-    >>> type(make_task(load_dataset("digits", limit=2))).__name__
-    'ClassificationTask'
-    """
-    if data.task == "generation":
-        from convzoo.train.gan import GANTask
-
-        return GANTask(data)
-    kinds = {"classification": ClassificationTask, "segmentation": SegmentationTask,
-             "superres": SuperResTask, "sequence": SequenceTask}
-    return kinds[data.task](data)
-

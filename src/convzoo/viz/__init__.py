@@ -13,7 +13,8 @@
   growth, theoretical vs effective field), :mod:`~convzoo.viz.bars` (``compare`` bars), drawn
   with :mod:`~convzoo.viz.svg` and :mod:`~convzoo.viz.raster`.
 * :mod:`convzoo.viz.report`: the self-contained HTML report (sections in
-  :mod:`~convzoo.viz.sections`); imported on demand (it loads torch).
+  :mod:`~convzoo.viz.sections`); imported on demand: it loads torch, which ``import
+  convzoo.viz`` (animations and figures from the NumPy engine) does not.
 
 >>> from convzoo.viz import animate
 >>> len(animate("conv", input_size=(3, 3), kernel=2))

@@ -1,0 +1,103 @@
+"""summary, compare and profile fit 80 columns without cutting a number (compact counts such as
+4.09 G), as torchinfo's tables do; ``--wide`` prints every digit. Rendered with rich at width
+80: no line is longer, no cell ends in rich's ellipsis, and every number the narrow table
+shows is the compact form of the exact count."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+import torch
+import torch.nn as nn
+from rich.console import Console
+
+import convzoo
+from convzoo.analysis.table import compact
+from convzoo.cli.main import main
+from convzoo.models import create
+
+
+def rendered(result, wide=False, width=80) -> list[str]:
+    buf = io.StringIO()
+    result.render(Console(file=buf, width=width, force_terminal=False, color_system=None),
+                  wide=wide)
+    return buf.getvalue().splitlines()
+
+
+def check_fits(lines: list[str]) -> None:
+    assert max(map(len, lines)) <= 80, max(lines, key=len)
+    assert not any("…" in line for line in lines)
+
+
+@pytest.fixture(scope="module")
+def resnet50_summary():
+    with torch.device("meta"):
+        model = create("resnet50")
+    return convzoo.summary(model, (1, 3, 224, 224))
+
+
+def numbers_intact(result, lines: list[str], first_number_column: int) -> None:
+    """Every row's number cells (from the table spec) appear whole, in order, on one line."""
+    text = "\n".join(lines)
+    for spec in result.table_specs():
+        for row in spec.rows:
+            cells = [re.escape(c) for c in row[first_number_column:]]
+            assert re.search(r"[ \t]+".join(cells), text), row
+
+
+def test_summary_of_resnet50_fits_80_columns_with_every_count(resnet50_summary):
+    s = resnet50_summary
+    lines = rendered(s)
+    check_fits(lines)
+    (spec,) = s.table_specs()
+    assert [c.header for c in spec.columns] == ["Layer", "Kind", "Output", "Params", "MACs",
+                                                "Out B", "RF", "S"]
+    for r, row in zip(s.rows, spec.rows, strict=True):  # compact forms of the exact counts
+        assert row[3:6] == (compact(r.params), compact(r.macs), compact(r.output_bytes))
+    assert spec.rows[0][2:] == ("1x64x112x112", "9,408", "118 M", "3.21 M", "7", "2")
+    numbers_intact(s, lines, 2)
+    assert f"MACs: {s.totals.macs:,}" in "\n".join(lines)  # the totals keep every digit
+
+
+def test_summary_wide_has_every_digit(resnet50_summary):
+    lines = rendered(resnet50_summary, wide=True)
+    text = "\n".join(lines)
+    assert "118,013,952" in text and "BatchNorm2d" in text and "…" not in text
+    assert max(map(len, lines[:3])) > 80  # at its natural width, past the console's
+
+
+def test_compare_fits_80_columns():
+    c = convzoo.compare(64, 128, 3, (56, 56), groups=(2, 4), repeats=3, warmup=0)
+    lines = rendered(c)
+    check_fits(lines)
+    numbers_intact(c, lines, 1)
+    text = "\n".join(lines)
+    assert "231 M (1.00x)" in text and "latency" in text and "±" in text
+    assert re.search(r"\d\.\d\dx~?\)", text)
+
+
+def test_profile_fits_80_columns():
+    net = nn.Sequential(convzoo.layers.Conv2d(3, 64, 3, padding=1),
+                        convzoo.layers.DepthwiseSeparable(64, 128, 3, padding=1),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+    p = convzoo.profile(net, (1, 3, 32, 32), repeats=3, warmup=0)
+    lines = rendered(p)
+    check_fits(lines)
+    numbers_intact(p, lines, 2)
+    assert any("±" in line for line in lines)
+
+
+@pytest.mark.parametrize("argv", [
+    ["summary", "mobilenet_v2", "--input", "1,3,224,224"],
+    ["compare", "--in", "32", "--out", "64", "-k", "3", "--input", "16x16", "--no-measure"],
+], ids=["summary", "compare"])
+def test_cli_tables_fit_80_columns(capsys, argv):
+    assert main(argv) == 0  # piped: rich's default width, 80
+    lines = capsys.readouterr().out.splitlines()
+    # the footer's prose is not wrapped when piped (grep-able lines); the tables come first
+    end = next(i for i, line in enumerate(lines) if line.startswith(("Input:", "Ratios (x)")))
+    check_fits(lines[:end])
+    assert main([*argv, "--wide"]) == 0
+    assert "…" not in capsys.readouterr().out
