@@ -74,7 +74,8 @@ def test_lazy_names_are_the_library_objects():
     ["solve", "--input", "32", "--target", "16", "-k", "3", "-s", "2"],
     ["shape", "--help"],
     ["solve", "--help"],
-], ids=["shape", "solve", "shape-help", "solve-help"])
+    ["--help"],
+], ids=["shape", "solve", "shape-help", "solve-help", "help"])
 def test_arithmetic_commands_do_not_import_torch(argv):
     result = loaded_after(f"from convzoo.cli.main import main\ncode = main({argv!r})")
     assert result["loaded"] == [], result["out"]

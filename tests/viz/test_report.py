@@ -138,6 +138,17 @@ def test_no_internal_names_in_the_text():
     assert readable_name("branches.2.conv") == "branch 3 conv"
 
 
+def test_cli_constants_are_the_animation_ones():
+    """cli/animate.py keeps copies so that ``--help`` imports no drawing code."""
+    from convzoo.arithmetic.variants import Variant
+    from convzoo.cli.animate import MAX_FRAMES as CLI_MAX_FRAMES
+    from convzoo.cli.animate import MODES as CLI_MODES
+    from convzoo.viz.animate import KINDS, MAX_FRAMES, MODES
+
+    assert (CLI_MODES, CLI_MAX_FRAMES) == (MODES, MAX_FRAMES)
+    assert KINDS == tuple(v.value for v in Variant)
+
+
 def test_max_frames_default_is_the_animation_limit():
     from convzoo.cli.report import FRAME_LIMIT
     from convzoo.viz.animate import FRAME_LIMIT as LIMIT

@@ -6,13 +6,19 @@ import argparse
 
 from convzoo.cli.output import check_output_file, console, parse_ints, parse_padding, per_axis
 
-__all__ = ["add_parser", "run", "options_from_args"]
+__all__ = ["add_parser", "run", "options_from_args", "MODES", "MAX_FRAMES"]
+
+#: convzoo.viz.animate's MODES and MAX_FRAMES, kept in step by a test so that building the
+#: parser (``--help``) does not import the drawing code and NumPy.
+MODES = ("zero-insertion", "scatter")
+MAX_FRAMES = 64
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``convzoo animate``."""
-    from convzoo.arithmetic.variants import ALIASES
-    from convzoo.viz.animate import KINDS, MAX_FRAMES, MODES
+    from convzoo.arithmetic.variants import ALIASES, Variant
+
+    KINDS = tuple(v.value for v in Variant)  # what convzoo.viz.animate animates
 
     p = subparsers.add_parser(
         "animate", help="animate one kind of convolution (.gif, .svg frame, .mp4)",

@@ -19,13 +19,13 @@ DEFAULT_PATH = "convzoo-report.html"
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``convzoo report``."""
-    from convzoo.viz.sections import SECTION_NAMES
-
     p = subparsers.add_parser(
         "report", help="write the self-contained HTML report (animations, figures, numbers)",
         description="One HTML file, no network needed (images inlined): a section per variant "
         "with its animation, purpose, arithmetic and numbers measured on this machine, the "
-        "figures and the comparison tables. Variants: " + ", ".join(SECTION_NAMES) + ".",
+        "figures and the comparison tables. --variants takes names of the one vocabulary "
+        "(aliases such as grouped, atrous, sub-pixel accepted); an unknown name lists the "
+        "report's sections.",
     )
     p.add_argument("-o", "--output", default=DEFAULT_PATH,
                    help=f"the .html file to write (default {DEFAULT_PATH})")
