@@ -144,3 +144,21 @@ def test_bad_input_and_import_error(capsys, net, tmp_path):
     code, _, err = run(capsys, "compare", "--in", "4", "--out", "4", "-k", "3", "--input", "8",
                        "--upsample", "2", "--stride", "2", "--no-measure")
     assert code == 2 and "`stride` (=2) must be 1 with `upsample` (=2)" in err
+
+
+def test_compare_and_animate_take_the_whole_shape_too(capsys, tmp_path):
+    """``--input`` means what it means for summary and shape (N,C,*spatial) as well as the
+    spatial size alone (56x56): the counts agree, and a C other than --in is refused."""
+    base = ["compare", "--in", "8", "--out", "16", "-k", "3", "--no-measure", "--json"]
+    _, spatial, _ = run(capsys, *base, "--input", "8x8", "--batch", "2")
+    _, whole, _ = run(capsys, *base, "--input", "2,8,8,8")
+    assert json.loads(spatial)["variants"] == json.loads(whole)["variants"]
+    assert json.loads(whole)["variants"][0]["macs"] == 2 * 16 * 64 * 8 * 9
+    code, _, err = run(capsys, *base, "--input", "1,3,8,8")
+    assert code == 2 and "`--input` (='1,3,8,8') has C=3 where `--in` is 8" in err
+    code, _, err = run(capsys, *base, "--input", "1,8,8,8", "--batch", "4")
+    assert code == 2 and "`--batch` (=4) differs from N (=1) in `--input`" in err
+    gif = str(tmp_path / "a.gif")
+    assert run(capsys, "animate", "conv", "--input", "1,2,4,4", "-o", gif)[0] == 0
+    code, _, err = run(capsys, "animate", "conv", "--input", "2,1,4,4", "-o", gif)
+    assert code == 2 and "must have N=1: an animation draws one sample" in err

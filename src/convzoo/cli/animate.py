@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.cli.output import check_output_file, console, parse_ints, parse_padding, per_axis
+from convzoo.cli.output import (
+    check_output_file,
+    console,
+    parse_input,
+    parse_ints,
+    parse_padding,
+    per_axis,
+)
 
 __all__ = ["add_parser", "run", "options_from_args", "MODES", "MAX_FRAMES"]
 
@@ -37,7 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-g", "--groups", type=int, help="channel groups")
     p.add_argument("--in", dest="in_channels", type=int, help="C_in")
     p.add_argument("--out", dest="out_channels", type=int, help="C_out")
-    p.add_argument("--input", help="spatial size of the input: 16, 5x5 or 3x4x4")
+    p.add_argument("--input", help="spatial size of the input: 16, 5x5 or 3x4x4; or the whole "
+                   "shape 1,C,H,W as `summary` takes it (C then sets --in)")
     p.add_argument("--output-padding", help="transposed only: 0 or 1,0")
     p.add_argument("--mode", help="transposed only: " + " or ".join(MODES)
                    + " (default zero-insertion)")
@@ -53,6 +61,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def options_from_args(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`convzoo.viz.animate` the flags give (unset: omitted)."""
+    spatial, batch, channels = (None, None, None) if not args.input else parse_input(
+        args.input, args.in_channels)
+    if batch not in (None, 1):
+        raise ValueError(f"`--input` (={args.input!r}) must have N=1: an animation draws one "
+                         "sample")
     opts = {
         "kernel": args.kernel and per_axis(parse_ints(args.kernel, "--kernel")),
         "stride": args.stride and per_axis(parse_ints(args.stride, "--stride")),
@@ -60,9 +73,9 @@ def options_from_args(args: argparse.Namespace) -> dict:
         "dilation": args.dilation and per_axis(parse_ints(args.dilation, "--dilation")),
         "output_padding": args.output_padding
         and per_axis(parse_ints(args.output_padding, "--output-padding", allow_zero=True)),
-        "input_size": args.input and parse_ints(args.input, "--input"),
+        "input_size": spatial,
         "groups": args.groups,
-        "in_channels": args.in_channels,
+        "in_channels": args.in_channels if args.in_channels is not None else channels,
         "out_channels": args.out_channels,
         "mode": args.mode,
         "factor": args.factor,

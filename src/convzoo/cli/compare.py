@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.cli.output import console, emit_json, parse_ints, per_axis
+from convzoo.cli.output import console, emit_json, parse_input, parse_ints, per_axis
 
 __all__ = ["add_parser", "run"]
 
@@ -21,9 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--in", dest="in_channels", type=int, required=True, help="C_in")
     p.add_argument("--out", dest="out_channels", type=int, required=True, help="C_out")
     p.add_argument("-k", "--kernel", required=True, help="kernel size: 3 or 3,5")
-    p.add_argument("--input", required=True, help="spatial input size, e.g. 56x56")
+    p.add_argument("--input", required=True,
+                   help="spatial input size, e.g. 56x56, or the whole shape N,C,H,W as "
+                   "`summary` takes it, e.g. 1,64,56,56")
     p.add_argument("-s", "--stride", default="1", help="stride (default 1)")
-    p.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
+    p.add_argument("--batch", type=int, default=None,
+                   help="batch size N (default 1, or N of an N,C,H,W --input)")
     p.add_argument("--groups", default="2,4", help="group counts to try (default 2,4)")
     p.add_argument("--upsample", type=int, default=None,
                    help="compare upsampling variants for this factor instead")
@@ -39,12 +42,16 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo compare``."""
     from convzoo.analysis.compare import compare
 
-    size = parse_ints(args.input, "--input")
+    size, batch, _ = parse_input(args.input, args.in_channels)
+    if batch is not None and args.batch is not None and batch != args.batch:
+        raise ValueError(f"`--batch` (={args.batch}) differs from N (={batch}) in `--input` "
+                         f"(={args.input!r})")
+    batch = args.batch or batch or 1
     kernel = parse_ints(args.kernel, "--kernel")
     stride = parse_ints(args.stride, "--stride")
     result = compare(
         args.in_channels, args.out_channels, per_axis(kernel), per_axis(size), per_axis(stride),
-        batch=args.batch, groups=parse_ints(args.groups, "--groups"), upsample=args.upsample,
+        batch=batch, groups=parse_ints(args.groups, "--groups"), upsample=args.upsample,
         repeats=args.repeats, measure=not args.no_measure,
     )
     if args.json:

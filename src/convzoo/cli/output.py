@@ -22,6 +22,7 @@ __all__ = [
     "check_output_file",
     "console",
     "print_pairs",
+    "parse_input",
     "parse_ints",
     "parse_padding",
     "per_axis",
@@ -86,6 +87,35 @@ def parse_ints(text: str, name: str, allow_zero: bool = False) -> tuple[int, ...
         kind = "non-negative" if allow_zero else "positive"
         raise ValueError(f"`{name}` (={text!r}) must be comma- or x-separated {kind} ints")
     return tuple(int(p) for p in parts)
+
+
+def parse_input(text: str, channels: int | None = None,
+                channels_flag: str = "--in") -> tuple[tuple[int, ...], int | None, int | None]:
+    """``--input`` of the commands that build their own layer (compare, animate): the spatial
+    size (``56x56``, ``16``) or, as ``shape`` and ``summary`` take it, the whole input shape
+    N,C,*spatial (``1,64,56,56``: commas and at least three values).
+
+    Returns ``(spatial, batch, channels)``; ``batch`` and ``channels`` are None for the
+    spatial form. A shape whose C differs from ``channels`` (the ``--in`` flag) is refused.
+
+    >>> parse_input("56x56"), parse_input("2,64,56,56", 64)
+    (((56, 56), None, None), ((56, 56), 2, 64))
+    >>> parse_input("1,3,56,56", 64)
+    Traceback (most recent call last):
+    ...
+    ValueError: `--input` (='1,3,56,56') has C=3 where `--in` is 64
+    """
+    values = parse_ints(text, "--input")
+    if "," not in str(text) or len(values) < 3:
+        return values, None, None
+    if len(values) > 5:
+        raise ValueError(f"`--input` (={text!r}) must be the spatial size (like 56x56) or "
+                         "N,C,*spatial with 1 to 3 spatial sizes")
+    batch, given, *spatial = values
+    if channels is not None and given != channels:
+        raise ValueError(f"`--input` (={text!r}) has C={given} where `{channels_flag}` is "
+                         f"{channels}")
+    return tuple(spatial), batch, given
 
 
 def per_axis(values: tuple[int, ...]) -> int | tuple[int, ...]:
