@@ -39,8 +39,12 @@ CONVENTIONS = (
     "Activation memory: every op output that is a new tensor (views and in-place ops excluded), "
     "input excluded; bytes at the traced dtype.",
     "Receptive field per spatial axis: size r and effective stride S at the row's output "
-    "(Araujo et al., Distill 2019); '*' marks a field widened to the whole axis (its S is then "
-    "0: every output position sees the same window).",
+    "(Araujo et al., Distill 2019), in input pixels. A fractional S (1/2 after a x2 "
+    "upsampling) means output positions are denser than input pixels; r counts padding, so it "
+    "can exceed the input. 'whole': the row mixes every position along that axis (a norm over "
+    "space, softmax or attention over positions, global pooling, a flatten into a linear "
+    "layer, an op not recognized), so every output sees the whole input. Exact per-position "
+    "spans: receptive_field(...).fields[axis].span(u).",
 )
 
 
@@ -218,7 +222,7 @@ class Summary:
 
 def _rf_text(row: Row, what: str) -> str:
     parts = [
-        f"{getattr(f, what)}{'*' if g and what == 'size' else ''}"
+        "whole" if g and what == "size" else str(getattr(f, what))
         for f, g in zip(row.rf, row.rf_global, strict=True)
     ]
     return "x".join(parts)

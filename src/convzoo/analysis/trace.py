@@ -61,7 +61,12 @@ _PADS = {
     "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
     "replication_pad1d", "replication_pad2d", "replication_pad3d", "_pad_circular",
 }
-_REDUCE = {"mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "logsumexp"}
+_REDUCE = {
+    "mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "logsumexp",
+    "linalg_vector_norm", "norm", "prod", "std_mean", "argmax", "argmin",
+}
+#: Softmax-like activations: they mix the positions along their ``dim``.
+_SOFTMAX = {"softmax", "_softmax", "log_softmax", "_log_softmax", "_safe_softmax"}
 _VIEWS = {
     "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "unsqueeze",
     "squeeze", "select", "slice", "contiguous", "clone", "detach", "alias", "_to_copy",
@@ -265,10 +270,53 @@ def _pool(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: A
     node.attrs.update(kernel=k, stride=s, padding=p, dilation=d)
 
 
+def _named(func: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """The op's arguments by their schema names."""
+    names = [a.name for a in func._schema.arguments]
+    return {**dict(zip(names, args, strict=False)), **kwargs}
+
+
 def _upsample(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    mode = "nearest" if "nearest" in node.op else "cubic" if "cubic" in node.op else "linear"
-    align = bool(_arg(args, kwargs, 2, "align_corners", False)) if mode != "nearest" else False
-    node.attrs.update(mode=mode, align_corners=align)
+    op = node.op
+    mode = ("nearest-exact" if "nearest_exact" in op else "nearest" if "nearest" in op
+            else "cubic" if "cubic" in op else "linear")
+    named = _named(func, args, kwargs)
+    align = bool(named.get("align_corners") or False) if "nearest" not in mode else False
+    n = len(node.shape) - 2
+    keys = ("scales",) if n == 1 else ("scales_h", "scales_w") if n == 2 else (
+        "scales_d", "scales_h", "scales_w")
+    scales = tuple(named.get(k) for k in keys)
+    if "scale_factors" in named:  # the .vec overload, when it is not decomposed
+        factors = named["scale_factors"]
+        scales = tuple(factors) if factors else (None,) * n
+    node.attrs.update(mode=mode, align_corners=align, scales=scales,
+                      antialias=op.endswith("_aa"))
+
+
+def _norm(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    """``attrs['dims']``: the dims whose positions the normalization statistics mix;
+    ``attrs['count']``: how many elements each statistic runs over."""
+    named, shape = _named(func, args, kwargs), node.input_shape
+    rank = len(shape)
+    if "normalized_shape" in named:  # layer norm, RMS norm: the last dims
+        dims = tuple(range(rank - len(named["normalized_shape"]), rank))
+        count = math.prod(shape[rank - len(dims):])
+    elif "group" in named:  # group norm: per sample, all positions
+        dims = tuple(range(2, rank))
+        count = shape[1] // int(named["group"]) * math.prod(shape[2:])
+    elif named.get("training", False):  # batch statistics (instance norm, train-mode BN)
+        dims = (0, *range(2, rank))
+        count = shape[0] * math.prod(shape[2:])
+    else:
+        dims, count = (), 0
+    node.attrs.update(dims=dims, count=count)
+
+
+def _activation(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any
+                ) -> None:
+    if node.op in _SOFTMAX and node.input_shape:
+        dim = int(_named(func, args, kwargs)["dim"]) % len(node.input_shape)
+        node.attrs.update(dims=(dim,), count=node.input_shape[dim])
 
 
 def _factor(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
@@ -277,17 +325,22 @@ def _factor(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x:
 
 def _pad(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
     node.attrs["pad"] = tuple(int(v) for v in args[1])
+    op = node.op
+    node.attrs["mode"] = ("reflect" if op.startswith("reflection") else "replicate"
+                          if op.startswith("replication") else "circular"
+                          if "circular" in op else "constant")
 
 
 def _reduce(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
     rank = len(node.input_shape)
-    dims = _arg(args, kwargs, 1, "dim", None)
+    named = _named(func, args, kwargs)
+    dims = named.get("dim")
     if dims is None or dims == []:
         dims = range(rank)
     elif isinstance(dims, int):
         dims = (dims,)
     node.attrs["dims"] = tuple(sorted(d % rank for d in dims)) if rank else ()
-    node.attrs["keepdim"] = bool(_arg(args, kwargs, 2, "keepdim", False))
+    node.attrs["keepdim"] = bool(named.get("keepdim", False))
 
 
 def _view(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
@@ -304,6 +357,8 @@ def _view(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: A
         ):
             node.category = "channel_shuffle"
             node.attrs["groups"] = node.input_shape[1]
+    elif name in ("split", "split_with_sizes", "unbind", "chunk") and rank:
+        node.attrs["dims"] = (int(_named(func, args, kwargs).get("dim", 0)) % rank,)
     elif name in ("select", "slice", "narrow", "unsqueeze", "squeeze"):
         dim = _arg(args, kwargs, 1, "dim", 0)
         dims = tuple(dim) if isinstance(dim, list | tuple) else (dim,)
@@ -333,6 +388,7 @@ _HANDLERS = {
     "conv": _conv, "linear": _linear, "pool": _pool, "upsample": _upsample,
     "pixel_shuffle": _factor, "pixel_unshuffle": _factor, "pad": _pad, "reduce": _reduce,
     "view": _view, "merge": _cat, "elementwise": _cat, "channel_shuffle": _shuffle,
+    "norm": _norm, "activation": _activation,
 }
 
 

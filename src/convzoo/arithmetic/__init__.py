@@ -31,9 +31,13 @@ from convzoo.arithmetic.padding import (
 from convzoo.arithmetic.receptive import (
     ReceptiveField,
     RFLayer,
+    adaptive_rf_layer,
+    as_number,
     chain,
     compose,
+    conv_axis_rf_layers,
     conv_rf_layer,
+    interpolate_rf_layer,
     largest,
     pixel_shuffle_rf_layer,
     pixel_unshuffle_rf_layer,
@@ -57,6 +61,26 @@ from convzoo.arithmetic.solve import (
     solve_padding,
     transposed_output_range,
 )
+from convzoo.arithmetic.spans import (
+    INTERPOLATE_MODES,
+    PAD_MODES,
+    Span,
+    Taps,
+    adaptive_taps,
+    broadcast_spans,
+    compose_spans,
+    concat_spans,
+    conv_taps,
+    identity_spans,
+    interpolate_taps,
+    pad_taps,
+    pixel_shuffle_taps,
+    pixel_unshuffle_taps,
+    slice_taps,
+    transposed_taps,
+    union_span,
+    union_spans,
+)
 from convzoo.arithmetic.tuples import broadcast_single, check_int, is_int, to_tuple
 
 __all__ = [
@@ -67,6 +91,11 @@ __all__ = [
     "resolve_padding", "same_padding", "transposed_same_padding",
     "ReceptiveField", "RFLayer", "chain", "compose", "conv_rf_layer", "largest",
     "pixel_shuffle_rf_layer", "pixel_unshuffle_rf_layer", "transposed_rf_layers",
+    "adaptive_rf_layer", "as_number", "conv_axis_rf_layers", "interpolate_rf_layer",
+    "INTERPOLATE_MODES", "PAD_MODES", "Span", "Taps", "adaptive_taps", "broadcast_spans",
+    "compose_spans", "concat_spans", "conv_taps", "identity_spans", "interpolate_taps",
+    "pad_taps", "pixel_shuffle_taps", "pixel_unshuffle_taps", "slice_taps", "transposed_taps",
+    "union_span", "union_spans",
     "Pair", "as_pair", "conv_output_formula", "conv_output_size",
     "conv_transpose_output_formula", "conv_transpose_output_size", "effective_kernel",
     "output_spatial_shape",

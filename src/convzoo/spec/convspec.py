@@ -363,14 +363,9 @@ class ConvSpec:
         if input_shape is not None:
             spatial = self.split_input_shape(input_shape)[2]
         pads = self.resolved_padding(spatial)
-        fields = []
-        for k, s, d, (lo, _) in zip(self.kernel_size, self.stride, self.dilation, pads):
-            if self.transposed:
-                layers = ar.transposed_rf_layers(k, s, lo, d)
-            else:
-                layers = (ar.conv_rf_layer(k, s, lo, d),)
-            fields.append(ar.chain(layers))
-        return tuple(fields)
+        return tuple(
+            ar.chain(ar.conv_axis_rf_layers(k, s, lo, d, self.transposed))
+            for k, s, d, (lo, _) in zip(self.kernel_size, self.stride, self.dilation, pads))
 
     def output_formulas(self, input_shape: Sequence[int]) -> tuple[str, ...]:
         """Per-axis output-size formula with the numbers substituted.
