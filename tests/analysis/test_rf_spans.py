@@ -143,7 +143,9 @@ def graphs_for(draw, h: int, w: int):  # noqa: C901 - one branch per op kind
             mode = draw(st.sampled_from(["constant", "reflect", "replicate"]))
             limit = min(h, w) - 1 if mode == "reflect" else 3
             pads = tuple(draw(st.integers(0, max(limit, 0))) for _ in range(4))
-            steps.append(lambda x, pads=pads, mode=mode: F.pad(x, pads, mode=mode))
+            # constant 1, not 0: a later gate (x * norm(x)) by a zero would cut the paths
+            steps.append(lambda x, pads=pads, mode=mode: F.pad(
+                x, pads, mode=mode, value=1.0 if mode == "constant" else None))
             h, w = h + pads[2] + pads[3], w + pads[0] + pads[1]
             assume(h <= 24 and w <= 24)
         elif kind == "branch":

@@ -30,6 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -435,8 +436,20 @@ def node_fields(graph: Graph) -> list[NodeField]:
         if _picks_from_concat(node, graph):
             state = _inexact(state, f"{node.op}: part of a channel concat (the spans of all "
                                     "its branches are kept)")
-        states.append(state if node.category == "merge" else _step(node, state, graph))
+        states.append(_independent(state if node.category == "merge"
+                                   else _step(node, state, graph)))
     return states
+
+
+def _independent(state: NodeField) -> NodeField:
+    """An output that no position along one axis connects to the input depends on no input
+    at all: its spans are None along every axis (a branch like that adds nothing at a
+    merge)."""
+    if not any(f.spans is not None and all(s is None for s in f.spans) for f in state.fields):
+        return state
+    if all(f.spans == (None,) for f in state.fields):
+        return state
+    return replace(state, fields=tuple(replace(f, spans=(None,)) for f in state.fields))
 
 
 @dataclass(frozen=True)
@@ -515,12 +528,13 @@ def _target(graph: Graph, layer: str | None) -> int:
 
 def receptive_field(
     model: nn.Module,
-    input_shape: Sequence[int],
+    input_shape: Any,
     layer: str | None = None,
     empirical: bool = False,
     threshold: float = 0.01,
     init: str = "model",
     dtype: torch.dtype = torch.float32,
+    partial: bool = False,
 ) -> ReceptiveFieldResult:
     """Theoretical receptive field of the output (or of ``layer``'s output) per spatial axis.
 
@@ -534,13 +548,20 @@ def receptive_field(
             biases 0, input of ones).
         dtype: the floating dtype the model runs in (default float32); interpolation rounds
             its source indices in it, like PyTorch.
+        partial: when the forward pass fails on the input, report the field of the last
+            traced op instead of raising (see :func:`convzoo.analysis.summary`).
+
+    ``input_shape`` takes what :func:`convzoo.analysis.trace` takes (a shape, a tensor, a
+    tuple of them, a dict of keyword inputs); fields are in the first input's positions.
 
     >>> net = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, dilation=2))
     >>> rf = receptive_field(net, (1, 1, 32, 32))
     >>> rf.sizes, rf.strides, rf.paddings, rf.centers
     ((7, 7), (1, 1), (1, 1), (2, 2))
     """
-    graph = trace(model, input_shape, dtype)
+    graph = trace(model, input_shape, dtype, strict=not partial)
+    if graph.partial and not partial:
+        raise ValueError(f"{graph.reason} (partial=True gives the field of the traced part)")
     states = node_fields(graph)
     index = _target(graph, layer)
     node, state = graph.nodes[index], states[index]

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -320,22 +319,35 @@ def _notes(graph: Graph, used: set[str], states: list) -> list[str]:
 
 def summary(
     model: nn.Module,
-    input_shape: Sequence[int],
+    input_shape: Any,
     depth: int | None = None,
     dtype: torch.dtype = torch.float32,
+    partial: bool = False,
 ) -> Summary:
     """Trace ``model`` on meta tensors and summarize it.
 
     Args:
         model: any ``nn.Module`` (not modified).
-        input_shape: ``(N, C, *spatial)``.
+        input_shape: ``(N, C, *spatial)``, a tensor, a tuple of shapes or tensors (one per
+            positional argument of ``forward``) or a dict of keyword inputs, as torchinfo
+            takes them (:func:`convzoo.analysis.trace`).
         depth: None (default) for one row per innermost module call, or ``d >= 1`` to
             aggregate into the modules at depth ``d`` (1 = the model's children).
         dtype: floating dtype for the bytes columns (default float32).
+        partial: when the forward pass fails on the input (a wrong channel count, a
+            missing batch dim, a missing input, ``.item()``), summarize the traced part
+            (MACs then are lower bounds) instead of raising.
+
+    Raises:
+        ValueError: one line naming the layer that failed, what it expects and what it was
+            given, unless ``partial``.
 
     >>> s = summary(nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16)),
     ...             (1, 3, 32, 32))
     >>> s.totals.params, s.totals.macs, s.totals.flops
     (480, 442368, 884736)
     """
-    return summarize(trace(model, input_shape, dtype), depth)
+    graph = trace(model, input_shape, dtype, strict=not partial)
+    if graph.partial and not partial:
+        raise ValueError(f"{graph.reason} (partial=True summarizes the traced part)")
+    return summarize(graph, depth)
