@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from convzoo.arithmetic.shape import Pair, effective_kernel
-from convzoo.arithmetic.tuples import is_int
+from convzoo.arithmetic.tuples import check_int, is_int
 
 __all__ = [
     "PADDING_STRINGS",
@@ -58,7 +58,7 @@ def same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> 
     >>> same_padding(10, 4)        # stride 1: total d*(k-1) = 3
     (1, 2)
     """
-    out = -(-size // stride)
+    out = -(-check_int("size", size) // check_int("stride", stride))
     total = max((out - 1) * stride + effective_kernel(kernel, dilation) - size, 0)
     return (total // 2, total - total // 2)
 
@@ -77,7 +77,7 @@ def transposed_same_padding(kernel: int, stride: int = 1, dilation: int = 1) -> 
     >>> transposed_same_padding(1, 2)
     ((0, 0), 1)
     """
-    crop = effective_kernel(kernel, dilation) - stride
+    crop = effective_kernel(kernel, dilation) - check_int("stride", stride)
     if crop < 0:
         return (0, 0), -crop
     return (crop // 2, crop - crop // 2), 0
