@@ -152,9 +152,11 @@ class ConvSpec:
     def _check_sizes(self) -> None:
         weights = math.prod(self.weight_shape)
         if weights > MAX_ELEMENTS:
+            names = ("in_channels", "out_channels/groups") if self.transposed else (
+                "out_channels", "in_channels/groups")
             raise ValueError(
-                f"`kernel_size` (={self.kernel_size}) gives a weight of {weights} elements, "
-                f"more than the limit of {MAX_ELEMENTS}"
+                f"the weight of shape {self.weight_shape} ({', '.join(names)}, *kernel_size) "
+                f"would have {weights} elements, more than the limit of {MAX_ELEMENTS}"
             )
         if self.padding == "same" or self.transposed:  # cropping cannot blow an output up
             return
@@ -241,6 +243,12 @@ class ConvSpec:
                 f"{n} spatial dim{'s' if n != 1 else ''}"
             )
         check_rule("input_shape", shape, shape, "non-negative")
+        if len(shape) == n + 1 and shape[0] != self.in_channels == shape[1]:
+            raise ValueError(
+                f"`input_shape` (={shape}) reads as (N, C) = {shape[:2]} with {n - 1} spatial "
+                f"dim{'s' if n != 2 else ''}; this convolution needs {n} spatial "
+                f"dim{'s' if n != 1 else ''}"
+            )
         batch = shape[0] if len(shape) == n + 2 else None
         channels, spatial = shape[-n - 1], shape[-n:]
         if channels != self.in_channels:
