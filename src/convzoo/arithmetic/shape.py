@@ -136,9 +136,8 @@ def conv_transpose_output_size(
     out = (size - 1) * stride - lo - hi + extent + output_padding
     if out < 1:
         raise ValueError(
-            f"transposed convolution output size (={out}) must be positive (PyTorch: 'Output "
-            f"size is too small'): padding {lo}+{hi} crops more than the {out + lo + hi} "
-            f"elements produced from input size {size}"
+            f"transposed convolution output size (={out}) must be positive: padding {lo}+{hi} "
+            f"crops more than the {out + lo + hi} elements produced from input size {size}"
         )
     return out
 
