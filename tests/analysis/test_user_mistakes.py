@@ -115,3 +115,22 @@ def test_bad_input_forms_raise_without_numbers():
         summary(_net(), {})
     with pytest.raises(ValueError, match=r"`input_shape` \(='1x3'\) must be a sequence"):
         summary(_net(), "1x3")
+
+
+def test_one_size_guard_for_summary_layers_and_specs():
+    import convzoo.layers as L
+    from convzoo.arithmetic import set_max_elements
+
+    with pytest.raises(ValueError, match=r"the input of shape \(1, 3, 1000000000, 1000000000\) "
+                       r"would have 3000000000000000000 elements, more than the limit"):
+        summary(_net(), (1, 3, 10**9, 10**9))
+    set_max_elements(1000)
+    try:
+        with pytest.raises(ValueError, match=r"the weight of shape \(64, 64, 3, 3\) .* more "
+                           r"than the limit of 1000"):
+            L.Conv2d(64, 64, 3)
+        with pytest.raises(ValueError, match=r"the input of shape \(1, 3, 32, 32\)"):
+            summary(_net(), (1, 3, 32, 32))
+    finally:
+        set_max_elements(None)
+    assert summary(_net(), (1, 3, 32, 32)).totals.params == 3 * 8 * 9 + 8 + 8 * 4 + 4

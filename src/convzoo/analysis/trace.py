@@ -560,6 +560,10 @@ def trace(model: nn.Module, input_shape: Any, dtype: torch.dtype = torch.float32
     True
     """
     positional, keyword = normalize_inputs(input_shape)
+    for spec in (*positional, *keyword.values()):
+        # meta tensors allocate nothing, but PyTorch's storage arithmetic overflows far
+        # above any real input: the one size guard (convzoo.arithmetic.max_elements)
+        ar.check_elements("the input", spec[0])
     if not isinstance(model, nn.Module):
         raise ValueError(f"`model` (={type(model).__name__}) must be a torch.nn.Module")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:

@@ -19,12 +19,20 @@ from convzoo.arithmetic.cost import (
     dtype_bytes,
     flops,
 )
+from convzoo.arithmetic.limits import (
+    DEFAULT_MAX_ELEMENTS,
+    check_elements,
+    max_elements,
+    memory_bytes,
+    set_max_elements,
+)
 from convzoo.arithmetic.padding import (
     PADDING_MODES,
     PADDING_STRINGS,
     needs_input_size,
     parse_padding,
     resolve_padding,
+    resolve_transposed_padding,
     same_padding,
     transposed_same_padding,
 )
@@ -52,6 +60,7 @@ from convzoo.arithmetic.shape import (
     conv_transpose_output_size,
     effective_kernel,
     output_spatial_shape,
+    zero_insertion_padding,
 )
 from convzoo.arithmetic.solve import (
     PaddingSolution,
@@ -88,7 +97,7 @@ __all__ = [
     "conv_cost", "conv_macs", "conv_macs_formula", "conv_params", "conv_params_formula",
     "conv_weight_count", "dtype_bytes", "flops",
     "PADDING_MODES", "PADDING_STRINGS", "needs_input_size", "parse_padding",
-    "resolve_padding", "same_padding", "transposed_same_padding",
+    "resolve_padding", "same_padding", "transposed_same_padding", "resolve_transposed_padding",
     "ReceptiveField", "RFLayer", "chain", "compose", "conv_rf_layer", "largest",
     "pixel_shuffle_rf_layer", "pixel_unshuffle_rf_layer", "transposed_rf_layers",
     "adaptive_rf_layer", "as_number", "conv_axis_rf_layers", "interpolate_rf_layer",
@@ -98,8 +107,10 @@ __all__ = [
     "union_span", "union_spans",
     "Pair", "as_pair", "conv_output_formula", "conv_output_size",
     "conv_transpose_output_formula", "conv_transpose_output_size", "effective_kernel",
+    "zero_insertion_padding",
     "output_spatial_shape",
     "PaddingSolution", "TransposeInverse", "inverse_transpose", "solve_output_padding",
     "solve_padding", "transposed_output_range",
     "broadcast_single", "check_int", "is_int", "to_tuple",
+    "DEFAULT_MAX_ELEMENTS", "check_elements", "max_elements", "memory_bytes", "set_max_elements",
 ]
