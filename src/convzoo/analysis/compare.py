@@ -35,7 +35,7 @@ from convzoo.analysis.kinds import classify
 from convzoo.analysis.receptive import receptive_field
 from convzoo.analysis.summary import summary
 from convzoo.analysis.timing import check_repeats, interleaved
-from convzoo.arithmetic import is_int, to_tuple
+from convzoo.arithmetic import check_int, is_int, to_tuple
 from convzoo.layers import (
     Conv,
     DepthwiseSeparable,
@@ -429,8 +429,7 @@ def compare(
     k = to_tuple(kernel_size, ndim, "kernel_size", "positive")
     size = to_tuple(input_size, ndim, "input_size", "positive")
     s = to_tuple(stride, ndim, "stride", "positive")
-    if not is_int(batch) or batch < 1:
-        raise ValueError(f"`batch` (={batch!r}) must be a positive int")
+    check_int("batch", batch)
     gs = _check_groups(groups)
     repeats = check_repeats(repeats)
     warmup = check_repeats(warmup, "warmup", 0)
