@@ -42,6 +42,7 @@ from convzoo.arithmetic import ReceptiveField, RFLayer
 
 __all__ = [
     "NodeField", "EmpiricalField", "ReceptiveFieldResult", "node_fields", "receptive_field",
+    "receptive_field_of",
     "empirical_receptive_field", "spatial_dims", "EMPIRICAL_NOTE",
 ]
 
@@ -562,17 +563,27 @@ def receptive_field(
     graph = trace(model, input_shape, dtype, strict=not partial)
     if graph.partial and not partial:
         raise ValueError(f"{graph.reason} (partial=True gives the field of the traced part)")
-    states = node_fields(graph)
-    index = _target(graph, layer)
-    node, state = graph.nodes[index], states[index]
-    measured = None
+    result = receptive_field_of(graph, layer)
     if empirical:
         measured = empirical_receptive_field(model, input_shape, layer, threshold, init, graph)
+        result = replace(result, empirical=measured)
+    return result
+
+
+def receptive_field_of(graph: Graph, layer: str | None = None) -> ReceptiveFieldResult:
+    """The field of an already traced graph's output (or of ``layer``'s output).
+
+    >>> g = trace(nn.Conv2d(1, 1, 3, stride=2), (1, 1, 9, 9))
+    >>> receptive_field_of(g).fields[0].span(3)
+    (6, 8)
+    """
+    index = _target(graph, layer)
+    node, state = graph.nodes[index], node_fields(graph)[index]
     return ReceptiveFieldResult(
         layer=layer or "", shape=node.shape, fields=state.fields,
         centers=tuple(f.center(0) for f in state.fields), is_global=state.is_global,
         aligned=state.aligned, exact=state.exact, notes=state.notes, partial=graph.partial,
-        reason=graph.reason, empirical=measured,
+        reason=graph.reason,
     )
 
 
