@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from convzoo.arithmetic.shape import effective_kernel
+from convzoo.arithmetic.shape import effective_kernel, zero_insertion_padding
 from convzoo.arithmetic.spans import Span
 from convzoo.arithmetic.tuples import check_int
 
@@ -142,10 +142,10 @@ def transposed_rf_layers(
     >>> chain(transposed_rf_layers(3, 2, 1))
     ReceptiveField(size=2, stride=Fraction(1, 2), padding=Fraction(1, 2))
     """
-    extent = effective_kernel(kernel, dilation)
+    left, _ = zero_insertion_padding(kernel, padding, 0, dilation)
     return (
         RFLayer(1, as_number(Fraction(1, stride)), 0),
-        RFLayer(extent, 1, extent - 1 - padding),
+        RFLayer(effective_kernel(kernel, dilation), 1, left),
     )
 
 
