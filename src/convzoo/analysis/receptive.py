@@ -48,8 +48,8 @@ __all__ = [
 
 #: (position in the tensor, element multiplier inside that dim, axis size) or None when gone.
 Axis = tuple[int, int, int] | None
-#: Per tensor dim, the algebra layers and the taps of an op along it.
-PerDim = dict[int, tuple[Sequence[RFLayer], ar.Taps]]
+#: Per tensor dim, the algebra layers and the taps of an op along it (None: the identity).
+PerDim = dict[int, tuple[Sequence[RFLayer], ar.Taps | None]]
 
 EMPIRICAL_NOTE = (
     "The effective receptive field (Luo et al., 2016) is where the gradient of the centre "
@@ -155,6 +155,8 @@ def _apply(state: NodeField, node: Node, per_dim: PerDim) -> NodeField:
             if inner != 1:  # the op runs over a dim holding several axes: bound it
                 merged = True
                 spans = (ar.union_span(fields[a].spans),)
+            elif taps is None:  # the identity along this dim (a 1x1 stride-1 conv)
+                spans = fields[a].spans
             else:
                 spans = ar.compose_spans(fields[a].spans, taps)
             fields[a] = replace(f, spans=spans)
@@ -248,8 +250,10 @@ def _conv(node: Node, state: NodeField) -> NodeField:
     per_dim: PerDim = {}
     for j, dim in enumerate(_spatial(node, spec.ndim)):
         k, s, d, lo = spec.kernel_size[j], spec.stride[j], spec.dilation[j], pads[j][0]
+        i, o = node.input_shape[dim], node.shape[dim]
+        identity = k == 1 and s == 1 and lo == 0 and i == o
         per_dim[dim] = (ar.conv_axis_rf_layers(k, s, lo, d, spec.transposed),
-                        taps(node.input_shape[dim], node.shape[dim], k, s, lo, d))
+                        None if identity else taps(i, o, k, s, lo, d))
     return _apply(state, node, per_dim)
 
 

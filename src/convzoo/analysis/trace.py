@@ -232,7 +232,7 @@ class _Recorder(TorchDispatchMode):
         self.keep: list[Any] = []
         self.param_names = param_names
         self.stack: list[Frame] = []
-        self.given: list[tuple] = []  # the input shapes of each module call on the stack
+        self.given: list[Any] = []  # the inputs of each module call on the stack
         self.dtype = dtype
         self.strict = False
 
@@ -340,9 +340,14 @@ def _pool(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: A
     node.attrs.update(kernel=k, stride=s, padding=p, dilation=d)
 
 
+_ARG_NAMES: dict[Any, tuple[str, ...]] = {}
+
+
 def _named(func: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
     """The op's arguments by their schema names."""
-    names = [a.name for a in func._schema.arguments]
+    names = _ARG_NAMES.get(func)
+    if names is None:
+        names = _ARG_NAMES[func] = tuple(a.name for a in func._schema.arguments)
     return {**dict(zip(names, args, strict=False)), **kwargs}
 
 
@@ -476,11 +481,11 @@ def _install_hooks(model: nn.Module, rec: _Recorder, outputs: dict) -> list[Any]
                 leaf: bool = leaf) -> None:
             calls[name] = calls.get(name, -1) + 1
             rec.stack.append(Frame(name, kind, calls[name], leaf))
-            rec.given.append(tuple(tuple(t.shape) for t in tree_flatten(inputs)[0]
-                                   if isinstance(t, torch.Tensor)))
-            if (rec.strict and isinstance(mod, nn.modules.conv._ConvNd) and rec.given[-1]
-                    and len(rec.given[-1][0]) == len(mod.kernel_size) + 1):
-                shape = rec.given[-1][0]
+            rec.given.append(inputs)  # shapes are read only if the call fails
+            if (rec.strict and isinstance(mod, nn.modules.conv._ConvNd) and inputs
+                    and isinstance(inputs[0], torch.Tensor)
+                    and inputs[0].dim() == len(mod.kernel_size) + 1):
+                shape = tuple(inputs[0].shape)
                 raise _Mistake(f"an input without a batch dim: add one, e.g. {(1, *shape)}")
 
         def post(mod: nn.Module, inputs: Any, output: Any, name: str = name) -> None:
@@ -524,7 +529,9 @@ def _failure(e: Exception, rec: _Recorder, model: nn.Module, given: str) -> str:
         elif expected:
             why = f"the model ({type(model).__name__}) expects input {expected}: {why}"
         return f"the forward pass failed on meta tensors, given input {given}: {why}"
-    frame, shapes = rec.stack[-1], rec.given[-1]
+    frame = rec.stack[-1]
+    shapes = [tuple(t.shape) for t in tree_flatten(rec.given[-1])[0]
+              if isinstance(t, torch.Tensor)]
     expected = _expected_input(model.get_submodule(frame.name))
     got = ", ".join(map(str, shapes)) or "no tensor"
     wants = f", which expects input {expected}," if expected else ""

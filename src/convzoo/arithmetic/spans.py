@@ -261,10 +261,14 @@ def union_span(spans: Sequence[Span]) -> Span:
     >>> union_span([(3, 5), None, (1, 2)])
     (1, 5)
     """
-    items = [s for s in spans if s is not None]
-    if not items:
-        return None
-    return min(s[0] for s in items), max(s[1] for s in items)
+    lo = hi = None
+    for s in spans:
+        if s is not None:
+            if lo is None or s[0] < lo:
+                lo = s[0]
+            if hi is None or s[1] > hi:
+                hi = s[1]
+    return None if lo is None else (lo, hi)
 
 
 def compose_spans(spans: Sequence[Span], taps: Taps) -> tuple[Span, ...]:
@@ -275,7 +279,9 @@ def compose_spans(spans: Sequence[Span], taps: Taps) -> tuple[Span, ...]:
     >>> compose_spans(identity_spans(5), conv_taps(5, 3, 3))
     ((0, 2), (1, 3), (2, 4))
     """
-    return tuple(union_span([_span_at(spans, v) for v in t]) for t in taps)
+    if len(spans) == 1:
+        return tuple(spans[0] if t else None for t in taps)
+    return tuple(union_span([spans[v] for v in t]) for t in taps)
 
 
 def union_spans(operands: Sequence[Sequence[Span]]) -> tuple[Span, ...]:
