@@ -40,6 +40,13 @@ CASES = [
     (lambda: ar.solve_padding(8, 0, 3), "`target` (=0) must be a positive int"),
     (lambda: ar.solve_output_padding(3, 6, 3, stride=0), "`stride` (=0) must be a positive int"),
     (lambda: ar.effective_kernel(3, -2), "`dilation` (=-2) must be a positive int"),
+    (lambda: ar.pixel_shuffle_rf_layer(0), "`factor` (=0) must be a positive int"),
+    (lambda: ar.conv_rf_layer(3, 0), "`stride` (=0) must be a positive int"),
+    (lambda: ar.transposed_rf_layers(3, 2, -1),
+     "`padding` (=-1) must be a non-negative int or a (lo, hi) pair of them"),
+    (lambda: ar.conv_taps(5, 3, 3, stride=0), "`stride` (=0) must be a positive int"),
+    (lambda: ar.pad_taps(4, 1, 1, "mirror"),
+     "`mode` (='mirror') must be one of constant, reflect, replicate, circular"),
     (lambda: ar.interpolate_taps(4, 8, "area"),
      "`mode` (='area') must be one of nearest, nearest-exact, linear, cubic"),
 ]

@@ -119,6 +119,8 @@ def conv_rf_layer(kernel: int, stride: int = 1, padding: int = 0, dilation: int 
     >>> conv_rf_layer(3, 1, 2, dilation=2)
     RFLayer(kernel=5, stride=1, padding=2)
     """
+    check_int("stride", stride)
+    check_int("padding", padding, 0)
     return RFLayer(effective_kernel(kernel, dilation), stride, padding)
 
 
@@ -142,6 +144,7 @@ def transposed_rf_layers(
     >>> chain(transposed_rf_layers(3, 2, 1))
     ReceptiveField(size=2, stride=Fraction(1, 2), padding=Fraction(1, 2))
     """
+    check_int("stride", stride)
     left, _ = zero_insertion_padding(kernel, padding, 0, dilation)
     return (
         RFLayer(1, as_number(Fraction(1, stride)), 0),
@@ -151,11 +154,13 @@ def transposed_rf_layers(
 
 def pixel_shuffle_rf_layer(factor: int) -> RFLayer:
     """Pixel shuffle (depth-to-space) by ``factor``: stride ``1/factor``, no spatial extent."""
+    check_int("factor", factor)
     return RFLayer(1, as_number(Fraction(1, factor)), 0)
 
 
 def pixel_unshuffle_rf_layer(factor: int) -> RFLayer:
     """Pixel unshuffle (space-to-depth) by ``factor``: a window ``factor`` wide and strided."""
+    check_int("factor", factor)
     return RFLayer(factor, factor, 0)
 
 
