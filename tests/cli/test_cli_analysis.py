@@ -144,3 +144,13 @@ def test_bad_input_and_import_error(capsys, net, tmp_path):
     code, _, err = run(capsys, "compare", "--in", "4", "--out", "4", "-k", "3", "--input", "8",
                        "--upsample", "2", "--stride", "2", "--no-measure")
     assert code == 2 and "`stride` (=2) must be 1 with `upsample` (=2)" in err
+
+
+@pytest.mark.parametrize("command", ["summary", "rf"])
+def test_wrong_input_exits_2_with_one_line_unless_partial(capsys, net, command):
+    code, out, err = run(capsys, command, f"{net}:make", "--input", "1,4,32,32")
+    assert code == 2 and not out
+    assert "layer '0' (Conv2d), which expects input (N, 3, 2 spatial dims), given " \
+        "(1, 4, 32, 32)" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run(capsys, command, f"{net}:make", "--input", "1,4,32,32", "--partial")
+    assert code == 0 and "PARTIAL" in out
