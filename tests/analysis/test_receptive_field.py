@@ -154,7 +154,8 @@ def test_global_context_wins_at_the_merge_and_stays_global():
     # the mean sees the conv's whole 8-wide output: r = 3 + 7*1 = 10, then stride 0
     assert rf.fields == (ReceptiveField(10, 0, 1),) * 2 and rf.is_global == (True, True)
     assert rf.aligned  # only one local branch
-    assert rf.fields[0].span(5) == (-1, 8)  # every output element sees the whole input
+    assert rf.fields[0].span(5) == (0, 7)  # every output element sees the whole input
+    assert rf.fields[0].algebra_span(5) == (-1, 8)  # the algebra's window reaches the padding
 
 
 def test_attention_over_tokens_is_global_but_qkv_projection_is_not():

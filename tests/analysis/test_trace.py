@@ -237,7 +237,9 @@ def test_model_calling_item_gives_a_partial_trace():
     graph = trace(UsesItem(), (1, 3, 8, 8))
     assert graph.partial and "item" in graph.reason.lower()
     assert [n.module for n in graph.convs] == ["conv"]
-    s = summary(UsesItem(), (1, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"Tensor.item\(\) cannot be called .*partial=True"):
+        summary(UsesItem(), (1, 3, 8, 8))
+    s = summary(UsesItem(), (1, 3, 8, 8), partial=True)
     text = str(s)
     assert s.partial and "PARTIAL" in text and "lower bounds" in text
     assert "at least" in text

@@ -83,10 +83,16 @@ def test_transposed_is_not_overcounted_by_stride():
 
 @given(conv_configs())
 def test_params_equal_torch_parameter_count(config):
+    # the oracle is torch.nn's own module with the same hyperparameters (not a weight built
+    # from spec.weight_shape)
     spec, _ = config
-    w, b = make_params(spec)
-    assert spec.params == w.numel() + (b.numel() if b is not None else 0)
-    assert spec.weight_shape == tuple(w.shape)
+    cls = {(False, 1): torch.nn.Conv1d, (False, 2): torch.nn.Conv2d, (False, 3): torch.nn.Conv3d,
+           (True, 1): torch.nn.ConvTranspose1d, (True, 2): torch.nn.ConvTranspose2d,
+           (True, 3): torch.nn.ConvTranspose3d}[(spec.transposed, spec.ndim)]
+    m = cls(spec.in_channels, spec.out_channels, spec.kernel_size, stride=spec.stride,
+            groups=spec.groups, bias=spec.bias, dilation=spec.dilation, device="meta")
+    assert spec.params == sum(p.numel() for p in m.parameters())
+    assert spec.weight_shape == tuple(m.weight.shape)
 
 
 def test_cost_bytes_and_intensity():

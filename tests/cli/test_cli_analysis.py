@@ -162,3 +162,13 @@ def test_compare_and_animate_take_the_whole_shape_too(capsys, tmp_path):
     assert run(capsys, "animate", "conv", "--input", "1,2,4,4", "-o", gif)[0] == 0
     code, _, err = run(capsys, "animate", "conv", "--input", "2,1,4,4", "-o", gif)
     assert code == 2 and "must have N=1: an animation draws one sample" in err
+
+
+@pytest.mark.parametrize("command", ["summary", "rf"])
+def test_wrong_input_exits_2_with_one_line_unless_partial(capsys, net, command):
+    code, out, err = run(capsys, command, f"{net}:make", "--input", "1,4,32,32")
+    assert code == 2 and not out
+    assert "layer '0' (Conv2d), which expects input (N, 3, 2 spatial dims), given " \
+        "(1, 4, 32, 32)" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run(capsys, command, f"{net}:make", "--input", "1,4,32,32", "--partial")
+    assert code == 0 and "PARTIAL" in out

@@ -283,3 +283,18 @@ def test_output_size_reaches_targets_whose_base_size_is_zero():
         torch.testing.assert_close(up(x, (target, 1)), native(x, output_size=[target, 1]))
     with pytest.raises(ValueError, match=r"output size \(=0\) must be positive"):
         up(x)
+
+
+@pytest.mark.parametrize("k,s", [(1, 2), (2, 3), (1, 4), (3, 2)])
+def test_same_padding_with_output_size_even_when_kernel_is_shorter_than_stride(k, s):
+    # 'same' solves output_padding = s - k > 0 itself; the user left it at 0
+    layer = TransposedConv1d(2, 3, k, stride=s, padding="same", output_size=(5 * s,)).double()
+    x = torch.randn(1, 2, 5, dtype=torch.float64)
+    y = layer(x)
+    assert y.shape[-1] == 5 * s
+    if k <= s:  # torch's oracle: 'same' crops nothing here, output_size sets the padding
+        native = nn.ConvTranspose1d(2, 3, k, stride=s).double()
+        with torch.no_grad():
+            native.weight.copy_(layer.weight)
+            native.bias.copy_(layer.bias)
+        torch.testing.assert_close(y, native(x, output_size=[5 * s]))

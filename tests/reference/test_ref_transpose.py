@@ -155,8 +155,8 @@ def test_same_padding_gives_input_times_stride(k, s, d):
 @pytest.mark.parametrize("call, message", [
     (lambda: ref.conv_transpose(np.ones((1, 2, 3)), np.ones((2, 1, 3)), stride=2,
                                 output_padding=2),
-     "`output_padding` (=2) must be smaller than max(`stride`, `dilation`) in every spatial "
-     "dimension"),
+     "`output_padding` (=2) must be smaller than max(`stride`, `dilation`) (=(2,)) in every "
+     "spatial dimension"),
     (lambda: ref.conv_transpose(np.ones((1, 3, 3)), np.ones((2, 1, 3))),
      "`input` channel dim (=3) must equal weight.shape[0] (=2)"),
     (lambda: ref.conv_transpose(np.ones((1, 2, 2)), np.ones((2, 1, 2)), padding=((2, 1),)),
@@ -172,3 +172,39 @@ def test_same_padding_gives_input_times_stride(k, s, d):
 def test_errors_are_pinned(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+def test_reference_keeps_the_input_dtype():
+    # float32 without a bias used to come back as float64; torch keeps float32
+    x, w = np.ones((1, 2, 5), np.float32), np.ones((3, 2, 3), np.float32)
+    assert ref.conv(x, w).dtype == np.float32
+    assert ref.conv_transpose(x, np.ones((2, 3, 3), np.float32)).dtype == np.float32
+    assert ref.conv(x, w, np.ones(3, np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("call, what", [
+    (lambda: ref.conv(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), padding=10**6),
+     "the padded input of shape (1, 1, 2000004, 2000004)"),
+    (lambda: ref.conv_transpose(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), stride=10**7),
+     "the zero-inserted input of shape (1, 1, 30000005, 30000005)"),
+    (lambda: ref.conv_transpose_scatter(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)),
+                                        stride=10**7),
+     "the uncropped output of shape (1, 1, 30000003, 30000003)"),
+])
+def test_size_guard_refuses_before_allocating(call, what):
+    with pytest.raises(ValueError, match=re.escape(what) + r" would have \d+ elements, more "
+                       r"than the limit of \d+ \(convzoo.arithmetic.set_max_elements"):
+        call()
+
+
+def test_size_guard_override():
+    from convzoo.arithmetic import set_max_elements
+
+    x, w = np.ones((1, 1, 8)), np.ones((1, 1, 3))
+    set_max_elements(5)
+    try:
+        with pytest.raises(ValueError, match="more than the limit of 5"):
+            ref.conv(x, w)
+    finally:
+        set_max_elements(None)
+    assert ref.conv(x, w).shape == (1, 1, 6)

@@ -59,8 +59,12 @@ CASES = [
      f"smallest valid input gives an output of {4 * 1999999**2} elements, more than the "
      f"limit of {MAX_ELEMENTS}"),
     (dict(in_channels=3, out_channels=4, kernel_size=(5000, 5000, 5000)),
-     "`kernel_size` (=(5000, 5000, 5000)) gives a weight of 1500000000000 elements, more "
-     f"than the limit of {MAX_ELEMENTS}"),
+     "the weight of shape (4, 3, 5000, 5000, 5000) (out_channels, in_channels/groups, "
+     f"*kernel_size) would have 1500000000000 elements, more than the limit of {MAX_ELEMENTS}"),
+    # huge channel counts are blamed on the weight's shape, not on a 1x1 kernel
+    (dict(in_channels=2**70, out_channels=2**70, kernel_size=1),
+     f"the weight of shape ({2**70}, {2**70}, 1, 1) (out_channels, in_channels/groups, "
+     "*kernel_size) would have"),
 ]
 
 
@@ -75,6 +79,10 @@ INPUT_CASES = [
      "(C, *spatial) with 2 spatial dims"),
     (ConvSpec(3, 4, 3), (1, 4, 32, 32), "`input_shape` channel dim (=4) must equal "
      "`in_channels` (=3)"),
+    # a missing spatial dim, not a wrong channel count (torch reads it as unbatched C=1 and
+    # complains about the channels)
+    (ConvSpec(3, 4, 3), (1, 3, 32), "`input_shape` (=(1, 3, 32)) reads as (N, C) = (1, 3) "
+     "with 1 spatial dim; this convolution needs 2 spatial dims"),
     (ConvSpec(3, 4, 5), (1, 3, 4, 32), "effective kernel size d*(k-1)+1 (=5) must not exceed "
      "the padded input size (=4) along spatial dim 0"),
     (ConvSpec(3, 4, 3, dilation=4, padding=1), (3, 6, 6), "effective kernel size d*(k-1)+1 "

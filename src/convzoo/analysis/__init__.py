@@ -18,15 +18,18 @@ from convzoo.analysis.receptive import (
     empirical_receptive_field,
     node_fields,
     receptive_field,
+    receptive_field_of,
+    spatial_dims,
 )
 from convzoo.analysis.summary import CONVENTIONS, Row, Summary, Totals, summarize, summary
-from convzoo.analysis.trace import check_input_shape, trace
+from convzoo.analysis.trace import check_input_shape, normalize_inputs, trace
 
 __all__ = [
-    "CATEGORIES", "Frame", "Graph", "Node", "trace", "check_input_shape",
+    "CATEGORIES", "Frame", "Graph", "Node", "trace", "check_input_shape", "normalize_inputs",
     "CONV_KINDS", "classify", "conv_kind",
     "EMPIRICAL_NOTE", "EmpiricalField", "NodeField", "ReceptiveFieldResult",
-    "empirical_receptive_field", "node_fields", "receptive_field",
+    "empirical_receptive_field", "node_fields", "receptive_field", "receptive_field_of",
+    "spatial_dims",
     "CONVENTIONS", "Row", "Summary", "Totals", "summarize", "summary",
     "COMPARE_CONVENTIONS", "Comparison", "Variant", "compare",
     "OUTSIDE", "Profile", "ProfileRow", "profile",

@@ -8,8 +8,8 @@ counts), shuffled grouped, depthwise-separable, flattened, spatially separable a
 (d=2). With ``upsample=r`` the upsampling variants are compared instead: transposed conv
 (the baseline), sub-pixel conv and resize-conv, all giving ``in * r``.
 
-Params, MACs and bias adds come from :func:`convzoo.analysis.summary`, the receptive field
-from :func:`convzoo.analysis.receptive_field`, bytes moved from
+Params, MACs and bias adds come from :func:`convzoo.analysis.summarize`, the receptive field
+from :func:`convzoo.analysis.receptive_field_of` (one trace for both), bytes moved from
 :func:`convzoo.arithmetic.conv_cost` per conv (plus one read and one write for each copying
 op: upsample, the copy of a shuffle); nothing is re-derived here. Latencies are medians of
 repeats interleaved round-robin across all variants (:mod:`convzoo.analysis.timing`), each
@@ -32,11 +32,12 @@ import torch.nn as nn
 from convzoo import arithmetic as ar
 from convzoo.analysis.graph import Graph
 from convzoo.analysis.kinds import classify
-from convzoo.analysis.receptive import receptive_field
-from convzoo.analysis.summary import summary
+from convzoo.analysis.receptive import receptive_field_of
+from convzoo.analysis.summary import summarize
 from convzoo.analysis.table import Column, Rendered, TableSpec, count
 from convzoo.analysis.timing import Timing, check_repeats, interleaved, within_noise
-from convzoo.arithmetic import is_int, to_tuple
+from convzoo.analysis.trace import trace
+from convzoo.arithmetic import check_int, is_int, to_tuple
 from convzoo.arithmetic.variants import variant as variant_name
 from convzoo.layers import (
     Conv,
@@ -252,12 +253,11 @@ def _bytes(graph: Graph) -> int:
 
 def _count(name: str, family: str, module: nn.Module, shape: tuple[int, ...], note: str
            ) -> Variant:
-    s = summary(module, shape)
-    graph = s.graph
-    assert graph is not None  # summary always keeps its graph
-    if s.partial:
-        raise ValueError(f"variant {name!r} could not be traced: {s.reason}")
-    rf = receptive_field(module, shape)
+    graph = trace(module, shape)  # once: the summary and the field both read it
+    if graph.partial:
+        raise ValueError(f"variant {name!r} could not be traced: {graph.reason}")
+    s = summarize(graph)
+    rf = receptive_field_of(graph)
     moved = _bytes(graph)
     flops = s.totals.flops
     family = variant_name(family, "family").value  # the one vocabulary (arithmetic.variants)
@@ -430,8 +430,7 @@ def compare(
     k = to_tuple(kernel_size, ndim, "kernel_size", "positive")
     size = to_tuple(input_size, ndim, "input_size", "positive")
     s = to_tuple(stride, ndim, "stride", "positive")
-    if not is_int(batch) or batch < 1:
-        raise ValueError(f"`batch` (={batch!r}) must be a positive int")
+    check_int("batch", batch)
     gs = _check_groups(groups)
     repeats = check_repeats(repeats)
     warmup = check_repeats(warmup, "warmup", 0)

@@ -1,13 +1,22 @@
-"""Receptive fields on a traced graph (Araujo, Norris & Sim, Distill 2019), per spatial axis.
+"""Receptive fields on a traced graph, per spatial axis and per output position.
 
 Every node gets one :class:`~convzoo.arithmetic.ReceptiveField` per spatial axis of the
-model input, composed from its inputs' fields with ``convzoo.arithmetic.receptive``: convs
-(dilation folded in), pooling windows, transposed convs (``transposed_rf_layers``), pixel
-(un)shuffle, upsampling by ``f`` (stride ``1/f``), pads and crops (shifts of ``P``).
-Pointwise ops pass fields through; at merges (add, cat...) the largest field wins
-(``largest``) and misaligned branches are reported. Each input axis is followed through
-views, permutes and reductions; an axis that is flattened into others or reduced becomes
-*global* (its field then covers the whole input).
+model input. It carries two things, both from ``convzoo.arithmetic``:
+
+* the Distill algebra's size ``r``, effective stride ``S`` and padding ``P`` (Araujo, Norris
+  & Sim, 2019), composed with ``convzoo.arithmetic.receptive``;
+* the exact span of every output position (``field.span(u)``), composed from each op's
+  taps with ``convzoo.arithmetic.spans``: convs, pools, transposed convs, interpolation
+  (every mode, ``align_corners``, ``scale_factor`` or ``size``), adaptive pools, pixel
+  (un)shuffle, pads and crops. At merges (add, mul, channel concat) spans are united
+  position by position; a concat along the axis itself concatenates them.
+
+Each input axis is followed through views, permutes and reductions. An op that mixes every
+position of an axis (a reduction, global pooling, a norm whose statistics run over space,
+softmax along the axis, attention over positions, a matrix product contracting it) makes
+that axis *global*: every output position sees the whole input (the union of all spans).
+An op the tracer does not know is taken as global too, and the field is then flagged as not
+``exact`` (an upper bound).
 
 :func:`receptive_field` reports the output's (or a named layer's) field;
 ``empirical=True`` adds the effective receptive field of Luo et al. (2016) measured from
@@ -19,8 +28,9 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -32,11 +42,14 @@ from convzoo.arithmetic import ReceptiveField, RFLayer
 
 __all__ = [
     "NodeField", "EmpiricalField", "ReceptiveFieldResult", "node_fields", "receptive_field",
-    "empirical_receptive_field", "EMPIRICAL_NOTE",
+    "receptive_field_of",
+    "empirical_receptive_field", "spatial_dims", "EMPIRICAL_NOTE",
 ]
 
 #: (position in the tensor, element multiplier inside that dim, axis size) or None when gone.
 Axis = tuple[int, int, int] | None
+#: Per tensor dim, the algebra layers and the taps of an op along it (None: the identity).
+PerDim = dict[int, tuple[Sequence[RFLayer], ar.Taps | None]]
 
 EMPIRICAL_NOTE = (
     "The effective receptive field (Luo et al., 2016) is where the gradient of the centre "
@@ -51,6 +64,27 @@ _VIEW_RESHAPES = {
     "view", "_unsafe_view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze",
     "_reshape_alias",
 }
+_PASS = {"clone", "contiguous", "detach", "alias", "_to_copy", "expand", "lift_fresh", "copy",
+         "lift_fresh_copy", "to", "dropout", "native_dropout", "feature_dropout", "expand_as",
+         "view_as", "as_strided"}
+#: Ops whose output does not depend on the values of their input.
+_NO_DEPENDENCY = {
+    "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like",
+    "new_zeros", "new_ones", "new_empty", "new_full", "randint_like", "sym_size",
+}
+_SPLITS = {"split", "split_with_sizes", "unbind", "chunk", "split_with_sizes_copy"}
+
+
+def spatial_dims(shape: Sequence[int]) -> tuple[int, ...]:
+    """The dims of a model input followed as spatial axes: ``2..`` of ``(N, C, *spatial)``;
+    dim 1 of a rank-2 input ``(N, L)`` (a signal without a channel dim, e.g. raw audio).
+
+    >>> spatial_dims((1, 3, 8, 8)), spatial_dims((1, 16000))
+    ((2, 3), (1,))
+    """
+    if len(shape) == 2:
+        return (1,)
+    return tuple(range(2, len(shape)))
 
 
 @dataclass(frozen=True)
@@ -58,14 +92,17 @@ class NodeField:
     """Receptive field state of one node.
 
     Attributes:
-        fields: one ReceptiveField per spatial axis of the model input.
+        fields: one ReceptiveField per spatial axis of the model input; ``fields[a].spans``
+            holds the exact span of every position along that axis.
         axes: where each input axis lives in this node's output, or None once reduced.
-        is_global: per axis, whether the field was widened to the whole axis (flatten,
-            reduction, fully connected layer).
+        is_global: per axis, whether every position sees the whole input (the union of all
+            spans) after an op mixing the axis (reduction, norm over space, softmax or
+            attention over positions, flatten into a matrix product, an unknown op).
         aligned: False when a merge upstream combined branches with different centres or
-            strides.
-        exact: False when an op was approximated (see :attr:`notes`).
-        notes: why the field is approximate.
+            strides (algebra centres).
+        exact: True when every span is exact; False when an op was over-approximated (see
+            :attr:`notes`).
+        notes: why the spans are not exact.
     """
 
     fields: tuple[ReceptiveField, ...]
@@ -76,40 +113,65 @@ class NodeField:
     notes: tuple[str, ...] = ()
 
 
-def _globalize(state: NodeField, keep: Sequence[bool]) -> tuple[list, list, list]:
-    """Widen (and drop, unless ``keep``) the axes whose ``keep`` entry is False."""
+def _inexact(state: NodeField, note: str) -> NodeField:
+    return replace(state, exact=False, notes=tuple(dict.fromkeys((*state.notes, note))))
+
+
+def _whole(f: ReceptiveField, n: int) -> ReceptiveField:
+    """Every position sees all that reaches the axis: the algebra's stride-0 window of the
+    whole axis, and one span, the union of all."""
+    # the whole axis, then stride 0: every output position sees that same window
+    widened = ar.compose(f, RFLayer(n, 0, 0))
+    return replace(widened, spans=(ar.union_span(f.spans),))
+
+
+def _mix(state: NodeField, mixed: Sequence[bool], remove: bool = False) -> NodeField:
+    """Make the axes whose ``mixed`` entry is True global (and drop them when ``remove``)."""
     fields, axes, glob = list(state.fields), list(state.axes), list(state.is_global)
-    for a, ok in enumerate(keep):
-        if not ok and axes[a] is not None:
-            # the whole axis, then stride 0: every output position sees that same window
-            fields[a] = ar.compose(fields[a], RFLayer(axes[a][2], 0, 0))
+    for a, hit in enumerate(mixed):
+        if hit and axes[a] is not None:
+            fields[a] = _whole(fields[a], axes[a][2])
             glob[a] = True
-            axes[a] = None
-    return fields, axes, glob
+            if remove:
+                axes[a] = None
+    return replace(state, fields=tuple(fields), axes=tuple(axes), is_global=tuple(glob))
 
 
-def _apply(state: NodeField, node: Node, per_dim: dict[int, Sequence[RFLayer]]) -> NodeField:
-    """Compose layers on the axes living at the given dims; sizes from ``node.shape``."""
+def _at(state: NodeField, dims: Sequence[int]) -> list[bool]:
+    return [ax is not None and ax[0] in dims for ax in state.axes]
+
+
+def _apply(state: NodeField, node: Node, per_dim: PerDim) -> NodeField:
+    """Compose layers and taps on the axes living at the given dims; sizes from the node."""
     fields, axes = list(state.fields), list(state.axes)
-    exact, notes = state.exact, state.notes
+    merged = False
     for a, ax in enumerate(axes):
         if ax is None:
             continue
         pos, inner, _ = ax
         if pos in per_dim:
-            if inner != 1:
-                exact, notes = False, (*notes, f"{node.op}: spatial op on a merged axis")
-            fields[a] = ar.chain(per_dim[pos], fields[a])
+            layers, taps = per_dim[pos]
+            f = ar.chain(layers, fields[a])
+            if inner != 1:  # the op runs over a dim holding several axes: bound it
+                merged = True
+                spans = (ar.union_span(fields[a].spans),)
+            elif taps is None:  # the identity along this dim (a 1x1 stride-1 conv)
+                spans = fields[a].spans
+            else:
+                spans = ar.compose_spans(fields[a].spans, taps)
+            fields[a] = replace(f, spans=spans)
         axes[a] = (pos, inner, node.shape[pos] if inner == 1 else ax[2])
-    return NodeField(tuple(fields), tuple(axes), state.is_global, state.aligned, exact, notes)
+    out = replace(state, fields=tuple(fields), axes=tuple(axes))
+    return _inexact(out, f"{node.op}: spatial op on a merged axis") if merged else out
 
 
-def _view(state: NodeField, src: tuple[int, ...], dst: tuple[int, ...]) -> NodeField:
+def _view(state: NodeField, node: Node) -> NodeField:
     """Follow each axis through a reshape by matching element strides (contiguous order)."""
-    keep, moved = [], []
+    src, dst = node.input_shape, node.shape
+    split, moved = [], []
     for ax in state.axes:
         if ax is None:
-            keep.append(True)
+            split.append(False)
             moved.append(None)
             continue
         pos, inner, n = ax
@@ -120,11 +182,15 @@ def _view(state: NodeField, src: tuple[int, ...], dst: tuple[int, ...]) -> NodeF
             if after <= e and e % after == 0 and e * n <= after * dst[q]:
                 found = (q, e // after, n)
                 break
-        keep.append(found is not None)
+        split.append(found is None)
         moved.append(found)
-    fields, _, glob = _globalize(state, keep)
-    return NodeField(tuple(fields), tuple(moved), tuple(glob), state.aligned, state.exact,
-                     state.notes)
+    out = _mix(state, split, remove=True)
+    out = replace(out, axes=tuple(m if not s else None for m, s in zip(moved, split,
+                                                                       strict=True)))
+    if any(s and ax is not None for s, ax in zip(split, state.axes, strict=True)):
+        out = _inexact(out, f"{node.op}: reshape splits an axis (field taken as the whole "
+                            "input)")
+    return out
 
 
 def _remap(state: NodeField, mapping: dict[int, int | None]) -> NodeField:
@@ -135,31 +201,38 @@ def _remap(state: NodeField, mapping: dict[int, int | None]) -> NodeField:
             axes.append(None if ax is None or ax[0] in mapping else ax)
         else:
             axes.append((mapping[ax[0]], ax[1], ax[2]))
-    return NodeField(state.fields, tuple(axes), state.is_global, state.aligned, state.exact,
-                     state.notes)
+    return replace(state, axes=tuple(axes))
 
 
 def _broadcast(state: NodeField, shift: int) -> NodeField:
     if not shift:
         return state
     axes = tuple(None if a is None else (a[0] + shift, a[1], a[2]) for a in state.axes)
-    return NodeField(state.fields, axes, state.is_global, state.aligned, state.exact,
-                     state.notes)
+    return replace(state, axes=axes)
 
 
-def _merge(states: list[NodeField]) -> NodeField:
+def _merge(states: list[NodeField], node: Node, shapes: list[tuple[int, ...]]) -> NodeField:
+    """United spans (concatenated along a concat's own axis); the algebra's largest field."""
     if len(states) == 1:
         return states[0]
+    rank = len(node.shape)
+    cat_dim = node.attrs.get("dim", 0) % rank if node.op == "cat" and rank else None
     fields, axes, glob = [], [], []
     aligned = all(s.aligned for s in states)
     for a in range(len(states[0].fields)):
         winner, _ = ar.largest(s.fields[a] for s in states)
         local = [s.fields[a] for s in states if not s.is_global[a]]
-        fields.append(winner)
         # a global field sees everything: alignment is a question among the local ones
         aligned = aligned and (len(local) < 2 or ar.largest(local)[1])
-        axes.append(next((s.axes[a] for s in states if s.axes[a] is not None), None))
-        glob.append(any(s.is_global[a] and s.fields[a] == winner for s in states))
+        axis = next((s.axes[a] for s in states if s.axes[a] is not None), None)
+        parts = [s.fields[a].spans for s in states]
+        if axis is not None and axis[0] == cat_dim and axis[1] == 1:
+            spans = ar.concat_spans(parts, [shape[cat_dim] for shape in shapes])
+        else:
+            spans = ar.union_spans(parts)
+        fields.append(replace(winner, spans=spans))
+        axes.append(axis)
+        glob.append(any(s.is_global[a] for s in states))
     notes = tuple(dict.fromkeys(n for s in states for n in s.notes))
     return NodeField(tuple(fields), tuple(axes), tuple(glob), aligned,
                      all(s.exact for s in states), notes)
@@ -170,101 +243,135 @@ def _spatial(node: Node, n: int) -> list[int]:
     return list(range(rank - n, rank))
 
 
-def _upsample_layer(i: int, o: int, mode: str, align: bool) -> RFLayer:
-    if mode == "nearest":
-        return RFLayer(1, ar.receptive._num(Fraction(i, o)), 0)
-    k = 2 if mode == "linear" else 4
-    if align:
-        s = Fraction(i - 1, o - 1) if o > 1 else Fraction(1)
-        return RFLayer(k, ar.receptive._num(s), (k - 2) // 2)
-    # window centred on the half-pixel source position (q + 1/2) * i/o - 1/2
-    return RFLayer(k, ar.receptive._num(Fraction(i, o)),
-                   ar.receptive._num(Fraction(k, 2) - Fraction(i, 2 * o)))
+def _conv(node: Node, state: NodeField) -> NodeField:
+    spec = node.spec
+    pads = spec.resolved_padding(node.input_shape[-spec.ndim:])
+    taps = ar.transposed_taps if spec.transposed else ar.conv_taps
+    per_dim: PerDim = {}
+    for j, dim in enumerate(_spatial(node, spec.ndim)):
+        k, s, d, lo = spec.kernel_size[j], spec.stride[j], spec.dilation[j], pads[j][0]
+        i, o = node.input_shape[dim], node.shape[dim]
+        identity = k == 1 and s == 1 and lo == 0 and i == o
+        per_dim[dim] = (ar.conv_axis_rf_layers(k, s, lo, d, spec.transposed),
+                        None if identity else taps(i, o, k, s, lo, d))
+    return _apply(state, node, per_dim)
 
 
-def _adaptive_layer(i: int, o: int) -> tuple[RFLayer, bool]:
-    if i % o == 0:
-        return RFLayer(i // o, i // o, 0), True
-    width = max(-((-(j + 1) * i) // o) - (j * i) // o for j in range(o))
-    return RFLayer(width, ar.receptive._num(Fraction(i, o)), 0), False
+def _resample(node: Node, state: NodeField, dtype: str) -> NodeField:
+    """Pools, adaptive pools, interpolation, pixel (un)shuffle, pads and crops."""
+    cat, a = node.category, node.attrs
+    per_dim: PerDim = {}
+    if cat == "pool":
+        for j, dim in enumerate(_spatial(node, len(a["kernel"]))):
+            k, s, p, d = a["kernel"][j], a["stride"][j], a["padding"][j], a["dilation"][j]
+            per_dim[dim] = ((ar.conv_rf_layer(k, s, p, d),),
+                            ar.conv_taps(node.input_shape[dim], node.shape[dim], k, s, p, d))
+    elif cat == "adaptive_pool":
+        for dim in _spatial(node, int(node.op.rstrip("d")[-1])):
+            i, o = node.input_shape[dim], node.shape[dim]
+            per_dim[dim] = ((ar.adaptive_rf_layer(i, o)[0],), ar.adaptive_taps(i, o))
+    elif cat == "upsample":
+        dims = _spatial(node, len(node.shape) - 2)
+        same = all(node.input_shape[d] == node.shape[d] for d in dims)
+        for j, dim in enumerate(dims):
+            i, o = node.input_shape[dim], node.shape[dim]
+            # bicubic copies only when every axis keeps its size
+            scale = None if (a["mode"] == "cubic" and same) else a["scales"][j]
+            per_dim[dim] = ((ar.interpolate_rf_layer(i, o, a["mode"], a["align_corners"]),),
+                            ar.interpolate_taps(i, o, a["mode"], a["align_corners"], scale,
+                                                dtype))
+    elif cat in ("pixel_shuffle", "pixel_unshuffle"):
+        f = a["factor"]
+        shuffle = cat == "pixel_shuffle"
+        layer = (ar.pixel_shuffle_rf_layer if shuffle else ar.pixel_unshuffle_rf_layer)(f)
+        for dim in _spatial(node, 2):
+            i = node.input_shape[dim]
+            per_dim[dim] = ((layer,), ar.pixel_shuffle_taps(i, f) if shuffle
+                            else ar.pixel_unshuffle_taps(i, f))
+    elif cat == "pad":
+        rank, pad = len(node.shape), a["pad"]
+        for j in range(len(pad) // 2):
+            dim = rank - 1 - j
+            per_dim[dim] = ((RFLayer(1, 1, pad[2 * j]),),
+                            ar.pad_taps(node.input_shape[dim], pad[2 * j], pad[2 * j + 1],
+                                        a["mode"]))
+    else:  # a slice along a spatial dim
+        dim = a["dims"][0]
+        per_dim[dim] = ((RFLayer(1, a["step"], -a["start"]),),
+                        ar.slice_taps(node.input_shape[dim], node.shape[dim], a["start"],
+                                      a["step"]))
+    out = _apply(state, node, per_dim)
+    if cat == "upsample" and a.get("antialias"):
+        out = _inexact(_mix(out, _at(out, per_dim)),
+                       f"{node.op}: antialiased interpolation taken as the whole input")
+    return out
+
+
+def _select(node: Node, state: NodeField) -> NodeField:
+    dim, index = node.attrs["dims"][0], node.attrs["index"]
+    crop = RFLayer(1, 1, -index)
+    fields = []
+    for f, ax in zip(state.fields, state.axes, strict=True):
+        if ax is not None and ax[0] == dim and ax[1] == 1:
+            f = replace(ar.compose(f, crop), spans=(f.span(index % ax[2]),))
+        fields.append(f)
+    state = replace(state, fields=tuple(fields))
+    mapping: dict[int, int | None] = {
+        p: (p if p < dim else p - 1) for p in range(len(node.input_shape))}
+    mapping[dim] = None
+    return _remap(state, mapping)
 
 
 def _step(node: Node, state: NodeField, graph: Graph) -> NodeField:  # noqa: C901 - op table
     op, cat, a = node.op, node.category, node.attrs
     if cat == "conv":
-        spec = node.spec
-        dims = _spatial(node, spec.ndim)
-        pads = spec.resolved_padding(node.input_shape[-spec.ndim:])
-        layers = {}
-        for j, dim in enumerate(dims):
-            k, s, d, lo = spec.kernel_size[j], spec.stride[j], spec.dilation[j], pads[j][0]
-            layers[dim] = (ar.transposed_rf_layers(k, s, lo, d) if spec.transposed
-                           else (ar.conv_rf_layer(k, s, lo, d),))
-        return _apply(state, node, layers)
-    if cat == "pool":
-        dims = _spatial(node, len(a["kernel"]))
-        return _apply(state, node, {
-            dim: (ar.conv_rf_layer(a["kernel"][j], a["stride"][j], a["padding"][j],
-                                   a["dilation"][j]),)
-            for j, dim in enumerate(dims)})
-    if cat in ("adaptive_pool", "upsample"):
-        n = int(op.rstrip("d")[-1])
-        layers, exact = {}, True
-        for dim in _spatial(node, n):
-            i, o = node.input_shape[dim], node.shape[dim]
-            if cat == "upsample":
-                layers[dim] = (_upsample_layer(i, o, a["mode"], a["align_corners"]),)
-            else:
-                layer, ok = _adaptive_layer(i, o)
-                layers[dim], exact = (layer,), exact and ok
-        out = _apply(state, node, layers)
-        if not exact:
-            note = f"{op}: uneven adaptive windows taken at their widest"
-            out = NodeField(out.fields, out.axes, out.is_global, out.aligned, False,
-                            (*out.notes, note))
-        return out
-    if cat in ("pixel_shuffle", "pixel_unshuffle"):
-        layer = (ar.pixel_shuffle_rf_layer if cat == "pixel_shuffle"
-                 else ar.pixel_unshuffle_rf_layer)(a["factor"])
-        return _apply(state, node, {d: (layer,) for d in _spatial(node, 2)})
-    if cat == "pad":
-        rank, pad = len(node.shape), a["pad"]
-        return _apply(state, node, {
-            rank - 1 - i: (RFLayer(1, 1, pad[2 * i]),) for i in range(len(pad) // 2)})
+        return _conv(node, state)
+    if cat in ("pool", "adaptive_pool", "upsample", "pixel_shuffle", "pixel_unshuffle", "pad",
+               "crop"):
+        return _resample(node, state, graph.dtype)
     if op == "slice":
-        return _apply(state, node, {a["dims"][0]: (RFLayer(1, a["step"], -a["start"]),)})
+        return _resample(node, state, graph.dtype)
     if op == "select":
-        dim = a["dims"][0]
-        crop = RFLayer(1, 1, -a["index"])
-        state = NodeField(
-            tuple(ar.compose(f, crop) if ax is not None and ax[0] == dim and ax[1] == 1 else f
-                  for f, ax in zip(state.fields, state.axes, strict=True)),
-            state.axes, state.is_global, state.aligned, state.exact, state.notes)
-        mapping = {p: (p if p < dim else p - 1) for p in range(len(node.input_shape))}
-        mapping[dim] = None
-        return _remap(state, mapping)
+        return _select(node, state)
     if op == "permute":
         return _remap(state, {p: a["dims"].index(p) for p in range(len(a["dims"]))})
     if op == "transpose" or op == "t":
         d0, d1 = a.get("dims", (0, 1))
         return _remap(state, {d0: d1, d1: d0})
     if op in _VIEW_RESHAPES:
-        return _view(state, node.input_shape, node.shape)
+        return _view(state, node)
+    if op in _SPLITS:
+        dim = a.get("dims", (0,))[0]
+        if any(ax is not None and ax[0] == dim for ax in state.axes):
+            return _inexact(_mix(state, _at(state, (dim,))),
+                            f"{op}: split along a spatial axis taken as the whole input")
+        return state
     if cat == "reduce":
-        dims = a["dims"]
-        fields, axes, glob = _globalize(state, [
-            ax is None or ax[0] not in dims for ax in state.axes])
-        out = NodeField(tuple(fields), tuple(axes), tuple(glob), state.aligned, state.exact,
-                        state.notes)
+        out = _mix(state, _at(state, a["dims"]), remove=not a["keepdim"])
         if not a["keepdim"]:
-            mapping = {p: p - sum(d < p for d in dims) for p in range(len(node.input_shape))}
-            out = _remap(out, mapping)
+            dims = a["dims"]
+            out = _remap(out, {p: p - sum(d < p for d in dims)
+                               for p in range(len(node.input_shape)) if p not in dims})
         return out
-    if cat in ("other", "attention") or len(node.shape) != len(node.input_shape):
-        if op not in ("clone", "contiguous", "detach", "alias", "_to_copy", "expand"):
-            note = f"{op}: treated as pointwise"
-            return NodeField(state.fields, state.axes, state.is_global, state.aligned, False,
-                             (*state.notes, note))
+    if cat in ("norm", "activation") and a.get("count") == 1:
+        # a softmax or normalization over one element is a constant (1, or the norm's bias)
+        out = _mix(state, _at(state, a["dims"]))
+        return replace(out, fields=tuple(replace(f, spans=(None,)) for f in out.fields))
+    if cat in ("norm", "activation") and "dims" in a:
+        return _mix(state, _at(state, a["dims"]))
+    if cat == "attention":  # every query position reads every key position
+        rank = len(node.shape)
+        return _mix(state, _at(state, (rank - 2, rank - 1)))
+    if op in _NO_DEPENDENCY:
+        return replace(state, fields=tuple(replace(f, spans=(None,)) for f in state.fields))
+    if op in _PASS or cat == "view":
+        return _broadcast(state, len(node.shape) - len(node.input_shape))
+    if cat == "other":
+        out = _mix(state, [True] * len(state.axes),
+                   remove=len(node.shape) != len(node.input_shape))
+        return _inexact(out, f"{op}: unknown op, field taken as the whole input")
+    if len(node.shape) != len(node.input_shape):
+        return _inexact(state, f"{op}: changes the rank, treated as pointwise")
     return state
 
 
@@ -276,11 +383,29 @@ def _contract(node: Node, states: list[NodeField], graph: Graph) -> list[NodeFie
             continue
         state, rank = states[index], len(graph.nodes[index].shape)
         contracted = rank - 1 if operand == 0 else rank - 2
-        fields, axes, glob = _globalize(state, [
-            ax is None or ax[0] != contracted for ax in state.axes])
-        out.append(NodeField(tuple(fields), tuple(axes), tuple(glob), state.aligned,
-                             state.exact, state.notes))
+        out.append(_mix(state, _at(state, (contracted,)), remove=True))
     return out
+
+
+def _picks_from_concat(node: Node, graph: Graph) -> bool:
+    """A slice, select or split of a concat along the concat's dim: channels are not
+    tracked, so the part keeps every branch's spans (an upper bound)."""
+    if node.op not in ("slice", "select", "narrow", *_SPLITS) or not node.inputs:
+        return False
+    src = graph.nodes[node.inputs[0]]
+    dims = node.attrs.get("dims", (0,))
+    return (src.op == "cat" and len(src.inputs) > 1 and bool(src.shape)
+            and dims[0] == src.attrs.get("dim", 0) % len(src.shape)
+            and node.shape != src.shape)
+
+
+def _start(shape: Sequence[int]) -> NodeField:
+    dims = spatial_dims(shape)
+    return NodeField(
+        tuple(ReceptiveField(spans=ar.identity_spans(shape[d])) for d in dims),
+        tuple((d, 1, shape[d]) for d in dims),
+        (False,) * len(dims),
+    )
 
 
 def node_fields(graph: Graph) -> list[NodeField]:
@@ -288,18 +413,18 @@ def node_fields(graph: Graph) -> list[NodeField]:
 
     >>> g = trace(nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3)),
     ...           (1, 1, 16, 16))
-    >>> node_fields(g)[-1].fields[0]
-    ReceptiveField(size=8, stride=2, padding=0)
+    >>> f = node_fields(g)[-1].fields[0]
+    >>> f, f.span(0), f.span(3)
+    (ReceptiveField(size=8, stride=2, padding=0), (0, 7), (6, 13))
     """
-    shape = graph.input_shape
-    n = max(len(shape) - 2, 0)
-    start = NodeField(
-        tuple(ReceptiveField() for _ in range(n)),
-        tuple((2 + i, 1, shape[2 + i]) for i in range(n)),
-        (False,) * n,
-    )
+    start = _start(graph.input_shape)
+    unrelated = replace(start, fields=tuple(replace(f, spans=(None,)) for f in start.fields),
+                        axes=(None,) * len(start.axes))
     states: list[NodeField] = [start]
     for node in graph.nodes[1:]:
+        if node.category == "input":  # a further model input: it sees none of the first
+            states.append(unrelated)
+            continue
         inputs = []
         rank = len(node.shape)
         for i in node.inputs:
@@ -311,9 +436,25 @@ def node_fields(graph: Graph) -> list[NodeField]:
             inputs = [_remap(s, {p: p + (p >= dim) for p in range(rank - 1)}) for s in inputs]
         if node.category == "linear":
             inputs = _contract(node, states, graph)
-        state = _merge(inputs) if len(inputs) > 1 else inputs[0]
-        states.append(state if node.category == "merge" else _step(node, state, graph))
+        shapes = [graph.nodes[i].shape for i in node.inputs]
+        state = _merge(inputs, node, shapes) if len(inputs) > 1 else inputs[0]
+        if _picks_from_concat(node, graph):
+            state = _inexact(state, f"{node.op}: part of a channel concat (the spans of all "
+                                    "its branches are kept)")
+        states.append(_independent(state if node.category == "merge"
+                                   else _step(node, state, graph)))
     return states
+
+
+def _independent(state: NodeField) -> NodeField:
+    """An output that no position along one axis connects to the input depends on no input
+    at all: its spans are None along every axis (a branch like that adds nothing at a
+    merge)."""
+    if not any(f.spans is not None and all(s is None for s in f.spans) for f in state.fields):
+        return state
+    if all(f.spans == (None,) for f in state.fields):
+        return state
+    return replace(state, fields=tuple(replace(f, spans=(None,)) for f in state.fields))
 
 
 @dataclass(frozen=True)
@@ -323,8 +464,8 @@ class EmpiricalField:
     Attributes:
         spans: per axis, first and last input index where ``|grad| > threshold * max``.
         sizes: ``last - first + 1`` per axis.
-        theoretical: per axis, the theoretical span of the same output element, clipped to
-            the input.
+        theoretical: per axis, the exact span of the same output element (``field.span``),
+            ``(0, -1)`` when it depends on no input.
         center: index of the output element whose gradient was taken, per output axis.
         threshold: the fraction of the maximum used.
         note: why the two differ.
@@ -398,11 +539,13 @@ def _target(graph: Graph, layer: str | None) -> int:
 
 def receptive_field(
     model: nn.Module,
-    input_shape: Sequence[int],
+    input_shape: Any,
     layer: str | None = None,
     empirical: bool = False,
     threshold: float = 0.01,
     init: str = "model",
+    dtype: torch.dtype = torch.float32,
+    partial: bool = False,
 ) -> ReceptiveFieldResult:
     """Theoretical receptive field of the output (or of ``layer``'s output) per spatial axis.
 
@@ -414,24 +557,43 @@ def receptive_field(
         threshold: fraction of the maximum gradient counted as inside (default 0.01).
         init: ``'model'`` (the model's weights, random input) or ``'ones'`` (weights 1,
             biases 0, input of ones).
+        dtype: the floating dtype the model runs in (default float32); interpolation rounds
+            its source indices in it, like PyTorch.
+        partial: when the forward pass fails on the input, report the field of the last
+            traced op instead of raising (see :func:`convzoo.analysis.summary`).
+
+    ``input_shape`` takes what :func:`convzoo.analysis.trace` takes (a shape, a tensor, a
+    tuple of them, a dict of keyword inputs); fields are in the first input's positions.
 
     >>> net = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, dilation=2))
     >>> rf = receptive_field(net, (1, 1, 32, 32))
     >>> rf.sizes, rf.strides, rf.paddings, rf.centers
     ((7, 7), (1, 1), (1, 1), (2, 2))
     """
-    graph = trace(model, input_shape)
-    states = node_fields(graph)
-    index = _target(graph, layer)
-    node, state = graph.nodes[index], states[index]
-    measured = None
+    graph = trace(model, input_shape, dtype, strict=not partial)
+    if graph.partial and not partial:
+        raise ValueError(f"{graph.reason} (partial=True gives the field of the traced part)")
+    result = receptive_field_of(graph, layer)
     if empirical:
         measured = empirical_receptive_field(model, input_shape, layer, threshold, init, graph)
+        result = replace(result, empirical=measured)
+    return result
+
+
+def receptive_field_of(graph: Graph, layer: str | None = None) -> ReceptiveFieldResult:
+    """The field of an already traced graph's output (or of ``layer``'s output).
+
+    >>> g = trace(nn.Conv2d(1, 1, 3, stride=2), (1, 1, 9, 9))
+    >>> receptive_field_of(g).fields[0].span(3)
+    (6, 8)
+    """
+    index = _target(graph, layer)
+    node, state = graph.nodes[index], node_fields(graph)[index]
     return ReceptiveFieldResult(
         layer=layer or "", shape=node.shape, fields=state.fields,
         centers=tuple(f.center(0) for f in state.fields), is_global=state.is_global,
         aligned=state.aligned, exact=state.exact, notes=state.notes, partial=graph.partial,
-        reason=graph.reason, empirical=measured,
+        reason=graph.reason,
     )
 
 
@@ -487,7 +649,7 @@ def empirical_receptive_field(
     spatial = y.shape[2:] if y.dim() > 2 else ()
     center = tuple((s - 1) // 2 for s in spatial)
     y[(0, slice(None), *center)].sum().backward()
-    g = x.grad[0].abs().sum(0)
+    g = x.grad[0].abs() if len(shape) == 2 else x.grad[0].abs().sum(0)
     peak = g.max()
     spans, sizes, theory = [], [], []
     for axis in range(g.dim()):
@@ -498,8 +660,7 @@ def empirical_receptive_field(
         spans.append((lo, hi))
         sizes.append(hi - lo + 1)
         ax = state.axes[axis]
-        u = center[ax[0] - 2] if ax is not None and ax[0] - 2 < len(center) else 0
-        first, last = state.fields[axis].span(u)
-        theory.append((max(math.ceil(first), 0), min(math.floor(last), shape[2 + axis] - 1)))
+        u = center[ax[0] - 2] if ax is not None and 0 <= ax[0] - 2 < len(center) else 0
+        theory.append(state.fields[axis].span(u) or (0, -1))
     return EmpiricalField(tuple(spans), tuple(sizes), tuple(theory), center, threshold,
                           gradient=g.detach())

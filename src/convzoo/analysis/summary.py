@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -39,8 +38,12 @@ CONVENTIONS = (
     "Activation memory: every op output that is a new tensor (views and in-place ops excluded), "
     "input excluded; bytes at the traced dtype.",
     "Receptive field per spatial axis: size r and effective stride S at the row's output "
-    "(Araujo et al., Distill 2019); '*' marks a field widened to the whole axis (its S is then "
-    "0: every output position sees the same window).",
+    "(Araujo et al., Distill 2019), in input pixels. A fractional S (1/2 after a x2 "
+    "upsampling) means output positions are denser than input pixels; r counts padding, so it "
+    "can exceed the input. 'whole': the row mixes every position along that axis (a norm over "
+    "space, softmax or attention over positions, global pooling, a flatten into a linear "
+    "layer, an op not recognized), so every output sees the whole input. Exact per-position "
+    "spans: receptive_field(...).fields[axis].span(u).",
 )
 
 
@@ -203,7 +206,7 @@ class Summary(Rendered):
 
 def _rf_text(row: Row, what: str, wide: bool = True) -> str:
     parts = [
-        f"{getattr(f, what)}{'*' if g and what == 'size' else ''}"
+        "whole" if g and what == "size" else str(getattr(f, what))
         for f, g in zip(row.rf, row.rf_global, strict=True)
     ]
     return parts[0] if not wide and len(set(parts)) == 1 else "x".join(parts)
@@ -301,22 +304,35 @@ def _notes(graph: Graph, used: set[str], states: list) -> list[str]:
 
 def summary(
     model: nn.Module,
-    input_shape: Sequence[int],
+    input_shape: Any,
     depth: int | None = None,
     dtype: torch.dtype = torch.float32,
+    partial: bool = False,
 ) -> Summary:
     """Trace ``model`` on meta tensors and summarize it.
 
     Args:
         model: any ``nn.Module`` (not modified).
-        input_shape: ``(N, C, *spatial)``.
+        input_shape: ``(N, C, *spatial)``, a tensor, a tuple of shapes or tensors (one per
+            positional argument of ``forward``) or a dict of keyword inputs, as torchinfo
+            takes them (:func:`convzoo.analysis.trace`).
         depth: None (default) for one row per innermost module call, or ``d >= 1`` to
             aggregate into the modules at depth ``d`` (1 = the model's children).
         dtype: floating dtype for the bytes columns (default float32).
+        partial: when the forward pass fails on the input (a wrong channel count, a
+            missing batch dim, a missing input, ``.item()``), summarize the traced part
+            (MACs then are lower bounds) instead of raising.
+
+    Raises:
+        ValueError: one line naming the layer that failed, what it expects and what it was
+            given, unless ``partial``.
 
     >>> s = summary(nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16)),
     ...             (1, 3, 32, 32))
     >>> s.totals.params, s.totals.macs, s.totals.flops
     (480, 442368, 884736)
     """
-    return summarize(trace(model, input_shape, dtype), depth)
+    graph = trace(model, input_shape, dtype, strict=not partial)
+    if graph.partial and not partial:
+        raise ValueError(f"{graph.reason} (partial=True summarizes the traced part)")
+    return summarize(graph, depth)

@@ -14,7 +14,7 @@ ops recorded up to the failure are kept and the graph is marked ``partial`` with
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -27,7 +27,7 @@ from convzoo import arithmetic as ar
 from convzoo.analysis.graph import Frame, Graph, Node
 from convzoo.spec import spec_from_call
 
-__all__ = ["trace", "check_input_shape"]
+__all__ = ["trace", "check_input_shape", "normalize_inputs"]
 
 _ACTIVATIONS = {
     "relu", "relu6", "gelu", "silu", "hardswish", "sigmoid", "tanh", "leaky_relu", "elu",
@@ -61,7 +61,12 @@ _PADS = {
     "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
     "replication_pad1d", "replication_pad2d", "replication_pad3d", "_pad_circular",
 }
-_REDUCE = {"mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "logsumexp"}
+_REDUCE = {
+    "mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "logsumexp",
+    "linalg_vector_norm", "norm", "prod", "std_mean", "argmax", "argmin",
+}
+#: Softmax-like activations: they mix the positions along their ``dim``.
+_SOFTMAX = {"softmax", "_softmax", "log_softmax", "_log_softmax", "_safe_softmax"}
 _VIEWS = {
     "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "unsqueeze",
     "squeeze", "select", "slice", "contiguous", "clone", "detach", "alias", "_to_copy",
@@ -130,6 +135,18 @@ def _per_axis(value: Any, n: int) -> tuple[int, ...]:
     return value * n if len(value) == 1 else value
 
 
+def _describe(value: Any) -> str:
+    """A short description of a user's input (never a tensor's numbers)."""
+    if isinstance(value, torch.Tensor):
+        return f"Tensor of shape {tuple(value.shape)}"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple) and any(isinstance(v, torch.Tensor) for v in value):
+        return "(" + ", ".join(_describe(v) for v in value) + ")"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def check_input_shape(input_shape: Any) -> tuple[int, ...]:
     """Validate ``input_shape``: a sequence of at least 2 positive ints ``(N, C, *spatial)``.
 
@@ -143,10 +160,65 @@ def check_input_shape(input_shape: Any) -> tuple[int, ...]:
         or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
     ):
         raise ValueError(
-            f"`input_shape` (={input_shape!r}) must be a sequence of at least 2 positive ints: "
-            "(N, C, *spatial)"
+            f"`input_shape` (={_describe(input_shape)}) must be a sequence of at least 2 "
+            "positive ints: (N, C, *spatial)"
         )
     return shape
+
+
+#: One model input: its shape, and its dtype when it is not floating (token ids...).
+InputSpec = tuple[tuple[int, ...], torch.dtype | None]
+
+
+def _input_spec(value: Any) -> InputSpec:
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape), None if value.is_floating_point() else value.dtype
+    return check_input_shape(value), None
+
+
+def normalize_inputs(inputs: Any) -> tuple[list[InputSpec], dict[str, InputSpec]]:
+    """What torchinfo users type, as positional and keyword input specs.
+
+    Accepts a shape ``(N, C, *spatial)``, a tensor, a tuple or list of shapes or tensors
+    (one per positional argument of ``forward``) or a dict of keyword inputs.
+
+    >>> normalize_inputs((1, 3, 8, 8)), normalize_inputs([(1, 3), torch.zeros(2, 5)])[0]
+    (([((1, 3, 8, 8), None)], {}), [((1, 3), None), ((2, 5), None)])
+    """
+    if isinstance(inputs, torch.Tensor):
+        return [_input_spec(inputs)], {}
+    if isinstance(inputs, Mapping):
+        if not inputs or not all(isinstance(k, str) for k in inputs):
+            raise ValueError(f"`input_shape` (={_describe(inputs)}) as a dict must map "
+                             "forward's argument names to shapes or tensors")
+        return [], {k: _input_spec(v) for k, v in inputs.items()}
+    if (isinstance(inputs, list | tuple) and inputs
+            and all(isinstance(v, torch.Tensor | list | tuple) for v in inputs)):
+        return [_input_spec(v) for v in inputs], {}
+    return [_input_spec(inputs)], {}
+
+
+def _expected_input(module: nn.Module) -> str | None:
+    """The input a standard layer expects, in words, or None."""
+    if isinstance(module, nn.modules.conv._ConvNd):
+        n = len(module.kernel_size)
+        return f"(N, {module.in_channels}, {n} spatial dim{'s' if n > 1 else ''})"
+    if isinstance(module, nn.Linear):
+        return f"(..., {module.in_features})"
+    if isinstance(module, nn.modules.batchnorm._NormBase):
+        return f"(N, {module.num_features}, ...)"
+    if isinstance(module, nn.GroupNorm):
+        return f"(N, {module.num_channels}, ...)"
+    if isinstance(module, nn.LayerNorm):
+        return f"(..., {', '.join(map(str, module.normalized_shape))})"
+    spec_of = getattr(module, "spec", None)
+    if spec_of is not None and hasattr(spec_of, "in_channels"):
+        return f"(N, {spec_of.in_channels}, {spec_of.ndim} spatial dims)"
+    return None
+
+
+class _Mistake(Exception):
+    """An input the model accepts but was surely not meant (an unbatched conv input)."""
 
 
 class _Recorder(TorchDispatchMode):
@@ -160,12 +232,15 @@ class _Recorder(TorchDispatchMode):
         self.keep: list[Any] = []
         self.param_names = param_names
         self.stack: list[Frame] = []
+        self.given: list[Any] = []  # the inputs of each module call on the stack
         self.dtype = dtype
+        self.strict = False
 
     # ------------------------------------------------------------------ bookkeeping
     def add_input(self, x: torch.Tensor) -> None:
-        self.nodes.append(Node(0, "input", "input", (), tuple(x.shape)))
-        self.producer[id(x)] = 0
+        index = len(self.nodes)
+        self.nodes.append(Node(index, "input", "input", (), tuple(x.shape)))
+        self.producer[id(x)] = index
         self.keep.append(x)
 
     def _sources(self, args: tuple, kwargs: dict) -> tuple[list[int], list[str], Any]:
@@ -265,10 +340,58 @@ def _pool(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: A
     node.attrs.update(kernel=k, stride=s, padding=p, dilation=d)
 
 
+_ARG_NAMES: dict[Any, tuple[str, ...]] = {}
+
+
+def _named(func: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """The op's arguments by their schema names."""
+    names = _ARG_NAMES.get(func)
+    if names is None:
+        names = _ARG_NAMES[func] = tuple(a.name for a in func._schema.arguments)
+    return {**dict(zip(names, args, strict=False)), **kwargs}
+
+
 def _upsample(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    mode = "nearest" if "nearest" in node.op else "cubic" if "cubic" in node.op else "linear"
-    align = bool(_arg(args, kwargs, 2, "align_corners", False)) if mode != "nearest" else False
-    node.attrs.update(mode=mode, align_corners=align)
+    op = node.op
+    mode = ("nearest-exact" if "nearest_exact" in op else "nearest" if "nearest" in op
+            else "cubic" if "cubic" in op else "linear")
+    named = _named(func, args, kwargs)
+    align = bool(named.get("align_corners") or False) if "nearest" not in mode else False
+    n = len(node.shape) - 2
+    keys = ("scales",) if n == 1 else ("scales_h", "scales_w") if n == 2 else (
+        "scales_d", "scales_h", "scales_w")
+    scales = tuple(named.get(k) for k in keys)
+    if "scale_factors" in named:  # the .vec overload, when it is not decomposed
+        factors = named["scale_factors"]
+        scales = tuple(factors) if factors else (None,) * n
+    node.attrs.update(mode=mode, align_corners=align, scales=scales,
+                      antialias=op.endswith("_aa"))
+
+
+def _norm(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
+    """``attrs['dims']``: the dims whose positions the normalization statistics mix;
+    ``attrs['count']``: how many elements each statistic runs over."""
+    named, shape = _named(func, args, kwargs), node.input_shape
+    rank = len(shape)
+    if "normalized_shape" in named:  # layer norm, RMS norm: the last dims
+        dims = tuple(range(rank - len(named["normalized_shape"]), rank))
+        count = math.prod(shape[rank - len(dims):])
+    elif "group" in named:  # group norm: per sample, all positions
+        dims = tuple(range(2, rank))
+        count = shape[1] // int(named["group"]) * math.prod(shape[2:])
+    elif named.get("training", False):  # batch statistics (instance norm, train-mode BN)
+        dims = (0, *range(2, rank))
+        count = shape[0] * math.prod(shape[2:])
+    else:
+        dims, count = (), 0
+    node.attrs.update(dims=dims, count=count)
+
+
+def _activation(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any
+                ) -> None:
+    if node.op in _SOFTMAX and node.input_shape:
+        dim = int(_named(func, args, kwargs)["dim"]) % len(node.input_shape)
+        node.attrs.update(dims=(dim,), count=node.input_shape[dim])
 
 
 def _factor(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
@@ -277,17 +400,22 @@ def _factor(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x:
 
 def _pad(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
     node.attrs["pad"] = tuple(int(v) for v in args[1])
+    op = node.op
+    node.attrs["mode"] = ("reflect" if op.startswith("reflection") else "replicate"
+                          if op.startswith("replication") else "circular"
+                          if "circular" in op else "constant")
 
 
 def _reduce(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
     rank = len(node.input_shape)
-    dims = _arg(args, kwargs, 1, "dim", None)
+    named = _named(func, args, kwargs)
+    dims = named.get("dim")
     if dims is None or dims == []:
         dims = range(rank)
     elif isinstance(dims, int):
         dims = (dims,)
     node.attrs["dims"] = tuple(sorted(d % rank for d in dims)) if rank else ()
-    node.attrs["keepdim"] = bool(_arg(args, kwargs, 2, "keepdim", False))
+    node.attrs["keepdim"] = bool(named.get("keepdim", False))
 
 
 def _view(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
@@ -304,6 +432,8 @@ def _view(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: A
         ):
             node.category = "channel_shuffle"
             node.attrs["groups"] = node.input_shape[1]
+    elif name in ("split", "split_with_sizes", "unbind", "chunk") and rank:
+        node.attrs["dims"] = (int(_named(func, args, kwargs).get("dim", 0)) % rank,)
     elif name in ("select", "slice", "narrow", "unsqueeze", "squeeze"):
         dim = _arg(args, kwargs, 1, "dim", 0)
         dims = tuple(dim) if isinstance(dim, list | tuple) else (dim,)
@@ -333,6 +463,7 @@ _HANDLERS = {
     "conv": _conv, "linear": _linear, "pool": _pool, "upsample": _upsample,
     "pixel_shuffle": _factor, "pixel_unshuffle": _factor, "pad": _pad, "reduce": _reduce,
     "view": _view, "merge": _cat, "elementwise": _cat, "channel_shuffle": _shuffle,
+    "norm": _norm, "activation": _activation,
 }
 
 
@@ -350,10 +481,17 @@ def _install_hooks(model: nn.Module, rec: _Recorder, outputs: dict) -> list[Any]
                 leaf: bool = leaf) -> None:
             calls[name] = calls.get(name, -1) + 1
             rec.stack.append(Frame(name, kind, calls[name], leaf))
+            rec.given.append(inputs)  # shapes are read only if the call fails
+            if (rec.strict and isinstance(mod, nn.modules.conv._ConvNd) and inputs
+                    and isinstance(inputs[0], torch.Tensor)
+                    and inputs[0].dim() == len(mod.kernel_size) + 1):
+                shape = tuple(inputs[0].shape)
+                raise _Mistake(f"an input without a batch dim: add one, e.g. {(1, *shape)}")
 
         def post(mod: nn.Module, inputs: Any, output: Any, name: str = name) -> None:
             if rec.stack and rec.stack[-1].name == name:
                 frame = rec.stack.pop()
+                rec.given.pop()
                 tensors = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)]
                 if tensors and id(tensors[0]) in rec.producer:
                     outputs[(name, frame.call)] = rec.producer[id(tensors[0])]
@@ -379,19 +517,48 @@ def _meta_state(model: nn.Module, dtype: torch.dtype) -> tuple[dict, dict[int, s
     return state, names, info
 
 
-def trace(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = torch.float32
-          ) -> Graph:
+def _failure(e: Exception, rec: _Recorder, model: nn.Module, given: str) -> str:
+    """One line: where the forward pass failed, what that layer expects and what it got."""
+    message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    why = f"{type(e).__name__}: {message}" if not isinstance(e, _Mistake) else message
+    if not rec.stack:
+        expected = _expected_input(model)
+        if isinstance(e, TypeError):
+            why += ("; pass every input forward takes: a tuple of shapes or tensors, or a "
+                    "dict of keyword inputs")
+        elif expected:
+            why = f"the model ({type(model).__name__}) expects input {expected}: {why}"
+        return f"the forward pass failed on meta tensors, given input {given}: {why}"
+    frame = rec.stack[-1]
+    shapes = [tuple(t.shape) for t in tree_flatten(rec.given[-1])[0]
+              if isinstance(t, torch.Tensor)]
+    expected = _expected_input(model.get_submodule(frame.name))
+    got = ", ".join(map(str, shapes)) or "no tensor"
+    wants = f", which expects input {expected}," if expected else ""
+    return (f"the forward pass failed on meta tensors in layer {frame.name!r} ({frame.type})"
+            f"{wants} given {got}: {why}")
+
+
+def trace(model: nn.Module, input_shape: Any, dtype: torch.dtype = torch.float32,
+          strict: bool = False) -> Graph:
     """Trace ``model`` on the meta device for an input of ``input_shape``.
 
     Args:
         model: any ``nn.Module``; it is not modified (parameters are swapped for meta
             tensors only during the call; train/eval flags are restored).
-        input_shape: ``(N, C, *spatial)`` (at least 2 positive ints).
-        dtype: floating dtype of input, parameters and buffers (default float32).
+        input_shape: what torchinfo accepts: a shape ``(N, C, *spatial)`` (at least 2
+            positive ints), a tensor (only its shape and, if not floating, its dtype are
+            used), a tuple or list of shapes or tensors (one per positional argument of
+            ``forward``), or a dict of keyword inputs. The first input is the one fields
+            are measured in.
+        dtype: floating dtype of inputs, parameters and buffers (default float32).
+        strict: also stop at a convolution given an input without a batch dim (PyTorch
+            accepts it, but a summary of ``(C, H, W)`` is surely a missing ``N``).
 
     Returns:
-        A :class:`Graph`; ``graph.partial`` is True (with ``graph.reason``) when the
-        forward pass could not run on meta tensors to the end.
+        A :class:`Graph`; ``graph.partial`` is True (with ``graph.reason``, one line naming
+        the layer, what it expects and what it was given) when the forward pass could not
+        run on meta tensors to the end.
 
     >>> g = trace(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()), (1, 3, 32, 32))
     >>> [(n.category, n.shape) for n in g.nodes]
@@ -399,7 +566,11 @@ def trace(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = tor
     >>> g.nodes[1].macs == 8 * 32 * 32 * 3 * 9
     True
     """
-    shape = check_input_shape(input_shape)
+    positional, keyword = normalize_inputs(input_shape)
+    for spec in (*positional, *keyword.values()):
+        # meta tensors allocate nothing, but PyTorch's storage arithmetic overflows far
+        # above any real input: the one size guard (convzoo.arithmetic.max_elements)
+        ar.check_elements("the input", spec[0])
     if not isinstance(model, nn.Module):
         raise ValueError(f"`model` (={type(model).__name__}) must be a torch.nn.Module")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
@@ -408,23 +579,29 @@ def trace(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = tor
     element_bytes = ar.dtype_bytes(name)
     state, param_names, param_info = _meta_state(model, dtype)
     rec = _Recorder(param_names, element_bytes, name)
+    rec.strict = bool(strict)
     module_outputs: dict[tuple[str, int], int] = {}
-    x = torch.empty(shape, dtype=dtype, device="meta")
-    rec.add_input(x)
+
+    def meta(spec: InputSpec) -> torch.Tensor:
+        x = torch.empty(spec[0], dtype=spec[1] or dtype, device="meta")
+        rec.add_input(x)
+        return x
+
+    args = tuple(meta(v) for v in positional)
+    kwargs = {k: meta(v) for k, v in keyword.items()}
+    shape = (positional[0] if positional else next(iter(keyword.values())))[0]
     training = {m: m.training for m in model.modules()}
     handles = _install_hooks(model, rec, module_outputs)
     partial, reason, outputs = False, "", ()
     try:
         model.eval()
         with torch.no_grad(), torch.device("meta"), rec:
-            out = functional_call(model, state, (x,), tie_weights=True, strict=False)
+            out = functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
         flat = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         outputs = tuple(dict.fromkeys(rec.producer[id(t)] for t in flat if id(t) in rec.producer))
     except Exception as e:  # noqa: BLE001 - any failure of user code makes the trace partial
         partial = True
-        where = f" in module {rec.stack[-1].name!r} ({rec.stack[-1].type})" if rec.stack else ""
-        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        reason = f"the forward pass failed on meta tensors{where}: {type(e).__name__}: {message}"
+        reason = _failure(e, rec, model, _describe(input_shape))
     finally:
         for h in handles:
             h.remove()

@@ -20,6 +20,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from convzoo.arithmetic.tuples import check_int, is_int
+
 __all__ = [
     "DTYPE_BYTES",
     "dtype_bytes",
@@ -65,7 +67,21 @@ def conv_weight_count(
     >>> conv_weight_count(3, 3, (3, 3), groups=3)  # its depthwise part
     27
     """
-    return out_channels * (in_channels // groups) * math.prod(kernel_size)
+    cin, cout = check_int("in_channels", in_channels), check_int("out_channels", out_channels)
+    g = check_int("groups", groups)
+    for name, channels in (("in_channels", cin), ("out_channels", cout)):
+        if channels % g:
+            raise ValueError(f"`{name}` (={channels}) must be divisible by `groups` (={g})")
+    return cout * (cin // g) * math.prod(_sizes("kernel_size", kernel_size, 1))
+
+
+def _sizes(name: str, values: Sequence[int], minimum: int) -> tuple[int, ...]:
+    """Per-axis sizes as ints ``>= minimum``; ValueError naming ``name`` otherwise."""
+    if not isinstance(values, Sequence) or isinstance(values, str) or not all(
+            is_int(v) and v >= minimum for v in values):
+        rule = "positive ints" if minimum == 1 else f"ints >= {minimum}"
+        raise ValueError(f"`{name}` (={values!r}) must be a sequence of {rule}, one per axis")
+    return tuple(int(v) for v in values)
 
 
 def conv_params(
@@ -102,7 +118,11 @@ def conv_macs(
     >>> conv_macs(2, 3, 16, (4, 4), (16, 16), (32, 32), transposed=True)
     393216
     """
+    conv_weight_count(in_channels, out_channels, kernel_size, groups)  # validates them
     taps = math.prod(kernel_size)
+    check_int("batch", batch, 0)
+    _sizes("input_spatial", input_spatial, 1)
+    _sizes("output_spatial", output_spatial, 0)
     if transposed:
         return batch * in_channels * math.prod(input_spatial) * (out_channels // groups) * taps
     return batch * out_channels * math.prod(output_spatial) * (in_channels // groups) * taps
@@ -112,21 +132,26 @@ def conv_bias_adds(
     batch: int, out_channels: int, output_spatial: Sequence[int], bias: bool = True
 ) -> int:
     """Bias additions: one per output element when the conv has a bias."""
+    check_int("batch", batch, 0)
+    check_int("out_channels", out_channels)
+    _sizes("output_spatial", output_spatial, 0)
     return batch * out_channels * math.prod(output_spatial) if bias else 0
 
 
 def flops(macs: int) -> int:
     """FLOPs = 2 * MACs (a multiply and an add); bias additions are not included."""
-    return 2 * macs
+    return 2 * check_int("macs", macs, 0)
 
 
 def bytes_moved(elements: Sequence[int], dtype: str = "float32") -> int:
     """Minimum bytes moved: each listed tensor's elements read or written once."""
-    return sum(elements) * dtype_bytes(dtype)
+    return sum(_sizes("elements", elements, 0)) * dtype_bytes(dtype)
 
 
 def arithmetic_intensity(flop_count: int, byte_count: int) -> float:
     """FLOPs per byte moved (the roofline's x axis)."""
+    check_int("flop_count", flop_count, 0)
+    check_int("byte_count", byte_count, 0)
     return flop_count / byte_count if byte_count else 0.0
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from convzoo.arithmetic.shape import Pair, effective_kernel
-from convzoo.arithmetic.tuples import is_int
+from convzoo.arithmetic.tuples import broadcast_single, check_int, is_int, to_tuple
 
 __all__ = [
     "PADDING_STRINGS",
@@ -30,6 +30,7 @@ __all__ = [
     "padding_error",
     "same_padding",
     "transposed_same_padding",
+    "resolve_transposed_padding",
     "needs_input_size",
     "parse_padding",
     "resolve_padding",
@@ -58,7 +59,7 @@ def same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> 
     >>> same_padding(10, 4)        # stride 1: total d*(k-1) = 3
     (1, 2)
     """
-    out = -(-size // stride)
+    out = -(-check_int("size", size) // check_int("stride", stride))
     total = max((out - 1) * stride + effective_kernel(kernel, dilation) - size, 0)
     return (total // 2, total - total // 2)
 
@@ -77,10 +78,52 @@ def transposed_same_padding(kernel: int, stride: int = 1, dilation: int = 1) -> 
     >>> transposed_same_padding(1, 2)
     ((0, 0), 1)
     """
-    crop = effective_kernel(kernel, dilation) - stride
+    crop = effective_kernel(kernel, dilation) - check_int("stride", stride)
     if crop < 0:
         return (0, 0), -crop
     return (crop // 2, crop - crop // 2), 0
+
+
+def resolve_transposed_padding(
+    padding: Any, output_padding: Any, kernel_size: Sequence[int], stride: Sequence[int],
+    dilation: Sequence[int],
+) -> tuple[tuple[Pair, ...], tuple[int, ...]]:
+    """A transposed conv's crop pairs and output_padding (the one home of these rules).
+
+    ``'valid'`` crops nothing; ``'same'`` solves both for ``out = in * stride``
+    (:func:`transposed_same_padding`, so ``output_padding`` must be left at 0); ``'full'``
+    and ``'causal'`` are not defined; ``output_padding < max(stride, dilation)`` per axis
+    (PyTorch's rule).
+
+    >>> resolve_transposed_padding("same", 0, (1, 4), (2, 2), (1, 1))
+    (((0, 0), (1, 1)), (1, 0))
+    """
+    n = len(kernel_size)
+    op = to_tuple(broadcast_single(output_padding, n), n, "output_padding", "non-negative")
+    parsed = parse_padding(broadcast_single(padding, n), n)
+    if parsed in ("full", "causal"):
+        raise ValueError(
+            f"`padding` (={parsed!r}) is not defined for transposed convolutions: use "
+            "'valid', 'same' (output = input * stride), an int, a tuple or (lo, hi) pairs"
+        )
+    if parsed == "valid":
+        parsed = ((0, 0),) * n
+    elif parsed == "same":
+        if any(op):
+            raise ValueError(
+                f"`output_padding` (={output_padding!r}) must be 0 with padding='same', which "
+                "chooses it"
+            )
+        solved = [transposed_same_padding(k, s, d)
+                  for k, s, d in zip(kernel_size, stride, dilation, strict=True)]
+        parsed, op = tuple(p for p, _ in solved), tuple(o for _, o in solved)
+    limit = tuple(max(s, d) for s, d in zip(stride, dilation, strict=True))
+    if any(o >= m for o, m in zip(op, limit, strict=True)):
+        raise ValueError(
+            f"`output_padding` (={output_padding!r}) must be smaller than "
+            f"max(`stride`, `dilation`) (={limit}) in every spatial dimension"
+        )
+    return parsed, op  # type: ignore[return-value]
 
 
 def needs_input_size(padding: Any, stride: Sequence[int]) -> bool:

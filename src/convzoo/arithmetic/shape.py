@@ -7,17 +7,21 @@ Conventions (PyTorch's):
   (``padding`` of a transposed convolution crops the output; PyTorch's symmetric ``padding=p``
   is the pair ``(p, p)``).
 
-Every function raises ``ValueError`` instead of returning a size below 1.
+Every function validates its arguments (``ValueError`` naming the argument, its value and
+the rule) and raises instead of returning an impossible size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from convzoo.arithmetic.tuples import check_int, is_int
+
 __all__ = [
     "Pair",
     "as_pair",
     "effective_kernel",
+    "zero_insertion_padding",
     "conv_output_size",
     "conv_transpose_output_size",
     "output_spatial_shape",
@@ -28,12 +32,21 @@ __all__ = [
 Pair = tuple[int, int]
 
 
-def as_pair(padding: int | Sequence[int]) -> Pair:
-    """``p`` -> ``(p, p)``; a ``(lo, hi)`` pair is returned as a tuple."""
-    if isinstance(padding, int):
-        return (padding, padding)
-    lo, hi = padding
-    return (int(lo), int(hi))
+def as_pair(padding: int | Sequence[int], name: str = "padding") -> Pair:
+    """``p`` -> ``(p, p)``; a ``(lo, hi)`` pair is returned as a tuple (non-negative ints).
+
+    >>> as_pair(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: `padding` (=-1) must be a non-negative int or a (lo, hi) pair of them
+    """
+    if is_int(padding) and padding >= 0:
+        return (int(padding), int(padding))
+    if (isinstance(padding, Sequence) and len(padding) == 2
+            and all(is_int(v) and v >= 0 for v in padding)):
+        return (int(padding[0]), int(padding[1]))
+    raise ValueError(f"`{name}` (={padding!r}) must be a non-negative int or a (lo, hi) pair "
+                     "of them")
 
 
 def effective_kernel(kernel: int, dilation: int = 1) -> int:
@@ -41,8 +54,28 @@ def effective_kernel(kernel: int, dilation: int = 1) -> int:
 
     >>> effective_kernel(3, 2)
     5
+    >>> effective_kernel(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `kernel` (=0) must be a positive int
     """
-    return dilation * (kernel - 1) + 1
+    return check_int("dilation", dilation) * (check_int("kernel", kernel) - 1) + 1
+
+
+def zero_insertion_padding(kernel: int, padding: int | Sequence[int] = 0,
+                           output_padding: int = 0, dilation: int = 1) -> Pair:
+    """A transposed conv as zero insertion + stride-1 conv: the padding of that conv.
+
+    Insert ``s-1`` zeros between inputs, pad ``d*(k-1) - lo`` on the left and
+    ``d*(k-1) - hi + output_padding`` on the right (negative amounts crop), then run an
+    ordinary stride-1 convolution with the flipped kernel (the seed documents' definition).
+
+    >>> zero_insertion_padding(3, 1), zero_insertion_padding(4, (1, 2), output_padding=1)
+    ((1, 1), (2, 2))
+    """
+    lo, hi = as_pair(padding)
+    extent = effective_kernel(kernel, dilation) - 1
+    return extent - lo, extent - hi + check_int("output_padding", output_padding, 0)
 
 
 def conv_output_size(
@@ -61,6 +94,8 @@ def conv_output_size(
     >>> conv_output_size(12, 5)
     8
     """
+    check_int("size", size)
+    check_int("stride", stride)
     lo, hi = as_pair(padding)
     padded = size + lo + hi
     extent = effective_kernel(kernel, dilation)
@@ -82,15 +117,23 @@ def conv_transpose_output_size(
 ) -> int:
     """Output length of a transposed convolution along one axis.
 
-    Shape: ``(size - 1)*stride - lo - hi + d*(k-1) + output_padding + 1``.
+    Shape: ``(size - 1)*stride - lo - hi + d*(k-1) + output_padding + 1``; a size below 1
+    raises, as PyTorch does ('Output size is too small', meta tensors included).
 
     >>> conv_transpose_output_size(16, 4, stride=2, padding=1)
     32
     >>> conv_transpose_output_size(3, 3, stride=2, padding=1, output_padding=1)
     6
     """
+    check_int("size", size)
+    check_int("stride", stride)
     lo, hi = as_pair(padding)
-    out = (size - 1) * stride - lo - hi + effective_kernel(kernel, dilation) + output_padding
+    extent = effective_kernel(kernel, dilation)
+    if check_int("output_padding", output_padding, 0) >= max(stride, dilation):
+        raise ValueError(
+            f"`output_padding` (={output_padding}) must be smaller than max(`stride`, "
+            f"`dilation`) (={max(stride, dilation)})")
+    out = (size - 1) * stride - lo - hi + extent + output_padding
     if out < 1:
         raise ValueError(
             f"transposed convolution output size (={out}) must be positive: padding {lo}+{hi} "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convzoo.arithmetic.shape import Pair, as_pair, conv_output_size, effective_kernel
+from convzoo.arithmetic.tuples import check_int
 
 __all__ = [
     "PaddingSolution",
@@ -49,8 +50,9 @@ def solve_padding(
     >>> solve_padding(7, 7, 3, 1, 2).pair
     (2, 2)
     """
-    if target < 1:
-        raise ValueError(f"`target` (={target}) must be a positive output size")
+    check_int("target", target)
+    check_int("size", size)
+    check_int("stride", stride)
     low = (target - 1) * stride + effective_kernel(kernel, dilation) - size
     high = low + stride - 1
     if high < 0:
@@ -76,6 +78,8 @@ def transposed_output_range(
     range(5, 7)
     """
     lo, hi = as_pair(padding)
+    check_int("size", size)
+    check_int("stride", stride)
     base = (size - 1) * stride - lo - hi + effective_kernel(kernel, dilation)
     return range(max(base, 1), base + max(stride, dilation))
 
@@ -94,7 +98,7 @@ def solve_output_padding(
     1
     """
     valid = transposed_output_range(size, kernel, stride, padding, dilation)
-    if target not in valid:
+    if check_int("output_size", target) not in valid:
         raise ValueError(
             f"`output_size` (={target}) is unreachable for input size {size}, kernel {kernel}, "
             f"stride {stride}, padding {padding}, dilation {dilation}: valid sizes are "

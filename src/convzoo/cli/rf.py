@@ -26,6 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "effective field from input gradients (Luo et al. 2016).",
     )
     model_arguments(p)
+    p.add_argument("--partial", action="store_true",
+                   help="when the forward pass fails on --input, report the traced part "
+                   "(lower bounds) instead of exiting with the error")
     p.add_argument("--layer", default=None, help="qualified module name (default: the output)")
     p.add_argument("--empirical", action="store_true",
                    help="also measure the effective field (a real forward and backward pass)")
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     shape = parse_ints(args.input, "--input")
     rf = receptive_field(load_model(args.model), shape, layer=args.layer,
-                         empirical=args.empirical)
+                         empirical=args.empirical, partial=args.partial)
     data = report(rf)
     if args.json:
         emit_json(data)

@@ -24,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "layer: output shape, params, MACs, output bytes and receptive field, with totals.",
     )
     model_arguments(p)
+    p.add_argument("--partial", action="store_true",
+                   help="when the forward pass fails on --input, report the traced part "
+                   "(lower bounds) instead of exiting with the error")
     p.add_argument("--depth", type=int, default=None,
                    help="aggregate rows into the modules at this depth (default: leaf modules)")
     fmt = p.add_mutually_exclusive_group()
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from convzoo.analysis import summary
 
     shape = parse_ints(args.input, "--input")
-    s = summary(load_model(args.model), shape, depth=args.depth)
+    s = summary(load_model(args.model), shape, depth=args.depth, partial=args.partial)
     if args.json:
         emit_json(s.to_dict())
     elif args.csv:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 
 __all__ = ["is_smooth", "next_fast_len", "next_smooth"]
 
@@ -31,8 +31,7 @@ def next_smooth(n: int) -> int:
     >>> next_smooth(97), next_smooth(128), next_smooth(1)
     (100, 128, 1)
     """
-    if not is_int(n) or n < 1:
-        raise ValueError(f"`n` (={n!r}) must be a positive int")
+    check_int("n", n)
     m = int(n)
     while not is_smooth(m):
         m += 1

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 from convzoo.layers.base import Conv, describe
 from convzoo.layers.registry import register
 
@@ -25,8 +25,7 @@ def _examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
 
 def check_multiplier(value: Any) -> int:
     """``depth_multiplier`` must be a positive int."""
-    if not is_int(value) or value < 1:
-        raise ValueError(f"`depth_multiplier` (={value!r}) must be a positive int")
+    check_int("depth_multiplier", value)
     return int(value)
 
 
@@ -80,8 +79,7 @@ class Depthwise(Conv):
         dtype: Any = None,
     ) -> None:
         multiplier = check_multiplier(depth_multiplier)
-        if not is_int(in_channels) or in_channels < 1:
-            raise ValueError(f"`in_channels` (={in_channels!r}) must be a positive int")
+        check_int("in_channels", in_channels)
         super().__init__(
             in_channels, in_channels * multiplier, kernel_size, stride=stride, padding=padding,
             dilation=dilation, groups=in_channels, bias=bias, padding_mode=padding_mode, ndim=ndim,

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
 
@@ -16,8 +16,7 @@ __all__ = ["PixelShuffle", "PixelUnshuffle", "pixel_shuffle", "pixel_unshuffle"]
 
 
 def _check(name: str, value: Any) -> int:
-    if not is_int(value) or value < 1:
-        raise ValueError(f"`{name}` (={value!r}) must be a positive int")
+    check_int(name, value)
     return int(value)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 from convzoo.layers.base import Conv
 from convzoo.layers.registry import register
 
@@ -54,8 +54,7 @@ class Pointwise(Conv):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        if not is_int(ndim) or ndim < 1:
-            raise ValueError(f"`ndim` (={ndim!r}) must be a positive int")
+        check_int("ndim", ndim)
         super().__init__(
             in_channels, out_channels, 1, bias=bias, ndim=ndim, device=device, dtype=dtype
         )

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int
 from convzoo.layers.base import Conv
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
@@ -70,8 +70,7 @@ class ResizeConv(nn.Module):
                 f"`mode` (={mode!r}) must be one of {', '.join(map(repr, RESIZE_MODES[ndim]))} "
                 f"for {ndim} spatial dim{'s' if ndim > 1 else ''}"
             )
-        if not is_int(scale_factor) or scale_factor < 1:
-            raise ValueError(f"`scale_factor` (={scale_factor!r}) must be a positive int")
+        check_int("scale_factor", scale_factor)
         self.scale_factor = int(scale_factor)
         self.mode = mode
         self.conv = Conv(in_channels, out_channels, kernel_size, padding="same", bias=bias,

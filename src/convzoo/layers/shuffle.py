@@ -7,7 +7,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int, is_int
 from convzoo.layers.base import add_batch, chain_repr
 from convzoo.layers.group import GroupConv
 from convzoo.layers.registry import register
@@ -17,8 +17,7 @@ __all__ = ["ChannelShuffle", "ShuffleGroupConv", "channel_shuffle"]
 
 
 def _check_groups(groups: Any) -> int:
-    if not is_int(groups) or groups < 1:
-        raise ValueError(f"`groups` (={groups!r}) must be a positive int")
+    check_int("groups", groups)
     return int(groups)
 
 

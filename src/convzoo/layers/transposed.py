@@ -121,7 +121,10 @@ class TransposedConv(ConvBase):
             transposed=True, output_padding=output_padding,
             ndim=ndim if ndim is not None else self._ndim,
         )
-        if output_size is not None and any(spec.output_padding):
+        # the user's output_padding, not the spec's: padding='same' with kernel < stride
+        # solves a nonzero one itself
+        requested = output_padding if isinstance(output_padding, Sequence) else (output_padding,)
+        if output_size is not None and any(requested):
             raise ValueError(
                 f"`output_padding` (={output_padding!r}) must be left at 0 when `output_size` "
                 "is given: it is solved from the target size"

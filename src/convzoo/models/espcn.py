@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int, is_int
 from convzoo.layers import Conv2d, ResizeConv, SubPixelConv, TransposedConv2d
 from convzoo.models.registry import register_model
 
@@ -47,8 +47,7 @@ class ESPCNConfig:
     def __post_init__(self) -> None:
         if not is_int(self.scale) or self.scale < 2:
             raise ValueError(f"`scale` (={self.scale!r}) must be an int >= 2")
-        if not is_int(self.channels) or self.channels < 1:
-            raise ValueError(f"`channels` (={self.channels!r}) must be a positive int")
+        check_int("channels", self.channels)
         if self.upsampler not in UPSAMPLERS:
             raise ValueError(
                 f"`upsampler` (={self.upsampler!r}) must be one of 'subpixel', 'transposed', "

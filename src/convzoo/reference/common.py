@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from convzoo.arithmetic import broadcast_single, to_tuple
+from convzoo.arithmetic import broadcast_single, check_int, to_tuple
 
 __all__ = ["batched", "check_bias", "check_conv_args"]
 
@@ -31,8 +31,7 @@ def check_conv_args(
     n = weight.ndim - 2
     if n < 1:
         raise ValueError(f"`weight` (shape {weight.shape}) must have at least 3 dimensions")
-    if groups < 1:
-        raise ValueError(f"`groups` (={groups}) must be a positive int")
+    check_int("groups", groups)
     expected = weight.shape[0] if transposed else weight.shape[1] * groups
     if channels != expected:
         raise ValueError(

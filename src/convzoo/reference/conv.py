@@ -12,7 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from convzoo.arithmetic import broadcast_single, conv_output_size, resolve_padding
+from convzoo.arithmetic import (
+    broadcast_single,
+    check_elements,
+    conv_output_size,
+    resolve_padding,
+)
 from convzoo.reference.common import batched, check_bias, check_conv_args
 from convzoo.reference.pad import pad
 
@@ -72,9 +77,13 @@ def conv(
     )
     c_out, cin_g = weight.shape[:2]
     bias = check_bias(bias, c_out)
+    check_elements("the padded input", (*x.shape[:2], *(
+        i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))))
+    check_elements("the output", (x.shape[0], c_out, *out_sp))
     xp = pad(x, pads, padding_mode)  # (N, C_in, *(lo + in + hi))
     cout_g = c_out // groups
-    dtype = np.result_type(x, weight, np.float64 if bias is None else bias)
+    # the input's dtype (promoted with the weight's and the bias's, as torch would refuse)
+    dtype = np.result_type(x, weight) if bias is None else np.result_type(x, weight, bias)
     out = np.zeros((x.shape[0], c_out, *out_sp), dtype=dtype)
     for g in range(groups):
         xg = xp[:, g * cin_g:(g + 1) * cin_g]

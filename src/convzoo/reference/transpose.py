@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 
 from convzoo.arithmetic import (
-    broadcast_single,
+    check_elements,
     conv_transpose_output_size,
-    parse_padding,
-    to_tuple,
-    transposed_same_padding,
+    resolve_transposed_padding,
+    zero_insertion_padding,
 )
 from convzoo.reference.common import batched, check_bias, check_conv_args
 from convzoo.reference.conv import conv, tap_slices
@@ -34,29 +33,9 @@ def transposed_args(
     groups: int, dilation: Any,
 ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...], tuple[int, ...]]:
     """Validated per-axis stride, dilation, crop pairs and output_padding (batched ``x``)."""
-    n = weight.ndim - 2
     stride, dilation = check_conv_args(x.shape[1], weight, groups, stride, dilation, True)
-    op = to_tuple(broadcast_single(output_padding, n), n, "output_padding", "non-negative")
-    parsed = parse_padding(broadcast_single(padding, n), n)
     kernel = weight.shape[2:]
-    if parsed == "valid":
-        parsed = ((0, 0),) * n
-    elif parsed == "same":
-        if any(op):
-            raise ValueError(
-                f"`output_padding` (={output_padding!r}) must be 0 with padding='same' "
-                "(the crop and output_padding giving out = in * stride are solved for)"
-            )
-        solved = [transposed_same_padding(k, s, d) for k, s, d in zip(kernel, stride, dilation)]
-        parsed, op = tuple(p for p, _ in solved), tuple(o for _, o in solved)
-    elif isinstance(parsed, str):
-        raise ValueError(f"`padding` (={parsed!r}) is not defined for transposed convolutions")
-    for o, s, d in zip(op, stride, dilation):
-        if o >= max(s, d):
-            raise ValueError(
-                f"`output_padding` (={output_padding!r}) must be smaller than max(`stride`, "
-                "`dilation`) in every spatial dimension"
-            )
+    parsed, op = resolve_transposed_padding(padding, output_padding, kernel, stride, dilation)
     for i, k, s, p, o, d in zip(x.shape[2:], kernel, stride, parsed, op, dilation):
         conv_transpose_output_size(i, k, s, p, o, d)  # raises on a non-positive size
     return stride, dilation, parsed, op
@@ -104,17 +83,15 @@ def conv_transpose(
         x, weight, stride, padding, output_padding, groups, dilation
     )
     # 1. insert s-1 zeros between input elements
-    up = np.zeros(
-        (*x.shape[:2], *((i - 1) * s + 1 for i, s in zip(x.shape[2:], stride))),
-        dtype=np.result_type(x, weight),
-    )
+    amounts = [zero_insertion_padding(k, p, o, d)
+               for k, d, p, o in zip(weight.shape[2:], dilation, pads, op)]
+    inserted = tuple((i - 1) * s + 1 for i, s in zip(x.shape[2:], stride))
+    check_elements("the zero-inserted input", (*x.shape[:2], *(
+        i + max(a, 0) + max(b, 0) for i, (a, b) in zip(inserted, amounts))))
+    up = np.zeros((*x.shape[:2], *inserted), dtype=np.result_type(x, weight))
     up[(slice(None), slice(None), *(slice(None, None, s) for s in stride))] = x
     # 2. pad by d(k-1) - p on each side (+ output_padding on the right); a negative amount
     #    crops, and is applied after the growth: a crop may reach into the other side's zeros
-    amounts = [
-        (d * (k - 1) - lo, d * (k - 1) - hi + o)
-        for k, d, (lo, hi), o in zip(weight.shape[2:], dilation, pads, op)
-    ]
     up = np.pad(up, [(0, 0), (0, 0), *((max(a, 0), max(b, 0)) for a, b in amounts)])
     crop = tuple(
         slice(max(-a, 0), up.shape[2 + i] - max(-b, 0)) for i, (a, b) in enumerate(amounts)
@@ -158,6 +135,7 @@ def conv_transpose_scatter(
     c_in, cout_g = weight.shape[:2]
     cin_g = c_in // groups
     bias = check_bias(bias, cout_g * groups)
+    check_elements("the uncropped output", (x.shape[0], cout_g * groups, *full))
     y = np.zeros((x.shape[0], cout_g * groups, *full), dtype=np.result_type(x, weight))
     for g in range(groups):
         xg = x[:, g * cin_g:(g + 1) * cin_g]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from convzoo.arithmetic import is_int
+from convzoo.arithmetic import check_int, is_int
 from convzoo.reference.common import batched, check_bias
 from convzoo.reference.conv import conv
 
@@ -220,8 +220,7 @@ def pixel_shuffle(x: Any, factor: int) -> np.ndarray:
     x = np.asarray(x)
     n = x.ndim - 2
     c = x.shape[1]
-    if not is_int(factor) or factor < 1:
-        raise ValueError(f"`upscale_factor` (={factor!r}) must be a positive int")
+    check_int("upscale_factor", factor)
     if c % factor**n:
         raise ValueError(f"`input` channel dim (={c}) must be divisible by upscale_factor**{n} "
                          f"(={factor**n})")
@@ -242,8 +241,7 @@ def pixel_unshuffle(x: Any, factor: int) -> np.ndarray:
     """
     x = np.asarray(x)
     n = x.ndim - 2
-    if not is_int(factor) or factor < 1:
-        raise ValueError(f"`downscale_factor` (={factor!r}) must be a positive int")
+    check_int("downscale_factor", factor)
     if any(s % factor for s in x.shape[2:]):
         raise ValueError(f"`downscale_factor` (={factor}) must divide every spatial size "
                          f"(={x.shape[2:]})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from convzoo.arithmetic import check_int
 from convzoo.arithmetic.tuples import broadcast_single
 from convzoo.spec.convspec import ConvSpec
 
@@ -58,8 +59,7 @@ def spec_from_call(
         )
     _check_same("weight", "dtype", weight, input)
     _check_same("weight", "device", weight, input)
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"`groups` (={groups!r}) must be a positive int")
+    check_int("groups", groups)
     if transposed:
         in_channels, out_channels = w_shape[0], w_shape[1] * groups
     else:

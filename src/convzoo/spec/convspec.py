@@ -12,9 +12,11 @@ from convzoo.arithmetic.tuples import check_int, check_rule, is_int, to_tuple
 
 __all__ = ["ConvSpec", "MAX_ELEMENTS"]
 
-#: Largest tensor (in elements) a spec may describe: 2**33 elements is 32 GiB of float32.
-#: Anything larger is almost certainly a typo, and is refused before anything is allocated.
-MAX_ELEMENTS = 2**33
+#: Largest tensor (in elements) a spec may describe on this machine by default
+#: (``convzoo.arithmetic.max_elements``: at most 2**33, 32 GiB of float32, and below the
+#: machine's memory; ``set_max_elements`` overrides it). Anything larger is almost certainly
+#: a typo, and is refused before anything is allocated.
+MAX_ELEMENTS = ar.DEFAULT_MAX_ELEMENTS
 
 Pairs = tuple[tuple[int, int], ...]
 
@@ -121,40 +123,19 @@ class ConvSpec:
                 f"`padding_mode` (={self.padding_mode!r}) must be 'zeros' for transposed "
                 "convolutions"
             )
-        parsed = ar.parse_padding(self.padding, self.ndim)
-        if parsed in ("full", "causal"):
-            raise ValueError(
-                f"`padding` (={parsed!r}) is not defined for transposed convolutions: use "
-                "'valid', 'same' (output = input * stride), an int, a tuple or (lo, hi) pairs"
-            )
-        if parsed == "valid":
-            parsed = ((0, 0),) * self.ndim
-        elif parsed == "same":
-            if any(op):
-                raise ValueError(
-                    f"`output_padding` (={self.output_padding!r}) must be 0 with padding='same',"
-                    " which chooses it"
-                )
-            solved = [
-                ar.transposed_same_padding(k, s, d)
-                for k, s, d in zip(self.kernel_size, self.stride, self.dilation)
-            ]
-            parsed, op = tuple(p for p, _ in solved), tuple(o for _, o in solved)
-        limit = [max(s, d) for s, d in zip(self.stride, self.dilation)]
-        if any(o >= m for o, m in zip(op, limit)):
-            raise ValueError(
-                f"`output_padding` (={self.output_padding!r}) must be smaller than "
-                f"max(`stride`, `dilation`) (={tuple(limit)}) in every spatial dimension"
-            )
+        parsed, op = ar.resolve_transposed_padding(
+            self.padding, self.output_padding, self.kernel_size, self.stride, self.dilation)
         object.__setattr__(self, "padding", parsed)
         return op
 
     def _check_sizes(self) -> None:
         weights = math.prod(self.weight_shape)
-        if weights > MAX_ELEMENTS:
+        if weights > ar.max_elements():
+            names = ("in_channels", "out_channels/groups") if self.transposed else (
+                "out_channels", "in_channels/groups")
             raise ValueError(
-                f"`kernel_size` (={self.kernel_size}) gives a weight of {weights} elements, "
-                f"more than the limit of {MAX_ELEMENTS}"
+                f"the weight of shape {self.weight_shape} ({', '.join(names)}, *kernel_size) "
+                f"would have {weights} elements, more than the limit of {ar.max_elements()}"
             )
         if self.padding == "same" or self.transposed:  # cropping cannot blow an output up
             return
@@ -163,10 +144,10 @@ class ConvSpec:
             for k, d, (lo, hi) in zip(self.kernel_size, self.dilation, self.padding)
         )
         out = self.out_channels * math.prod(self._spatial_out(smallest))
-        if out > MAX_ELEMENTS:
+        if out > ar.max_elements():
             raise ValueError(
                 f"`padding` (={self.padding}) is so large that even the smallest valid input "
-                f"gives an output of {out} elements, more than the limit of {MAX_ELEMENTS}"
+                f"gives an output of {out} elements, more than the limit of {ar.max_elements()}"
             )
 
     # ----------------------------------------------------------------- constructors
@@ -241,6 +222,12 @@ class ConvSpec:
                 f"{n} spatial dim{'s' if n != 1 else ''}"
             )
         check_rule("input_shape", shape, shape, "non-negative")
+        if len(shape) == n + 1 and shape[0] != self.in_channels == shape[1]:
+            raise ValueError(
+                f"`input_shape` (={shape}) reads as (N, C) = {shape[:2]} with {n - 1} spatial "
+                f"dim{'s' if n != 2 else ''}; this convolution needs {n} spatial "
+                f"dim{'s' if n != 1 else ''}"
+            )
         batch = shape[0] if len(shape) == n + 2 else None
         channels, spatial = shape[-n - 1], shape[-n:]
         if channels != self.in_channels:
@@ -306,12 +293,8 @@ class ConvSpec:
         batch, _, spatial = self.split_input_shape(input_shape)
         self._check_padding_mode(spatial)
         out = self._spatial_out(spatial)
-        total = (batch if batch is not None else 1) * self.out_channels * math.prod(out)
-        if total > MAX_ELEMENTS:
-            raise ValueError(
-                f"the output of shape {(batch, self.out_channels, *out)} would have {total} "
-                f"elements, more than the limit of {MAX_ELEMENTS}"
-            )
+        ar.check_elements("the output", (batch if batch is not None else 1,
+                                         self.out_channels, *out))
         return (self.out_channels, *out) if batch is None else (batch, self.out_channels, *out)
 
     def cost(self, input_shape: Sequence[int], dtype: str = "float32") -> ar.ConvCost:
@@ -363,14 +346,9 @@ class ConvSpec:
         if input_shape is not None:
             spatial = self.split_input_shape(input_shape)[2]
         pads = self.resolved_padding(spatial)
-        fields = []
-        for k, s, d, (lo, _) in zip(self.kernel_size, self.stride, self.dilation, pads):
-            if self.transposed:
-                layers = ar.transposed_rf_layers(k, s, lo, d)
-            else:
-                layers = (ar.conv_rf_layer(k, s, lo, d),)
-            fields.append(ar.chain(layers))
-        return tuple(fields)
+        return tuple(
+            ar.chain(ar.conv_axis_rf_layers(k, s, lo, d, self.transposed))
+            for k, s, d, (lo, _) in zip(self.kernel_size, self.stride, self.dilation, pads))
 
     def output_formulas(self, input_shape: Sequence[int]) -> tuple[str, ...]:
         """Per-axis output-size formula with the numbers substituted.

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from convzoo.arithmetic import check_int
+
 __all__ = ["Dist", "setup", "teardown", "torchrun_command", "default_backend"]
 
 
@@ -100,7 +102,6 @@ def torchrun_command(nproc: int, args: list[str]) -> list[str]:
     >>> torchrun_command(2, ["train", "digits_separable", "--data", "digits"])[1:6]
     ['-m', 'torch.distributed.run', '--nproc-per-node', '2', '--standalone']
     """
-    if not isinstance(nproc, int) or isinstance(nproc, bool) or nproc < 1:
-        raise ValueError(f"`--nproc` (={nproc!r}) must be a positive int")
+    check_int("--nproc", nproc)
     return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc),
             "--standalone", "-m", "convzoo", *args]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convzoo import reference as ref
+from convzoo.arithmetic import check_int
 from convzoo.spec import ConvSpec
 from convzoo.viz.draw import group_colour
 from convzoo.viz.fonts import text_colour_on, text_width
@@ -124,8 +125,7 @@ def connectivity(kind: str, channels: int = 8, groups: int = 2) -> ChannelDiagra
     if kind not in CONNECTIVITY_KINDS:
         raise ValueError(f"`kind` (={kind!r}) must be one of "
                          + ", ".join(map(repr, CONNECTIVITY_KINDS)))
-    if not isinstance(channels, int) or channels < 1:
-        raise ValueError(f"`channels` (={channels!r}) must be a positive int")
+    check_int("channels", channels)
     if kind in ("grouped", "shuffle") and (not isinstance(groups, int) or groups < 1
                                            or channels % groups):
         raise ValueError(f"`groups` (={groups!r}) must be a positive int dividing `channels` "

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from convzoo.arithmetic import check_int
+
 __all__ = ["RAMP", "array_image", "colour_bar", "panels", "draw_box"]
 
 #: A perceptually ordered ramp (dark blue -> teal -> yellow), like viridis.
@@ -41,8 +43,7 @@ def array_image(a: np.ndarray, lo: float | None = None, hi: float | None = None,
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 2:
         raise ValueError(f"`a` (shape {a.shape}) must be 2-D")
-    if not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"`scale` (={scale!r}) must be a positive int")
+    check_int("scale", scale)
     lo = float(a.min()) if lo is None else lo
     hi = float(a.max()) if hi is None else hi
     v = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)

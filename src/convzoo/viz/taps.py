@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convzoo.arithmetic import zero_insertion_padding
 from convzoo.reference.conv import conv, resolve
 from convzoo.reference.transpose import conv_transpose, conv_transpose_scatter, transposed_args
 from convzoo.spec import ConvSpec
@@ -281,13 +282,11 @@ def zero_insertion_taps(spec: ConvSpec, input_size: Sequence[int]) -> ZeroInsert
         x, np.zeros(spec.weight_shape), spec.stride, spec.padding, spec.output_padding,
         spec.groups, spec.dilation,
     )
-    offset = tuple(d * (k - 1) - lo for k, d, (lo, _) in zip(spec.kernel_size, dilation, pads))
-    grid_shape = tuple(
-        a + (i - 1) * s + 1 + d * (k - 1) - hi + o
-        for a, i, s, d, k, (_, hi), o in zip(
-            offset, input_size, stride, dilation, spec.kernel_size, pads, op
-        )
-    )
+    amounts = [zero_insertion_padding(k, p, o, d)
+               for k, p, o, d in zip(spec.kernel_size, pads, op, dilation)]
+    offset = tuple(lo for lo, _ in amounts)
+    grid_shape = tuple(lo + (i - 1) * s + 1 + hi
+                       for (lo, hi), i, s in zip(amounts, input_size, stride))
     grid = probe_taps(grid_shape, spec.kernel_size, lambda p, w: conv(p, w, None, 1, 0, dilation))
     return ZeroInsertionTaps(spec, input_size, tuple(pads), tuple(op), offset, grid,
                              channel_links(spec))
