@@ -488,7 +488,9 @@ class ReceptiveFieldResult:
 
     Attributes:
         layer: the module name ('' for the model output). shape: that tensor's shape.
-        fields: ReceptiveField (size ``r``, stride ``S``, padding ``P``) per input axis.
+        fields: ReceptiveField (size ``r``, stride ``S``, padding ``P``) per input axis;
+            ``fields[axis].span(u)`` is the exact input span of output index ``u`` along
+            that axis (None when it depends on no input).
         centers: input-coordinate centre of output element 0 on each axis.
         is_global, aligned, exact, notes: see :class:`NodeField`.
         partial: the trace stopped early (then the field is of the last traced op).

@@ -86,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
         t.add_row(*cells)
     c.print(t)
     if any(rf.is_global):
-        c.print("* widened to the whole axis (flatten, global pooling or a reduction)",
-                markup=False)
+        c.print("* the whole input: every output position sees it (a norm over space, "
+                "softmax or attention over positions, global pooling, a flatten into a linear "
+                "layer, an op not recognized)", markup=False)
     for line in ([f"PARTIAL TRACE: {rf.reason}"] if rf.partial else []) + [
             f"Note: {n}" for n in rf.notes] + (
             [] if rf.aligned else ["Note: a merge combined branches with different centres"]):
