@@ -15,7 +15,19 @@ from convzoo.spec import ConvSpec, spec_from_call
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """``convzoo.decompose`` (the package, callable as ``decompose()``) and ``convzoo.advise``,
+    imported on first use."""
+    if name in ("decompose", "advise"):
+        import convzoo.decompose as package
+
+        return package if name == "decompose" else package.advise
+    raise AttributeError(f"module 'convzoo' has no attribute {name!r}")
+
+
+
 __all__ = [
-    "ConvSpec", "analysis", "arithmetic", "available", "compare", "create", "functional",
-    "layers", "optimize", "profile", "receptive_field", "spec_from_call", "summary", "__version__",
+    "ConvSpec", "advise", "analysis", "arithmetic", "available", "compare", "create",
+    "decompose", "functional", "layers", "optimize", "profile", "receptive_field", "spec_from_call", "summary", "__version__",
 ]

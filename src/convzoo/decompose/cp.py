@@ -33,7 +33,7 @@ def full_rank(spec: ConvSpec) -> int:
 
 
 def factorize(target: Target, rank: int | None = None, energy: float = 1.0,
-              iterations: int = 50) -> Factorization:
+              iterations: int = 15) -> Factorization:
     """CP factorization of ``target`` at ``rank`` (or the fewest exact terms keeping
     ``energy``), refined by ``iterations`` of TensorLy CP-ALS below full rank.
 

@@ -71,7 +71,7 @@ def reconstruct(terms: Terms) -> torch.Tensor:
     return torch.einsum(f"r,{spec}->{letters}", terms.weights, *terms.factors)
 
 
-def refine(tensor: torch.Tensor, start: Terms, iterations: int = 50) -> Terms:
+def refine(tensor: torch.Tensor, start: Terms, iterations: int = 15) -> Terms:
     """``start`` improved by CP-ALS (TensorLy ``parafac``, started from ``start``); ``start``
     itself if ALS does not lower the error (or fails numerically).
 

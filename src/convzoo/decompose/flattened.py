@@ -34,7 +34,7 @@ def full_rank(spec: ConvSpec) -> int:
 
 
 def factorize(target: Target, rank: int | None = None, energy: float = 1.0,
-              iterations: int = 50) -> Factorization:
+              iterations: int = 15) -> Factorization:
     """Flattened factorization of ``target``, ``rank`` terms per output filter (or the fewest
     keeping ``energy`` over all filters), refined by CP-ALS below full rank.
 
