@@ -29,5 +29,6 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "ConvSpec", "advise", "analysis", "arithmetic", "available", "compare", "create",
-    "decompose", "functional", "layers", "optimize", "profile", "receptive_field", "spec_from_call", "summary", "__version__",
+    "decompose", "functional", "layers", "optimize", "profile", "receptive_field",
+    "spec_from_call", "summary", "__version__",
 ]

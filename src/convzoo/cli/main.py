@@ -16,7 +16,7 @@ __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: Subcommand modules under ``convzoo.cli``, in the order ``--help`` lists them.
 SUBCOMMANDS = ("tour", "shape", "solve", "summary", "rf", "compare", "profile", "animate", "report",
-               "train", "bench")
+               "train", "bench", "decompose", "advise")
 
 
 def build_parser() -> argparse.ArgumentParser:
