@@ -3,9 +3,10 @@
 1. Train a VGG-style net of standard 3x3 convs on ``lfw_faces`` at 32x32 and the zoo U-Net on
    ``shapes`` with convzoo's training loop (``convzoo.train.train``, what ``convzoo train``
    runs).
-2. Decompose each with ``method="tucker", budget=0.33`` (<= 1/3 of the conv MACs as
-   ``convzoo.analysis.summary`` counts them); evaluate right after, then fine-tune a few
-   epochs starting from the decomposed weights and evaluate again.
+2. Decompose each with ``budget=0.33`` (<= 1/3 of the conv MACs as
+   ``convzoo.analysis.summary`` counts them), ``method="tucker"`` and ``method="auto"``;
+   evaluate right after, then fine-tune a few epochs starting from the decomposed weights
+   (``convzoo train --init``'s loader) and evaluate again.
 3. Measure whole-model latency before/after (one thread, interleaved medians).
 4. On the trained VGG's layers, compare every method's output error with tensorly-torch's
    ``FactorizedConv.from_conv`` (CP, Tucker) at equal parameter counts.
@@ -17,16 +18,17 @@ Usage: ``PYTHONPATH=src python tools/decompose_proof.py [--quick]``.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from convzoo.cli.train import init_factory
 from convzoo.decompose import decompose
 from convzoo.decompose.api import prepare_layers
 from convzoo.decompose.candidates import evaluate
@@ -67,41 +69,50 @@ def evaluate_model(model: nn.Module, data_name: str, options: dict) -> float:
 
 
 def prove(name: str, factory, data_name: str, options: dict, epochs: int, tune_epochs: int,
-          lr_tune: float, budget: float, example_batch: int) -> tuple[dict, nn.Module, dict]:
-    t0 = time.time()
+          lr_tune: float, budget: float, example_batch: int, workdir: Path
+          ) -> tuple[dict, nn.Module, torch.Tensor]:
+    """Train, then for each method decompose to ``budget``, evaluate, fine-tune from the
+    decomposed weights (``convzoo train --init``'s loader), evaluate."""
     trained = train(TrainConfig(factory, data_name, epochs=epochs, data_config=options,
                                 threads=1, progress=False))
     model = trained.model.eval()
-    metric = make_task(load_dataset(data_name, **options)).metric
-    before = evaluate_model(model, data_name, options)
     data = load_dataset(data_name, **options)
+    metric = make_task(data).metric
+    before = evaluate_model(model, data_name, options)
     example = data.x_test[:example_batch]
-    new, report = decompose(model, example, "tucker", budget=budget, repeats=30)
-    right_after = evaluate_model(new, data_name, options)
-    start = copy.deepcopy(new)
-    tuned = train(TrainConfig(lambda: copy.deepcopy(start).train(), data_name,
-                              epochs=tune_epochs, lr=lr_tune, data_config=options, threads=1,
-                              progress=False))
-    after_tune = evaluate_model(tuned.model, data_name, options)
-    result = {
-        "model": name, "data": data_name, "data_options": options, "metric": metric,
-        "train_epochs": epochs, "train_wall_s": trained.wall_s,
-        "fine_tune_epochs": tune_epochs, "fine_tune_lr": lr_tune,
-        "fine_tune_wall_s": tuned.wall_s, "budget": budget,
-        "before": before, "right_after": right_after, "after_fine_tune": after_tune,
-        "lost_points_after_fine_tune": 100 * (before - after_tune),
-        "conv_macs_before": report.conv_macs_before, "conv_macs_after": report.conv_macs_after,
-        "mac_ratio": report.mac_ratio,
-        "latency_example_shape": list(example.shape),
-        "latency_before_ms": report.latency_before_ms,
-        "latency_after_ms": report.latency_after_ms, "latency_ratio": report.latency_ratio,
-        "latency_ratio_vs_half_mac_ratio": (report.latency_ratio or 0) / (report.mac_ratio / 2),
-        "params_before": report.params_before, "params_after": report.params_after,
-        "report": report.to_dict(), "wall_s_total": time.time() - t0,
-    }
-    print(f"{name}: {metric} {before:.4f} -> {right_after:.4f} -> {after_tune:.4f}; "
-          f"MACs {report.mac_ratio:.2f}x fewer; latency {report.latency_ratio}x", flush=True)
-    return result, model, {"example": example}
+    result = {"model": name, "data": data_name, "data_options": options, "metric": metric,
+              "train_epochs": epochs, "train_wall_s": trained.wall_s, "before": before,
+              "budget": budget, "fine_tune_epochs": tune_epochs, "fine_tune_lr": lr_tune,
+              "latency_example_shape": list(example.shape), "methods": {}}
+    for method in ("tucker", "auto"):
+        t0 = time.time()
+        new, report = decompose(model, example, method, budget=budget, repeats=30)
+        decompose_s = time.time() - t0
+        right_after = evaluate_model(new, data_name, options)
+        path = workdir / f"{name}_{method}.pt"
+        torch.save(new, path)
+        tuned = train(TrainConfig(init_factory(str(path)), data_name, epochs=tune_epochs,
+                                  lr=lr_tune, data_config=options, threads=1, progress=False))
+        after_tune = evaluate_model(tuned.model, data_name, options)
+        result["methods"][method] = {
+            "decompose_wall_s": decompose_s, "right_after": right_after,
+            "after_fine_tune": after_tune, "fine_tune_wall_s": tuned.wall_s,
+            "lost_points_after_fine_tune": 100 * (before - after_tune),
+            "conv_macs_before": report.conv_macs_before,
+            "conv_macs_after": report.conv_macs_after, "mac_ratio": report.mac_ratio,
+            "latency_before_ms": report.latency_before_ms,
+            "latency_after_ms": report.latency_after_ms, "latency_ratio": report.latency_ratio,
+            "latency_ratio_over_half_mac_ratio":
+                (report.latency_ratio or 0) / (report.mac_ratio / 2),
+            "params_before": report.params_before, "params_after": report.params_after,
+            "plan": {r.name: [r.method, list(r.rank) if isinstance(r.rank, tuple) else r.rank]
+                     for r in report.layers if r.status == "decomposed"},
+            "report": report.to_dict(),
+        }
+        print(f"{name} {method}: {metric} {before:.4f} -> {right_after:.4f} -> "
+              f"{after_tune:.4f}; MACs {report.mac_ratio:.2f}x fewer; latency "
+              f"{report.latency_ratio:.2f}x", flush=True)
+    return result, model, example
 
 
 def tltorch_compare(model: nn.Module, example: torch.Tensor) -> list[dict]:
@@ -160,13 +171,15 @@ def main() -> int:
                    "jobs; every timing on 1 intra-op thread, interleaved medians of 30",
         "torch": torch.__version__, "python": sys.version.split()[0],
     }
-    vgg, vgg_model, extra = prove("vgg_small", vgg_small, "lfw_faces", {"size": 32},
-                                  e or 30, e or 10, 1e-3, 0.33, 32)
-    unet, _, _ = prove("unet_small", unet_small, "shapes", {}, e or 8, e or 3, 1e-3, 0.33, 16)
+    work = Path(tempfile.mkdtemp(prefix="decompose_proof_"))
+    vgg, vgg_model, example = prove("vgg_small", vgg_small, "lfw_faces", {"size": 32},
+                                    e or 30, e or 10, 1e-3, 0.33, 32, work)
+    unet, _, _ = prove("unet_small", unet_small, "shapes", {}, e or 8, e or 3, 1e-3, 0.33, 16,
+                       work)
     out = {"conditions": conditions, "runs": [vgg, unet]}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "decompose_proof.json").write_text(json.dumps(out, indent=2) + "\n")
-    rows = tltorch_compare(vgg_model, extra["example"])
+    rows = tltorch_compare(vgg_model, example)
     (RESULTS / "decompose_tltorch.json").write_text(json.dumps(
         {"conditions": conditions, "model": "vgg_small (trained, lfw_faces 32x32)",
          "note": "output error relative to the trained conv's output on the layer's input "

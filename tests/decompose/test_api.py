@@ -128,3 +128,14 @@ def test_float64_model_and_train_mode_kept() -> None:
     new, _ = decompose(net, X.double(), "spatially_separable", repeats=0)
     assert new.training and next(new[0].parameters()).dtype == torch.float64
     torch.testing.assert_close(new(X.double()), net(X.double()), rtol=1e-10, atol=1e-10)
+
+
+def test_package_entry_points() -> None:
+    import convzoo
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1))
+    new, report = convzoo.decompose(net, X, method="tucker", repeats=0)
+    assert report.layers[0].method == "tucker" and report.output_error < 1e-5
+    advice = convzoo.advise(net, X, budget=0.9, repeats=0)
+    assert advice.plan_macs <= 0.9 * advice.conv_macs
+    assert convzoo.decompose.factorize is not None  # the package stays a package

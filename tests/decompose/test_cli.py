@@ -58,3 +58,23 @@ def test_bad_budget_is_one_line(model_file: str, capsys: pytest.CaptureFixture) 
     assert capsys.readouterr().err == ("convzoo: error: `budget` (=2.0) must be a number in "
                                        "(0, 1] (the fraction of the model's conv MACs, or "
                                        "latency, kept)\n")
+
+
+def test_train_init_starts_from_a_saved_module(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                              torch.nn.Linear(4, 10))
+    path = tmp_path / "start.pt"
+    torch.save(net, path)
+    assert main(["train", "start", "--data", "digits", "--init", str(path), "--epochs", "1",
+                 "--limit", "16", "--batch-size", "8", "--no-progress", "--json",
+                 "--threads", "1"]) == 0
+    assert "test_accuracy" in json.loads(capsys.readouterr().out)["final"]
+
+
+def test_train_init_missing_file(capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "x", "--data", "digits", "--init", "nowhere.pt"]) == 2
+    assert capsys.readouterr().err == ("convzoo: error: `--init` (='nowhere.pt') must be a "
+                                       "file holding a saved nn.Module\n")

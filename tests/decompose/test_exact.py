@@ -99,3 +99,18 @@ def test_energy_picks_a_smaller_rank() -> None:
     target = find_targets(conv)[0]
     assert factorize(target, "separable", energy=0.5).rank < 9
     assert factorize(target, "tucker", energy=0.5).rank < (8, 8)
+
+
+@pytest.mark.parametrize("method", ["cp", "flattened", "tucker"])
+def test_independent_of_tensorly_global_backend(method: str) -> None:
+    import tensorly as tl
+
+    conv = _conv(2, 4, 4, (3, 3), padding=1)
+    target = find_targets(conv)[0]
+    expected = factorize(target, method, rank=2).weight
+    previous = tl.get_backend()
+    tl.set_backend("pytorch")  # what importing tensorly-torch does
+    try:
+        torch.testing.assert_close(factorize(target, method, rank=2).weight, expected)
+    finally:
+        tl.set_backend(previous)

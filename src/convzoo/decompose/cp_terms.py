@@ -91,9 +91,11 @@ def refine(tensor: torch.Tensor, start: Terms, iterations: int = 15) -> Terms:
     sign = torch.where(start.weights < 0, -1.0, 1.0).to(start.weights)
     factors = [f * scale for f in start.factors]
     factors[0] = factors[0] * sign
-    init = CPTensor((np.ones(rank), [f.numpy() for f in factors]))
     try:
-        with tl.backend_context("numpy"):  # far less overhead than torch on small tensors
+        # numpy: far less overhead than torch on small tensors; explicit, because importing
+        # tensorly-torch switches TensorLy's global backend to pytorch
+        with tl.backend_context("numpy"):
+            init = CPTensor((np.ones(rank), [f.numpy() for f in factors]))
             weights, out = parafac(tensor.numpy(), rank, init=init, n_iter_max=iterations,
                                    tol=1e-10, normalize_factors=False)
         result = Terms(torch.from_numpy(np.asarray(weights, np.float64)).reshape(rank).clone(),
