@@ -42,6 +42,15 @@ def test_advise_table_fits_80_columns(model_file: str, capsys: pytest.CaptureFix
     assert max(len(line) for line in table.splitlines()) <= 80
 
 
+def test_advise_methods_subset(model_file: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["advise", model_file, "--input", "1,4,8,8", "--methods", "tucker,separable",
+                 "--json", "--repeats", "0"]) == 0
+    options = json.loads(capsys.readouterr().out)["layers"][0]["options"]
+    assert {o["method"] for o in options} == {"dense", "tucker", "separable"}
+    assert main(["advise", model_file, "--input", "1,4,8,8", "--methods", "svd"]) == 2
+    assert "`method` (='svd') must be one of: separable" in capsys.readouterr().err
+
+
 def test_decompose_saves_a_model(model_file: str, tmp_path: Path,
                                  capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "new.pt"

@@ -26,6 +26,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     model_arguments(p)
     p.add_argument("--budget", type=float, default=0.5,
                    help="fraction of the conv MACs the plan may keep (default 0.5)")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated subset of separable, spatially_separable, flattened, "
+                   "cp, tucker (default all; cp and flattened run CP-ALS per candidate, slow on "
+                   "wide layers)")
     p.add_argument("--repeats", type=int, default=10, help="timed runs per median (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
@@ -35,11 +39,13 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo advise``."""
     from rich.progress import Progress
 
-    from convzoo.decompose import advise
+    from convzoo.decompose import METHOD_NAMES, advise, check_method
     from convzoo.decompose.api import check_budget
 
     shape = parse_ints(args.input, "--input")
     check_budget(args.budget)  # before the progress bar starts
+    methods = METHOD_NAMES if args.methods is None else tuple(
+        check_method(m.strip(), allow_auto=False) for m in args.methods.split(","))
     model = load_model(args.model)
     with Progress(console=console_err(), transient=True) as bar:
         task = bar.add_task("measuring", total=None)
@@ -47,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         def step(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        advice = advise(model, shape, budget=args.budget, repeats=args.repeats, progress=step)
+        advice = advise(model, shape, budget=args.budget, methods=methods,
+                        repeats=args.repeats, progress=step)
     if args.json:
         emit_json(advice.to_dict())
     else:
