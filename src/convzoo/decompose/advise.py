@@ -152,7 +152,7 @@ def advise(
         progress: called as ``progress(done, total)`` while measuring (the CLI's bar).
 
     >>> net = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 8, 1))
-    >>> a = advise(net, (1, 8, 8, 8), budget=0.5, repeats=0)
+    >>> a = advise(net, (1, 8, 8, 8), budget=0.5, methods=("tucker", "separable"), repeats=0)
     >>> a.plan_macs <= 0.5 * a.conv_macs, [layer.reason for layer in a.layers][1]
     (True, '1x1 conv: no spatial extent to factor, left alone')
     """
