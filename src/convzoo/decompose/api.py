@@ -213,9 +213,9 @@ def decompose(
             rows.append(LayerReport(t.name, status, reason, None, None, lay.params, lay.params,
                                     lay.macs, lay.macs, before, before))
             continue
-        replacement = copy.deepcopy(cand.module).to(dtype=t.weight.dtype)
-        replacement = replacement.to(dtype=next(t.module.parameters()).dtype,
-                                     device=lay.x.device).train(new.training)
+        dtype = next(t.module.parameters()).dtype  # the model's, not the float64 factors'
+        replacement = copy.deepcopy(cand.module).to(dtype=dtype, device=lay.x.device)
+        replacement.train(new.training)
         _set(new, t.name, replacement)
         rows.append(LayerReport(t.name, "decomposed", "", cand.method, cand.rank, lay.params,
                                 cand.params, lay.macs, cand.macs, before, after.get(t.name),
