@@ -103,6 +103,8 @@ def test_layers_argument_restricts() -> None:
     ({"method": "cp", "layers": ["nope"]}, "`layers` (=['nope']) must name conv modules of "
      "the model; valid: 0, 2, 4, 5, 6"),
     ({"method": "cp", "repeats": -1}, "`repeats` (=-1) must be an int >= 0"),
+    ({"method": "cp", "budget": 0.5, "by": "latency"},
+     "`repeats` (=0) must be >= 1 when `by` is 'latency'"),
 ])
 def test_argument_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError) as e:

@@ -177,6 +177,8 @@ def decompose(
         raise ValueError("`method` (='auto') needs `budget` (it picks per layer the method and "
                          "rank that meet it)")
     repeats = check_repeats(repeats, "repeats", 0)
+    if by == "latency" and budget is not None and repeats < 1:
+        raise ValueError(f"`repeats` (={repeats}) must be >= 1 when `by` is 'latency'")
     new = copy.deepcopy(model)
     shape = tuple(example_input.shape)
     targets, prepared = prepare_layers(new, example_input, layers)
@@ -195,8 +197,6 @@ def decompose(
             lay = prepared[name]
             chosen[name] = evaluate(lay, factorize(lay.target, method, rank, energy))
     else:
-        if by == "latency" and repeats < 1:
-            raise ValueError("`repeats` (=0) must be >= 1 when `by` is 'latency'")
         total = conv_macs(model, shape) if by == "macs" else sum(latency_before.values())
         opened = sum(prepared[n].macs if by == "macs" else latency_before[n] for n in open_)
         chosen = _plan(prepared, open_, methods, budget, by, total, total - opened, repeats,

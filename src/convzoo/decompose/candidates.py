@@ -37,6 +37,7 @@ class Layer:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """``(N, C_in, *spatial)`` of the layer's input on the example."""
         return tuple(self.x.shape)
 
 
