@@ -16,7 +16,7 @@ from typing import Any
 
 from convzoo.paths import check_run_dir
 
-__all__ = ["add_parser", "run", "parse_assignments"]
+__all__ = ["add_parser", "run", "parse_assignments", "init_factory"]
 
 
 def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
@@ -45,6 +45,28 @@ def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
+def init_factory(path: str) -> Any:
+    """A no-argument factory loading the whole module saved at ``path`` (``--init``).
+
+    >>> init_factory("missing.pt")
+    Traceback (most recent call last):
+    ...
+    ValueError: `--init` (='missing.pt') must be a file holding a saved nn.Module
+    """
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise ValueError(f"`--init` (={path!r}) must be a file holding a saved nn.Module")
+
+    def load() -> Any:
+        import torch
+
+        return torch.load(path, weights_only=False, map_location="cpu")
+
+    load.__qualname__ = f"init:{path}"
+    return load
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``convzoo train``."""
     p = subparsers.add_parser(
@@ -64,6 +86,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="continue from DIR/last.pt (--epochs may extend the run)")
     p.add_argument("--force", action="store_true",
                    help="start afresh in a DIR that already holds a run (default: refuse)")
+    p.add_argument("--init", default=None, metavar="PATH",
+                   help="start from the nn.Module saved at PATH (torch.save of a whole model, "
+                   "e.g. `convzoo decompose --out`) instead of a fresh MODEL")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="model_config",
                    help="model config field, repeatable (e.g. --set width=16)")
@@ -90,7 +115,8 @@ def _argv(args: argparse.Namespace) -> list[str]:
     argv = ["train", args.model, "--data", args.data, "--seed", str(args.seed)]
     for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
                         ("--lr", args.lr), ("--out", args.out), ("--limit", args.limit),
-                        ("--threads", args.threads), ("--device", args.device)):
+                        ("--threads", args.threads), ("--device", args.device),
+                        ("--init", args.init)):
         if value is not None:
             argv += [flag, str(value)]
     if args.checkpoint_every:
@@ -115,8 +141,9 @@ def run(args: argparse.Namespace) -> int:
 
     model_config = parse_assignments(args.model_config, "--set")
     data_config = parse_assignments(args.data_config, "--data-option")
+    model: Any = args.model if args.init is None else init_factory(args.init)
     config = TrainConfig(  # validates every value before anything is launched
-        args.model, args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        model, args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         out=args.out, resume=args.resume, force=args.force, seed=args.seed,
         model_config=model_config,
         data_config=data_config, limit=args.limit, checkpoint_every=args.checkpoint_every,

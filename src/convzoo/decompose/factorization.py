@@ -1,0 +1,86 @@
+"""What every factorization method returns, and the rank rules they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from convzoo.arithmetic import is_int
+
+__all__ = ["Factorization", "check_rank", "check_energy", "energy_rank", "load_"]
+
+Rank = int | tuple[int, ...]
+
+
+@dataclass
+class Factorization:
+    """One convolution written as a chain of convzoo layers.
+
+    Attributes:
+        method: the method name. rank: the rank used (an int; Tucker: ``(R_out, R_in)``).
+        full_rank: the rank at which the method is exact.
+        module: the replacement (float64 parameters; same input -> output map as the conv up
+            to the truncation).
+        weight: the dense ``(C_out, C_in, *k)`` kernel the replacement computes (float64).
+    """
+
+    method: str
+    rank: Rank
+    full_rank: Rank
+    module: nn.Module
+    weight: torch.Tensor
+
+    @property
+    def exact(self) -> bool:
+        """Whether the rank is the full rank (the replacement is then exact)."""
+        return self.rank == self.full_rank
+
+
+def check_rank(rank: object, full: int, method: str) -> int:
+    """A positive int rank, capped at ``full`` (the method's exact rank).
+
+    >>> check_rank(4, 9, "separable"), check_rank(20, 9, "separable")
+    (4, 9)
+    """
+    if not is_int(rank) or rank < 1:  # type: ignore[operator]
+        raise ValueError(f"`rank` (={rank!r}) must be a positive int for method {method!r}")
+    return min(int(rank), full)  # type: ignore[call-overload]
+
+
+def check_energy(energy: object) -> float:
+    """``energy`` must be a number in ``(0, 1]`` (the fraction of the squared spectrum kept).
+
+    >>> check_energy(0.9)
+    0.9
+    """
+    ok = isinstance(energy, int | float) and not isinstance(energy, bool)
+    if not ok or not 0 < energy <= 1:  # type: ignore[operator]
+        raise ValueError(f"`energy` (={energy!r}) must be a number in (0, 1]")
+    return float(energy)  # type: ignore[arg-type]
+
+
+def energy_rank(per_rank: torch.Tensor, energy: float) -> int:
+    """Smallest rank ``r`` whose first ``r`` entries of ``per_rank`` (squared singular values,
+    largest first) hold at least ``energy`` of their sum; ``energy=1`` gives the full length.
+
+    >>> energy_rank(torch.tensor([9.0, 4.0, 1.0]), 0.9), energy_rank(torch.tensor([1.0, 0.0]), 1)
+    (2, 2)
+    """
+    n = per_rank.numel()
+    if energy >= 1:
+        return n
+    cumulative = torch.cumsum(per_rank.to(torch.float64), 0)
+    total = float(cumulative[-1])
+    if total <= 0:
+        return 1
+    return min(int((cumulative < energy * total).sum()) + 1, n)
+
+
+@torch.no_grad()
+def load_(parameter: torch.Tensor | None, value: torch.Tensor) -> None:
+    """Copy ``value`` (reshaped) into ``parameter``."""
+    if parameter is None:
+        raise ValueError("`parameter` (=None) must be a tensor to load into")
+    parameter.copy_(value.reshape(parameter.shape))

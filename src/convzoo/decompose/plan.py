@@ -1,0 +1,70 @@
+"""Choosing one option per layer under a budget: a multiple-choice knapsack solved by a
+Lagrangian sweep (each layer minimizes ``error + lam * cost``; bisection on ``lam``), then a
+greedy pass that spends what budget is left on the largest error reductions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Option", "choose"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One way to run a layer: ``cost`` (MACs or ms) and ``error`` (relative output error);
+    ``key`` identifies it for the caller."""
+
+    key: object
+    cost: float
+    error: float
+
+
+def _pick(layers: list[list[Option]], lam: float) -> list[int]:
+    return [min(range(len(opts)), key=lambda j: (opts[j].error + lam * opts[j].cost,
+                                                 opts[j].cost)) for opts in layers]
+
+
+def _total(layers: list[list[Option]], picks: list[int]) -> float:
+    return sum(opts[j].cost for opts, j in zip(layers, picks, strict=True))
+
+
+def choose(layers: list[list[Option]], limit: float, fixed: float = 0.0) -> list[int] | None:
+    """Index of the chosen option per layer, with ``fixed + sum(cost) <= limit`` and the
+    summed error as low as the sweep finds; None when even the cheapest options exceed it.
+
+    >>> a = [Option("keep", 10, 0.0), Option("r2", 4, 0.1), Option("r1", 2, 0.3)]
+    >>> b = [Option("keep", 10, 0.0), Option("r2", 5, 0.05), Option("r1", 3, 0.5)]
+    >>> choose([a, b], limit=9)
+    [1, 1]
+    """
+    cheapest = [min(range(len(o)), key=lambda j, o=o: o[j].cost) for o in layers]
+    if fixed + _total(layers, cheapest) > limit:
+        return None
+    free = _pick(layers, 0.0)
+    if fixed + _total(layers, free) <= limit:
+        return free
+    lo, hi = 0.0, 1.0
+    while fixed + _total(layers, _pick(layers, hi)) > limit:
+        hi *= 4
+        if hi > 1e30:
+            return cheapest
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if fixed + _total(layers, _pick(layers, mid)) > limit:
+            lo = mid
+        else:
+            hi = mid
+    picks = _pick(layers, hi)
+    slack = limit - fixed - _total(layers, picks)
+    while True:  # spend the slack: best error reduction that still fits
+        best = None
+        for i, opts in enumerate(layers):
+            now = opts[picks[i]]
+            for j, o in enumerate(opts):
+                gain, extra = now.error - o.error, o.cost - now.cost
+                if gain > 0 and extra <= slack and (best is None or gain > best[0]):
+                    best = (gain, i, j, extra)
+        if best is None:
+            return picks
+        _, i, j, extra = best
+        picks[i], slack = j, slack - extra

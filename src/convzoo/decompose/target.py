@@ -1,0 +1,102 @@
+"""Which convolutions of a model can be decomposed, and why the others cannot.
+
+A *target* is one forward convolution module of the model (``torch.nn.Conv1d/2d/3d`` or a
+convzoo :class:`~convzoo.layers.Conv`), with its :class:`~convzoo.spec.ConvSpec` and its weight
+and bias as float64 tensors (the factorizations are computed in float64, then cast back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from convzoo.layers.base import ConvBase
+from convzoo.spec import ConvSpec
+
+__all__ = ["Target", "find_targets", "refusal", "METHOD_NAMES"]
+
+#: The factorization methods, in the order reports list them (``"auto"`` chooses among them).
+METHOD_NAMES = ("separable", "spatially_separable", "flattened", "cp", "tucker")
+
+#: Methods whose layers (Flattened, SpatiallySeparable) take no dilation and pad with zeros.
+_PER_AXIS = ("spatially_separable", "flattened", "cp")
+
+
+@dataclass
+class Target:
+    """One convolution of a model.
+
+    Attributes:
+        name: qualified module name in the model (``'features.0'``).
+        module: the module itself. spec: its ConvSpec.
+        weight: ``(C_out, C_in/g, *k)`` float64 copy. bias: ``(C_out,)`` float64 copy or None.
+    """
+
+    name: str
+    module: nn.Module
+    spec: ConvSpec
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
+
+def _spec(module: nn.Module) -> ConvSpec | None:
+    if isinstance(module, ConvBase):
+        return module.spec
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return ConvSpec.from_module(module)
+    return None
+
+
+def find_targets(model: nn.Module) -> list[Target]:
+    """Every forward or transposed convolution module of ``model``, in ``named_modules`` order
+    (convs nested inside another conv module are not listed).
+
+    >>> [t.name for t in find_targets(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()))]
+    ['0']
+    """
+    out: list[Target] = []
+    inside: list[str] = []
+    for name, module in model.named_modules():
+        if any(name.startswith(p + ".") for p in inside):
+            continue
+        spec = _spec(module)
+        if spec is None:
+            continue
+        inside.append(name)
+        weight = module.weight.detach().to(torch.float64).clone()
+        bias = getattr(module, "bias", None)
+        bias = bias.detach().to(torch.float64).clone() if bias is not None else None
+        out.append(Target(name, module, spec, weight, bias))
+    return out
+
+
+def refusal(spec: ConvSpec, method: str) -> str | None:
+    """Why ``method`` cannot decompose a conv of ``spec`` exactly (one line), or None if it can.
+
+    >>> refusal(ConvSpec(8, 8, 1), "cp")
+    '1x1 conv: no spatial extent to factor, left alone'
+    >>> refusal(ConvSpec(8, 8, 3, dilation=2), "spatially_separable")
+    'dilation (2, 2): the per-axis layers take no dilation (use separable or tucker)'
+    """
+    if spec.transposed:
+        return "transposed conv: not decomposed (only forward convs are)"
+    if all(k == 1 for k in spec.kernel_size):
+        return "1x1 conv: no spatial extent to factor, left alone"
+    if spec.groups > 1:
+        kind = "depthwise" if spec.groups == spec.in_channels else "grouped"
+        return f"{kind} conv (groups={spec.groups}): only groups=1 convs are decomposed"
+    if method in _PER_AXIS:
+        if any(d != 1 for d in spec.dilation):
+            return (f"dilation {spec.dilation}: the per-axis layers take no dilation "
+                    "(use separable or tucker)")
+        if spec.padding_mode != "zeros":
+            return (f"padding_mode={spec.padding_mode!r}: the per-axis layers pad with zeros "
+                    "(use separable or tucker)")
+    if method == "spatially_separable":
+        if spec.ndim == 1:
+            return "1-D conv: a k x 1 then 1 x k split needs two spatial axes"
+        if spec.ndim == 3:
+            return "3-D conv: three-stage separable has no closed form (use cp or tucker)"
+    return None
