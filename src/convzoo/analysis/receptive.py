@@ -30,7 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -46,8 +46,17 @@ __all__ = [
     "empirical_receptive_field", "spatial_dims", "EMPIRICAL_NOTE",
 ]
 
-#: (position in the tensor, element multiplier inside that dim, axis size) or None when gone.
-Axis = tuple[int, int, int] | None
+
+class AxisPlace(NamedTuple):
+    """Where an input spatial axis lives in a tensor of the graph."""
+
+    dim: int  #: the tensor dim holding it
+    inner: int  #: its element stride inside that dim (1: the dim is the axis itself)
+    size: int  #: its length
+
+
+#: An axis's place, or None once an op removed it.
+Axis = AxisPlace | None
 #: Per tensor dim, the algebra layers and the taps of an op along it (None: the identity).
 PerDim = dict[int, tuple[Sequence[RFLayer], ar.Taps | None]]
 
@@ -130,7 +139,7 @@ def _mix(state: NodeField, mixed: Sequence[bool], remove: bool = False) -> NodeF
     fields, axes, glob = list(state.fields), list(state.axes), list(state.is_global)
     for a, hit in enumerate(mixed):
         if hit and axes[a] is not None:
-            fields[a] = _whole(fields[a], axes[a][2])
+            fields[a] = _whole(fields[a], axes[a].size)
             glob[a] = True
             if remove:
                 axes[a] = None
@@ -138,7 +147,7 @@ def _mix(state: NodeField, mixed: Sequence[bool], remove: bool = False) -> NodeF
 
 
 def _at(state: NodeField, dims: Sequence[int]) -> list[bool]:
-    return [ax is not None and ax[0] in dims for ax in state.axes]
+    return [ax is not None and ax.dim in dims for ax in state.axes]
 
 
 def _apply(state: NodeField, node: Node, per_dim: PerDim) -> NodeField:
@@ -160,7 +169,7 @@ def _apply(state: NodeField, node: Node, per_dim: PerDim) -> NodeField:
             else:
                 spans = ar.compose_spans(fields[a].spans, taps)
             fields[a] = replace(f, spans=spans)
-        axes[a] = (pos, inner, node.shape[pos] if inner == 1 else ax[2])
+        axes[a] = AxisPlace(pos, inner, node.shape[pos] if inner == 1 else ax.size)
     out = replace(state, fields=tuple(fields), axes=tuple(axes))
     return _inexact(out, f"{node.op}: spatial op on a merged axis") if merged else out
 
@@ -180,7 +189,7 @@ def _view(state: NodeField, node: Node) -> NodeField:
         for q in range(len(dst)):
             after = math.prod(dst[q + 1:])
             if after <= e and e % after == 0 and e * n <= after * dst[q]:
-                found = (q, e // after, n)
+                found = AxisPlace(q, e // after, n)
                 break
         split.append(found is None)
         moved.append(found)
@@ -197,17 +206,17 @@ def _remap(state: NodeField, mapping: dict[int, int | None]) -> NodeField:
     """Move axes to new positions (``None``: dim removed without widening, e.g. select)."""
     axes = []
     for ax in state.axes:
-        if ax is None or ax[0] not in mapping or mapping[ax[0]] is None:
-            axes.append(None if ax is None or ax[0] in mapping else ax)
+        if ax is None or ax.dim not in mapping or mapping[ax.dim] is None:
+            axes.append(None if ax is None or ax.dim in mapping else ax)
         else:
-            axes.append((mapping[ax[0]], ax[1], ax[2]))
+            axes.append(ax._replace(dim=mapping[ax.dim]))
     return replace(state, axes=tuple(axes))
 
 
 def _broadcast(state: NodeField, shift: int) -> NodeField:
     if not shift:
         return state
-    axes = tuple(None if a is None else (a[0] + shift, a[1], a[2]) for a in state.axes)
+    axes = tuple(None if a is None else a._replace(dim=a.dim + shift) for a in state.axes)
     return replace(state, axes=axes)
 
 
@@ -226,7 +235,7 @@ def _merge(states: list[NodeField], node: Node, shapes: list[tuple[int, ...]]) -
         aligned = aligned and (len(local) < 2 or ar.largest(local)[1])
         axis = next((s.axes[a] for s in states if s.axes[a] is not None), None)
         parts = [s.fields[a].spans for s in states]
-        if axis is not None and axis[0] == cat_dim and axis[1] == 1:
+        if axis is not None and axis.dim == cat_dim and axis.inner == 1:
             spans = ar.concat_spans(parts, [shape[cat_dim] for shape in shapes])
         else:
             spans = ar.union_spans(parts)
@@ -312,8 +321,8 @@ def _select(node: Node, state: NodeField) -> NodeField:
     crop = RFLayer(1, 1, -index)
     fields = []
     for f, ax in zip(state.fields, state.axes, strict=True):
-        if ax is not None and ax[0] == dim and ax[1] == 1:
-            f = replace(ar.compose(f, crop), spans=(f.span(index % ax[2]),))
+        if ax is not None and ax.dim == dim and ax.inner == 1:
+            f = replace(ar.compose(f, crop), spans=(f.span(index % ax.size),))
         fields.append(f)
     state = replace(state, fields=tuple(fields))
     mapping: dict[int, int | None] = {
@@ -342,7 +351,7 @@ def _step(node: Node, state: NodeField, graph: Graph) -> NodeField:  # noqa: C90
         return _view(state, node)
     if op in _SPLITS:
         dim = a.get("dims", (0,))[0]
-        if any(ax is not None and ax[0] == dim for ax in state.axes):
+        if any(ax is not None and ax.dim == dim for ax in state.axes):
             return _inexact(_mix(state, _at(state, (dim,))),
                             f"{op}: split along a spatial axis taken as the whole input")
         return state
@@ -403,7 +412,7 @@ def _start(shape: Sequence[int]) -> NodeField:
     dims = spatial_dims(shape)
     return NodeField(
         tuple(ReceptiveField(spans=ar.identity_spans(shape[d])) for d in dims),
-        tuple((d, 1, shape[d]) for d in dims),
+        tuple(AxisPlace(d, 1, shape[d]) for d in dims),
         (False,) * len(dims),
     )
 
@@ -662,7 +671,7 @@ def empirical_receptive_field(
         spans.append((lo, hi))
         sizes.append(hi - lo + 1)
         ax = state.axes[axis]
-        u = center[ax[0] - 2] if ax is not None and 0 <= ax[0] - 2 < len(center) else 0
+        u = center[ax.dim - 2] if ax is not None and 0 <= ax.dim - 2 < len(center) else 0
         theory.append(state.fields[axis].span(u) or (0, -1))
     return EmpiricalField(tuple(spans), tuple(sizes), tuple(theory), center, threshold,
                           gradient=g.detach())
