@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from decompose_proof import RESULTS, evaluate_model, unet_small, vgg_small  # noqa: E402
+from decompose_proof import RESULTS, RUNS, evaluate_model  # noqa: E402
 
 from convzoo.cli.train import init_factory  # noqa: E402
 from convzoo.decompose import decompose  # noqa: E402
@@ -32,9 +32,7 @@ def main() -> int:
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="decompose_latency_"))
     runs = []
-    for name, factory, data_name, options, epochs, tune, batch in (
-            ("vgg_small", vgg_small, "lfw_faces", {"size": 32}, 30, 10, 32),
-            ("unet_small", unet_small, "shapes", {}, 8, 3, 16)):
+    for name, factory, data_name, options, epochs, tune, batch in RUNS:
         trained = train(TrainConfig(factory, data_name, epochs=epochs, data_config=options,
                                     threads=1, progress=False))
         model = trained.model.eval()

@@ -38,7 +38,7 @@ from convzoo.layers import Conv2d
 from convzoo.models import create
 from convzoo.train import TrainConfig, train
 from convzoo.train.data import load_dataset
-from convzoo.train.tasks import make_task
+from convzoo.train.factory import make_task
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
@@ -59,6 +59,12 @@ def vgg_small(num_classes: int = 2) -> nn.Module:
 def unet_small() -> nn.Module:
     """The zoo U-Net, base 16 channels, depth 2, 4 classes (shapes)."""
     return create("unet", in_channels=1, num_classes=4, base_channels=16, depth=2)
+
+
+#: The proof's two trained models: name, factory, data set, its options, training epochs,
+#: fine-tune epochs, example batch (the control and latency scripts reuse them).
+RUNS = (("vgg_small", vgg_small, "lfw_faces", {"size": 32}, 30, 10, 32),
+        ("unet_small", unet_small, "shapes", {}, 8, 3, 16))
 
 
 def evaluate_model(model: nn.Module, data_name: str, options: dict) -> float:
@@ -172,10 +178,9 @@ def main() -> int:
         "torch": torch.__version__, "python": sys.version.split()[0],
     }
     work = Path(tempfile.mkdtemp(prefix="decompose_proof_"))
-    vgg, vgg_model, example = prove("vgg_small", vgg_small, "lfw_faces", {"size": 32},
-                                    e or 30, e or 10, 1e-3, 0.33, 32, work)
-    unet, _, _ = prove("unet_small", unet_small, "shapes", {}, e or 8, e or 3, 1e-3, 0.33, 16,
-                       work)
+    (vgg, vgg_model, example), (unet, _, _) = (
+        prove(name, factory, data, options, e or epochs, e or tune, 1e-3, 0.33, batch, work)
+        for name, factory, data, options, epochs, tune, batch in RUNS)
     out = {"conditions": conditions, "runs": [vgg, unet]}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "decompose_proof.json").write_text(json.dumps(out, indent=2) + "\n")
