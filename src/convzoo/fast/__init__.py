@@ -2,9 +2,10 @@
 
 The per-call fast paths (channels_last, FFT) and their dispatch live below the layers, in
 :mod:`convzoo.functional` (``run_fast``, ``choose_path``); ``convzoo.layers`` calls them from
-its forward passes. This package holds the model-level passes (``fold``, ``shuffle_fold``,
-``plan``, ``fuse``, ``optimizer``, ``backends``), which sit above ``convzoo.layers`` and are
-loaded on first use of ``convzoo.fast.optimize``.
+its forward passes. This package holds ``optimize``: graph capture (``capture``), exact
+rewrites on the graph (``fold``, ``shuffle_fold``, ``interleave``, ``plan``, ``fuse``,
+``precision``), verification (``verify``) and backends (``backends``); loaded on first use
+of ``convzoo.fast.optimize``.
 """
 
 from __future__ import annotations

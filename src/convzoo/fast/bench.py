@@ -22,7 +22,7 @@ import torch.nn as nn
 
 from convzoo.analysis.timing import Timing, interleaved
 from convzoo.fast.roofline import Roofline, count_flops, min_bytes
-from convzoo.functional.dispatch import native_only
+from convzoo.functional.dispatch import native_only, set_native_only
 
 __all__ = ["bench_layers", "bench_models", "layer_cases", "spread"]
 
@@ -64,14 +64,6 @@ def layer_cases() -> list[tuple[str, nn.Module, tuple[int, ...]]]:
     return cases
 
 
-def _native_flag() -> list[bool]:
-    """The switch :func:`~convzoo.functional.dispatch.native_only` sets, flipped directly so that
-    the native and convzoo candidates pay the same per-call overhead."""
-    from convzoo.functional import dispatch
-
-    return dispatch._NATIVE_ONLY
-
-
 def _inner_loops(candidates: dict[str, Callable[[], None]], target: float = 5e-3) -> int:
     """Calls per timed sample so that the fastest candidate's sample lasts ~``target`` s
     (microsecond-sized layers are otherwise dominated by clock and scheduler noise)."""
@@ -97,24 +89,23 @@ def _case(name: str, module: nn.Module, shape: tuple[int, ...], roof: Roofline,
     xg = x.clone().requires_grad_()
     xg_nchw = x_nchw.clone().requires_grad_()
 
-    flag = _native_flag()
-
+    # set_native_only flips the dispatch switch in both candidates: the same call overhead
     def fwd() -> None:
-        flag[0] = False
+        set_native_only(False)
         with torch.no_grad():
             module(x)
 
     def fwd_native() -> None:
-        flag[0] = True  # PyTorch native NCHW (same call overhead as fwd)
+        set_native_only(True)  # PyTorch native NCHW
         with torch.no_grad():
             module(x_nchw)
-        flag[0] = False
+        set_native_only(False)
 
     def train(native: bool) -> Callable[[], None]:
         def run() -> None:
-            flag[0] = native
+            set_native_only(native)
             module(xg_nchw if native else xg).sum().backward()
-            flag[0] = False
+            set_native_only(False)
         return run
 
     with torch.no_grad():
