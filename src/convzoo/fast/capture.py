@@ -19,7 +19,9 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-__all__ = ["CAPTURE_METHODS", "Captured", "capture", "refuse"]
+from convzoo.functional.dispatch import native_only
+
+__all__ = ["CAPTURE_METHODS", "Captured", "capture", "private_copy", "refuse"]
 
 CAPTURE_METHODS: tuple[str, ...] = ("export", "fx")
 
@@ -79,7 +81,7 @@ def _classify(exc: BaseException) -> str | None:
     if "data-dependent" in text or "DataDependent" in text or "symbolically traced variables "\
             "cannot be used as inputs to control flow" in text:
         return "data-dependent control flow (a Python branch or loop on tensor values)"
-    if ".numpy()" in text or "numpy" in text.lower() and "tensor" in text.lower():
+    if ".numpy()" in text or "__array" in text or "numpy" in text.lower():
         return "a tensor leaves torch (.numpy()), which no graph can follow"
     if "tolist" in text or ".item()" in text:
         return "a tensor leaves torch (.item()/.tolist()), which no graph can follow"
@@ -99,15 +101,40 @@ def _attributes(model: nn.Module) -> dict[tuple[str, str], int]:
     return seen
 
 
-def _check_state(model: nn.Module, before: dict[tuple[str, str], int]) -> None:
-    after = _attributes(model)
-    for key in sorted(set(before) | set(after)):
-        if before.get(key) != after.get(key) and isinstance(
-                getattr(model.get_submodule(key[0]), key[1].rpartition(".")[2], None),
-                (torch.Tensor, type(None), list, dict)):
-            raise refuse(model, f"assigns attribute {key[1].rpartition('.')[2]!r} in forward "
-                         "(state kept across calls)",
-                         _describe(key[0], model.get_submodule(key[0])))
+def _assigned(model: nn.Module, before: dict[tuple[str, str], int]) -> dict[int, str]:
+    """``id(value) -> described attribute`` of every tensor attribute that forward assigned."""
+    found: dict[int, str] = {}
+    for (name, key), ident in _attributes(model).items():
+        attr = key.rpartition(".")[2]
+        value = getattr(model.get_submodule(name), attr, None)
+        if before.get((name, key)) != ident and isinstance(value, torch.Tensor):
+            found[id(value)] = f"{attr!r}\0{_describe(name, model.get_submodule(name))}"
+    return found
+
+
+def _check_state(model: nn.Module, gm: fx.GraphModule, assigned: dict[int, str]) -> None:
+    """Refuse a graph reading, as a constant, a tensor that a forward call assigned: state
+    kept from one call to the next (a cache). An attribute recomputed from parameters at
+    each call (``spectral_norm``'s weight) is a computation in the graph, not a constant."""
+    for node in gm.graph.nodes:
+        if node.op != "get_attr":
+            continue
+        value: object = gm
+        for part in str(node.target).split("."):
+            value = getattr(value, part, None)
+        if id(value) in assigned:
+            attr, where = assigned[id(value)].split("\0")
+            raise refuse(model, f"assigns attribute {attr} in forward and reads it in a later "
+                         "call (state kept across calls)", where)
+
+
+def private_copy(model: nn.Module) -> nn.Module:
+    """An eval-mode deep copy of ``model`` (refused in one line when it cannot be copied)."""
+    try:
+        return copy.deepcopy(model).eval()
+    except Exception as exc:  # noqa: BLE001
+        raise refuse(model, "cannot be copied (optimize works on a private copy): "
+                     f"{(str(exc).splitlines() or [''])[0][:160]}") from None
 
 
 def _export(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
@@ -141,7 +168,8 @@ def _fx(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
 
 
 def capture(model: nn.Module, example: torch.Tensor, method: str = "export") -> Captured:
-    """Capture ``model`` (a private eval-mode copy) at ``example``'s shape.
+    """Capture ``model`` (a private eval-mode copy) at ``example``'s shape; convzoo's layers
+    are captured as plain convolutions (their fast paths are re-chosen on the graph).
 
     Args:
         model: the network (not modified). example: an input it accepts.
@@ -156,14 +184,28 @@ def capture(model: nn.Module, example: torch.Tensor, method: str = "export") -> 
     ...     "call_function"})
     ('export', ['aten.conv2d.default', 'aten.relu.default'])
     """
+    with native_only():  # convzoo layers traced as plain convs: the rewrites pick the paths
+        return _capture(model, example, method)
+
+
+def _capture(model: nn.Module, example: torch.Tensor, method: str) -> Captured:
     if method not in CAPTURE_METHODS:
         raise ValueError(f"`method` (={method!r}) must be one of: {', '.join(CAPTURE_METHODS)}")
-    net = copy.deepcopy(model).eval()
+    net = private_copy(model)
     before = _attributes(net)
+    try:
+        with torch.no_grad():
+            net(example.clone())  # one eager call: attributes assigned by forward show up
+    except Exception as exc:  # noqa: BLE001
+        line = (str(exc).splitlines() or [""])[0][:200]
+        raise ValueError(f"`example_input` (shape {tuple(example.shape)}) is not accepted by "
+                         f"`model` ({type(model).__name__}): {type(exc).__name__}: {line}") \
+            from None
+    assigned = _assigned(net, before)
     if method == "export":
         try:
             gm = _export(net, example)
-            _check_state(net, before)
+            _check_state(model, gm, assigned)
             return Captured(gm, "export")
         except ValueError as exc:
             if "cannot be optimized soundly" in str(exc):
@@ -174,17 +216,21 @@ def capture(model: nn.Module, example: torch.Tensor, method: str = "export") -> 
         reason = _classify(first)
         if reason is not None:
             raise refuse(model, reason, _where(net, first.__traceback__)) from None
-        net = copy.deepcopy(model).eval()
+        net = private_copy(model)
         before = _attributes(net)
+        with torch.no_grad():
+            net(example.clone())
+        assigned = _assigned(net, before)
     try:
         gm = _fx(net, example)
     except ValueError as exc:
         if "cannot be optimized soundly" in str(exc):
             raise
-        raise refuse(model, f"cannot be captured: {str(exc).splitlines()[0][:200]}") from None
+        reason = _classify(exc) or f"cannot be captured: {str(exc).splitlines()[0][:200]}"
+        raise refuse(model, reason) from None
     except Exception as exc:  # noqa: BLE001
         reason = _classify(exc) or f"cannot be captured ({type(exc).__name__}: " \
             f"{(str(exc).splitlines() or [''])[0][:200]})"
         raise refuse(model, reason, _where(net, exc.__traceback__)) from None
-    _check_state(net, before)
+    _check_state(model, gm, assigned)
     return Captured(gm, "fx")

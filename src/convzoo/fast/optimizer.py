@@ -37,7 +37,7 @@ from convzoo.fast.backends import (
     onnxruntime_session,
     openvino_session,
 )
-from convzoo.fast.capture import capture
+from convzoo.fast.capture import capture, private_copy
 from convzoo.fast.fold import fold_batchnorms, fold_batchnorms_before, fold_constants
 from convzoo.fast.fuse import fuse_convs
 from convzoo.fast.graph import conv_call
@@ -283,7 +283,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     if not isinstance(example_input, torch.Tensor):
         raise ValueError(f"`example_input` (={type(example_input).__name__}) must be a tensor")
     start = time.perf_counter()
-    source = copy.deepcopy(model).eval()
+    source = private_copy(model)
     options = {"precision": precision}
     inner, facts = _build(source, example_input, **options)
     candidates: dict[str, nn.Module] = {}

@@ -135,8 +135,8 @@ def fold_shuffles(gm: fx.GraphModule) -> int:
         if node.op != "call_function" or node.target not in MOVES or node in outs:
             continue
         found = channel_permutation(node)
-        if found is None or not node.users:
-            continue
+        if found is None or not node.users or found.perm == sorted(found.perm):
+            continue  # no chain, or one that permutes nothing
         calls = [conv_call(u) for u in node.users]
         if not all(c is not None and not c.transposed and c.x is node and is_constant(c.weight)
                    and c.weight is not node and respects_groups(found.perm, c.groups)
