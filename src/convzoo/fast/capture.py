@@ -33,10 +33,12 @@ class Captured:
     Attributes:
         gm: the GraphModule (parameters and buffers as ``get_attr`` nodes, same call
             signature and output structure as the model). method: ``'export'`` or ``'fx'``.
+        reference: the model's eager output at the example (no grad).
     """
 
     gm: fx.GraphModule
     method: str
+    reference: object = None
 
 
 def refuse(model: nn.Module, reason: str, where: str | None = None) -> ValueError:
@@ -195,7 +197,7 @@ def _capture(model: nn.Module, example: torch.Tensor, method: str) -> Captured:
     before = _attributes(net)
     try:
         with torch.no_grad():
-            net(example.clone())  # one eager call: attributes assigned by forward show up
+            reference = net(example.clone())  # attributes assigned by forward show up
     except Exception as exc:  # noqa: BLE001
         line = (str(exc).splitlines() or [""])[0][:200]
         raise ValueError(f"`example_input` (shape {tuple(example.shape)}) is not accepted by "
@@ -206,7 +208,7 @@ def _capture(model: nn.Module, example: torch.Tensor, method: str) -> Captured:
         try:
             gm = _export(net, example)
             _check_state(model, gm, assigned)
-            return Captured(gm, "export")
+            return Captured(gm, "export", reference)
         except ValueError as exc:
             if "cannot be optimized soundly" in str(exc):
                 raise
@@ -233,4 +235,4 @@ def _capture(model: nn.Module, example: torch.Tensor, method: str) -> Captured:
             f"{(str(exc).splitlines() or [''])[0][:200]})"
         raise refuse(model, reason, _where(net, exc.__traceback__)) from None
     _check_state(model, gm, assigned)
-    return Captured(gm, "fx")
+    return Captured(gm, "fx", reference)

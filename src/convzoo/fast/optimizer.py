@@ -203,7 +203,7 @@ def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
     facts: dict[str, Any] = {}
     cap = capture(model, example, method)
     gm = cap.gm
-    facts["capture"] = cap.method
+    facts["capture"], facts["reference"] = cap.method, cap.reference
     fold_constants(gm)
     facts["bns"] = fold_batchnorms(gm) + fold_batchnorms_before(gm)
     facts["shuffles"] = fold_shuffles(gm)
@@ -220,17 +220,18 @@ def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
     facts["acts"], facts["adds"] = acts, adds
     gm = _freeze(gm)
     facts["coverage"] = _coverage(gm)
-    _verify(model, gm, example, precision, "torch")
+    facts["errors"] = _verify(model, gm, example, precision, "torch", cap.reference)
     return gm, facts
 
 
 def _verify(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,
-            backend: str) -> tuple[float, float, float]:
-    """``(example error, fresh-input error, tolerance)``; refuses beyond the tolerance."""
+            backend: str, reference: object) -> tuple[float, float, float]:
+    """``(example error, fresh-input error, tolerance)``; refuses beyond the tolerance.
+    ``reference``: the model's output at the example (computed once, by the capture)."""
     rtol = BF16_RTOL if precision == "bf16" else FP32_RTOL
     errors, bound = [], 0.0
     for x in (example, fresh_input(example, seed=20261206 + example.numel())):
-        ref = _run(model, x)
+        ref = reference if x is example else _run(model, x)
         got = _run(result, x)
         tol = rtol * scale(ref)
         err = max_error(got, ref)
@@ -291,7 +292,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         candidates["torch"] = inner
     if backend in ("onnxruntime", "openvino", "auto"):
         onnx = export_onnx(facts["portable"], example_input)
-        template = _run(source, example_input)
+        template = facts["reference"]
         shape = tuple(example_input.shape)
         names = [backend] if backend != "auto" else [
             n for n in ("onnxruntime", "openvino") if _installed(n)
@@ -308,7 +309,11 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         timings = {k: v.median_ms for k, v in measured.items()}
         chosen = min(timings, key=timings.__getitem__)
     result = candidates[chosen]
-    example_error, fresh_error, tol = _verify(source, result, example_input, precision, chosen)
+    if chosen == "torch":
+        example_error, fresh_error, tol = facts["errors"]  # verified while built
+    else:
+        example_error, fresh_error, tol = _verify(source, result, example_input, precision,
+                                                  chosen, facts["reference"])
     report = OptimizeReport(
         backend=chosen, folded_batchnorms=facts["bns"], folded_shuffles=facts["shuffles"],
         fused_activations=facts["acts"] if chosen == "torch" else 0,
