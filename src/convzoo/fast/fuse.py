@@ -1,4 +1,5 @@
-"""Fuse a conv with the activation and/or residual add after it into one oneDNN call.
+"""Fuse a conv with the activation and/or residual add after it into one oneDNN call, its
+weight prepacked.
 
 ``torch.ops.mkldnn._convolution_pointwise`` is oneDNN's convolution with a fused unary
 post-op, and ``.binary`` with a fused ``add`` (then optionally a unary op): the kernels
@@ -7,6 +8,10 @@ Exact up to float rounding (the same elementwise function on the same accumulato
 add commuted). Conditions, read on the graph: the conv output has exactly one reader (the
 activation or add), the add's operands have the same shape and dtype (no broadcasting, no
 type promotion, ``alpha = 1``), weights are constants; float32 2-D convs on CPU only.
+
+Every eligible 2-D conv, fused or not, gets its weight reordered once into oneDNN's blocked
+layout for the input shape (``mkldnn._reorder_convolution_weight``, as inductor's freezing
+does) instead of at every call: the same weights, in another memory order.
 """
 
 from __future__ import annotations
@@ -14,7 +19,16 @@ from __future__ import annotations
 import torch
 import torch.fx as fx
 
-from convzoo.fast.graph import ConvCall, aten, conv_call, is_constant, only_user, replace
+from convzoo.fast.graph import (
+    ConvCall,
+    add_constant,
+    aten,
+    constant,
+    conv_call,
+    is_constant,
+    only_user,
+    replace,
+)
 from convzoo.fast.graph import tensor_meta as meta
 
 __all__ = ["fuse_convs", "post_op"]
@@ -63,6 +77,16 @@ def _add_operand(conv: fx.Node, add: fx.Node) -> fx.Node | None:
     return other
 
 
+def _packed(gm: fx.GraphModule, call: ConvCall) -> fx.Node:
+    """A constant holding ``call``'s weight prepacked for its input shape."""
+    x = meta(call.x)
+    assert x is not None
+    w = constant(gm, call.weight)
+    packed = torch.ops.mkldnn._reorder_convolution_weight(
+        w, call.padding, call.stride, call.dilation, call.groups, list(x.shape))
+    return add_constant(gm, packed, "packed")
+
+
 def fuse_convs(gm: fx.GraphModule) -> tuple[int, int]:
     """Fuse every eligible conv with its one reader: an activation (unary post-op) or an
     add (binary post-op, then the add's one reader if it is an activation). In place.
@@ -83,19 +107,18 @@ def fuse_convs(gm: fx.GraphModule) -> tuple[int, int]:
         assert call is not None
         geometry = (call.padding, call.stride, call.dilation, call.groups)
         reader = only_user(node)
-        if reader is None:
-            continue
-        unary = post_op(reader)
-        if unary is not None:
-            with gm.graph.inserting_before(reader):
+        unary = post_op(reader) if reader is not None else None
+        other = _add_operand(node, reader) if reader is not None and unary is None else None
+        if other is None:  # the conv alone, or with its activation
+            last = reader if unary is not None else node
+            with gm.graph.inserting_before(last):
                 new = gm.graph.call_function(_POINTWISE.default, (
-                    call.x, call.weight, call.bias, *geometry, unary[0], unary[1], ""))
-            replace(reader, new)
-            acts += 1
+                    call.x, _packed(gm, call), call.bias, *geometry,
+                    *(unary if unary is not None else ("none", [])), ""))
+            replace(last, new)
+            acts += unary is not None
             continue
-        other = _add_operand(node, reader)
-        if other is None:
-            continue
+        assert reader is not None
         last, attr, scalars = reader, None, []
         after = only_user(reader)
         if after is not None and post_op(after) is not None:
@@ -104,7 +127,7 @@ def fuse_convs(gm: fx.GraphModule) -> tuple[int, int]:
             acts += 1
         with gm.graph.inserting_before(last):
             new = gm.graph.call_function(_POINTWISE.binary, (
-                call.x, other, call.weight, call.bias, *geometry, "add", None, attr, scalars,
+                call.x, other, _packed(gm, call), call.bias, *geometry, "add", None, attr, scalars,
                 None))
         replace(last, new)
         adds += 1

@@ -122,7 +122,9 @@ def add_constant(gm: fx.GraphModule, tensor: torch.Tensor, hint: str = "c") -> f
     while hasattr(gm, name):
         index += 1
         name = f"_cz_{hint}_{index}"
-    gm.register_buffer(name, tensor.detach().clone(memory_format=torch.preserve_format))
+    if not tensor.is_mkldnn:  # an opaque oneDNN (prepacked) tensor is kept as it is
+        tensor = tensor.detach().clone(memory_format=torch.preserve_format)
+    gm.register_buffer(name, tensor)
     return gm.graph.get_attr(name)
 
 

@@ -62,8 +62,8 @@ class OptimizeReport:
             after convs; channel permutations folded into the next conv).
         fused_activations: activations fused into the conv before them.
         channels_last: whether the channels_last layout was planned.
-        coverage: conv nodes of the final graph: ``convs``, ``fused`` (oneDNN post-op
-            calls), ``fft``, ``native``.
+        coverage: conv nodes of the final graph: ``convs``, ``fused`` (oneDNN calls with a
+            prepacked weight, post-ops fused where found), ``fft``, ``native``.
         max_abs_error: the larger of ``example_error`` and ``fresh_error``.
         seconds: time :func:`optimize` took.
         timings_ms: for ``'auto'``, the median ms of each candidate backend.
@@ -211,12 +211,12 @@ def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
     portable.recompile()
     facts["portable"] = portable
     facts["units"] = interleave_concats(gm)
-    fp32 = precision == "fp32" and example.dtype == torch.float32 and example.device.type == "cpu"
-    facts["fft"] = fft_paths(gm) if fp32 else 0
+    cpu32 = example.dtype == torch.float32 and example.device.type == "cpu"
+    facts["fft"] = fft_paths(gm) if cpu32 and precision == "fp32" else 0
     if precision == "bf16":
         to_bf16(gm)
     facts["channels_last"] = plan_channels_last(gm)
-    acts, adds = fuse_convs(gm) if fp32 and facts["channels_last"] else (0, 0)
+    acts, adds = fuse_convs(gm) if cpu32 and facts["channels_last"] else (0, 0)
     facts["acts"], facts["adds"] = acts, adds
     gm = _freeze(gm)
     facts["coverage"] = _coverage(gm)
