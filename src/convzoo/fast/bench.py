@@ -211,6 +211,7 @@ def _candidates(model: nn.Module, x: torch.Tensor, compile_: bool, onnx: bool,
         with native_only():
             ref = model(x)
             proto = timed("onnx_export", lambda: export_onnx(model, x))
+        row["output_max_abs"] = ref.abs().max().item()  # the scale of the errors above
         ort = BackendModule(onnxruntime_session(proto), shape, ref, "onnxruntime")
         out["onnxruntime"] = call(ort)
         if importlib.util.find_spec("openvino") is not None:
