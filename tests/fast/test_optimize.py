@@ -125,6 +125,10 @@ def test_zoo_models(name: str) -> None:
     fast = _check(model, x)
     bns = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
     assert fast.report.folded_batchnorms <= bns
+    other = torch.randn((2, *x.shape[1:]), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():  # another input and batch size: optimized again on first use
+        ref, got = model(other), fast(other)
+    assert (got - ref).abs().max().item() <= RTOL * max(1.0, ref.abs().max().item())
 
 
 def test_rejects_bad_arguments() -> None:

@@ -117,7 +117,7 @@ def constant(gm: fx.GraphModule, node: fx.Node) -> torch.Tensor:
 def add_constant(gm: fx.GraphModule, tensor: torch.Tensor, hint: str = "c") -> fx.Node:
     """Register ``tensor`` as a new buffer of ``gm`` and insert a ``get_attr`` node for it
     (at the graph's current insert point)."""
-    index = len(gm._buffers)
+    index = sum(1 for _ in gm.buffers())
     name = f"_cz_{hint}_{index}"
     while hasattr(gm, name):
         index += 1
