@@ -35,7 +35,34 @@ def layers_table(data: dict) -> str:
     return "\n".join(lines)
 
 
+NEW_COLUMNS = ("optimize", "optimize_auto", "optimize_bf16", "torch_compile", "onnxruntime",
+               "openvino_f32", "openvino_bf16")
+
+
+def graph_models_table(data: dict) -> str:
+    """The table of a run of the graph-based optimize (issue 11): median ms (x eager)."""
+    lines = [f"Machine: {machine_line(data['machine'])}; load average before/after: "
+             f"{data['machine'].get('load_average_before', ['?'])[0]:.1f} / "
+             f"{data['machine'].get('load_average_after', ['?'])[0]:.1f}", "",
+             "| model | batch | eager ms | " + " | ".join(NEW_COLUMNS) + " | optimize s "
+             "| compile s |", "|---" * (len(NEW_COLUMNS) + 5) + "|"]
+    for r in data["rows"]:
+        cells = []
+        for key in NEW_COLUMNS:
+            if f"{key}_ms" not in r:
+                cells.append("-")
+                continue
+            extra = f", {r['optimize_auto_picked']}" if key == "optimize_auto" else ""
+            cells.append(f"{r[key + '_ms']:.1f} ({r[key + '_speedup']:.2f}x{extra})")
+        compile_s = f"{r['torch_compile_s']:.1f}" if "torch_compile_s" in r else "-"
+        lines.append(f"| {r['model']} | {r['batch']} | {r['eager_ms']:.1f} | "
+                     + " | ".join(cells) + f" | {r['optimize_s']:.1f} | {compile_s} |")
+    return "\n".join(lines)
+
+
 def models_table(data: dict) -> str:
+    if data["rows"] and "eager_ms" in data["rows"][0]:
+        return graph_models_table(data)
     lines = [f"Machine: {machine_line(data['machine'])}", "",
              "| model | batch | eager NCHW ms | optimize | torch.compile (compile s) "
              "| onnxruntime | optimize s |",
