@@ -302,6 +302,10 @@ EXACT = {
     "timm_style_subclass": (lambda: nn.Sequential(TimmConv(3, 4, 3), _bn(4)), (2, 3, 8, 8)),
     "bn_before_conv": (BNBeforeConv, (2, 6, 7, 7)),
     "outputs_alias": (AliasOutput, (2, 3, 4, 4)),
+    "conv_transpose_bn": (lambda: nn.Sequential(nn.ConvTranspose2d(4, 6, 3, 2, groups=2),
+                                                _bn(6)), (2, 4, 5, 5)),
+    "conv3d_bn": (lambda: nn.Sequential(nn.Conv3d(2, 3, 3, padding=1), nn.BatchNorm3d(3)),
+                  (2, 2, 4, 5, 5)),
     "training_mode_model": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), _bn(4), nn.Dropout(0.5),
                                                   nn.ReLU()).train(), (2, 3, 8, 8)),
 }
@@ -315,7 +319,8 @@ def test_exact_on_new_inputs(name: str) -> None:
     fast = _exact_on_new_inputs(model.eval(), shape)
     model.train(training)
     assert fast.report.fresh_error <= fast.report.tolerance
-    if name in ("weight_norm", "spectral_norm", "functional_conv", "timm_style_subclass"):
+    if name in ("weight_norm", "spectral_norm", "functional_conv", "timm_style_subclass",
+                "conv_transpose_bn", "conv3d_bn"):
         assert fast.report.folded_batchnorms == 1  # constant weights computed once, then folded
     if name in ("manual_shuffle",):
         assert fast.report.folded_shuffles == 1

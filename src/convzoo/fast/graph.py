@@ -23,6 +23,8 @@ __all__ = [
 aten = torch.ops.aten
 
 _CONVS_ND = {aten.conv1d.default: 1, aten.conv2d.default: 2, aten.conv3d.default: 3}
+_TRANSPOSED_ND = {aten.conv_transpose1d.default: 1, aten.conv_transpose2d.input: 2,
+                  aten.conv_transpose3d.input: 3}
 
 
 @dataclass
@@ -77,17 +79,26 @@ def conv_call(node: fx.Node) -> ConvCall | None:
         return ConvCall(node, x, w, b, list(stride), list(padding), list(dilation),
                         bool(transposed), list(out_pad), int(groups))
     n = _CONVS_ND.get(node.target)  # type: ignore[arg-type]
-    if n is None:
-        return None
-    names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
-    defaults = (None, None, None, 1, 0, 1, 1)
-    values = list(node.args) + [node.kwargs.get(k, d) for k, d in
-                                zip(names[len(node.args):], defaults[len(node.args):])]
-    x, w, b, stride, padding, dilation, groups = values
-    norm = [_ntuple(v, n) for v in (stride, padding, dilation)]
+    if n is not None:
+        names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+        defaults: tuple = (None, None, None, 1, 0, 1, 1)
+    else:
+        n = _TRANSPOSED_ND.get(node.target)  # type: ignore[arg-type]
+        if n is None:
+            return None
+        names = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups",
+                 "dilation")
+        defaults = (None, None, None, 1, 0, 0, 1, 1)
+    values = dict(zip(names, list(node.args) + [node.kwargs.get(k, d) for k, d in
+                                                zip(names[len(node.args):],
+                                                    defaults[len(node.args):])]))
+    keys = ("stride", "padding", "dilation", "output_padding")
+    norm = [_ntuple(values.get(k, 0), n) for k in keys]
     if any(v is None or len(v) != n for v in norm):
         return None  # e.g. padding='same' given as a string: left as it is
-    return ConvCall(node, x, w, b, norm[0], norm[1], norm[2], False, [0] * n, int(groups))
+    return ConvCall(node, values["input"], values["weight"], values["bias"], norm[0], norm[1],
+                    norm[2], node.target in _TRANSPOSED_ND, norm[3],
+                    int(values["groups"]))
 
 
 def emit_conv(graph: fx.Graph, call: ConvCall, x: fx.Node, weight: fx.Node,
