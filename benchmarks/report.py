@@ -82,11 +82,24 @@ def models_table(data: dict) -> str:
     return "\n".join(lines)
 
 
+def bf16_table(data: dict) -> str:
+    """Max abs error of bfloat16 against float32 on held-out inputs, per model."""
+    lines = ["| model | max abs output | convzoo bf16 error | OpenVINO bf16 error |",
+             "|---|---|---|---|"]
+    for r in data["rows"]:
+        lines.append(f"| {r['model']} | {max(r['scale']):.3g} | {max(r['convzoo_bf16']):.3g} "
+                     f"| {max(r['openvino_bf16']):.3g} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
         print(f"### {path.name}\n")
-        print(layers_table(data) if path.name.startswith("layers") else models_table(data))
+        if path.name.startswith("bf16_error"):
+            print(bf16_table(data))
+        else:
+            print(layers_table(data) if path.name.startswith("layers") else models_table(data))
         print()
     return 0
 

@@ -35,7 +35,8 @@ def machine() -> dict:
         pass
     return {"cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "python": platform.python_version(),
-            "mkldnn": torch.backends.mkldnn.is_available(), "bf16_flags": _bf16()}
+            "mkldnn": torch.backends.mkldnn.is_available(), "bf16_flags": _bf16(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default: active)")}
 
 
 def _bf16() -> list[str]:
