@@ -83,7 +83,7 @@ def _classify(exc: BaseException) -> str | None:
     if "data-dependent" in text or "DataDependent" in text or "symbolically traced variables "\
             "cannot be used as inputs to control flow" in text:
         return "data-dependent control flow (a Python branch or loop on tensor values)"
-    if ".numpy()" in text or "__array" in text or "numpy" in text.lower():
+    if "numpy()" in text or "__array" in text:
         return "a tensor leaves torch (.numpy()), which no graph can follow"
     if "tolist" in text or ".item()" in text:
         return "a tensor leaves torch (.item()/.tolist()), which no graph can follow"
