@@ -36,7 +36,7 @@ def layers_table(data: dict) -> str:
 
 
 NEW_COLUMNS = ("optimize", "optimize_auto", "optimize_bf16", "torch_compile", "onnxruntime",
-               "openvino_f32", "openvino_bf16")
+               "optimize_onnxruntime", "openvino_f32", "optimize_openvino", "openvino_bf16")
 
 
 def graph_models_table(data: dict) -> str:
