@@ -35,7 +35,34 @@ def layers_table(data: dict) -> str:
     return "\n".join(lines)
 
 
+NEW_COLUMNS = ("optimize", "optimize_auto", "optimize_bf16", "torch_compile", "onnxruntime",
+               "optimize_onnxruntime", "openvino_f32", "optimize_openvino", "openvino_bf16")
+
+
+def graph_models_table(data: dict) -> str:
+    """The table of a run of the graph-based optimize (issue 11): median ms (x eager)."""
+    lines = [f"Machine: {machine_line(data['machine'])}; load average before/after: "
+             f"{data['machine'].get('load_average_before', ['?'])[0]:.1f} / "
+             f"{data['machine'].get('load_average_after', ['?'])[0]:.1f}", "",
+             "| model | batch | eager ms | " + " | ".join(NEW_COLUMNS) + " | optimize s "
+             "| compile s |", "|---" * (len(NEW_COLUMNS) + 5) + "|"]
+    for r in data["rows"]:
+        cells = []
+        for key in NEW_COLUMNS:
+            if f"{key}_ms" not in r:
+                cells.append("-")
+                continue
+            extra = f", {r['optimize_auto_picked']}" if key == "optimize_auto" else ""
+            cells.append(f"{r[key + '_ms']:.1f} ({r[key + '_speedup']:.2f}x{extra})")
+        compile_s = f"{r['torch_compile_s']:.1f}" if "torch_compile_s" in r else "-"
+        lines.append(f"| {r['model']} | {r['batch']} | {r['eager_ms']:.1f} | "
+                     + " | ".join(cells) + f" | {r['optimize_s']:.1f} | {compile_s} |")
+    return "\n".join(lines)
+
+
 def models_table(data: dict) -> str:
+    if data["rows"] and "eager_ms" in data["rows"][0]:
+        return graph_models_table(data)
     lines = [f"Machine: {machine_line(data['machine'])}", "",
              "| model | batch | eager NCHW ms | optimize | torch.compile (compile s) "
              "| onnxruntime | optimize s |",
@@ -55,11 +82,24 @@ def models_table(data: dict) -> str:
     return "\n".join(lines)
 
 
+def bf16_table(data: dict) -> str:
+    """Max abs error of bfloat16 against float32 on held-out inputs, per model."""
+    lines = ["| model | max abs output | convzoo bf16 error | OpenVINO bf16 error |",
+             "|---|---|---|---|"]
+    for r in data["rows"]:
+        lines.append(f"| {r['model']} | {max(r['scale']):.3g} | {max(r['convzoo_bf16']):.3g} "
+                     f"| {max(r['openvino_bf16']):.3g} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
         print(f"### {path.name}\n")
-        print(layers_table(data) if path.name.startswith("layers") else models_table(data))
+        if path.name.startswith("bf16_error"):
+            print(bf16_table(data))
+        else:
+            print(layers_table(data) if path.name.startswith("layers") else models_table(data))
         print()
     return 0
 

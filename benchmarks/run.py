@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -34,7 +35,14 @@ def machine() -> dict:
         pass
     return {"cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "python": platform.python_version(),
-            "mkldnn": torch.backends.mkldnn.is_available()}
+            "mkldnn": torch.backends.mkldnn.is_available(), "bf16_flags": _bf16(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default: active)")}
+
+
+def _bf16() -> list[str]:
+    from convzoo.fast.precision import bf16_flags
+
+    return bf16_flags()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("what", choices=["layers", "models"])
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--only", default=None)
-    p.add_argument("--models", default="mobilenet_v2,shufflenet_v2,resnet50")
+    p.add_argument("--models", default="mobilenet_v2,shufflenet_v2,resnet50,plain_mobilenet_v2",
+                   help="zoo names, and plain_mobilenet_v2 (torch.nn, tests/fast/plain_nets.py)")
     p.add_argument("--batches", default="1,8")
     p.add_argument("--no-compile", action="store_true")
     p.add_argument("--no-onnx", action="store_true")
@@ -66,8 +75,18 @@ def main(argv: list[str] | None = None) -> int:
         rows = bench_layers(roof, args.repeats or 15, args.only, log)
     else:
         batches = tuple(int(b) for b in args.batches.split(","))
-        rows = bench_models(args.models.split(","), batches, args.repeats or 10,
-                            compile_=not args.no_compile, onnx=not args.no_onnx, log=log)
+        names = args.models.split(",")
+        extra = {}
+        if "plain_mobilenet_v2" in names:  # a torch.nn MobileNetV2 written without convzoo
+            sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "fast"))
+            from plain_nets import MobileNetV2
+
+            extra["plain_mobilenet_v2"] = lambda: MobileNetV2(1000, full=True)
+        info["load_average_before"] = list(os.getloadavg())
+        rows = bench_models([n for n in names if n not in extra], batches, args.repeats or 10,
+                            compile_=not args.no_compile, onnx=not args.no_onnx, log=log,
+                            extra=extra)
+        info["load_average_after"] = list(os.getloadavg())
     out = RESULTS / f"{args.what}{args.tag}.json"
     out.write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
     log(f"wrote {out}")

@@ -1,4 +1,5 @@
-"""Fused residual adds (oneDNN binary post-op) and interleaved ShuffleNet v2 units."""
+"""Fusions on the captured graph: conv + activation, conv + add (+ activation), concat +
+shuffle as one copy; each applied only where the graph proves it exact."""
 
 from __future__ import annotations
 
@@ -7,18 +8,15 @@ import torch
 import torch.nn as nn
 
 from convzoo.fast import optimize
-from convzoo.fast.fuse import FusedConv
-from convzoo.fast.interleave import InterleavedUnit, interleave
-from convzoo.fast.residual import ResidualConv
+from convzoo.fast.interleave import interleave
+from convzoo.fast.verify import FP32_RTOL
 from convzoo.layers import ChannelShuffle, Depthwise, Pointwise
 from convzoo.models.mobilenet import InvertedResidual
 from convzoo.models.shufflenet import ShuffleV2Unit
 
-RTOL = 1e-4  # as tests/fast/test_optimize.py
-
 
 def _close(y: torch.Tensor, ref: torch.Tensor) -> bool:
-    return (y - ref).abs().max().item() <= RTOL * max(1.0, ref.abs().max().item())
+    return (y - ref).abs().max().item() <= FP32_RTOL * max(1.0, ref.abs().max().item())
 
 
 class _AddLeaks(nn.Module):
@@ -42,60 +40,78 @@ class _Plain(nn.Module):
         return x + self.body(x)
 
 
-def test_fused_add_equals_unfused_float32():
-    torch.manual_seed(0)
-    conv, x = Pointwise(6, 6), torch.randn(2, 6, 9, 9)
-    fused = FusedConv(conv, nhwc=True)
-    other = torch.randn(2, 6, 9, 9)
-    assert _close(fused(x, other), conv(x) + other)
-    m = ResidualConv(nn.Sequential(nn.ReLU()), fused)
-    assert _close(m(x), x + conv(torch.relu(x)))
+class _AddRelu(nn.Module):
+    """relu(conv(x) + x): add and activation both fused; broadcast add left alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.other = nn.Conv2d(8, 8, 1)
+        self.bias = nn.Parameter(torch.randn(1, 8, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(x) + x) + (self.other(x) + self.bias)
 
 
-def test_add_not_fused_into_activated_conv():
-    fused = FusedConv(Pointwise(2, 2), nn.ReLU())
-    with pytest.raises(ValueError, match="activation"):
-        fused(torch.randn(1, 2, 3, 3), torch.randn(1, 2, 3, 3))
+def _run(model: nn.Module, x: torch.Tensor):
+    model.eval()
+    fast = optimize(model, x)
+    other = torch.randn(x.shape) * 3
+    with torch.no_grad():
+        ref, got = model(other), fast(other)
+    return fast, ref, got
 
 
 @pytest.mark.parametrize("net", [_Plain, lambda: nn.Sequential(InvertedResidual(8, 8, 1, 6))])
 def test_residual_add_fused(net):
     torch.manual_seed(0)
-    model, x = net().eval(), torch.randn(2, 8, 10, 10)
-    with torch.no_grad():
-        ref = model(x)
-    fast = optimize(model, x)
+    fast, ref, got = _run(net(), torch.randn(2, 8, 10, 10))
     assert fast.report.fused_adds == 1
-    assert any(isinstance(m, ResidualConv) for m in fast.modules())
-    assert _close(fast(x), ref)
+    assert _close(got, ref)
+
+
+def test_add_then_activation_fused_broadcast_add_not():
+    torch.manual_seed(0)
+    fast, ref, got = _run(_AddRelu(), torch.randn(2, 8, 6, 6))
+    assert (fast.report.fused_adds, fast.report.fused_activations) == (1, 1)
+    assert _close(got, ref)
 
 
 def test_not_fused_when_conv_output_has_another_reader():
     torch.manual_seed(0)
-    model, x = _AddLeaks().eval(), torch.randn(2, 8, 6, 6)
-    with torch.no_grad():
-        ref = model(x)
-    fast = optimize(model, x)
+    fast, ref, got = _run(_AddLeaks(), torch.randn(2, 8, 6, 6))
     assert fast.report.fused_adds == 0
-    assert all(_close(a, b) for a, b in zip(fast(x), ref, strict=True))
+    assert all(_close(a, b) for a, b in zip(got, ref, strict=True))
 
 
 def test_interleave_is_cat_then_shuffle():
     a = torch.randn(2, 5, 3, 4).contiguous(memory_format=torch.channels_last)
-    b = torch.randn(2, 5, 3, 4).contiguous(memory_format=torch.channels_last)
-    y = interleave(a, b)
-    assert torch.equal(y, ChannelShuffle(2)(torch.cat((a, b), 1)))
-    assert y.is_contiguous(memory_format=torch.channels_last)
+    b = torch.randn(2, 5, 3, 4)
+    c = torch.randn(2, 5, 3, 4)
+    assert torch.equal(interleave(a, b), ChannelShuffle(2)(torch.cat((a, b), 1)))
+    assert torch.equal(interleave(a, b, c), ChannelShuffle(3)(torch.cat((a, b, c), 1)))
+    assert interleave(a, b).is_contiguous(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize("stride, cin", [(1, 16), (2, 8)])
 def test_shufflenet_v2_units_interleaved(stride, cin):
     torch.manual_seed(0)
-    model = nn.Sequential(ShuffleV2Unit(cin, 16, stride), nn.ReLU()).eval()
-    x = torch.randn(2, cin, 8, 8)
-    with torch.no_grad():
-        ref = model(x)
-    fast = optimize(model, x)
+    fast, ref, got = _run(nn.Sequential(ShuffleV2Unit(cin, 16, stride), nn.ReLU()),
+                          torch.randn(2, cin, 8, 8))
     assert fast.report.interleaved_units == 1
-    assert any(isinstance(m, InterleavedUnit) for m in fast.modules())
-    assert _close(fast(x), ref)
+    assert _close(got, ref)
+
+
+class _CatShuffleLeaks(nn.Module):
+    """cat then shuffle, but the cat is also returned: not one copy."""
+
+    def forward(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.cat((a, a * 2), 1)
+        return nn.functional.channel_shuffle(y, 2) + 1, y
+
+
+def test_interleave_not_applied_when_cat_is_read_elsewhere():
+    fast, ref, got = _run(nn.Sequential(nn.Conv2d(4, 4, 1), _CatShuffleLeaks()),
+                          torch.randn(1, 4, 3, 3))
+    assert fast.report.interleaved_units == 0
+    assert all(_close(a, b) for a, b in zip(got, ref, strict=True))

@@ -3,7 +3,8 @@
 Not a test: everything runs in this process, interleaved, medians of many repeats
 (DESIGN.md's performance method). ``layers``: every layer kind plus the fast-path sweeps,
 forward and forward+backward, ratio to native NCHW and roofline fraction. ``models``: eager
-NCHW vs ``convzoo.optimize`` vs ``torch.compile(freezing)`` vs ONNX Runtime.
+vs ``convzoo.optimize`` (torch, auto, bf16) vs ``torch.compile(freezing)`` vs ONNX Runtime and
+OpenVINO alone.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                             compile_=not args.no_compile, onnx=not args.no_onnx, log=log)
         table = Table("model", "batch", "candidate", "median ms", "vs eager", "spread")
         for r in rows:
-            for key in ("eager_nchw", "optimize", "torch_compile", "onnxruntime"):
+            for key in [k[:-3] for k in r if k.endswith("_ms") and f"{k[:-3]}_speedup" in r]:
                 if f"{key}_ms" in r:
                     table.add_row(r["model"], str(r["batch"]), key, f"{r[key + '_ms']:.2f}",
                                   f"{r[key + '_speedup']:.2f}x", f"{r[key + '_spread']:.0%}")

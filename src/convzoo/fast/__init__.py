@@ -2,10 +2,11 @@
 
 The per-call fast paths (channels_last, FFT) and their dispatch live below the layers, in
 :mod:`convzoo.functional` (``run_fast``, ``choose_path``); ``convzoo.layers`` calls them from
-its forward passes. This package holds the model-level passes (``fold``, ``shuffle_fold``,
-``plan``, ``fuse``, ``optimizer``, ``backends``), which sit above ``convzoo.layers`` and are
-loaded on first use of ``convzoo.fast.optimize`` or ``convzoo.optimize`` (``import convzoo``
-and ``import convzoo.fast`` import neither torch nor the layers).
+its forward passes. This package holds ``optimize``: graph capture (``capture``), exact
+rewrites on the graph (``fold``, ``shuffle_fold``, ``interleave``, ``plan``, ``fuse``,
+``precision``), verification (``verify``) and backends (``backends``); loaded on first use
+of ``convzoo.fast.optimize`` or ``convzoo.optimize`` (``import convzoo`` and
+``import convzoo.fast`` import neither torch nor the layers).
 """
 
 from __future__ import annotations

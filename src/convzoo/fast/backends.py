@@ -1,34 +1,48 @@
-"""Optional inference backends behind :func:`convzoo.optimize`: ONNX Runtime, OpenVINO.
+"""Inference backends behind :func:`convzoo.optimize`: ONNX Runtime and OpenVINO.
 
-Both run the already folded model, exported once with torch's dynamo ONNX exporter at the
-example input's shape (a fixed-shape graph: other shapes raise a ValueError).
+Both run the graph after convzoo's portable rewrites (constant, BatchNorm and shuffle
+folding), exported once with torch's dynamo ONNX exporter at the example input's shape (a
+fixed-shape graph: other shapes raise a ValueError). Each is given as many threads as
+torch uses (``torch.get_num_threads()``), so timings compare like with like.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import tempfile
 
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.utils._pytree as pytree
 
-__all__ = ["BACKENDS", "OnnxRuntimeModule", "check_backend", "export_onnx", "onnxruntime_module"]
+__all__ = [
+    "BACKENDS", "BackendModule", "check_backend", "export_onnx", "onnxruntime_session",
+    "openvino_session",
+]
 
 BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "openvino", "auto")
 
 
-def check_backend(backend: object) -> str:
-    """Validate a backend name; ``'openvino'`` also needs the package to be importable.
+def check_backend(backend: object, precision: str = "fp32") -> str:
+    """Validate a backend name (and its support for ``precision``).
 
     >>> check_backend("torch")
     'torch'
     """
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"`backend` (={backend!r}) must be one of: {', '.join(BACKENDS)}")
-    if backend == "openvino" and importlib.util.find_spec("openvino") is None:
+    for name in ("onnxruntime", "openvino"):
+        if backend == name and importlib.util.find_spec(name) is None:
+            raise ValueError(
+                f"`backend` (={name!r}) needs the {name} package, which is not installed "
+                "here (pip install 'convzoo[deploy]'); use one of: torch, auto"
+            )
+    if backend == "onnxruntime" and precision == "bf16":
         raise ValueError(
-            "`backend` (='openvino') needs the openvino package, which is not installed here; "
-            "use one of: torch, onnxruntime, auto"
+            "`backend` (='onnxruntime') has no bfloat16 convolution kernels on CPU: use "
+            "precision='fp32' with it, or backend='openvino' or 'torch' for precision='bf16'"
         )
     return backend
 
@@ -39,52 +53,76 @@ def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
     return program.model_proto.SerializeToString()
 
 
-class OnnxRuntimeModule(nn.Module):
-    """An ONNX Runtime session wrapped as a module: ``forward(x)`` runs the session.
+class BackendModule(nn.Module):
+    """A compiled session (ONNX Runtime or OpenVINO) wrapped as a module.
 
     Args:
-        onnx_bytes: the model. input_shape: the shape it was exported at.
+        run: numpy array in -> list of numpy arrays out. input_shape: the exported shape.
+        template: an output of the original model (its structure; non-tensor leaves kept).
+        name: the backend's name (for messages).
 
     Shape:
-        ``input_shape`` -> the exported output shape.
+        ``input_shape`` -> the exported output shapes.
     """
 
-    def __init__(self, onnx_bytes: bytes, input_shape: tuple[int, ...]) -> None:
+    def __init__(self, run, input_shape: tuple[int, ...], template: object, name: str) -> None:
         super().__init__()
-        import onnxruntime as ort
+        self.run, self.input_shape, self.name = run, tuple(input_shape), name
+        leaves, self.spec = pytree.tree_flatten(template)
+        self.leaves = leaves
+        self.slots = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
 
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(
-            onnx_bytes, options, providers=["CPUExecutionProvider"]
-        )
-        self.input_name = self.session.get_inputs()[0].name
-        self.input_shape = tuple(input_shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> object:
         if tuple(x.shape) != self.input_shape:
             raise ValueError(
                 f"`input` shape (={tuple(x.shape)}) must be the exported shape "
-                f"(={self.input_shape}) for the onnxruntime backend"
+                f"(={self.input_shape}) for the {self.name} backend"
             )
-        array = np.ascontiguousarray(x.detach().cpu().numpy())
-        return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])
+        outs = self.run(np.ascontiguousarray(x.detach().cpu().numpy()))
+        if len(outs) != len(self.slots):
+            raise ValueError(f"the {self.name} graph returned {len(outs)} tensors, the model "
+                             f"{len(self.slots)}")
+        leaves = list(self.leaves)
+        for slot, array in zip(self.slots, outs):
+            leaves[slot] = torch.from_numpy(np.asarray(array))
+        return pytree.tree_unflatten(leaves, self.spec)
 
 
-def onnxruntime_module(model: nn.Module, example: torch.Tensor) -> OnnxRuntimeModule:
-    """Export ``model`` and load it into ONNX Runtime."""
-    return OnnxRuntimeModule(export_onnx(model, example), tuple(example.shape))
+def onnxruntime_session(onnx_bytes: bytes):
+    """A function running the ONNX model in ONNX Runtime, with torch's thread count."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda array: session.run(None, {name: array})
 
 
-def openvino_module(model: nn.Module, example: torch.Tensor) -> nn.Module:
-    """Export ``model`` and compile it with OpenVINO (only when openvino is importable)."""
-    check_backend("openvino")
-    import openvino as ov  # pragma: no cover - not installed in this environment
+def openvino_session(onnx_bytes: bytes, precision: str = "fp32"):
+    """A function running the ONNX model in OpenVINO (CPU), with torch's thread count and
+    the inference precision ``'f32'`` or ``'bf16'``."""
+    import openvino as ov
 
-    compiled = ov.Core().compile_model(ov.convert_model(model, example_input=example), "CPU")
+    core = ov.Core()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        with open(path, "wb") as f:
+            f.write(onnx_bytes)
+        model = core.read_model(path)
+    config = {
+        "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+        "PERFORMANCE_HINT": "LATENCY",
+    }
+    compiled = core.compile_model(model, "CPU", config)
+    request = compiled.create_infer_request()
 
-    class _OpenVino(nn.Module):  # pragma: no cover
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.from_numpy(compiled(x.numpy())[0])
+    def run(array: np.ndarray) -> list[np.ndarray]:
+        result = request.infer({0: array})
+        return [np.array(result[out], copy=True) for out in compiled.outputs]  # reused buffers
 
-    return _OpenVino()
+    return run

@@ -7,8 +7,10 @@ forward and forward+backward: the ratio native/convzoo (> 1 = convzoo faster; na
 same module under :func:`~convzoo.functional.dispatch.native_only`, NCHW) and the roofline
 fraction.
 
-``bench_models``: zoo models at batch 1 and 8: eager NCHW, ``convzoo.optimize``,
-``torch.compile`` (inductor, freezing; compile time reported) and ONNX Runtime.
+``bench_models``: zoo models (and any others given) at batch 1 and 8: eager, ``convzoo.optimize``
+(backends torch and auto, precision fp32 and bf16), ``torch.compile`` (inductor, freezing;
+compile time reported), ONNX Runtime and OpenVINO (f32, bf16) alone on the exported original,
+threads of every runtime set from ``torch.get_num_threads()``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch.nn as nn
 
 from convzoo.analysis.timing import Timing, interleaved
 from convzoo.fast.roofline import Roofline, count_flops, min_bytes
-from convzoo.functional.dispatch import native_only
+from convzoo.functional.dispatch import native_only, set_native_only
 
 __all__ = ["bench_layers", "bench_models", "layer_cases", "spread"]
 
@@ -64,14 +66,6 @@ def layer_cases() -> list[tuple[str, nn.Module, tuple[int, ...]]]:
     return cases
 
 
-def _native_flag() -> list[bool]:
-    """The switch :func:`~convzoo.functional.dispatch.native_only` sets, flipped directly so that
-    the native and convzoo candidates pay the same per-call overhead."""
-    from convzoo.functional import dispatch
-
-    return dispatch._NATIVE_ONLY
-
-
 def _inner_loops(candidates: dict[str, Callable[[], None]], target: float = 5e-3) -> int:
     """Calls per timed sample so that the fastest candidate's sample lasts ~``target`` s
     (microsecond-sized layers are otherwise dominated by clock and scheduler noise)."""
@@ -97,24 +91,23 @@ def _case(name: str, module: nn.Module, shape: tuple[int, ...], roof: Roofline,
     xg = x.clone().requires_grad_()
     xg_nchw = x_nchw.clone().requires_grad_()
 
-    flag = _native_flag()
-
+    # set_native_only flips the dispatch switch in both candidates: the same call overhead
     def fwd() -> None:
-        flag[0] = False
+        set_native_only(False)
         with torch.no_grad():
             module(x)
 
     def fwd_native() -> None:
-        flag[0] = True  # PyTorch native NCHW (same call overhead as fwd)
+        set_native_only(True)  # PyTorch native NCHW
         with torch.no_grad():
             module(x_nchw)
-        flag[0] = False
+        set_native_only(False)
 
     def train(native: bool) -> Callable[[], None]:
         def run() -> None:
-            flag[0] = native
+            set_native_only(native)
             module(xg_nchw if native else xg).sum().backward()
-            flag[0] = False
+            set_native_only(False)
         return run
 
     with torch.no_grad():
@@ -161,68 +154,118 @@ def bench_layers(roof: Roofline, repeats: int = 15, only: str | None = None,
     return rows
 
 
-def _bench_model(model: nn.Module, x: torch.Tensor, repeats: int, compile_: bool,
-                 onnx: bool) -> tuple[dict, dict[str, Timing]]:
+def _candidates(model: nn.Module, x: torch.Tensor, compile_: bool, onnx: bool,
+                row: dict, zoo_model: bool) -> dict[str, Callable[[], object]]:
+    """Every contender, built (and its build time written to ``row``)."""
+    import importlib.util
+
     import torch._inductor.config as inductor_config
 
+    from convzoo.fast.backends import (
+        BackendModule,
+        export_onnx,
+        onnxruntime_session,
+        openvino_session,
+    )
     from convzoo.fast.optimizer import optimize
+    from convzoo.fast.precision import bf16_flags
 
-    row: dict = {}
-    start = time.perf_counter()
-    fast = optimize(model, x)
-    row["optimize_s"] = time.perf_counter() - start
+    def timed(key: str, build: Callable[[], object]) -> object:
+        start = time.perf_counter()
+        made = build()
+        row[f"{key}_s"] = time.perf_counter() - start
+        return made
 
-    def eager() -> None:
-        with torch.no_grad(), native_only():
-            model(x)
+    def call(fn: Callable[[torch.Tensor], object]) -> Callable[[], object]:
+        def run() -> object:
+            with torch.no_grad():
+                return fn(x)
+        return run
 
-    candidates: dict[str, Callable[[], object]] = {"eager_nchw": eager,
-                                                   "optimize": lambda: fast(x)}
+    def eager(t: torch.Tensor) -> object:
+        if zoo_model:  # convzoo layers take their own fast paths unless told not to
+            with native_only():
+                return model(t)
+        return model(t)
+
+    out: dict[str, Callable[[], object]] = {"eager": call(eager)}
+    fast = timed("optimize", lambda: optimize(model, x))
+    out["optimize"] = call(fast)
+    auto = timed("optimize_auto", lambda: optimize(model, x, backend="auto"))
+    row["optimize_auto_picked"] = auto.report.backend  # type: ignore[attr-defined]
+    row["optimize_auto_timings_ms"] = auto.report.timings_ms  # type: ignore[attr-defined]
+    out["optimize_auto"] = call(auto)
+    bf16 = bool(bf16_flags())
+    if bf16:
+        fast16 = timed("optimize_bf16", lambda: optimize(model, x, precision="bf16"))
+        row["optimize_bf16_error"] = fast16.report.fresh_error  # type: ignore[attr-defined]
+        out["optimize_bf16"] = call(fast16)
     if compile_:
         inductor_config.freezing = True
         torch._dynamo.reset()
         compiled = torch.compile(model)
-        start = time.perf_counter()
-        with torch.no_grad():
-            compiled(x)
-        row["compile_s"] = time.perf_counter() - start
+        timed("torch_compile", call(compiled))  # the first call compiles
+        out["torch_compile"] = call(compiled)
+    if onnx:  # the runtimes alone: the original model exported, their own optimizations
+        shape = tuple(x.shape)
+        with native_only():
+            ref = model(x)
+            proto = timed("onnx_export", lambda: export_onnx(model, x))
+        row["output_max_abs"] = ref.abs().max().item()  # the scale of the errors above
+        ort = BackendModule(onnxruntime_session(proto), shape, ref, "onnxruntime")
+        out["onnxruntime"] = call(ort)
+        # the same runtime on the graph after convzoo's rewrites (the moonshot's A/B)
+        ort_cz = timed("optimize_onnxruntime", lambda: optimize(model, x, backend="onnxruntime"))
+        out["optimize_onnxruntime"] = call(ort_cz)
+        if importlib.util.find_spec("openvino") is not None:
+            ov32 = BackendModule(openvino_session(proto, "fp32"), shape, ref, "openvino")
+            out["openvino_f32"] = call(ov32)
+            ov_cz = timed("optimize_openvino", lambda: optimize(model, x, backend="openvino"))
+            out["optimize_openvino"] = call(ov_cz)
+            if bf16:
+                ov16 = BackendModule(openvino_session(proto, "bf16"), shape, ref, "openvino")
+                row["openvino_bf16_error"] = (ov16(x) - ref).abs().max().item()
+                out["openvino_bf16"] = call(ov16)
+    return out
 
-        def run_compiled() -> None:
-            with torch.no_grad():
-                compiled(x)
 
-        candidates["torch_compile"] = run_compiled
-    if onnx:  # the same folded NHWC graph, exported and run by ONNX Runtime
-        start = time.perf_counter()
-        ort = optimize(model, x, backend="onnxruntime")
-        row["onnx_export_s"] = time.perf_counter() - start
-        candidates["onnxruntime"] = lambda: ort(x)
+def _bench_model(model: nn.Module, x: torch.Tensor, repeats: int, compile_: bool,
+                 onnx: bool, zoo_model: bool = True) -> tuple[dict, dict[str, Timing]]:
+    row: dict = {}
+    candidates = _candidates(model, x, compile_, onnx, row, zoo_model)
     return row, interleaved(candidates, repeats=repeats, warmup=2)
 
 
 def bench_models(names: list[str], batches: tuple[int, ...] = (1, 8), repeats: int = 10,
                  size: int = 224, compile_: bool = True, onnx: bool = True,
-                 log: Callable[[str], None] = print) -> list[dict]:
-    """Eager NCHW vs ``optimize`` vs ``torch.compile(freezing)`` vs ONNX Runtime."""
+                 log: Callable[[str], None] = print,
+                 extra: dict[str, Callable[[], nn.Module]] | None = None) -> list[dict]:
+    """Eager vs ``optimize`` (torch, auto, bf16) vs ``torch.compile(freezing)`` vs ONNX Runtime
+    and OpenVINO (f32, bf16) alone, interleaved; ``extra``: non-zoo models by name."""
     import convzoo.models as zoo
 
     rows = []
+    factories: dict[str, tuple[Callable[[], nn.Module], bool]] = {}
     for name in names:
-        if name not in zoo.MODELS:
+        if name in zoo.MODELS:
+            factories[name] = ((lambda n=name: zoo.create(n)), True)
+        elif name not in (extra or {}):
             log(f"{name}: not in the zoo, skipped")
-            continue
+    for name, make in (extra or {}).items():
+        factories[name] = (make, False)
+    for name, (make, zoo_model) in factories.items():
         torch.manual_seed(0)
-        model = zoo.create(name).eval()
+        model = make().eval()
         for batch in batches:
             x = torch.randn(batch, 3, size, size)
-            row, t = _bench_model(model, x, repeats, compile_, onnx)
+            row, t = _bench_model(model, x, repeats, compile_, onnx, zoo_model)
             row = {"model": name, "batch": batch, "input": list(x.shape), **row}
             for key, timing in t.items():
                 row[f"{key}_ms"] = timing.median_ms
                 row[f"{key}_spread"] = spread(timing)
-                row[f"{key}_speedup"] = t["eager_nchw"].median / timing.median
+                row[f"{key}_speedup"] = t["eager"].median / timing.median
             log(f"{name} b{batch}: " + ", ".join(
-                f"{k} {v.median_ms:.1f}ms ({t['eager_nchw'].median / v.median:.2f}x)"
+                f"{k} {v.median_ms:.1f}ms ({t['eager'].median / v.median:.2f}x)"
                 for k, v in t.items()))
             rows.append(row)
     return rows

@@ -1,137 +1,135 @@
-"""Fuse a conv with the activation after it into one oneDNN call (no compiler).
+"""Fuse a conv with the activation and/or residual add after it into one oneDNN call, its
+weight prepacked.
 
 ``torch.ops.mkldnn._convolution_pointwise`` is oneDNN's convolution with a fused unary
-post-op (the kernel torch.compile's freezing passes emit on CPU). Calling it eagerly saves
-the activation's extra pass over memory and the Python dispatch of a convzoo layer.
-Exact: the post-op computes the same elementwise function on the same accumulator.
-Used only for float32 CPU inputs with oneDNN; convs on the FFT path are left alone.
+post-op, and ``.binary`` with a fused ``add`` (then optionally a unary op): the kernels
+torch.compile's freezing passes emit on CPU. Fusing saves the extra passes over memory.
+Exact up to float rounding (the same elementwise function on the same accumulator; the
+add commuted). Conditions, read on the graph: the conv output has exactly one reader (the
+activation or add), the add's operands have the same shape and dtype (no broadcasting, no
+type promotion, ``alpha = 1``), weights are constants; float32 2-D convs on CPU only.
+
+Every eligible 2-D conv, fused or not, gets its weight reordered once into oneDNN's blocked
+layout for the input shape (``mkldnn._reorder_convolution_weight``, as inductor's freezing
+does) instead of at every call: the same weights, in another memory order.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
+import torch.fx as fx
 
-from convzoo.fast.fold import replace_module
-from convzoo.fast.usage import Usage
-from convzoo.functional.dispatch import choose_path
-from convzoo.layers.base import ConvBase
+from convzoo.fast.graph import (
+    ConvCall,
+    add_constant,
+    aten,
+    constant,
+    conv_call,
+    is_constant,
+    only_user,
+    replace,
+)
+from convzoo.fast.graph import tensor_meta as meta
 
-__all__ = ["FusedConv", "fusable", "fuse_convs"]
+__all__ = ["fuse_convs", "post_op"]
+
+_POINTWISE = torch.ops.mkldnn._convolution_pointwise
 
 
-def _post_op(module: nn.Module | None) -> tuple[str, list[float]] | None:
-    if module is None:
-        return "none", []
-    if type(module) is nn.ReLU:
+def post_op(node: fx.Node) -> tuple[str, list[float]] | None:
+    """The oneDNN unary post-op computing ``node`` (``relu``, ``hardtanh`` (ReLU6)), or None.
+
+    >>> g = fx.Graph(); x = g.placeholder("x")
+    >>> post_op(g.call_function(aten.hardtanh.default, (x, 0.0, 6.0)))
+    ('hardtanh', [0.0, 6.0])
+    """
+    if node.op != "call_function" or len(node.args) < 1 or node.kwargs:
+        return None
+    if node.target is aten.relu.default and len(node.args) == 1:
         return "relu", []
-    if type(module) in (nn.ReLU6, nn.Hardtanh):
-        return "hardtanh", [float(module.min_val), float(module.max_val)]
+    if node.target is aten.hardtanh.default:
+        lo, hi = (list(node.args[1:]) + [-1.0, 1.0][len(node.args) - 1:])[:2]
+        return "hardtanh", [float(lo), float(hi)]  # type: ignore[arg-type]
     return None
 
 
-class FusedConv(nn.Module):
-    """A 2-D convzoo conv (optionally with its ReLU/ReLU6/Hardtanh) as one oneDNN call.
-
-    Args:
-        conv: a 2-D forward convzoo conv with static symmetric zero padding.
-        activation: the ``nn.ReLU``/``nn.ReLU6``/``nn.Hardtanh`` after it, or None.
-        nhwc: bring any input to channels_last first (the planned layout; default False).
-
-    Shape:
-        ``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``, as ``conv``.
-
-    >>> from convzoo.layers import Conv2d
-    >>> conv, x = Conv2d(3, 4, 3, padding=1), torch.randn(1, 3, 8, 8)
-    >>> torch.allclose(FusedConv(conv, nn.ReLU6())(x), nn.functional.relu6(conv(x)), atol=1e-6)
-    True
-    """
-
-    def __init__(
-        self, conv: ConvBase, activation: nn.Module | None = None, nhwc: bool = False
-    ) -> None:
-        super().__init__()
-        self.nhwc = nhwc
-        post = _post_op(activation)
-        if not fusable(conv) or post is None:
-            raise ValueError(
-                f"`conv` (={conv.spec}) and `activation` (={activation!r}) must be a 2-D "
-                "forward conv with static symmetric zero padding and None/ReLU/ReLU6/Hardtanh"
-            )
-        s = self.spec = conv.spec
-        self.weight, self.bias = conv.weight, conv.bias
-        self.attr, self.scalars = post
-        self.padding = [lo for lo, _ in s.resolved_padding()]
-        self.stride, self.dilation, self.groups = list(s.stride), list(s.dilation), s.groups
-
-    def forward(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
-        """``act(conv(x))``; with ``other`` (same shape as the output): ``conv(x) + other``
-        in one call (oneDNN's binary post-op; only for ``activation=None``)."""
-        if self.nhwc:  # e.g. a channel slice of an NHWC tensor: back to dense NHWC
-            x = x.contiguous(memory_format=torch.channels_last)
-        if other is not None:
-            if self.attr != "none":
-                raise ValueError(f"`other` needs a conv without activation (got {self.attr!r})")
-            if self.nhwc:
-                other = other.contiguous(memory_format=torch.channels_last)
-            return torch.ops.mkldnn._convolution_pointwise.binary(
-                x, other, self.weight, self.bias, self.padding, self.stride, self.dilation,
-                self.groups, "add", None, None, [], None,
-            )
-        return torch.ops.mkldnn._convolution_pointwise(
-            x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups,
-            self.attr, self.scalars, "",
-        )
-
-
-def fusable(conv: nn.Module) -> bool:
-    """Whether ``conv`` is a 2-D forward convzoo conv with static symmetric zero padding.
-
-    >>> from convzoo.layers import Conv2d
-    >>> fusable(Conv2d(2, 2, 3, padding=1)), fusable(Conv2d(2, 2, 2, padding="same"))
-    (True, False)
-    """
-    if not isinstance(conv, ConvBase):
+def _eligible(call: ConvCall | None) -> bool:
+    if call is None or call.transposed or call.ndim != 2 or not is_constant(call.weight):
         return False
-    s = conv.spec
-    if s.transposed or s.ndim != 2 or isinstance(s.padding, str) or s.padding_mode != "zeros":
-        return False
-    return all(lo == hi for lo, hi in s.resolved_padding())
+    x, y = meta(call.x), meta(call.node)
+    return (x is not None and y is not None and x.dim() == 4 and x.dtype == torch.float32
+            and x.device.type == "cpu" and (call.bias is None or is_constant(call.bias)))
 
 
-def fuse_convs(model: nn.Module, usage: Usage, example: torch.Tensor) -> int:
-    """Replace every fusable conv of ``model`` by a :class:`FusedConv` (taking in the
-    activation module that alone reads its output); returns the number of activations
-    fused. In place; only for a float32 CPU ``example`` with oneDNN available.
+def _add_operand(conv: fx.Node, add: fx.Node) -> fx.Node | None:
+    """The other operand of ``add = conv + other`` when it is a same-shape, same-dtype tensor."""
+    if add.target is not aten.add.Tensor or add.kwargs.get("alpha", 1) != 1 \
+            or len(add.args) != 2:
+        return None
+    a, b = add.args
+    other = b if a is conv else a if b is conv else None
+    if not isinstance(other, fx.Node) or other is conv:
+        return None
+    o, y, s = meta(other), meta(conv), meta(add)
+    if o is None or y is None or s is None or o.shape != y.shape or o.dtype != y.dtype \
+            or s.shape != y.shape or s.dtype != y.dtype:
+        return None
+    return other
 
-    Args:
-        model: the network (BatchNorms already folded). usage: its recorded forward pass
-            (after folding). example: the input.
+
+def _packed(gm: fx.GraphModule, call: ConvCall) -> fx.Node:
+    """A constant holding ``call``'s weight prepacked for its input shape."""
+    x = meta(call.x)
+    assert x is not None
+    w = constant(gm, call.weight)
+    packed = torch.ops.mkldnn._reorder_convolution_weight(
+        w, call.padding, call.stride, call.dilation, call.groups, list(x.shape))
+    return add_constant(gm, packed, "packed")
+
+
+def fuse_convs(gm: fx.GraphModule) -> tuple[int, int]:
+    """Fuse every eligible conv with its one reader: an activation (unary post-op) or an
+    add (binary post-op, then the add's one reader if it is an activation). In place.
+
+    Returns:
+        ``(activations fused, adds fused)``.
 
     Shape:
         unchanged.
     """
-    if example.dtype != torch.float32 or example.device.type != "cpu" or \
-            not torch.backends.mkldnn.is_available():
-        return 0
-    readers: dict[int, list[nn.Module]] = {}
-    for module, inp in usage.inputs.items():
-        readers.setdefault(inp, []).append(module)
-    fused = 0
-    for conv in list(model.modules()):
-        if not fusable(conv) or conv not in usage.outputs or usage.calls[conv] != 1:
+    if not torch.backends.mkldnn.is_available():
+        return 0, 0
+    acts = adds = 0
+    for node in list(gm.graph.nodes):
+        call = conv_call(node)
+        if not _eligible(call):
             continue
-        if conv.spec.groups == 1 and choose_path(conv.spec, _probe(example)) == "fft":
-            continue  # the FFT path beats oneDNN there
-        acts = [m for m in readers.get(usage.outputs[conv], [])
-                if _post_op(m) not in (None, ("none", [])) and usage.only_consumer(conv, m)]
-        activation = acts[0] if len(acts) == 1 else None
-        replace_module(model, conv, FusedConv(conv, activation, nhwc=True))  # type: ignore[arg-type]
-        if activation is not None:
-            replace_module(model, activation, nn.Identity())
-            fused += 1
-    return fused
-
-
-def _probe(example: torch.Tensor) -> torch.Tensor:
-    return torch.empty(1, 1, 1, 1, dtype=example.dtype, device=example.device)
+        assert call is not None
+        geometry = (call.padding, call.stride, call.dilation, call.groups)
+        reader = only_user(node)
+        unary = post_op(reader) if reader is not None else None
+        other = _add_operand(node, reader) if reader is not None and unary is None else None
+        if other is None:  # the conv alone, or with its activation
+            last = reader if unary is not None else node
+            with gm.graph.inserting_before(last):
+                new = gm.graph.call_function(_POINTWISE.default, (
+                    call.x, _packed(gm, call), call.bias, *geometry,
+                    *(unary if unary is not None else ("none", [])), ""))
+            replace(last, new)
+            acts += unary is not None
+            continue
+        assert reader is not None
+        last, attr, scalars = reader, None, []
+        after = only_user(reader)
+        if after is not None and post_op(after) is not None:
+            last = after
+            attr, scalars = post_op(after)  # type: ignore[misc]
+            acts += 1
+        with gm.graph.inserting_before(last):
+            new = gm.graph.call_function(_POINTWISE.binary, (
+                call.x, other, _packed(gm, call), call.bias, *geometry, "add", None, attr, scalars,
+                None))
+        replace(last, new)
+        adds += 1
+    gm.graph.eliminate_dead_code()
+    return acts, adds

@@ -1,19 +1,20 @@
 """``convzoo.optimize(model, example_input)``: a faster inference module, same outputs.
 
-Passes, in order (each exact; no compiler, ready in well under a second for the zoo):
+Passes, in order, all on the captured graph (:mod:`convzoo.fast.capture`; no compiler):
 
-1. record one forward pass (:mod:`convzoo.fast.usage`): who produces and reads each tensor;
-2. fold eval-mode BatchNorms into the conv before them (:mod:`convzoo.fast.fold`);
-3. fold channel shuffles into the next conv's weights (:mod:`convzoo.fast.shuffle_fold`);
-4. route ``torch.nn.Conv2d`` modules through the fast-path dispatch (convzoo's layers do
-   it by themselves: large-kernel depthwise -> channels_last, large dense -> FFT);
-5. plan one channels_last layout for 4-D inputs (:mod:`convzoo.fast.plan`): converted once
-   at the input and once at the output, the remaining shuffles done NHWC;
-6. fuse each 2-D conv with the ReLU/ReLU6 that alone reads its output into one oneDNN call
-   (:mod:`convzoo.fast.fuse`; float32 CPU), and a residual add ``x + body(x)`` into the
-   last conv of ``body`` (:mod:`convzoo.fast.residual`); ShuffleNet v2's concat + shuffle
-   become one interleaving copy (:mod:`convzoo.fast.interleave`);
-7. optionally hand the result to ONNX Runtime / OpenVINO, or measure and pick (``'auto'``).
+1. capture the eval-mode model as a functional ATen graph, or refuse what cannot be
+   captured soundly (data-dependent control flow, tensors leaving torch, state written by
+   forward) with a one-line ValueError;
+2. constant folding, BatchNorm folding after convs and before unpadded convs
+   (:mod:`convzoo.fast.fold`), channel-shuffle folding (:mod:`convzoo.fast.shuffle_fold`);
+3. ``backend='torch'``: concat + shuffle as one copy (:mod:`convzoo.fast.interleave`), one
+   channels_last plan and the large-kernel fast paths (:mod:`convzoo.fast.plan`), conv +
+   activation and conv + add (+ activation) fused into oneDNN calls
+   (:mod:`convzoo.fast.fuse`); ``precision='bf16'`` (:mod:`convzoo.fast.precision`);
+4. ONNX Runtime / OpenVINO run the graph after step 2 (:mod:`convzoo.fast.backends`);
+   ``'auto'`` times every candidate interleaved and keeps the fastest;
+5. verification: the result and the original model on a fresh random input (not the
+   example, :mod:`convzoo.fast.verify`); beyond the pinned tolerance, refused.
 """
 
 from __future__ import annotations
@@ -24,41 +25,55 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.fx as fx
 import torch.nn as nn
+import torch.utils._pytree as pytree
 
 from convzoo.analysis.timing import interleaved
-from convzoo.fast.backends import check_backend, onnxruntime_module, openvino_module
-from convzoo.fast.fold import fold_batchnorms
-from convzoo.fast.fuse import fuse_convs
-from convzoo.fast.interleave import interleave_units
-from convzoo.fast.plan import (
-    ChannelsLast,
-    dispatch_torch_convs,
-    layout_coverage,
-    nhwc_shuffles,
+from convzoo.fast.backends import (
+    BackendModule,
+    check_backend,
+    export_onnx,
+    onnxruntime_session,
+    openvino_session,
 )
-from convzoo.fast.residual import fuse_residuals
+from convzoo.fast.capture import capture, private_copy
+from convzoo.fast.fold import fold_batchnorms, fold_batchnorms_before, fold_constants
+from convzoo.fast.fuse import fuse_convs
+from convzoo.fast.graph import conv_call
+from convzoo.fast.interleave import interleave_concats
+from convzoo.fast.plan import FFTConv, fft_paths, plan_channels_last
+from convzoo.fast.precision import check_precision, to_bf16
 from convzoo.fast.shuffle_fold import fold_shuffles
-from convzoo.fast.usage import Usage, record_usage
+from convzoo.fast.verify import BF16_RTOL, FP32_RTOL, fresh_input, max_error, scale
 
-__all__ = ["OptimizeReport", "Optimized", "optimize"]
+__all__ = ["INFERENCE_ONLY", "OptimizeReport", "Optimized", "optimize"]
+
+INFERENCE_ONLY = "`Optimized` is inference-only: {what} is not supported; use the original model"
 
 
 @dataclass(frozen=True)
 class OptimizeReport:
-    """What :func:`optimize` did.
+    """What :func:`optimize` did and how close the result is.
 
     Attributes:
         backend: the backend used (``'auto'`` resolved to the one picked).
-        folded_batchnorms, folded_shuffles: rewrites applied.
+        folded_batchnorms, folded_shuffles: rewrites applied (BatchNorms folded before and
+            after convs; channel permutations folded into the next conv).
         fused_activations: activations fused into the conv before them.
-        fused_adds: residual adds fused into the conv producing one operand.
-        interleaved_units: ShuffleNet v2 units whose concat + shuffle became one copy.
         channels_last: whether the channels_last layout was planned.
-        coverage: conv calls, those with a channels_last input, and per fast path.
-        max_abs_error: ``max |optimized - original|`` at the example input.
+        coverage: conv nodes of the final graph: ``convs``, ``fused`` (oneDNN calls with a
+            prepacked weight, post-ops fused where found), ``fft``, ``native``.
+        max_abs_error: the larger of ``example_error`` and ``fresh_error``.
         seconds: time :func:`optimize` took.
         timings_ms: for ``'auto'``, the median ms of each candidate backend.
+        fused_adds: residual adds fused into the conv producing one operand.
+        interleaved_units: concat + channel shuffle pairs done as one copy.
+        precision: ``'fp32'`` or ``'bf16'``.
+        capture: ``'export'`` (torch.export) or ``'fx'`` (torch.fx fallback).
+        example_error, fresh_error: ``max |optimized - original|`` at the example and at a
+            fresh random input (for ``'bf16'``: against the fp32 original).
+        tolerance: the pinned bound both errors were checked against (absolute).
     """
 
     backend: str
@@ -72,130 +87,248 @@ class OptimizeReport:
     timings_ms: dict[str, float] = field(default_factory=dict)
     fused_adds: int = 0
     interleaved_units: int = 0
+    precision: str = "fp32"
+    capture: str = "export"
+    example_error: float = 0.0
+    fresh_error: float = 0.0
+    tolerance: float = 0.0
+
+
+class _NoBackward(torch.autograd.Function):
+    """Identity forward; backward refuses (outputs of an inference-only module)."""
+
+    @staticmethod
+    def forward(ctx: Any, token: torch.Tensor, *outs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(o.view_as(o) for o in outs)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> None:
+        raise RuntimeError(INFERENCE_ONLY.format(what="backward"))
 
 
 class Optimized(nn.Module):
-    """The optimized inference module: runs ``inner`` without autograd.
+    """The optimized inference module.
+
+    Inference only: ``training`` is always False, ``train()`` raises, and with grad mode on
+    the outputs carry a ``grad_fn`` whose backward raises (under ``torch.no_grad()`` or
+    ``torch.inference_mode()`` they are plain tensors). Another input shape than the
+    example's is optimized (and verified) on first use, for ``backend='torch'``.
 
     Attributes:
-        inner: the rewritten network (or a backend session). report: an OptimizeReport.
+        inner: the rewritten graph (or a backend session) for the example's shape.
+        report: an :class:`OptimizeReport`.
     """
 
-    def __init__(self, inner: nn.Module, report: OptimizeReport) -> None:
+    def __init__(self, inner: nn.Module, report: OptimizeReport, source: nn.Module,
+                 options: dict[str, Any], shape: tuple[int, ...]) -> None:
         super().__init__()
         self.inner = inner
         self.report = report
+        self._source = [source]  # the original (eval copy), not a registered submodule
+        self._options = options
+        self._shapes: dict[tuple[int, ...], nn.Module] = {shape: inner}
+        self._token = torch.zeros((), requires_grad=True)
+        self.training = False
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def train(self, mode: bool = True) -> Optimized:
+        """Only ``train(False)`` (``eval()``) is allowed."""
+        if mode:
+            raise ValueError(INFERENCE_ONLY.format(what="train()"))
+        return self
+
+    def forward(self, x: torch.Tensor) -> Any:
+        key = tuple(x.shape)
+        inner = self._shapes.get(key)
+        if inner is None:
+            if self.report.backend != "torch":
+                inner = self.inner  # the fixed-shape session says why it refuses
+            else:
+                inner, _ = _build(self._source[0], x, **self._options)
+                self._shapes[key] = inner
         with torch.no_grad():
-            return self.inner(x)
+            out = inner(x)
+        if not torch.is_grad_enabled():
+            return out
+        leaves, spec = pytree.tree_flatten(out)
+        slots = [i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor)
+                 and t.dtype.is_floating_point]
+        if slots:
+            guarded = _NoBackward.apply(self._token, *[leaves[i] for i in slots])
+            for i, t in zip(slots, guarded):
+                leaves[i] = t
+        return pytree.tree_unflatten(leaves, spec)
 
 
-def _max_error(a: object, b: object) -> float:
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return (a.float() - b.float()).abs().max().item() if a.numel() else 0.0
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return max((_max_error(x, y) for x, y in zip(a, b)), default=0.0)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return max((_max_error(a[k], b[k]) for k in a), default=0.0)
-    return 0.0
+def _run(model: nn.Module, x: torch.Tensor) -> Any:
+    with torch.no_grad():
+        return model(x)
 
 
-def _record_probe(net: nn.Module, example: torch.Tensor) -> tuple[Usage, torch.Tensor]:
-    """Record ``net`` on the first sample of a batched example (falling back to the whole
-    example when the model does not take it: e.g. an unbatched input)."""
-    if example.dim() >= 3 and example.shape[0] > 1:
-        probe = example[:1]
-        try:
-            return record_usage(net, probe), probe
-        except (RuntimeError, ValueError):
-            pass
-    return record_usage(net, example), example
+def _freeze(gm: fx.GraphModule) -> fx.GraphModule:
+    """Drop unused attributes; parameters become buffers (nothing left to train)."""
+    gm.graph.eliminate_dead_code()
+    gm.delete_all_unused_submodules()
+    used = {str(n.target) for n in gm.graph.nodes if n.op == "get_attr"}
+    for name, _ in list(gm.named_parameters()) + list(gm.named_buffers()):
+        owner, _, attr = name.rpartition(".")
+        mod = gm.get_submodule(owner)
+        tensor = getattr(mod, attr)
+        delattr(mod, attr)
+        if name in used:
+            mod.register_buffer(attr, tensor.detach())
+    gm.recompile()
+    return gm
 
 
-def net_output(model: nn.Module, x: torch.Tensor) -> Any:
-    """``model(x)`` in eval mode without gradients, the model's mode restored."""
-    training = model.training
-    try:
-        with torch.no_grad():
-            return model.eval()(x)
-    finally:
-        model.train(training)
+def _coverage(gm: fx.GraphModule) -> dict[str, int]:
+    counts = {"convs": 0, "fused": 0, "fft": 0, "native": 0}
+    fused = (torch.ops.mkldnn._convolution_pointwise.default,
+             torch.ops.mkldnn._convolution_pointwise.binary)
+    for node in gm.graph.nodes:
+        if node.op == "call_function" and node.target in fused:
+            counts["fused"] += 1
+        elif node.op == "call_module" and isinstance(gm.get_submodule(node.target), FFTConv):
+            counts["fft"] += 1
+        elif conv_call(node) is not None:
+            counts["native"] += 1
+        else:
+            continue
+        counts["convs"] += 1
+    return counts
 
 
-def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torch") -> Optimized:
-    """An inference module computing ``model`` faster (outputs equal within float tolerance).
+def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
+           precision: str = "fp32", method: str = "export") -> tuple[nn.Module, dict[str, Any]]:
+    """The torch-backend module for ``example``'s shape, verified, and what was done."""
+    facts: dict[str, Any] = {}
+    cap = capture(model, example, method)
+    gm = cap.gm
+    facts["capture"], facts["reference"] = cap.method, cap.reference
+    fold_constants(gm)
+    facts["bns"] = fold_batchnorms(gm) + fold_batchnorms_before(gm)
+    facts["shuffles"] = fold_shuffles(gm)
+    portable = copy.deepcopy(gm)  # what the ONNX backends export
+    portable.recompile()
+    facts["portable"] = portable
+    facts["units"] = interleave_concats(gm)
+    cpu32 = example.dtype == torch.float32 and example.device.type == "cpu"
+    facts["fft"] = fft_paths(gm) if cpu32 and precision == "fp32" else 0
+    if precision == "bf16":
+        to_bf16(gm)
+    facts["channels_last"] = plan_channels_last(gm)
+    acts, adds = fuse_convs(gm) if cpu32 and facts["channels_last"] else (0, 0)
+    facts["acts"], facts["adds"] = acts, adds
+    gm = _freeze(gm)
+    facts["coverage"] = _coverage(gm)
+    facts["errors"] = _verify(model, gm, example, precision, "torch", cap.reference)
+    return gm, facts
 
-    The original model is not modified (a deep copy is rewritten, in eval mode).
+
+def _verify(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,
+            backend: str, reference: object) -> tuple[float, float, float]:
+    """``(example error, fresh-input error, tolerance)``; refuses beyond the tolerance.
+    ``reference``: the model's output at the example (computed once, by the capture)."""
+    rtol = BF16_RTOL if precision == "bf16" else FP32_RTOL
+    errors, bound = [], 0.0
+    for x in (example, fresh_input(example, seed=20261206 + example.numel())):
+        ref = reference if x is example else _run(model, x)
+        got = _run(result, x)
+        tol = rtol * scale(ref)
+        err = max_error(got, ref)
+        bound = max(bound, tol)
+        if not err <= tol:  # also catches NaN
+            which = "the example" if x is example else "a fresh random input"
+            raise ValueError(
+                f"`model` ({type(model).__name__}) optimized with backend={backend!r}, "
+                f"precision={precision!r} differs from the original on {which}: max abs error "
+                f"{err:.3g} > tolerance {tol:.3g}; refusing the result"
+            )
+        errors.append(err)
+    return errors[0], errors[1], bound
+
+
+def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torch",
+             precision: str = "fp32") -> Optimized:
+    """An inference module computing ``model`` (in eval mode) faster, verified on an input
+    other than the example.
+
+    The original model is not modified. What cannot be captured soundly (data-dependent
+    control flow, tensors leaving torch, state written by forward) is refused with a
+    one-line ValueError naming the module and the reason; so is a result that differs from
+    the original beyond the pinned tolerance on a fresh random input.
 
     Args:
-        model: any network (best: one built from convzoo.layers).
+        model: any network (torch.nn, convzoo layers, functional convs with constant
+            weights); it is optimized in eval mode.
         example_input: an input it accepts (its shape, dtype and device are planned for;
             the ONNX backends are fixed to this shape).
-        backend: ``'torch'`` (default), ``'onnxruntime'``, ``'openvino'`` (only when the
-            package is importable) or ``'auto'`` (time torch and onnxruntime, keep the
-            faster).
+        backend: ``'torch'`` (default), ``'onnxruntime'``, ``'openvino'`` or ``'auto'``
+            (time every installed backend, interleaved, and keep the fastest).
+        precision: ``'fp32'`` (default) or ``'bf16'`` (CPUs with native bfloat16 only;
+            errors against the fp32 original are reported).
 
     Shape:
         same as ``model``.
 
-    >>> from convzoo.layers import Depthwise, Pointwise
-    >>> net = nn.Sequential(Pointwise(3, 8), nn.BatchNorm2d(8), nn.ReLU(), Depthwise(8, 3,
-    ...                     padding=1), nn.BatchNorm2d(8)).eval()
+    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+    ...                     nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8)).eval()
     >>> x = torch.randn(2, 3, 16, 16)
     >>> fast = optimize(net, x)
-    >>> fast.report.folded_batchnorms, torch.allclose(fast(x), net(x), atol=1e-5)
+    >>> fast.report.folded_batchnorms, fast.report.fresh_error <= fast.report.tolerance
     (2, True)
+    >>> fast(torch.randn(4, 3, 16, 16)).shape  # another batch size: optimized on first use
+    torch.Size([4, 8, 16, 16])
     """
-    backend = check_backend(backend)
+    precision = check_precision(precision)
+    backend = check_backend(backend, precision)
     if not isinstance(example_input, torch.Tensor):
         raise ValueError(f"`example_input` (={type(example_input).__name__}) must be a tensor")
     start = time.perf_counter()
-    net = copy.deepcopy(model).eval()
-    with torch.no_grad():
-        # the passes read the model's structure, not its batch size: record and check on one
-        # sample when the example is a batch (3 passes of a batch of 8 cost ~1 s on ResNet-50)
-        usage, probe = _record_probe(net, example_input)
-        reference = usage.output
-        bns = fold_batchnorms(net, usage)
-        shuffles = fold_shuffles(net, usage)
-        dispatch_torch_convs(net, example_input)
-        use_cl = example_input.dim() == 4
-        if use_cl:
-            nhwc_shuffles(net)  # the remaining shuffles keep the layout too
-        inner: nn.Module = (ChannelsLast(net) if use_cl else net).eval()
-        exported: nn.Module | None = None  # ONNX backends export the unfused graph
-        if backend in ("onnxruntime", "auto"):
-            exported = onnxruntime_module(inner, example_input)
-        elif backend == "openvino":
-            exported = openvino_module(inner, example_input)
-        fused = adds = units = 0
-        if use_cl and backend in ("torch", "auto"):  # fused oneDNN convs want NHWC
-            fused = fuse_convs(net, record_usage(inner, probe), probe)
-            adds = fuse_residuals(inner, inner, probe)  # `inner` holds `net`: net replaceable
-            units = interleave_units(inner)
-        coverage, output = layout_coverage(inner, probe)
-        error = _max_error(output, reference)
-    chosen, timings = backend, {}
-    if backend == "auto" and exported is not None:
-        torch_inner, ort_inner = inner, exported
+    source = private_copy(model)
+    options = {"precision": precision}
+    inner, facts = _build(source, example_input, **options)
+    candidates: dict[str, nn.Module] = {}
+    if backend in ("torch", "auto"):
+        candidates["torch"] = inner
+    if backend in ("onnxruntime", "openvino", "auto"):
+        onnx = export_onnx(facts["portable"], example_input)
+        template = facts["reference"]
+        shape = tuple(example_input.shape)
+        names = [backend] if backend != "auto" else [
+            n for n in ("onnxruntime", "openvino") if _installed(n)
+            and not (n == "onnxruntime" and precision == "bf16")]
+        for name in names:
+            run = onnxruntime_session(onnx) if name == "onnxruntime" else \
+                openvino_session(onnx, precision)
+            candidates[name] = BackendModule(run, shape, template, name)
+    chosen, timings = next(iter(candidates)), {}
+    if len(candidates) > 1:
         with torch.no_grad():
-            measured = interleaved(
-                {"torch": lambda: torch_inner(example_input),
-                 "onnxruntime": lambda: ort_inner(example_input)},
-                repeats=7, warmup=2,
-            )
+            measured = interleaved({n: (lambda m=m: m(example_input))
+                                    for n, m in candidates.items()}, repeats=7, warmup=2)
         timings = {k: v.median_ms for k, v in measured.items()}
         chosen = min(timings, key=timings.__getitem__)
-    if chosen != "torch" and exported is not None:
-        inner = exported
-        with torch.no_grad():  # the ONNX graph is fixed to the example's shape
-            full = reference if probe is example_input else net_output(model, example_input)
-            error = _max_error(exported(example_input), full)
+    result = candidates[chosen]
+    if chosen == "torch":
+        example_error, fresh_error, tol = facts["errors"]  # verified while built
+    else:
+        example_error, fresh_error, tol = _verify(source, result, example_input, precision,
+                                                  chosen, facts["reference"])
     report = OptimizeReport(
-        backend=chosen, folded_batchnorms=bns, folded_shuffles=shuffles,
-        fused_activations=fused, channels_last=use_cl,
-        coverage=coverage, max_abs_error=error, seconds=time.perf_counter() - start,
-        timings_ms=timings, fused_adds=adds, interleaved_units=units,
+        backend=chosen, folded_batchnorms=facts["bns"], folded_shuffles=facts["shuffles"],
+        fused_activations=facts["acts"] if chosen == "torch" else 0,
+        channels_last=facts["channels_last"] and chosen == "torch",
+        coverage=facts["coverage"] if chosen == "torch" else {},
+        max_abs_error=max(example_error, fresh_error), seconds=time.perf_counter() - start,
+        timings_ms=timings, fused_adds=facts["adds"] if chosen == "torch" else 0,
+        interleaved_units=facts["units"] if chosen == "torch" else 0, precision=precision,
+        capture=facts["capture"], example_error=example_error, fresh_error=fresh_error,
+        tolerance=tol,
     )
-    return Optimized(inner, report)
+    return Optimized(result, report, source, options, tuple(example_input.shape))
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

@@ -1,188 +1,136 @@
-"""Layout planning: one channels_last layout through the whole network.
+"""Layout planning and large-kernel fast paths on a captured graph.
 
-Weights of every 4-D parameter are stored NHWC and the input is converted once; conv,
-BatchNorm, activations, residual adds and concatenations then keep NHWC from layer to layer
-(oneDNN picks the channels_last kernels when input or weight is channels_last), and the
-output is converted back once. :func:`layout_coverage` measures how much of the network
-actually ran NHWC.
+- One channels_last plan: every 4-D float input is converted once, the weights of 2-D convs
+  are stored NHWC, and oneDNN keeps NHWC from op to op (convs, elementwise ops, pooling,
+  concatenations); 4-D outputs are made contiguous once at the end. ``view`` nodes become
+  ``reshape`` (same values for any strides: a view of an NHWC tensor that needs NCHW
+  strides would otherwise fail, e.g. ``x.view(N, -1)`` before a classifier).
+- Large-kernel fast paths: a dense 2-D conv that :func:`convzoo.functional.choose_path`
+  sends to the FFT path is computed by :func:`convzoo.functional.conv_fft`; large depthwise
+  kernels take oneDNN's channels_last kernel through the plan.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.fx as fx
 import torch.nn as nn
 
-from convzoo.functional.dispatch import choose_path, run_fast
-from convzoo.functional.layout import is_channels_last
-from convzoo.layers.base import ConvBase
+from convzoo.fast.graph import (
+    add_constant,
+    aten,
+    constant,
+    conv_call,
+    is_constant,
+    output_nodes,
+    replace,
+    tensor_meta,
+)
+from convzoo.functional import choose_path, conv_fft
 from convzoo.spec import ConvSpec
 
-__all__ = [
-    "ChannelsLast", "ChannelsLastShuffle", "FastConv", "dispatch_torch_convs", "layout_coverage",
-    "nhwc_shuffles",
-]
+__all__ = ["FFTConv", "fft_paths", "plan_channels_last", "to_contiguous"]
+
+_FLOATS = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 
 
-class ChannelsLast(nn.Module):
-    """Run ``inner`` (its 4-D weights made channels_last) on a channels_last input; 4-D
-    outputs come back NCHW-contiguous. Values are unchanged (only strides differ).
+def to_contiguous(x: object) -> object:
+    """``x.contiguous()`` for a tensor (the one conversion out of the plan), else ``x``.
 
-    Args:
-        inner: the network.
+    >>> to_contiguous(torch.zeros(1, 2, 3, 3).to(memory_format=torch.channels_last)).stride()
+    (18, 9, 3, 1)
+    """
+    return x.contiguous() if isinstance(x, torch.Tensor) else x
+
+
+def plan_channels_last(gm: fx.GraphModule) -> bool:
+    """Plan channels_last through ``gm`` when it holds a 2-D conv on a 4-D float input;
+    returns whether it did. In place.
 
     Shape:
-        same as ``inner``.
+        unchanged (values identical; only strides differ inside).
+    """
+    graph = gm.graph
+    calls = [c for c in map(conv_call, graph.nodes) if c is not None and c.ndim == 2]
+    if not calls:
+        return False
+    for node in list(graph.nodes):
+        val = tensor_meta(node)
+        if node.op == "placeholder" and val is not None and val.dim() == 4 \
+                and val.dtype in _FLOATS:
+            with graph.inserting_after(node):
+                cl = graph.call_function(aten.clone.default, (node,),
+                                         {"memory_format": torch.channels_last})
+            cl.meta["val"] = val
+            node.replace_all_uses_with(
+                cl, delete_user_cb=lambda u, cl=cl: u is not cl and u.op != "call_module")
+        elif node.op == "call_function" and node.target in (aten.view.default,
+                                                            aten._unsafe_view.default):
+            node.target = aten.reshape.default
+    done: dict[fx.Node, fx.Node] = {}
+    for call in calls:
+        w = call.weight
+        if not is_constant(w) or constant(gm, w).dim() != 4:
+            continue
+        if w not in done:
+            with graph.inserting_before(call.node):
+                done[w] = add_constant(
+                    gm, constant(gm, w).contiguous(memory_format=torch.channels_last), "w")
+        call.node.replace_input_with(w, done[w])
+    out = next(n for n in reversed(graph.nodes) if n.op == "output")
+    for node in output_nodes(graph):
+        val = tensor_meta(node)
+        if val is not None and val.dim() == 4:
+            with graph.inserting_before(out):
+                back = graph.call_function(to_contiguous, (node,))
+            back.meta["val"] = val
+            out.replace_input_with(node, back)
+    graph.eliminate_dead_code()
+    return True
 
-    >>> m = ChannelsLast(nn.Conv2d(3, 4, 3))
-    >>> y = m(torch.randn(1, 3, 8, 8)); y.shape, y.is_contiguous()
-    (torch.Size([1, 4, 6, 6]), True)
+
+class FFTConv(nn.Module):
+    """``conv_fft(spec, x, weight, bias)`` as a graph node (the spec held here).
+
+    >>> spec = ConvSpec(1, 1, 19, padding=9, ndim=2)
+    >>> FFTConv(spec)(torch.randn(1, 1, 20, 20), torch.randn(1, 1, 19, 19), None).shape
+    torch.Size([1, 1, 20, 20])
     """
 
-    def __init__(self, inner: nn.Module) -> None:
+    def __init__(self, spec: ConvSpec) -> None:
         super().__init__()
-        self.inner = inner.to(memory_format=torch.channels_last)
+        self.spec = spec
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)  # the one conversion in
-        y = self.inner(x)
-        if isinstance(y, torch.Tensor) and y.dim() == 4:
-            y = y.contiguous()  # the one conversion out
-        return y
+    def forward(self, x: torch.Tensor, weight: torch.Tensor,
+                bias: torch.Tensor | None) -> torch.Tensor:
+        return conv_fft(self.spec, x, weight, bias)
 
 
-class ChannelsLastShuffle(nn.Module):
-    """A channel shuffle that keeps a channels_last tensor channels_last (one copy).
-
-    ``ChannelShuffle``'s reshape -> transpose -> reshape on an NHWC tensor returns NCHW (the
-    layout would break there); done on the ``(N, H, W, C)`` view instead, the same
-    permutation stays NHWC. NCHW inputs take the original path. Same values either way.
-
-    Args:
-        groups: the shuffle's groups.
-
-    Shape:
-        ``(N, C, H, W)`` -> same; output channel ``j*g + i`` is input channel ``i*(C/g) + j``.
-
-    >>> x = torch.arange(6.).reshape(1, 6, 1, 1).contiguous(memory_format=torch.channels_last)
-    >>> ChannelsLastShuffle(2)(x)[0, :, 0, 0].tolist()
-    [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
-    """
-
-    def __init__(self, groups: int) -> None:
-        super().__init__()
-        self.groups = groups
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or not x.is_contiguous(memory_format=torch.channels_last):
-            from convzoo.layers.shuffle import channel_shuffle
-
-            return channel_shuffle(x, self.groups)
-        n, c, h, w = x.shape
-        y = x.permute(0, 2, 3, 1).reshape(n, h, w, self.groups, c // self.groups)  # NHWC view
-        y = y.transpose(3, 4).reshape(n, h, w, c)  # (N, H, W, C) shuffled, one copy
-        return y.permute(0, 3, 1, 2)  # NCHW shape, channels_last strides
-
-
-def nhwc_shuffles(model: nn.Module) -> int:
-    """Replace every ``ChannelShuffle`` of ``model`` by a :class:`ChannelsLastShuffle`
-    (in place); returns how many.
-
-    >>> from convzoo.layers import ChannelShuffle
-    >>> m = nn.Sequential(ChannelShuffle(2))
-    >>> nhwc_shuffles(m), type(m[0]).__name__
-    (1, 'ChannelsLastShuffle')
-    """
-    from convzoo.layers.shuffle import ChannelShuffle
-
-    count = 0
-    for name, module in list(model.named_modules()):
-        if isinstance(module, ChannelShuffle):
-            parent, _, attr = name.rpartition(".")
-            setattr(model.get_submodule(parent), attr, ChannelsLastShuffle(module.groups))
-            count += 1
-    return count
-
-
-class FastConv(nn.Module):
-    """A ``torch.nn.Conv2d`` routed through :func:`convzoo.functional.run_fast` (same weights).
-
-    >>> conv = nn.Conv2d(2, 2, 21, padding=10)
-    >>> x = torch.randn(1, 2, 24, 24)
-    >>> torch.allclose(FastConv(conv)(x), conv(x), atol=1e-4)
-    True
-    """
-
-    def __init__(self, conv: nn.Conv2d) -> None:
-        super().__init__()
-        self.conv = conv
-        self.spec = ConvSpec.from_module(conv)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return run_fast(self.spec, x, self.conv.weight, self.conv.bias)
-
-
-def dispatch_torch_convs(model: nn.Module, example: torch.Tensor) -> int:
-    """Wrap the ``torch.nn.Conv2d`` modules of ``model`` (convzoo's layers dispatch by
-    themselves) in :class:`FastConv`; returns how many. In place.
-
-    Args:
-        model: the network. example: an input (only dtype/device read).
+def fft_paths(gm: fx.GraphModule) -> int:
+    """Route every dense 2-D conv that ``choose_path`` sends to the FFT path through
+    :class:`FFTConv`; returns how many. In place.
 
     Shape:
         unchanged.
-
-    >>> m = nn.Sequential(nn.Conv2d(2, 2, 3))
-    >>> dispatch_torch_convs(m, torch.randn(1, 2, 8, 8)), type(m[0]).__name__
-    (1, 'FastConv')
     """
     count = 0
-    for name, module in list(model.named_modules()):
-        if type(module) is nn.Conv2d and module.padding_mode == "zeros":
-            parent, _, attr = name.rpartition(".")
-            setattr(model.get_submodule(parent), attr, FastConv(module))
-            count += 1
+    for node in list(gm.graph.nodes):
+        call = conv_call(node)
+        val = tensor_meta(call.x) if call is not None else None
+        if call is None or call.transposed or call.ndim != 2 or val is None or \
+                call.groups != 1 or not is_constant(call.weight):
+            continue
+        w = constant(gm, call.weight)
+        spec = ConvSpec(w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=tuple(call.stride),
+                        padding=tuple(call.padding), dilation=tuple(call.dilation),
+                        bias=call.bias is not None, ndim=2)
+        if choose_path(spec, torch.empty(1, 1, 1, 1, dtype=val.dtype)) != "fft":
+            continue
+        name = f"_cz_fft_{count}"
+        gm.add_submodule(name, FFTConv(spec))
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_module(name, (call.x, call.weight, call.bias))
+        replace(node, new)
+        count += 1
+    gm.graph.eliminate_dead_code()
     return count
-
-
-def layout_coverage(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, int], object]:
-    """Count the conv calls of one forward pass, those whose input was channels_last, and
-    the fast path each took; also return the model's output of that pass.
-
-    Args:
-        model: the network. example: its input.
-
-    Returns:
-        ``({'convs': n, 'channels_last_inputs': m, 'native': ..., 'channels_last': ...,
-        'fft': ..., 'fused': ...}, output)`` ('fused': :class:`~convzoo.fast.fuse.FusedConv`).
-
-    >>> from convzoo.layers import Conv2d
-    >>> layout_coverage(ChannelsLast(Conv2d(3, 4, 3)), torch.randn(1, 3, 8, 8))[0]['convs']
-    1
-    """
-    from convzoo.fast.fuse import FusedConv
-
-    counts = {"convs": 0, "channels_last_inputs": 0, "native": 0, "channels_last": 0, "fft": 0,
-              "fused": 0}
-
-    def hook(module: nn.Module, args: tuple) -> None:
-        x = args[0]
-        counts["convs"] += 1
-        counts["channels_last_inputs"] += int(is_channels_last(x))
-        spec = module.spec
-        if isinstance(module, FusedConv):
-            counts["fused"] += 1  # one oneDNN call with its activation
-        else:
-            counts["native" if spec.transposed else choose_path(spec, x)] += 1
-
-    handles = [
-        m.register_forward_pre_hook(hook) for m in model.modules()
-        if isinstance(m, (ConvBase, FastConv, FusedConv))
-    ]
-    try:
-        with torch.no_grad():
-            output = model(example)
-    finally:
-        for h in handles:
-            h.remove()
-    return counts, output

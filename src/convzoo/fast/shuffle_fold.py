@@ -1,22 +1,58 @@
-"""Fold a channel shuffle into the next conv's weights (an exact permutation).
+"""Channel permutations on a captured graph, and folding them into the next conv (exact).
 
-A shuffle computes ``U[k] = T[perm[k]]``; a conv reading only ``U`` computes
-``sum_k W[:, k] U[k] = sum_k W[:, k] T[perm[k]]``, i.e. the same conv on ``T`` with its input
-columns permuted: ``W'[:, perm[k]] = W[:, k]``. For a grouped conv this is exact when the
-permutation keeps every channel inside its group (always true for ``groups = 1``).
+A channel shuffle is, in ATen, a chain of data-movement ops (``view``, ``permute``/
+``transpose``, ``clone``, ``channel_shuffle``...). :func:`channel_permutation` finds such a
+chain and *proves* what it does by replaying it on an index tensor: the chain is a channel
+permutation ``U[:, k] = T[:, perm[k]]`` only if the replayed indices say so.
+
+A conv reading only ``U`` computes ``sum_k W[:, k] U[k] = sum_k W[:, k] T[perm[k]]``: the same
+conv on ``T`` with ``W'[:, perm[k]] = W[:, k]``. Exact for a grouped conv when the permutation
+keeps every channel inside its group (always true for ``groups = 1``).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
-import torch.nn as nn
+import torch.fx as fx
 
-from convzoo.fast.fold import replace_module
-from convzoo.fast.usage import Usage
-from convzoo.layers.base import ConvBase
-from convzoo.layers.shuffle import ChannelShuffle
+from convzoo.fast.graph import (
+    add_constant,
+    aten,
+    constant,
+    conv_call,
+    emit_conv,
+    is_constant,
+    output_nodes,
+    replace,
+    tensor_meta,
+)
 
-__all__ = ["fold_shuffles", "permute_conv_input", "respects_groups"]
+__all__ = ["Permutation", "channel_permutation", "fold_shuffles", "respects_groups"]
+
+MOVES = {
+    aten.view.default, aten._unsafe_view.default, aten.reshape.default, aten.permute.default,
+    aten.transpose.int, aten.clone.default, aten.alias.default, aten.unsqueeze.default,
+    aten.squeeze.dim, aten.flatten.using_ints, aten.unflatten.int,
+    aten.channel_shuffle.default, aten.native_channel_shuffle.default,
+}
+
+
+@dataclass
+class Permutation:
+    """A chain of data-movement nodes computing ``end = start[:, perm]``.
+
+    Attributes:
+        start: the permuted tensor's node. end: the chain's last node.
+        nodes: the chain, in order. perm: ``end[:, k] = start[:, perm[k]]``.
+    """
+
+    start: fx.Node
+    end: fx.Node
+    nodes: list[fx.Node]
+    perm: list[int]
 
 
 def respects_groups(perm: list[int], groups: int) -> bool:
@@ -29,76 +65,90 @@ def respects_groups(perm: list[int], groups: int) -> bool:
     return all(p // per == k // per for k, p in enumerate(perm))
 
 
-def permute_conv_input(conv: ConvBase, perm: list[int]) -> None:
-    """Rewrite ``conv`` in place so that ``conv'(T) = conv(T[perm])`` (channel ``k`` of the
-    conv's old input was channel ``perm[k]`` of ``T``).
+def channel_permutation(end: fx.Node) -> Permutation | None:
+    """The channel permutation a chain of data-movement nodes ending at ``end`` computes
+    (each inner node read by the next alone), proven by replay on indices; else None.
 
-    Args:
-        conv: a forward convzoo conv. perm: a permutation of ``range(C_in)`` respecting the
-            conv's groups (:func:`respects_groups`).
+    >>> g = fx.Graph(); x = g.placeholder("x"); x.meta["val"] = torch.empty(1, 4, 2, 2)
+    >>> v = g.call_function(aten.view.default, (x, [1, 2, 2, 2, 2]))
+    >>> t = g.call_function(aten.transpose.int, (v, 1, 2))
+    >>> c = g.call_function(aten.clone.default, (t,), {"memory_format": torch.contiguous_format})
+    >>> u = g.call_function(aten.view.default, (c, [1, 4, 2, 2]))
+    >>> u.meta["val"] = torch.empty(1, 4, 2, 2); _ = g.output(u)
+    >>> channel_permutation(u).perm
+    [0, 2, 1, 3]
+    """
+    chain: list[fx.Node] = []
+    node = end
+    while node.op == "call_function" and node.target in MOVES and node.args \
+            and isinstance(node.args[0], fx.Node):
+        if chain and len(node.users) != 1:
+            break
+        chain.append(node)
+        node = node.args[0]
+    chain.reverse()
+    start_val, end_val = tensor_meta(node), tensor_meta(end)
+    if not chain or start_val is None or end_val is None or start_val.dim() < 3 \
+            or tuple(start_val.shape) != tuple(end_val.shape):
+        return None
+    shape = tuple(int(s) for s in start_val.shape)
+    idx = torch.arange(math.prod(shape)).reshape(shape)
+    value = idx
+    for n in chain:
+        if any(a is not n.args[0] for a in n.all_input_nodes):
+            return None  # a shape given by another node: not a static chain
+        args = (value, *n.args[1:])
+        try:
+            value = n.target(*args, **n.kwargs)  # type: ignore[operator]
+        except RuntimeError:  # e.g. a view the strides do not allow: not this pattern
+            return None
+    if tuple(value.shape) != shape:
+        return None
+    inner = math.prod(shape[2:])
+    perm = ((value[0].reshape(shape[1], -1)[:, 0] // inner) % shape[1]).tolist()
+    if sorted(perm) != list(range(shape[1])) or not torch.equal(value, idx[:, perm]):
+        return None
+    return Permutation(node, end, chain, perm)
+
+
+def _permute_weight(w: torch.Tensor, perm: list[int], groups: int) -> torch.Tensor:
+    """``W'`` with ``conv_{W'}(T) = conv_W(T[:, perm])`` (columns permuted inside groups)."""
+    per, out_per = w.shape[1], w.shape[0] // groups
+    new = w.clone()
+    for g in range(groups):
+        rows = slice(g * out_per, (g + 1) * out_per)
+        cols = [perm[g * per + k] - g * per for k in range(per)]
+        new[rows, cols] = w[rows]
+    return new
+
+
+def fold_shuffles(gm: fx.GraphModule) -> int:
+    """Fold every channel permutation read only by forward convs (constant weights, the
+    permutation inside their groups) into those convs; returns how many. In place.
 
     Shape:
-        weight ``(C_out, C_in/g, *k)``: columns permuted within each group.
-
-    >>> from convzoo.layers import Conv2d
-    >>> conv, x, perm = Conv2d(3, 2, 1), torch.randn(1, 3, 2, 2), [2, 0, 1]
-    >>> ref = conv(x[:, perm]); permute_conv_input(conv, perm)
-    >>> torch.allclose(conv(x), ref)
-    True
+        unchanged.
     """
-    spec = conv.spec
-    if spec.transposed or sorted(perm) != list(range(spec.in_channels)):
-        raise ValueError(
-            f"`perm` (length {len(perm)}) must be a permutation of the {spec.in_channels} "
-            "input channels of a forward conv"
-        )
-    if not respects_groups(perm, spec.groups):
-        raise ValueError(f"`perm` must keep every channel inside its group (={spec.groups})")
-    g, per = spec.groups, spec.in_channels // spec.groups
-    out_per = spec.out_channels // g
-    with torch.no_grad():
-        old = conv.weight.clone()
-        for gi in range(g):
-            rows = slice(gi * out_per, (gi + 1) * out_per)
-            for k in range(gi * per, (gi + 1) * per):
-                conv.weight[rows, perm[k] % per] = old[rows, k % per]
-
-
-def fold_shuffles(model: nn.Module, usage: Usage) -> int:
-    """Fold every :class:`ChannelShuffle` whose output feeds exactly one conv (and nothing
-    else) into that conv, replacing the shuffle by ``nn.Identity``. Returns the count.
-
-    Args:
-        model: the module to rewrite (in place). usage: its recorded forward pass.
-
-    Shape:
-        the model's input and output shapes are unchanged.
-
-    >>> from convzoo.fast.usage import record_usage
-    >>> from convzoo.layers import Conv2d
-    >>> m = nn.Sequential(ChannelShuffle(2), Conv2d(4, 3, 3))
-    >>> x = torch.randn(1, 4, 5, 5); ref = m(x)
-    >>> fold_shuffles(m, record_usage(m, x)), torch.allclose(m(x), ref, atol=1e-6)
-    (1, True)
-    """
-    readers: dict[int, list[nn.Module]] = {}
-    for module, inp in usage.inputs.items():
-        readers.setdefault(inp, []).append(module)
     folded = 0
-    for shuffle in list(model.modules()):
-        if not isinstance(shuffle, ChannelShuffle) or shuffle not in usage.outputs:
+    outs = output_nodes(gm.graph)
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or node.target not in MOVES or node in outs:
             continue
-        convs = [
-            m for m in readers.get(usage.outputs[shuffle], [])
-            if isinstance(m, ConvBase) and not m.spec.transposed
-        ]
-        if len(convs) != 1 or not usage.only_consumer(shuffle, convs[0]):
+        found = channel_permutation(node)
+        if found is None or not node.users or found.perm == sorted(found.perm):
+            continue  # no chain, or one that permutes nothing
+        calls = [conv_call(u) for u in node.users]
+        if not all(c is not None and not c.transposed and c.x is node and is_constant(c.weight)
+                   and c.weight is not node and respects_groups(found.perm, c.groups)
+                   for c in calls):
             continue
-        conv = convs[0]
-        perm = shuffle.permutation(conv.spec.in_channels)
-        if not respects_groups(perm, conv.spec.groups):
-            continue
-        permute_conv_input(conv, perm)
-        replace_module(model, shuffle, nn.Identity())
+        for call in calls:
+            assert call is not None
+            w = _permute_weight(constant(gm, call.weight), found.perm, call.groups)
+            with gm.graph.inserting_before(call.node):
+                conv = emit_conv(gm.graph, call, found.start, add_constant(gm, w, "w"),
+                                 call.bias)
+            replace(call.node, conv)
         folded += 1
+    gm.graph.eliminate_dead_code()
     return folded

@@ -33,7 +33,7 @@ from convzoo.spec import ConvSpec
 __all__ = [
     "DEPTHWISE_LAYOUT_MIN_KERNEL", "DENSE_FFT_MIN_KERNEL", "DENSE_FFT_MAX_CHANNEL_PAIRS",
     "DENSE_LAYOUT_MIN_KERNEL", "PATHS", "Path", "choose_path", "is_depthwise", "native_only",
-    "run_fast",
+    "run_fast", "set_native_only",
 ]
 
 Path = Literal["native", "channels_last", "fft"]
@@ -45,6 +45,18 @@ DENSE_FFT_MIN_KERNEL = 19
 DENSE_FFT_MAX_CHANNEL_PAIRS = 64
 _FAST_DTYPES = (torch.float32, torch.float64)
 _NATIVE_ONLY = [False]
+
+
+def set_native_only(flag: bool) -> bool:
+    """Set the process-wide native-only switch (see :func:`native_only`); returns the previous
+    value. For benchmarks that flip it inside a timed call at the cost of one assignment.
+
+    >>> previous = set_native_only(True); set_native_only(previous)
+    True
+    """
+    previous = _NATIVE_ONLY[0]
+    _NATIVE_ONLY[0] = bool(flag)
+    return previous
 
 
 @contextmanager

@@ -1,0 +1,238 @@
+"""Capture a model's inference computation as a functional ATen graph, or refuse.
+
+``torch.export`` (non-strict) traces the eval-mode model with fake tensors: a Python branch
+on tensor values cannot be traced (it raises), a tensor leaving torch (``.numpy()``) cannot
+be faked (it raises), and the program is functionalized: in-place ops become out-of-place
+values and writes to buffers or inputs are listed in its signature. Where export fails for
+another reason, ``torch.fx`` symbolic tracing proves the Python control flow static and
+``make_fx`` records the functionalized ATen ops. Whatever cannot be captured soundly is
+refused with a one-line ``ValueError`` naming the module and the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+from dataclasses import dataclass
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from convzoo.functional.dispatch import native_only
+
+__all__ = ["CAPTURE_METHODS", "Captured", "capture", "private_copy", "refuse"]
+
+CAPTURE_METHODS: tuple[str, ...] = ("export", "fx")
+
+
+@dataclass
+class Captured:
+    """A captured graph.
+
+    Attributes:
+        gm: the GraphModule (parameters and buffers as ``get_attr`` nodes, same call
+            signature and output structure as the model). method: ``'export'`` or ``'fx'``.
+        reference: the model's eager output at the example (no grad).
+    """
+
+    gm: fx.GraphModule
+    method: str
+    reference: object = None
+
+
+def refuse(model: nn.Module, reason: str, where: str | None = None) -> ValueError:
+    """The one-line refusal: ``model (Type) cannot be optimized soundly: module 'a.b'
+    (Type): reason``.
+
+    >>> print(refuse(nn.ReLU(), "writes buffer 'n'", _describe("act", nn.ReLU())))
+    `model` (ReLU) cannot be optimized soundly: module 'act' (ReLU): writes buffer 'n'
+
+    """
+    place = f"module {where}: " if where is not None else ""
+    line = " ".join(f"{place}{reason}".split())  # one line
+    return ValueError(f"`model` ({type(model).__name__}) cannot be optimized soundly: {line}")
+
+
+def _describe(name: str, module: nn.Module) -> str:
+    """``'name' (Type)``, the way refusals name a module."""
+    return f"'{name or '<root>'}' ({type(module).__name__})"
+
+
+def _owner(model: nn.Module, fqn: str) -> str:
+    """The described module owning a parameter/buffer path."""
+    owner = fqn.rpartition(".")[0]
+    return _describe(owner, model.get_submodule(owner))
+
+
+def _where(model: nn.Module, tb: types.TracebackType | None) -> str | None:
+    """The innermost module of ``model`` whose code was running in a traceback."""
+    names = {id(m): name for name, m in model.named_modules()}
+    found = None
+    while tb is not None:
+        this = tb.tb_frame.f_locals.get("self")
+        if isinstance(this, nn.Module) and id(this) in names:
+            found = f"{_describe(names[id(this)], this)} line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+def _classify(exc: BaseException) -> str | None:
+    """The soundness reason an export/trace error stands for, or None (another failure)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if "data-dependent" in text or "DataDependent" in text or "symbolically traced variables "\
+            "cannot be used as inputs to control flow" in text:
+        return "data-dependent control flow (a Python branch or loop on tensor values)"
+    if "numpy()" in text or "__array" in text:
+        return "a tensor leaves torch (.numpy()), which no graph can follow"
+    if "tolist" in text or ".item()" in text:
+        return "a tensor leaves torch (.item()/.tolist()), which no graph can follow"
+    return None
+
+
+def _attributes(model: nn.Module) -> dict[tuple[str, str], int]:
+    """Identity of every attribute of every module (to catch state kept across calls)."""
+    seen: dict[tuple[str, str], int] = {}
+    for name, m in model.named_modules():
+        for key, value in vars(m).items():
+            if key in ("_parameters", "_buffers", "_modules"):
+                for k, v in value.items():
+                    seen[(name, f"{key}.{k}")] = id(v)
+            elif not key.startswith("_forward") and not key.startswith("_backward"):
+                seen[(name, key)] = id(value)
+    return seen
+
+
+def _assigned(model: nn.Module, before: dict[tuple[str, str], int]) -> dict[int, str]:
+    """``id(value) -> described attribute`` of every tensor attribute that forward assigned."""
+    found: dict[int, str] = {}
+    for (name, key), ident in _attributes(model).items():
+        attr = key.rpartition(".")[2]
+        value = getattr(model.get_submodule(name), attr, None)
+        if before.get((name, key)) != ident and isinstance(value, torch.Tensor):
+            found[id(value)] = f"{attr!r}\0{_describe(name, model.get_submodule(name))}"
+    return found
+
+
+def _check_state(model: nn.Module, gm: fx.GraphModule, assigned: dict[int, str]) -> None:
+    """Refuse a graph reading, as a constant, a tensor that a forward call assigned: state
+    kept from one call to the next (a cache). An attribute recomputed from parameters at
+    each call (``spectral_norm``'s weight) is a computation in the graph, not a constant."""
+    for node in gm.graph.nodes:
+        if node.op != "get_attr":
+            continue
+        value: object = gm
+        for part in str(node.target).split("."):
+            value = getattr(value, part, None)
+        if id(value) in assigned:
+            attr, where = assigned[id(value)].split("\0")
+            raise refuse(model, f"assigns attribute {attr} in forward and reads it in a later "
+                         "call (state kept across calls)", where)
+
+
+def private_copy(model: nn.Module) -> nn.Module:
+    """An eval-mode deep copy of ``model`` (refused in one line when it cannot be copied)."""
+    try:
+        return copy.deepcopy(model).eval()
+    except Exception as exc:  # noqa: BLE001
+        raise refuse(model, "cannot be copied (optimize works on a private copy): "
+                     f"{(str(exc).splitlines() or [''])[0][:160]}") from None
+
+
+def _export(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
+    program = torch.export.export(model, (example,), strict=False).run_decompositions({})
+    sig = program.graph_signature
+    for _, target in sorted(sig.buffers_to_mutate.items()):
+        raise refuse(model, f"forward writes buffer {target.rpartition('.')[2]!r} (state kept "
+                     "across calls)", _owner(model, target))
+    if sig.user_inputs_to_mutate:
+        raise refuse(model, "forward modifies its input in place")
+    return program.module()
+
+
+def _fx(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    traced = fx.symbolic_trace(model)  # raises on Python control flow over tensor values
+    for node in traced.graph.nodes:
+        if node.op == "call_method" and node.target in ("numpy", "tolist", "item"):
+            raise refuse(model, f"a tensor leaves torch (.{node.target}()), which no graph "
+                         "can follow")
+    functional = torch.func.functionalize(traced, remove="mutations_and_views")
+    with torch.no_grad():
+        gm = make_fx(functional, pre_dispatch=False)(example.clone())
+    for node in gm.graph.nodes:
+        if node.op == "call_function" and getattr(node.target, "_schema", None) is not None \
+                and node.target._schema.is_mutable:
+            raise refuse(model, f"forward writes a tensor in place ({node.target}) that "
+                         "outlives the call (a buffer or the input)")
+    return gm
+
+
+def capture(model: nn.Module, example: torch.Tensor, method: str = "export") -> Captured:
+    """Capture ``model`` (a private eval-mode copy) at ``example``'s shape; convzoo's layers
+    are captured as plain convolutions (their fast paths are re-chosen on the graph).
+
+    Args:
+        model: the network (not modified). example: an input it accepts.
+        method: ``'export'`` (torch.export, with ``'fx'`` where export fails for a reason
+            other than soundness) or ``'fx'`` (symbolic trace + make_fx only).
+
+    Shape:
+        the graph is specialized to ``example``'s shape (other shapes re-capture).
+
+    >>> cap = capture(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()), torch.randn(1, 1, 5, 5))
+    >>> cap.method, sorted({str(n.target) for n in cap.gm.graph.nodes if n.op ==
+    ...     "call_function"})
+    ('export', ['aten.conv2d.default', 'aten.relu.default'])
+    """
+    with native_only():  # convzoo layers traced as plain convs: the rewrites pick the paths
+        return _capture(model, example, method)
+
+
+def _capture(model: nn.Module, example: torch.Tensor, method: str) -> Captured:
+    if method not in CAPTURE_METHODS:
+        raise ValueError(f"`method` (={method!r}) must be one of: {', '.join(CAPTURE_METHODS)}")
+    net = private_copy(model)
+    before = _attributes(net)
+    try:
+        with torch.no_grad():
+            reference = net(example.clone())  # attributes assigned by forward show up
+    except Exception as exc:  # noqa: BLE001
+        line = (str(exc).splitlines() or [""])[0][:200]
+        raise ValueError(f"`example_input` (shape {tuple(example.shape)}) is not accepted by "
+                         f"`model` ({type(model).__name__}): {type(exc).__name__}: {line}") \
+            from None
+    assigned = _assigned(net, before)
+    if method == "export":
+        try:
+            gm = _export(net, example)
+            _check_state(model, gm, assigned)
+            return Captured(gm, "export", reference)
+        except ValueError as exc:
+            if "cannot be optimized soundly" in str(exc):
+                raise
+            first: BaseException = exc
+        except Exception as exc:  # noqa: BLE001 - every export failure is classified
+            first = exc
+        reason = _classify(first)
+        if reason is not None:
+            raise refuse(model, reason, _where(net, first.__traceback__)) from None
+        net = private_copy(model)
+        before = _attributes(net)
+        with torch.no_grad():
+            net(example.clone())
+        assigned = _assigned(net, before)
+    try:
+        gm = _fx(net, example)
+    except ValueError as exc:
+        if "cannot be optimized soundly" in str(exc):
+            raise
+        reason = _classify(exc) or f"cannot be captured: {str(exc).splitlines()[0][:200]}"
+        raise refuse(model, reason) from None
+    except Exception as exc:  # noqa: BLE001
+        reason = _classify(exc) or f"cannot be captured ({type(exc).__name__}: " \
+            f"{(str(exc).splitlines() or [''])[0][:200]})"
+        raise refuse(model, reason, _where(net, exc.__traceback__)) from None
+    _check_state(model, gm, assigned)
+    return Captured(gm, "fx", reference)
