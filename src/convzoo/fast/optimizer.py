@@ -45,7 +45,7 @@ from convzoo.fast.interleave import interleave_concats
 from convzoo.fast.plan import FFTConv, fft_paths, plan_channels_last
 from convzoo.fast.precision import check_precision, to_bf16
 from convzoo.fast.shuffle_fold import fold_shuffles
-from convzoo.fast.verify import BF16_RTOL, FP32_RTOL, fresh_input, max_error, scale
+from convzoo.fast.verify import compare, first_line, fresh_input
 
 __all__ = ["INFERENCE_ONLY", "OptimizeReport", "Optimized", "optimize"]
 
@@ -60,7 +60,6 @@ class OptimizeReport:
         backend: the backend used (``'auto'`` resolved to the one picked).
         folded_batchnorms, folded_shuffles: rewrites applied (BatchNorms folded before and
             after convs; channel permutations folded into the next conv).
-        fused_activations: activations fused into the conv before them.
         channels_last: whether the channels_last layout was planned.
         coverage: conv nodes of the final graph: ``convs``, ``fused`` (oneDNN calls with a
             prepacked weight, post-ops fused where found), ``fft``, ``native``.
@@ -73,7 +72,11 @@ class OptimizeReport:
         capture: ``'export'`` (torch.export) or ``'fx'`` (torch.fx fallback).
         example_error, fresh_error: ``max |optimized - original|`` at the example and at a
             fresh random input (for ``'bf16'``: against the fp32 original).
-        tolerance: the pinned bound both errors were checked against (absolute).
+        tolerance: the largest absolute bound the errors were checked against: each
+            output leaf gets ``rtol(dtype) * max |original leaf| + tiny``
+            (:func:`convzoo.fast.verify.compare`).
+        fused_activations: activations after a fused conv (or conv + add), run in place
+            on its output (torch's NaN semantics kept; not a oneDNN post-op).
     """
 
     backend: str
@@ -226,23 +229,26 @@ def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
 
 def _verify(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,
             backend: str, reference: object) -> tuple[float, float, float]:
-    """``(example error, fresh-input error, tolerance)``; refuses beyond the tolerance.
-    ``reference``: the model's output at the example (computed once, by the capture)."""
-    rtol = BF16_RTOL if precision == "bf16" else FP32_RTOL
+    """``(example error, fresh-input error, largest absolute bound)``; refuses a result
+    beyond the pinned tolerance of any output leaf (:func:`convzoo.fast.verify.compare`),
+    or one that fails to run. ``reference``: the model's output at the example (computed
+    once, by the capture)."""
     errors, bound = [], 0.0
+    head = (f"`model` ({type(model).__name__}) optimized with backend={backend!r}, "
+            f"precision={precision!r}")
     for x in (example, fresh_input(example, seed=20261206 + example.numel())):
+        which = "the example" if x is example else "a fresh random input"
         ref = reference if x is example else _run(model, x)
-        got = _run(result, x)
-        tol = rtol * scale(ref)
-        err = max_error(got, ref)
+        try:
+            got = _run(result, x)
+        except Exception as exc:  # noqa: BLE001 - a rewrite that fails to run is refused
+            raise ValueError(f"{head} fails to run on {which}: {type(exc).__name__}: "
+                             f"{first_line(exc)}; refusing the result") from None
+        err, tol, why = compare(got, ref, precision)
+        if why is not None:
+            raise ValueError(f"{head} differs from the original on {which}: {why}; refusing "
+                             "the result")
         bound = max(bound, tol)
-        if not err <= tol:  # also catches NaN
-            which = "the example" if x is example else "a fresh random input"
-            raise ValueError(
-                f"`model` ({type(model).__name__}) optimized with backend={backend!r}, "
-                f"precision={precision!r} differs from the original on {which}: max abs error "
-                f"{err:.3g} > tolerance {tol:.3g}; refusing the result"
-            )
         errors.append(err)
     return errors[0], errors[1], bound
 
