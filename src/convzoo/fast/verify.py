@@ -18,8 +18,8 @@ import re
 
 import torch
 
-__all__ = ["BF16_RTOL", "FP32_RTOL", "RTOL", "compare", "first_line", "fresh_input", "max_error", "rtol_for",
-           "scale"]
+__all__ = ["BF16_RTOL", "FP32_RTOL", "RTOL", "compare", "first_line", "fresh_input", "max_error",
+           "rtol_for", "scale"]
 
 FP32_RTOL = 1e-4  # pinned: |optimized - original| <= FP32_RTOL * max |original| (+ tiny)
 BF16_RTOL = 5e-2  # pinned for precision='bf16' (8-bit mantissa), against the fp32 original
