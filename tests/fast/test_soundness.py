@@ -89,3 +89,121 @@ def test_float16_model_accepted(bn: bool) -> None:
         x = torch.randn(batch, 3, 16, 16).half()
         with torch.no_grad():
             assert compare(fast(x), model(x))[2] is None
+
+
+class _Counter(nn.Module):
+    """State in a plain Python int: the output changes after a few calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.conv(x) * (2.0 if self.calls > 4 else 1.0)
+
+
+class _Ema(nn.Module):
+    """State in a plain tensor attribute written in place (not a buffer)."""
+
+    def __init__(self, via_data: bool) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.via_data = via_data
+        self.ema = torch.zeros(1, 4, 1, 1)
+        self.register_buffer("running", torch.zeros(1, 4, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        if self.via_data:
+            self.running.data.add_(y.mean((0, 2, 3), keepdim=True))
+            return y - self.running
+        self.ema.mul_(0.5).add_(0.5 * y.mean((0, 2, 3), keepdim=True))
+        return y - self.ema
+
+
+def test_plain_python_attribute_state_refused() -> None:
+    # finding 2
+    with pytest.raises(ValueError, match=r"^`model` \(_Counter\) cannot be optimized soundly: "
+                       r"module '<root>' \(_Counter\): forward assigns or changes attribute "
+                       r"'calls' \(now 1\): state kept across calls, which a graph cannot "
+                       r"carry$"):
+        optimize(_Counter(), torch.randn(1, 3, 8, 8))
+
+
+@pytest.mark.parametrize(("via_data", "name"), [(False, "tensor attribute 'ema'"),
+                                                (True, "buffer 'running'")])
+def test_in_place_tensor_attribute_state_refused(via_data: bool, name: str) -> None:
+    # finding 14: used to surface as functionalization's "INTERNAL ASSERT FAILED", cut
+    with pytest.raises(ValueError, match=rf"^`model` \(_Ema\) cannot be optimized soundly: "
+                       rf"module '<root>' \(_Ema\): forward writes {name} \(state kept across "
+                       r"calls\)$"):
+        optimize(_Ema(via_data), torch.randn(1, 3, 8, 8))
+
+
+class _Guarded(nn.Module):
+    """A branch on tensor values inside the model's own try/except."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        try:
+            if (y.abs() > 20).any():  # taken only for large inputs
+                y = y / 100
+        except Exception:  # noqa: BLE001 - the pattern under test
+            pass
+        return y
+
+
+def test_swallowed_guard_error_refused() -> None:
+    # finding 1: export's data-dependent guard error caught by the user's try/except
+    with pytest.raises(ValueError, match=r"^`model` \(_Guarded\) cannot be optimized soundly: "
+                       r"module '<root>' \(_Guarded\) line \d+: data-dependent control flow "
+                       r"whose tracer error was caught by the model's own try/except \(the "
+                       r"graph would hold one side of the branch\)$"):
+        optimize(_Guarded(), torch.randn(1, 3, 8, 8))
+
+
+class _Branch(nn.Module):
+    def __init__(s) -> None:  # noqa: N805 - `self` under another name is the case tested
+        super().__init__()
+        s.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(s, x: torch.Tensor) -> torch.Tensor:  # noqa: N805
+        y = s.conv(x)
+        if y.mean() > 0:
+            return y * 2
+        return y
+
+
+def test_refusal_names_the_line_of_the_model_code() -> None:
+    # finding 16: the line pointed into torch/nn/modules/module.py
+    import inspect
+
+    lines, start = inspect.getsourcelines(_Branch.forward)
+    line = start + next(i for i, text in enumerate(lines) if "if y.mean()" in text)
+    with pytest.raises(ValueError, match=rf"module '<root>' \(_Branch\) line {line}: "
+                       r"data-dependent control flow"):
+        optimize(_Branch(), torch.randn(1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("fn", ["weight_norm", "spectral_norm"])
+def test_hook_based_norm_names_module_and_fix(fn: str) -> None:
+    # finding 13: the message was cut mid-word and named neither the module nor the fix
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        norm = getattr(torch.nn.utils, fn)
+        model = nn.Sequential(nn.Conv2d(3, 4, 3), norm(nn.Conv2d(4, 4, 3)), nn.BatchNorm2d(4))
+        model(torch.randn(1, 3, 8, 8))
+    with pytest.raises(ValueError, match=rf"^`model` \(Sequential\) cannot be optimized "
+                       rf"soundly: module '1' \(Conv2d\): uses the hook-based "
+                       rf"torch.nn.utils.{fn}, which cannot be copied; use "
+                       rf"torch.nn.utils.parametrizations.{fn} instead, or call "
+                       rf"torch.nn.utils.remove_{fn} on it before optimize$"):
+        optimize(model.eval(), torch.randn(1, 3, 8, 8))
