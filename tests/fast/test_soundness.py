@@ -207,3 +207,42 @@ def test_hook_based_norm_names_module_and_fix(fn: str) -> None:
                        rf"torch.nn.utils.parametrizations.{fn} instead, or call "
                        rf"torch.nn.utils.remove_{fn} on it before optimize$"):
         optimize(model.eval(), torch.randn(1, 3, 8, 8))
+
+
+class _WithCount(nn.Module):
+    """A tensor and a Python int out: the ONNX exporter cannot convert the int."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return self.conv(x), x.shape[0]
+
+
+def test_backend_failure_is_one_line_naming_the_backend() -> None:
+    # finding 6: a multi-line ConversionError with ANSI codes escaped
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(ValueError, match=r"^`backend` \(='onnxruntime'\) cannot run `model` "
+                       r"\(_WithCount\): AttributeError: [^\n\x1b]+$"):
+        optimize(_WithCount(), torch.randn(1, 3, 8, 8), backend="onnxruntime")
+
+
+def test_openvino_unsupported_op_is_one_line() -> None:
+    # finding 7: padding_mode='circular' gave OpenVINO's raw 15-line error
+    pytest.importorskip("openvino")
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="circular")).eval()
+    with pytest.raises(ValueError, match=r"^`backend` \(='openvino'\) cannot run `model` "
+                       r"\(Sequential\): RuntimeError: [^\n]*Unsupported padding mode"):
+        optimize(model, torch.randn(1, 3, 8, 8), backend="openvino")
+
+
+def test_auto_drops_failing_backends_and_says_why() -> None:
+    pytest.importorskip("onnxruntime")
+    model = _WithCount().eval()
+    fast = optimize(model, torch.randn(1, 3, 8, 8), backend="auto")
+    assert fast.report.backend == "torch"
+    assert fast.report.dropped["onnxruntime"].startswith("AttributeError: ")
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        assert compare(fast(x), model(x))[2] is None

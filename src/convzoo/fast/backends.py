@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -17,9 +18,11 @@ import torch
 import torch.nn as nn
 import torch.utils._pytree as pytree
 
+from convzoo.fast.verify import first_line
+
 __all__ = [
-    "BACKENDS", "BackendModule", "check_backend", "export_onnx", "onnxruntime_session",
-    "openvino_session",
+    "BACKENDS", "BackendModule", "check_backend", "export_onnx", "failure_reason",
+    "onnxruntime_session", "openvino_session",
 ]
 
 BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "openvino", "auto")
@@ -45,6 +48,28 @@ def check_backend(backend: object, precision: str = "fp32") -> str:
             "precision='fp32' with it, or backend='openvino' or 'torch' for precision='bf16'"
         )
     return backend
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why an exporter or runtime failed: the innermost cause of a chained
+    error (the ONNX exporter wraps it twice), or the line of a runtime's multi-line report
+    that names what is unsupported.
+
+    >>> failure_reason(RuntimeError("Exception from core.cpp:84:\\nUnsupported padding mode"))
+    'RuntimeError: Unsupported padding mode'
+    """
+    chain = [exc]
+    while chain[-1].__cause__ is not None and len(chain) < 10:
+        chain.append(chain[-1].__cause__)
+    inner = chain[-1]
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(inner))
+    lines = [ln.strip(" -") for ln in text.splitlines() if ln.strip(" -")]
+    telling = [ln for ln in lines if re.search(r"unsupported|not supported|failed for", ln, re.I)]
+    line = " ".join(dict.fromkeys(telling)) if telling else first_line(inner)
+    if len(line) > 200:
+        line = line[:196].rsplit(" ", 1)[0] + " ..."
+    where = f" (in: {first_line(chain[-2], 100)})" if len(chain) > 1 else ""
+    return f"{type(inner).__name__}: {line}{where}"
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:

@@ -34,6 +34,7 @@ from convzoo.fast.backends import (
     BackendModule,
     check_backend,
     export_onnx,
+    failure_reason,
     onnxruntime_session,
     openvino_session,
 )
@@ -66,6 +67,8 @@ class OptimizeReport:
         max_abs_error: the larger of ``example_error`` and ``fresh_error``.
         seconds: time :func:`optimize` took.
         timings_ms: for ``'auto'``, the median ms of each candidate backend.
+        dropped: for ``'auto'``, each candidate backend left out and why (it failed to
+            export or compile the model, or its result failed verification).
         fused_adds: residual adds fused into the conv producing one operand.
         interleaved_units: concat + channel shuffle pairs done as one copy.
         precision: ``'fp32'`` or ``'bf16'``.
@@ -95,6 +98,7 @@ class OptimizeReport:
     example_error: float = 0.0
     fresh_error: float = 0.0
     tolerance: float = 0.0
+    dropped: dict[str, str] = field(default_factory=dict)
 
 
 class _NoBackward(torch.autograd.Function):
@@ -294,32 +298,41 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     options = {"precision": precision}
     inner, facts = _build(source, example_input, **options)
     candidates: dict[str, nn.Module] = {}
+    dropped: dict[str, str] = {}
     if backend in ("torch", "auto"):
         candidates["torch"] = inner
     if backend in ("onnxruntime", "openvino", "auto"):
-        onnx = export_onnx(facts["portable"], example_input)
-        template = facts["reference"]
-        shape = tuple(example_input.shape)
         names = [backend] if backend != "auto" else [
             n for n in ("onnxruntime", "openvino") if _installed(n)
             and not (n == "onnxruntime" and precision == "bf16")]
         for name in names:
-            run = onnxruntime_session(onnx) if name == "onnxruntime" else \
-                openvino_session(onnx, precision)
-            candidates[name] = BackendModule(run, shape, template, name)
+            try:
+                candidates[name] = _session(name, facts, example_input, precision)
+            except Exception as exc:  # noqa: BLE001 - a backend that cannot take the model
+                dropped[name] = failure_reason(exc)
+                if backend != "auto":
+                    raise ValueError(f"`backend` (={name!r}) cannot run `model` "
+                                     f"({type(model).__name__}): {dropped[name]}") from None
     chosen, timings = next(iter(candidates)), {}
     if len(candidates) > 1:
         with torch.no_grad():
             measured = interleaved({n: (lambda m=m: m(example_input))
                                     for n, m in candidates.items()}, repeats=7, warmup=2)
         timings = {k: v.median_ms for k, v in measured.items()}
-        chosen = min(timings, key=timings.__getitem__)
+    for chosen in sorted(candidates, key=lambda n: timings.get(n, 0.0)):
+        if chosen == "torch":
+            example_error, fresh_error, tol = facts["errors"]  # verified while built
+            break
+        try:
+            example_error, fresh_error, tol = _verify(source, candidates[chosen],
+                                                      example_input, precision, chosen,
+                                                      facts["reference"])
+            break
+        except ValueError as exc:
+            if backend != "auto":
+                raise
+            dropped[chosen] = str(exc)
     result = candidates[chosen]
-    if chosen == "torch":
-        example_error, fresh_error, tol = facts["errors"]  # verified while built
-    else:
-        example_error, fresh_error, tol = _verify(source, result, example_input, precision,
-                                                  chosen, facts["reference"])
     report = OptimizeReport(
         backend=chosen, folded_batchnorms=facts["bns"], folded_shuffles=facts["shuffles"],
         fused_activations=facts["acts"] if chosen == "torch" else 0,
@@ -329,9 +342,23 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         timings_ms=timings, fused_adds=facts["adds"] if chosen == "torch" else 0,
         interleaved_units=facts["units"] if chosen == "torch" else 0, precision=precision,
         capture=facts["capture"], example_error=example_error, fresh_error=fresh_error,
-        tolerance=tol,
+        tolerance=tol, dropped=dropped,
     )
     return Optimized(result, report, source, options, tuple(example_input.shape))
+
+
+def _session(name: str, facts: dict[str, Any], example: torch.Tensor,
+             precision: str) -> nn.Module:
+    """The ``name`` backend's module for the portable graph (export and compile may raise)."""
+    if "onnx" not in facts:
+        facts["onnx"] = export_onnx(facts["portable"], example)
+    onnx = facts["onnx"]
+    run = onnxruntime_session(onnx) if name == "onnxruntime" else \
+        openvino_session(onnx, precision)
+    module = BackendModule(run, tuple(example.shape), facts["reference"], name)
+    with torch.no_grad():
+        module(example)  # fails here, not at the first call, when the runtime cannot run it
+    return module
 
 
 def _installed(name: str) -> bool:
