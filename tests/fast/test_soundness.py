@@ -246,3 +246,95 @@ def test_auto_drops_failing_backends_and_says_why() -> None:
     x = torch.randn(1, 3, 8, 8)
     with torch.no_grad():
         assert compare(fast(x), model(x))[2] is None
+
+
+def _shuffled() -> nn.Module:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Sequential(nn.Conv2d(4, 8, 1), nn.BatchNorm2d(8), nn.ReLU())
+            self.b = nn.Conv2d(8, 8, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.a(x)
+            n, c, h, w = y.shape
+            y = y.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+            return self.b(y)
+
+    torch.manual_seed(0)
+    return Net().eval()
+
+
+def test_batch_zero() -> None:
+    # finding 8: IndexError in the shuffle fold on an empty batch
+    model = _shuffled()
+    fast = optimize(model, torch.randn(2, 4, 6, 6))
+    assert fast.report.folded_shuffles == 1
+    for batch in (0, 3):
+        x = torch.randn(batch, 4, 6, 6)
+        with torch.no_grad():
+            ref = model(x)
+        assert compare(fast(x), ref)[2] is None and fast(x).shape == (batch, 8, 6, 6)
+
+
+def test_in_place_on_output_in_grad_mode() -> None:
+    # finding 10: outputs were views, so `.sigmoid_()` raised in grad mode
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    fast = optimize(model, torch.randn(1, 3, 8, 8))
+    x = torch.randn(1, 3, 8, 8)
+    got = fast(x).sigmoid_()
+    with torch.no_grad():
+        assert compare(got.detach(), model(x).sigmoid_())[2] is None
+    with pytest.raises(RuntimeError, match="`Optimized` is inference-only: backward"):
+        got.sum().backward()
+
+
+class _Identity(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x, x
+
+
+def test_output_aliasing_the_input_is_a_copy() -> None:
+    x = torch.randn(1, 3, 4, 4)
+    fast = optimize(_Identity(), x)
+    a, b = fast(x)
+    a.add_(1.0)
+    assert torch.equal(b, x) and not x.requires_grad and torch.equal(a, x + 1)
+
+
+class _Cast(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x.float())
+
+
+def test_graph_cache_keyed_by_dtype() -> None:
+    # finding 11: a float64 input of the example's shape reused the float32 graph
+    model = _Cast().eval()
+    fast = optimize(model, torch.randn(1, 3, 8, 8))
+    x = torch.randn(1, 3, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        assert compare(fast(x), model(x))[2] is None
+
+
+def test_copy_save_and_convert_say_why() -> None:
+    # finding 9: "Cannot access storage of OpaqueTensorImpl" and NotImplementedError
+    import copy
+    import io
+
+    fast = optimize(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval(), torch.randn(1, 3, 8, 8))
+    copying = (r"^`Optimized` cannot be copied: {} is not supported \(it holds weights prepacked "
+               r"for this machine's oneDNN\); copy or save the original model and call "
+               r"convzoo.optimize again$")
+    with pytest.raises(ValueError, match=copying.format(r"copy.deepcopy\(\)")):
+        copy.deepcopy(fast)
+    with pytest.raises(ValueError, match=copying.format(r"pickling \(torch.save\)")):
+        torch.save(fast, io.BytesIO())
+    with pytest.raises(ValueError, match=r"^`Optimized` is fixed to the dtype and device it "
+                       r"was optimized for: .to\(\), .double\(\), .half\(\), .cuda\(\) and the "
+                       r"like are not supported; convert the original model and call "
+                       r"convzoo.optimize again$"):
+        fast.double()

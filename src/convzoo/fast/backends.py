@@ -93,6 +93,7 @@ class BackendModule(nn.Module):
     def __init__(self, run, input_shape: tuple[int, ...], template: object, name: str) -> None:
         super().__init__()
         self.run, self.input_shape, self.name = run, tuple(input_shape), name
+        self.input_dtype: torch.dtype | None = None  # the exported dtype (set by the caller)
         leaves, self.spec = pytree.tree_flatten(template)
         self.leaves = leaves
         self.slots = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
@@ -102,6 +103,11 @@ class BackendModule(nn.Module):
             raise ValueError(
                 f"`input` shape (={tuple(x.shape)}) must be the exported shape "
                 f"(={self.input_shape}) for the {self.name} backend"
+            )
+        if self.input_dtype is not None and x.dtype != self.input_dtype:
+            raise ValueError(
+                f"`input` dtype (={x.dtype}) must be the exported dtype (={self.input_dtype}) "
+                f"for the {self.name} backend"
             )
         outs = self.run(np.ascontiguousarray(x.detach().cpu().numpy()))
         if len(outs) != len(self.slots):

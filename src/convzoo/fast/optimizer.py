@@ -48,9 +48,12 @@ from convzoo.fast.precision import check_precision, to_bf16
 from convzoo.fast.shuffle_fold import fold_shuffles
 from convzoo.fast.verify import compare, first_line, fresh_input
 
-__all__ = ["INFERENCE_ONLY", "OptimizeReport", "Optimized", "optimize"]
+__all__ = ["INFERENCE_ONLY", "NOT_PORTABLE", "OptimizeReport", "Optimized", "optimize"]
 
 INFERENCE_ONLY = "`Optimized` is inference-only: {what} is not supported; use the original model"
+NOT_PORTABLE = ("`Optimized` cannot be copied: {what} is not supported (it holds weights "
+                "prepacked for this machine's oneDNN); copy or save the original model and call "
+                "convzoo.optimize again")
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,14 @@ class OptimizeReport:
 
 
 class _NoBackward(torch.autograd.Function):
-    """Identity forward; backward refuses (outputs of an inference-only module)."""
+    """Identity forward; backward refuses (outputs of an inference-only module). The outputs
+    are returned themselves (marked dirty, not as views), so in-place ops on them work as on
+    any tensor; they must be fresh tensors (see :func:`_fresh`)."""
 
     @staticmethod
     def forward(ctx: Any, token: torch.Tensor, *outs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(o.view_as(o) for o in outs)
+        ctx.mark_dirty(*outs)
+        return outs
 
     @staticmethod
     def backward(ctx: Any, *grads: torch.Tensor) -> None:
@@ -119,7 +125,8 @@ class Optimized(nn.Module):
     Inference only: ``training`` is always False, ``train()`` raises, and with grad mode on
     the outputs carry a ``grad_fn`` whose backward raises (under ``torch.no_grad()`` or
     ``torch.inference_mode()`` they are plain tensors). Another input shape than the
-    example's is optimized (and verified) on first use, for ``backend='torch'``.
+    example's (or another dtype, device or layout) is optimized (and verified) on first use,
+    for ``backend='torch'``.
 
     Attributes:
         inner: the rewritten graph (or a backend session) for the example's shape.
@@ -127,15 +134,27 @@ class Optimized(nn.Module):
     """
 
     def __init__(self, inner: nn.Module, report: OptimizeReport, source: nn.Module,
-                 options: dict[str, Any], shape: tuple[int, ...]) -> None:
+                 options: dict[str, Any], key: tuple[Any, ...]) -> None:
         super().__init__()
         self.inner = inner
         self.report = report
         self._source = [source]  # the original (eval copy), not a registered submodule
         self._options = options
-        self._shapes: dict[tuple[int, ...], nn.Module] = {shape: inner}
+        self._shapes: dict[tuple[Any, ...], nn.Module] = {key: inner}  # by _key(input)
         self._token = torch.zeros((), requires_grad=True)
         self.training = False
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Optimized:
+        raise ValueError(NOT_PORTABLE.format(what="copy.deepcopy()"))
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise ValueError(NOT_PORTABLE.format(what="pickling (torch.save)"))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Optimized:
+        raise ValueError(
+            "`Optimized` is fixed to the dtype and device it was optimized for: .to(), "
+            ".double(), .half(), .cuda() and the like are not supported; convert the original "
+            "model and call convzoo.optimize again")
 
     def train(self, mode: bool = True) -> Optimized:
         """Only ``train(False)`` (``eval()``) is allowed."""
@@ -144,7 +163,7 @@ class Optimized(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> Any:
-        key = tuple(x.shape)
+        key = _key(x)
         inner = self._shapes.get(key)
         if inner is None:
             if self.report.backend != "torch":
@@ -160,10 +179,29 @@ class Optimized(nn.Module):
         slots = [i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor)
                  and t.dtype.is_floating_point]
         if slots:
+            _fresh(leaves, slots, x)
             guarded = _NoBackward.apply(self._token, *[leaves[i] for i in slots])
             for i, t in zip(slots, guarded):
                 leaves[i] = t
         return pytree.tree_unflatten(leaves, spec)
+
+
+def _key(x: torch.Tensor) -> tuple[Any, ...]:
+    """What a graph is specialized to: the input's shape, dtype, device and layout."""
+    return tuple(x.shape), x.dtype, x.device, x.layout
+
+
+def _fresh(leaves: list[Any], slots: list[int], x: torch.Tensor) -> None:
+    """Copy, in place in ``leaves``, every output tensor that is not a tensor of its own: a
+    view, the same tensor as another output, or memory shared with the input."""
+    seen: set[int] = {x.untyped_storage().data_ptr()}
+    for i in slots:
+        t = leaves[i]
+        ptr = t.untyped_storage().data_ptr()
+        if t._base is not None or ptr in seen:
+            t = leaves[i] = t.clone()
+            ptr = t.untyped_storage().data_ptr()
+        seen.add(ptr)
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> Any:
@@ -344,7 +382,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         capture=facts["capture"], example_error=example_error, fresh_error=fresh_error,
         tolerance=tol, dropped=dropped,
     )
-    return Optimized(result, report, source, options, tuple(example_input.shape))
+    return Optimized(result, report, source, options, _key(example_input))
 
 
 def _session(name: str, facts: dict[str, Any], example: torch.Tensor,
@@ -356,6 +394,7 @@ def _session(name: str, facts: dict[str, Any], example: torch.Tensor,
     run = onnxruntime_session(onnx) if name == "onnxruntime" else \
         openvino_session(onnx, precision)
     module = BackendModule(run, tuple(example.shape), facts["reference"], name)
+    module.input_dtype = example.dtype
     with torch.no_grad():
         module(example)  # fails here, not at the first call, when the runtime cannot run it
     return module
