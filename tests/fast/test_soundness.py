@@ -338,3 +338,12 @@ def test_copy_save_and_convert_say_why() -> None:
                        r"like are not supported; convert the original model and call "
                        r"convzoo.optimize again$"):
         fast.double()
+
+
+def test_training_flag_cannot_be_set() -> None:
+    fast = optimize(nn.Sequential(nn.Conv2d(3, 4, 3)).eval(), torch.randn(1, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"^`Optimized` is inference-only: training=True is "
+                       r"not supported; use the original model$"):
+        fast.training = True
+    fast.training = False
+    assert fast.training is False

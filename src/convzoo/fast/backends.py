@@ -4,6 +4,14 @@ Both run the graph after convzoo's portable rewrites (constant, BatchNorm and sh
 folding), exported once with torch's dynamo ONNX exporter at the example input's shape (a
 fixed-shape graph: other shapes raise a ValueError). Each is given as many threads as
 torch uses (``torch.get_num_threads()``), so timings compare like with like.
+
+NaN: ONNX Runtime keeps torch's NaN semantics (checked: conv + ReLU/ReLU6/GELU on an input
+holding a NaN gives NaN at the same places). OpenVINO 2026.4 does not: it fuses ReLU and
+Clip (ReLU6/Hardtanh) into its convolution, and its fused activations turn NaN into a number
+(72 NaN in the original's output, 0 in OpenVINO's, same probe). That is a property of the
+runtime, not of convzoo's rewrites (the ONNX graph it receives holds separate Relu/Clip
+nodes); convzoo's own ``backend='torch'`` keeps NaN. Verification draws no NaN inputs, so
+``backend='openvino'`` (and ``'auto'`` when it picks OpenVINO) is exact on finite inputs only.
 """
 
 from __future__ import annotations

@@ -144,6 +144,11 @@ class Optimized(nn.Module):
         self._token = torch.zeros((), requires_grad=True)
         self.training = False
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "training" and value and "_options" in self.__dict__:
+            raise ValueError(INFERENCE_ONLY.format(what="training=True"))
+        super().__setattr__(name, value)
+
     def __deepcopy__(self, memo: dict[int, Any]) -> Optimized:
         raise ValueError(NOT_PORTABLE.format(what="copy.deepcopy()"))
 
@@ -303,7 +308,16 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     The original model is not modified. What cannot be captured soundly (data-dependent
     control flow, tensors leaving torch, state written by forward) is refused with a
     one-line ValueError naming the module and the reason; so is a result that differs from
-    the original beyond the pinned tolerance on a fresh random input.
+    the original beyond the pinned tolerance on a fresh random input (each output leaf
+    relative to its own scale, the bound depending on its dtype:
+    :func:`convzoo.fast.verify.compare`). NaN propagates as in torch for ``backend='torch'``
+    and ONNX Runtime; OpenVINO turns NaN into numbers through ReLU/ReLU6 (a property of that
+    runtime: :mod:`convzoo.fast.backends`). ``'auto'`` leaves out a backend that cannot
+    export, compile, run or match the model, saying why in ``report.dropped``.
+
+    Residual risk: a forward whose behaviour differs while traced in a way no tracer error
+    reveals (a branch on ``torch.compiler.is_compiling()``, or a ``.numpy()`` failure caught
+    by the model's own ``except``) is checked only by the verification on fresh inputs.
 
     Args:
         model: any network (torch.nn, convzoo layers, functional convs with constant
