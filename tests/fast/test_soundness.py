@@ -347,3 +347,28 @@ def test_training_flag_cannot_be_set() -> None:
         fast.training = True
     fast.training = False
     assert fast.training is False
+
+
+class _NumpyGuard(nn.Module):
+    """A tensor handed to NumPy inside the model's own try/except."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        try:
+            if float(y.detach().numpy().max()) > 20:
+                y = y / 100
+        except Exception:  # noqa: BLE001 - the pattern under test
+            pass
+        return y
+
+
+def test_swallowed_numpy_error_refused() -> None:
+    with pytest.raises(ValueError, match=r"^`model` \(_NumpyGuard\) cannot be optimized "
+                       r"soundly: module '<root>' \(_NumpyGuard\) line \d+: a tensor leaves "
+                       r"torch \(.numpy\(\)\) inside the model's own try/except, which caught "
+                       r"the tracer's error \(the graph would hold the fallback path only\)$"):
+        optimize(_NumpyGuard(), torch.randn(1, 3, 8, 8))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -255,17 +256,51 @@ def _count_guard_errors() -> Iterator[list[BaseException]]:
             init(self, *args, **kwargs)
         return __init__
 
+    leaving = {name: getattr(torch.Tensor, name) for name in ("numpy", "__array__")}
+
+    def left(name: str):
+        method = leaving[name]
+
+        def wrapper(self, *args, **kwargs):
+            # under the tracer this raises; if the capture still succeeds, it was caught
+            marker = _LeftTorch(f".{name}()")
+            marker.__traceback__ = _stack()
+            seen.append(marker)
+            return method(self, *args, **kwargs)
+        return wrapper
+
     try:
         for cls in originals:
             cls.__init__ = record(cls)  # type: ignore[method-assign]
+        for name in leaving:
+            setattr(torch.Tensor, name, left(name))
         yield seen
     finally:
         for cls, init in originals.items():
             cls.__init__ = init  # type: ignore[method-assign]
+        for name, method in leaving.items():
+            setattr(torch.Tensor, name, method)
+
+
+class _LeftTorch(Exception):
+    """A marker: a tensor was handed to NumPy while the model was being traced."""
+
+
+def _stack() -> types.TracebackType | None:
+    """A traceback of the caller's stack (outermost first), for :func:`_where`."""
+    tb, frame = None, sys._getframe(2)
+    while frame is not None:
+        tb = types.TracebackType(tb, frame, frame.f_lasti, frame.f_lineno)
+        frame = frame.f_back
+    return tb
 
 
 def _check_swallowed(model: nn.Module, net: nn.Module, swallowed: list[BaseException]) -> None:
     """Refuse a capture during which a tracer guard error was created (and caught)."""
+    if swallowed and isinstance(swallowed[0], _LeftTorch):
+        raise refuse(model, f"a tensor leaves torch ({swallowed[0]}) inside the model's own "
+                     "try/except, which caught the tracer's error (the graph would hold the "
+                     "fallback path only)", _where(net, swallowed[0].__traceback__))
     if swallowed:
         raise refuse(model, "data-dependent control flow whose tracer error was caught by the "
                      "model's own try/except (the graph would hold one side of the branch)",

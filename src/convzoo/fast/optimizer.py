@@ -316,8 +316,9 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     export, compile, run or match the model, saying why in ``report.dropped``.
 
     Residual risk: a forward whose behaviour differs while traced in a way no tracer error
-    reveals (a branch on ``torch.compiler.is_compiling()``, or a ``.numpy()`` failure caught
-    by the model's own ``except``) is checked only by the verification on fresh inputs.
+    and no ``.numpy()`` call reveals (a branch on ``torch.compiler.is_compiling()``, an
+    ``except`` around another tensor-to-Python conversion that fails under tracing) is
+    checked only by the verification on fresh inputs.
 
     Args:
         model: any network (torch.nn, convzoo layers, functional convs with constant
