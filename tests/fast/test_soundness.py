@@ -59,7 +59,9 @@ def test_leaf_messages_name_the_leaf() -> None:
         "output['k']: 1 of 2 torch.int64 entries differ (integer/boolean outputs must be "
         "equal, e.g. an argmax flipped by rounding)")
     assert compare((torch.zeros(1), 0.5), (torch.zeros(1), 0.25))[2] == (
-        "output[1]: 0.5 where the original gives 0.25")
+        "output[1]: 0.5 where the original gives 0.25 (a Python float, rtol 0.0001)")
+    assert compare((torch.zeros(1), 2.1129415), (torch.zeros(1), 2.1129417))[2] is None
+    assert compare(("a", 3), ("b", 3))[2] == "output[0]: 'a' where the original gives 'b'"
     assert compare(torch.zeros(2, 3), torch.zeros(3, 2))[2] == (
         "output: shape (2, 3) where the original gives (3, 2)")
     nan = torch.tensor([float("nan"), 1.0])

@@ -9,7 +9,8 @@ number, so an all-zero output must stay zero), NaN at the same places as the ori
 ``rtol`` depends on the leaf's dtype (:data:`RTOL`): float64 1e-7, float32 1e-4, float16
 1e-2, bfloat16 5e-2 (a few units in the last place of each format, since folding and fusing
 reorder the sums); ``precision='bf16'`` uses at least :data:`BF16_RTOL`. Integer, boolean and
-non-tensor leaves must be equal.
+non-tensor leaves must be equal, except Python floats (``.item()``), held to the float32
+bound.
 """
 
 from __future__ import annotations
@@ -191,6 +192,14 @@ def compare(got: object, ref: object, precision: str = "fp32",
             if why is not None:
                 return e, t, why
             err, bound = max(err, e), max(bound, t)
+        return err, bound, None
+    if isinstance(ref, float) and isinstance(got, float):  # e.g. ``.item()`` of a float32 sum
+        rtol = rtol_for(torch.float32, precision)
+        bound = rtol * abs(ref) + torch.finfo(torch.float32).tiny
+        err = 0.0 if got == ref or (got != got and ref != ref) else abs(got - ref)
+        if not err <= bound:
+            return err, bound, (f"{path}: {got!r} where the original gives {ref!r} (a Python "
+                                f"float, rtol {rtol:g})")
         return err, bound, None
     try:
         same = bool(got == ref)
