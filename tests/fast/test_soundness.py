@@ -374,3 +374,16 @@ def test_swallowed_numpy_error_refused() -> None:
                        r"torch \(.numpy\(\)\) inside the model's own try/except, which caught "
                        r"the tracer's error \(the graph would hold the fallback path only\)$"):
         optimize(_NumpyGuard(), torch.randn(1, 3, 8, 8))
+
+
+def test_bf16_needs_float32() -> None:
+    # a float64 model ran in float64 while the report said bf16
+    from convzoo.fast.precision import bf16_flags
+
+    if not bf16_flags():
+        pytest.skip("no native bfloat16 on this CPU (check_precision refuses first)")
+    model = nn.Sequential(nn.Conv2d(3, 4, 3)).double().eval()
+    with pytest.raises(ValueError, match=r"^`precision` \(='bf16'\) needs a float32 "
+                       r"`example_input` \(got torch.float64\): the bfloat16 rewrite converts "
+                       r"float32 constants only; use precision='fp32'$"):
+        optimize(model, torch.randn(1, 3, 8, 8, dtype=torch.float64), precision="bf16")

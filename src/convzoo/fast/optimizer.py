@@ -346,6 +346,10 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     backend = check_backend(backend, precision)
     if not isinstance(example_input, torch.Tensor):
         raise ValueError(f"`example_input` (={type(example_input).__name__}) must be a tensor")
+    if precision == "bf16" and example_input.dtype != torch.float32:
+        raise ValueError(
+            f"`precision` (='bf16') needs a float32 `example_input` (got {example_input.dtype}):"
+            " the bfloat16 rewrite converts float32 constants only; use precision='fp32'")
     start = time.perf_counter()
     source = private_copy(model)
     options = {"precision": precision}
