@@ -404,5 +404,6 @@ def test_refuses_a_result_beyond_tolerance(monkeypatch) -> None:
     monkeypatch.setattr(opt, "fold_shuffles", broken)
     with pytest.raises(ValueError, match=r"^`model` \(Sequential\) optimized with "
                        r"backend='torch', precision='fp32' differs from the original on the "
-                       r"example: max abs error [\d.e+-]+ > tolerance [\d.e+-]+; refusing"):
+                       r"example: output: max abs error [\d.e+-]+ > tolerance [\d.e+-]+ \(rtol "
+                       r"0.0001 x max \|original\| [\d.e+-]+\); refusing the result$"):
         optimize(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), torch.randn(1, 3, 8, 8))

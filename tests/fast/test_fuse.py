@@ -115,3 +115,42 @@ def test_interleave_not_applied_when_cat_is_read_elsewhere():
                           torch.randn(1, 4, 3, 3))
     assert fast.report.interleaved_units == 0
     assert all(_close(a, b) for a, b in zip(got, ref, strict=True))
+
+
+class _AddAct(nn.Module):
+    """act(conv(x) + x): the residual block of MobileNet-style nets ending in ReLU6."""
+
+    def __init__(self, act: nn.Module) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.act = act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x) + x)
+
+
+@pytest.mark.parametrize("act", [nn.ReLU6(), nn.Hardtanh(-1.0, 1.0), nn.ReLU()])
+def test_add_then_any_clamp_activation(act: nn.Module) -> None:
+    # oneDNN's binary post-op takes only relu/none as its unary op here ("Unary Fusion
+    # behavior undefined."): the add is fused, the activation runs in place after it.
+    torch.manual_seed(0)
+    fast, ref, got = _run(_AddAct(act), torch.randn(1, 8, 16, 16))
+    assert (fast.report.fused_adds, fast.report.fused_activations) == (1, 1)
+    assert _close(got, ref)
+
+
+@pytest.mark.parametrize("act", [nn.ReLU(), nn.ReLU6(), nn.Hardtanh(-1.0, 1.0)])
+@pytest.mark.parametrize("residual", [False, True])
+def test_nan_kept_like_torch(act: nn.Module, residual: bool) -> None:
+    # oneDNN's relu/hardtanh post-ops turn NaN into numbers; torch keeps NaN, so must we.
+    torch.manual_seed(0)
+    model = (_AddAct(act) if residual else nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), act))
+    fast = optimize(model.eval(), torch.randn(1, 8, 16, 16))
+    assert fast.report.fused_activations == 1
+    x = torch.randn(1, 8, 16, 16)
+    x[0, 0, 5, 5] = float("nan")
+    with torch.no_grad():
+        ref, got = model(x), fast(x)
+    assert ref.isnan().sum() > 0
+    assert torch.equal(got.isnan(), ref.isnan())
+    assert _close(got.nan_to_num(), ref.nan_to_num())

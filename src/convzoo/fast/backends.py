@@ -4,12 +4,21 @@ Both run the graph after convzoo's portable rewrites (constant, BatchNorm and sh
 folding), exported once with torch's dynamo ONNX exporter at the example input's shape (a
 fixed-shape graph: other shapes raise a ValueError). Each is given as many threads as
 torch uses (``torch.get_num_threads()``), so timings compare like with like.
+
+NaN: ONNX Runtime keeps torch's NaN semantics (checked: conv + ReLU/ReLU6/GELU on an input
+holding a NaN gives NaN at the same places). OpenVINO 2026.4 does not: it fuses ReLU and
+Clip (ReLU6/Hardtanh) into its convolution, and its fused activations turn NaN into a number
+(72 NaN in the original's output, 0 in OpenVINO's, same probe). That is a property of the
+runtime, not of convzoo's rewrites (the ONNX graph it receives holds separate Relu/Clip
+nodes); convzoo's own ``backend='torch'`` keeps NaN. Verification draws no NaN inputs, so
+``backend='openvino'`` (and ``'auto'`` when it picks OpenVINO) is exact on finite inputs only.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -17,9 +26,11 @@ import torch
 import torch.nn as nn
 import torch.utils._pytree as pytree
 
+from convzoo.fast.verify import first_line
+
 __all__ = [
-    "BACKENDS", "BackendModule", "check_backend", "export_onnx", "onnxruntime_session",
-    "openvino_session",
+    "BACKENDS", "BackendModule", "check_backend", "export_onnx", "failure_reason",
+    "onnxruntime_session", "openvino_session",
 ]
 
 BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "openvino", "auto")
@@ -47,6 +58,28 @@ def check_backend(backend: object, precision: str = "fp32") -> str:
     return backend
 
 
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why an exporter or runtime failed: the innermost cause of a chained
+    error (the ONNX exporter wraps it twice), or the line of a runtime's multi-line report
+    that names what is unsupported.
+
+    >>> failure_reason(RuntimeError("Exception from core.cpp:84:\\nUnsupported padding mode"))
+    'RuntimeError: Unsupported padding mode'
+    """
+    chain = [exc]
+    while chain[-1].__cause__ is not None and len(chain) < 10:
+        chain.append(chain[-1].__cause__)
+    inner = chain[-1]
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(inner))
+    lines = [ln.strip(" -") for ln in text.splitlines() if ln.strip(" -")]
+    telling = [ln for ln in lines if re.search(r"unsupported|not supported|failed for", ln, re.I)]
+    line = " ".join(dict.fromkeys(telling)) if telling else first_line(inner)
+    if len(line) > 200:
+        line = line[:196].rsplit(" ", 1)[0] + " ..."
+    where = f" (in: {first_line(chain[-2], 100)})" if len(chain) > 1 else ""
+    return f"{type(inner).__name__}: {line}{where}"
+
+
 def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
     """The ONNX bytes of ``model`` at ``example``'s shape (dynamo exporter, no file)."""
     program = torch.onnx.export(model, (example,), dynamo=True, verbose=False)
@@ -68,6 +101,7 @@ class BackendModule(nn.Module):
     def __init__(self, run, input_shape: tuple[int, ...], template: object, name: str) -> None:
         super().__init__()
         self.run, self.input_shape, self.name = run, tuple(input_shape), name
+        self.input_dtype: torch.dtype | None = None  # the exported dtype (set by the caller)
         leaves, self.spec = pytree.tree_flatten(template)
         self.leaves = leaves
         self.slots = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
@@ -77,6 +111,11 @@ class BackendModule(nn.Module):
             raise ValueError(
                 f"`input` shape (={tuple(x.shape)}) must be the exported shape "
                 f"(={self.input_shape}) for the {self.name} backend"
+            )
+        if self.input_dtype is not None and x.dtype != self.input_dtype:
+            raise ValueError(
+                f"`input` dtype (={x.dtype}) must be the exported dtype (={self.input_dtype}) "
+                f"for the {self.name} backend"
             )
         outs = self.run(np.ascontiguousarray(x.detach().cpu().numpy()))
         if len(outs) != len(self.slots):

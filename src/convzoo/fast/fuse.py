@@ -1,13 +1,18 @@
-"""Fuse a conv with the activation and/or residual add after it into one oneDNN call, its
-weight prepacked.
+"""Fuse a conv with the residual add after it into one oneDNN call, its weight prepacked,
+and apply the activation after it in place.
 
-``torch.ops.mkldnn._convolution_pointwise`` is oneDNN's convolution with a fused unary
-post-op, and ``.binary`` with a fused ``add`` (then optionally a unary op): the kernels
-torch.compile's freezing passes emit on CPU. Fusing saves the extra passes over memory.
-Exact up to float rounding (the same elementwise function on the same accumulator; the
-add commuted). Conditions, read on the graph: the conv output has exactly one reader (the
-activation or add), the add's operands have the same shape and dtype (no broadcasting, no
-type promotion, ``alpha = 1``), weights are constants; float32 2-D convs on CPU only.
+``torch.ops.mkldnn._convolution_pointwise`` is oneDNN's convolution, and ``.binary`` with a
+fused ``add``: the kernels torch.compile's freezing passes emit on CPU. Fusing saves the
+extra passes over memory. Exact up to float rounding (the add commuted). Conditions, read
+on the graph: the conv output has exactly one reader (the activation or add), the add's
+operands have the same shape and dtype (no broadcasting, no type promotion, ``alpha = 1``),
+weights are constants; float32 2-D convs on CPU only.
+
+The activation (ReLU, ReLU6/Hardtanh) is *not* a oneDNN post-op: oneDNN's relu/hardtanh
+post-ops map NaN to a number where torch keeps NaN, and ``.binary`` accepts only relu or
+none as its unary op in this build. It runs in place on the fused call's output
+(``aten.relu_``/``aten.hardtanh_``, which keep NaN), safe because that output has no other
+reader: no extra tensor, one extra pass over memory.
 
 Every eligible 2-D conv, fused or not, gets its weight reordered once into oneDNN's blocked
 layout for the input shape (``mkldnn._reorder_convolution_weight``, as inductor's freezing
@@ -37,7 +42,7 @@ _POINTWISE = torch.ops.mkldnn._convolution_pointwise
 
 
 def post_op(node: fx.Node) -> tuple[str, list[float]] | None:
-    """The oneDNN unary post-op computing ``node`` (``relu``, ``hardtanh`` (ReLU6)), or None.
+    """The activation ``node`` computes (``relu``, ``hardtanh`` (ReLU6)), or None.
 
     >>> g = fx.Graph(); x = g.placeholder("x")
     >>> post_op(g.call_function(aten.hardtanh.default, (x, 0.0, 6.0)))
@@ -87,12 +92,21 @@ def _packed(gm: fx.GraphModule, call: ConvCall) -> fx.Node:
     return add_constant(gm, packed, "packed")
 
 
+def _in_place(act: fx.Node, value: fx.Node) -> fx.Node:
+    """The activation ``act`` (see :func:`post_op`) applied in place on ``value``."""
+    kind, scalars = post_op(act)  # type: ignore[misc]
+    target = aten.relu_.default if kind == "relu" else aten.hardtanh_.default
+    with act.graph.inserting_before(act):
+        return act.graph.call_function(target, (value, *scalars))
+
+
 def fuse_convs(gm: fx.GraphModule) -> tuple[int, int]:
-    """Fuse every eligible conv with its one reader: an activation (unary post-op) or an
-    add (binary post-op, then the add's one reader if it is an activation). In place.
+    """Fuse every eligible conv with its one reader when that is an add (binary post-op);
+    the activation reading the conv (or the add), if any, then runs in place on the fused
+    call's output. In place.
 
     Returns:
-        ``(activations fused, adds fused)``.
+        ``(activations run in place on a fused output, adds fused)``.
 
     Shape:
         unchanged.
@@ -110,26 +124,25 @@ def fuse_convs(gm: fx.GraphModule) -> tuple[int, int]:
         unary = post_op(reader) if reader is not None else None
         other = _add_operand(node, reader) if reader is not None and unary is None else None
         if other is None:  # the conv alone, or with its activation
-            last = reader if unary is not None else node
-            with gm.graph.inserting_before(last):
+            with gm.graph.inserting_before(node):
                 new = gm.graph.call_function(_POINTWISE.default, (
-                    call.x, _packed(gm, call), call.bias, *geometry,
-                    *(unary if unary is not None else ("none", [])), ""))
-            replace(last, new)
-            acts += unary is not None
+                    call.x, _packed(gm, call), call.bias, *geometry, "none", [], ""))
+            replace(node, new)
+            if unary is not None:
+                assert reader is not None
+                replace(reader, _in_place(reader, new))
+                acts += 1
             continue
         assert reader is not None
-        last, attr, scalars = reader, None, []
-        after = only_user(reader)
-        if after is not None and post_op(after) is not None:
-            last = after
-            attr, scalars = post_op(after)  # type: ignore[misc]
-            acts += 1
-        with gm.graph.inserting_before(last):
+        with gm.graph.inserting_before(reader):
             new = gm.graph.call_function(_POINTWISE.binary, (
-                call.x, other, _packed(gm, call), call.bias, *geometry, "add", None, attr, scalars,
+                call.x, other, _packed(gm, call), call.bias, *geometry, "add", None, None, [],
                 None))
-        replace(last, new)
+        replace(reader, new)
         adds += 1
+        after = only_user(new)
+        if after is not None and post_op(after) is not None:
+            replace(after, _in_place(after, new))
+            acts += 1
     gm.graph.eliminate_dead_code()
     return acts, adds

@@ -34,6 +34,7 @@ from convzoo.fast.backends import (
     BackendModule,
     check_backend,
     export_onnx,
+    failure_reason,
     onnxruntime_session,
     openvino_session,
 )
@@ -45,11 +46,14 @@ from convzoo.fast.interleave import interleave_concats
 from convzoo.fast.plan import FFTConv, fft_paths, plan_channels_last
 from convzoo.fast.precision import check_precision, to_bf16
 from convzoo.fast.shuffle_fold import fold_shuffles
-from convzoo.fast.verify import BF16_RTOL, FP32_RTOL, fresh_input, max_error, scale
+from convzoo.fast.verify import compare, first_line, fresh_input
 
-__all__ = ["INFERENCE_ONLY", "OptimizeReport", "Optimized", "optimize"]
+__all__ = ["INFERENCE_ONLY", "NOT_PORTABLE", "OptimizeReport", "Optimized", "optimize"]
 
 INFERENCE_ONLY = "`Optimized` is inference-only: {what} is not supported; use the original model"
+NOT_PORTABLE = ("`Optimized` cannot be copied: {what} is not supported (it holds weights "
+                "prepacked for this machine's oneDNN); copy or save the original model and call "
+                "convzoo.optimize again")
 
 
 @dataclass(frozen=True)
@@ -60,20 +64,25 @@ class OptimizeReport:
         backend: the backend used (``'auto'`` resolved to the one picked).
         folded_batchnorms, folded_shuffles: rewrites applied (BatchNorms folded before and
             after convs; channel permutations folded into the next conv).
-        fused_activations: activations fused into the conv before them.
         channels_last: whether the channels_last layout was planned.
         coverage: conv nodes of the final graph: ``convs``, ``fused`` (oneDNN calls with a
             prepacked weight, post-ops fused where found), ``fft``, ``native``.
         max_abs_error: the larger of ``example_error`` and ``fresh_error``.
         seconds: time :func:`optimize` took.
         timings_ms: for ``'auto'``, the median ms of each candidate backend.
+        dropped: for ``'auto'``, each candidate backend left out and why (it failed to
+            export or compile the model, or its result failed verification).
         fused_adds: residual adds fused into the conv producing one operand.
         interleaved_units: concat + channel shuffle pairs done as one copy.
         precision: ``'fp32'`` or ``'bf16'``.
         capture: ``'export'`` (torch.export) or ``'fx'`` (torch.fx fallback).
         example_error, fresh_error: ``max |optimized - original|`` at the example and at a
             fresh random input (for ``'bf16'``: against the fp32 original).
-        tolerance: the pinned bound both errors were checked against (absolute).
+        tolerance: the largest absolute bound the errors were checked against: each
+            output leaf gets ``rtol(dtype) * max |original leaf| + tiny``
+            (:func:`convzoo.fast.verify.compare`).
+        fused_activations: activations after a fused conv (or conv + add), run in place
+            on its output (torch's NaN semantics kept; not a oneDNN post-op).
     """
 
     backend: str
@@ -92,14 +101,18 @@ class OptimizeReport:
     example_error: float = 0.0
     fresh_error: float = 0.0
     tolerance: float = 0.0
+    dropped: dict[str, str] = field(default_factory=dict)
 
 
 class _NoBackward(torch.autograd.Function):
-    """Identity forward; backward refuses (outputs of an inference-only module)."""
+    """Identity forward; backward refuses (outputs of an inference-only module). The outputs
+    are returned themselves (marked dirty, not as views), so in-place ops on them work as on
+    any tensor; they must be fresh tensors (see :func:`_fresh`)."""
 
     @staticmethod
     def forward(ctx: Any, token: torch.Tensor, *outs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(o.view_as(o) for o in outs)
+        ctx.mark_dirty(*outs)
+        return outs
 
     @staticmethod
     def backward(ctx: Any, *grads: torch.Tensor) -> None:
@@ -112,7 +125,8 @@ class Optimized(nn.Module):
     Inference only: ``training`` is always False, ``train()`` raises, and with grad mode on
     the outputs carry a ``grad_fn`` whose backward raises (under ``torch.no_grad()`` or
     ``torch.inference_mode()`` they are plain tensors). Another input shape than the
-    example's is optimized (and verified) on first use, for ``backend='torch'``.
+    example's (or another dtype, device or layout) is optimized (and verified) on first use,
+    for ``backend='torch'``.
 
     Attributes:
         inner: the rewritten graph (or a backend session) for the example's shape.
@@ -120,15 +134,32 @@ class Optimized(nn.Module):
     """
 
     def __init__(self, inner: nn.Module, report: OptimizeReport, source: nn.Module,
-                 options: dict[str, Any], shape: tuple[int, ...]) -> None:
+                 options: dict[str, Any], key: tuple[Any, ...]) -> None:
         super().__init__()
         self.inner = inner
         self.report = report
         self._source = [source]  # the original (eval copy), not a registered submodule
         self._options = options
-        self._shapes: dict[tuple[int, ...], nn.Module] = {shape: inner}
+        self._shapes: dict[tuple[Any, ...], nn.Module] = {key: inner}  # by _key(input)
         self._token = torch.zeros((), requires_grad=True)
         self.training = False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "training" and value and "_options" in self.__dict__:
+            raise ValueError(INFERENCE_ONLY.format(what="training=True"))
+        super().__setattr__(name, value)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Optimized:
+        raise ValueError(NOT_PORTABLE.format(what="copy.deepcopy()"))
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise ValueError(NOT_PORTABLE.format(what="pickling (torch.save)"))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Optimized:
+        raise ValueError(
+            "`Optimized` is fixed to the dtype and device it was optimized for: .to(), "
+            ".double(), .half(), .cuda() and the like are not supported; convert the original "
+            "model and call convzoo.optimize again")
 
     def train(self, mode: bool = True) -> Optimized:
         """Only ``train(False)`` (``eval()``) is allowed."""
@@ -137,7 +168,7 @@ class Optimized(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> Any:
-        key = tuple(x.shape)
+        key = _key(x)
         inner = self._shapes.get(key)
         if inner is None:
             if self.report.backend != "torch":
@@ -153,10 +184,29 @@ class Optimized(nn.Module):
         slots = [i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor)
                  and t.dtype.is_floating_point]
         if slots:
+            _fresh(leaves, slots, x)
             guarded = _NoBackward.apply(self._token, *[leaves[i] for i in slots])
             for i, t in zip(slots, guarded):
                 leaves[i] = t
         return pytree.tree_unflatten(leaves, spec)
+
+
+def _key(x: torch.Tensor) -> tuple[Any, ...]:
+    """What a graph is specialized to: the input's shape, dtype, device and layout."""
+    return tuple(x.shape), x.dtype, x.device, x.layout
+
+
+def _fresh(leaves: list[Any], slots: list[int], x: torch.Tensor) -> None:
+    """Copy, in place in ``leaves``, every output tensor that is not a tensor of its own: a
+    view, the same tensor as another output, or memory shared with the input."""
+    seen: set[int] = {x.untyped_storage().data_ptr()}
+    for i in slots:
+        t = leaves[i]
+        ptr = t.untyped_storage().data_ptr()
+        if t._base is not None or ptr in seen:
+            t = leaves[i] = t.clone()
+            ptr = t.untyped_storage().data_ptr()
+        seen.add(ptr)
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> Any:
@@ -226,23 +276,26 @@ def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
 
 def _verify(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,
             backend: str, reference: object) -> tuple[float, float, float]:
-    """``(example error, fresh-input error, tolerance)``; refuses beyond the tolerance.
-    ``reference``: the model's output at the example (computed once, by the capture)."""
-    rtol = BF16_RTOL if precision == "bf16" else FP32_RTOL
+    """``(example error, fresh-input error, largest absolute bound)``; refuses a result
+    beyond the pinned tolerance of any output leaf (:func:`convzoo.fast.verify.compare`),
+    or one that fails to run. ``reference``: the model's output at the example (computed
+    once, by the capture)."""
     errors, bound = [], 0.0
+    head = (f"`model` ({type(model).__name__}) optimized with backend={backend!r}, "
+            f"precision={precision!r}")
     for x in (example, fresh_input(example, seed=20261206 + example.numel())):
+        which = "the example" if x is example else "a fresh random input"
         ref = reference if x is example else _run(model, x)
-        got = _run(result, x)
-        tol = rtol * scale(ref)
-        err = max_error(got, ref)
+        try:
+            got = _run(result, x)
+        except Exception as exc:  # noqa: BLE001 - a rewrite that fails to run is refused
+            raise ValueError(f"{head} fails to run on {which}: {type(exc).__name__}: "
+                             f"{first_line(exc)}; refusing the result") from None
+        err, tol, why = compare(got, ref, precision)
+        if why is not None:
+            raise ValueError(f"{head} differs from the original on {which}: {why}; refusing "
+                             "the result")
         bound = max(bound, tol)
-        if not err <= tol:  # also catches NaN
-            which = "the example" if x is example else "a fresh random input"
-            raise ValueError(
-                f"`model` ({type(model).__name__}) optimized with backend={backend!r}, "
-                f"precision={precision!r} differs from the original on {which}: max abs error "
-                f"{err:.3g} > tolerance {tol:.3g}; refusing the result"
-            )
         errors.append(err)
     return errors[0], errors[1], bound
 
@@ -255,7 +308,17 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     The original model is not modified. What cannot be captured soundly (data-dependent
     control flow, tensors leaving torch, state written by forward) is refused with a
     one-line ValueError naming the module and the reason; so is a result that differs from
-    the original beyond the pinned tolerance on a fresh random input.
+    the original beyond the pinned tolerance on a fresh random input (each output leaf
+    relative to its own scale, the bound depending on its dtype:
+    :func:`convzoo.fast.verify.compare`). NaN propagates as in torch for ``backend='torch'``
+    and ONNX Runtime; OpenVINO turns NaN into numbers through ReLU/ReLU6 (a property of that
+    runtime: :mod:`convzoo.fast.backends`). ``'auto'`` leaves out a backend that cannot
+    export, compile, run or match the model, saying why in ``report.dropped``.
+
+    Residual risk: a forward whose behaviour differs while traced in a way no tracer error
+    and no ``.numpy()`` call reveals (a branch on ``torch.compiler.is_compiling()``, an
+    ``except`` around another tensor-to-Python conversion that fails under tracing) is
+    checked only by the verification on fresh inputs.
 
     Args:
         model: any network (torch.nn, convzoo layers, functional convs with constant
@@ -283,37 +346,50 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     backend = check_backend(backend, precision)
     if not isinstance(example_input, torch.Tensor):
         raise ValueError(f"`example_input` (={type(example_input).__name__}) must be a tensor")
+    if precision == "bf16" and example_input.dtype != torch.float32:
+        raise ValueError(
+            f"`precision` (='bf16') needs a float32 `example_input` (got {example_input.dtype}):"
+            " the bfloat16 rewrite converts float32 constants only; use precision='fp32'")
     start = time.perf_counter()
     source = private_copy(model)
     options = {"precision": precision}
     inner, facts = _build(source, example_input, **options)
     candidates: dict[str, nn.Module] = {}
+    dropped: dict[str, str] = {}
     if backend in ("torch", "auto"):
         candidates["torch"] = inner
     if backend in ("onnxruntime", "openvino", "auto"):
-        onnx = export_onnx(facts["portable"], example_input)
-        template = facts["reference"]
-        shape = tuple(example_input.shape)
         names = [backend] if backend != "auto" else [
             n for n in ("onnxruntime", "openvino") if _installed(n)
             and not (n == "onnxruntime" and precision == "bf16")]
         for name in names:
-            run = onnxruntime_session(onnx) if name == "onnxruntime" else \
-                openvino_session(onnx, precision)
-            candidates[name] = BackendModule(run, shape, template, name)
+            try:
+                candidates[name] = _session(name, facts, example_input, precision)
+            except Exception as exc:  # noqa: BLE001 - a backend that cannot take the model
+                dropped[name] = failure_reason(exc)
+                if backend != "auto":
+                    raise ValueError(f"`backend` (={name!r}) cannot run `model` "
+                                     f"({type(model).__name__}): {dropped[name]}") from None
     chosen, timings = next(iter(candidates)), {}
     if len(candidates) > 1:
         with torch.no_grad():
             measured = interleaved({n: (lambda m=m: m(example_input))
                                     for n, m in candidates.items()}, repeats=7, warmup=2)
         timings = {k: v.median_ms for k, v in measured.items()}
-        chosen = min(timings, key=timings.__getitem__)
+    for chosen in sorted(candidates, key=lambda n: timings.get(n, 0.0)):
+        if chosen == "torch":
+            example_error, fresh_error, tol = facts["errors"]  # verified while built
+            break
+        try:
+            example_error, fresh_error, tol = _verify(source, candidates[chosen],
+                                                      example_input, precision, chosen,
+                                                      facts["reference"])
+            break
+        except ValueError as exc:
+            if backend != "auto":
+                raise
+            dropped[chosen] = str(exc)
     result = candidates[chosen]
-    if chosen == "torch":
-        example_error, fresh_error, tol = facts["errors"]  # verified while built
-    else:
-        example_error, fresh_error, tol = _verify(source, result, example_input, precision,
-                                                  chosen, facts["reference"])
     report = OptimizeReport(
         backend=chosen, folded_batchnorms=facts["bns"], folded_shuffles=facts["shuffles"],
         fused_activations=facts["acts"] if chosen == "torch" else 0,
@@ -323,9 +399,24 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         timings_ms=timings, fused_adds=facts["adds"] if chosen == "torch" else 0,
         interleaved_units=facts["units"] if chosen == "torch" else 0, precision=precision,
         capture=facts["capture"], example_error=example_error, fresh_error=fresh_error,
-        tolerance=tol,
+        tolerance=tol, dropped=dropped,
     )
-    return Optimized(result, report, source, options, tuple(example_input.shape))
+    return Optimized(result, report, source, options, _key(example_input))
+
+
+def _session(name: str, facts: dict[str, Any], example: torch.Tensor,
+             precision: str) -> nn.Module:
+    """The ``name`` backend's module for the portable graph (export and compile may raise)."""
+    if "onnx" not in facts:
+        facts["onnx"] = export_onnx(facts["portable"], example)
+    onnx = facts["onnx"]
+    run = onnxruntime_session(onnx) if name == "onnxruntime" else \
+        openvino_session(onnx, precision)
+    module = BackendModule(run, tuple(example.shape), facts["reference"], name)
+    module.input_dtype = example.dtype
+    with torch.no_grad():
+        module(example)  # fails here, not at the first call, when the runtime cannot run it
+    return module
 
 
 def _installed(name: str) -> bool:

@@ -92,6 +92,8 @@ def channel_permutation(end: fx.Node) -> Permutation | None:
             or tuple(start_val.shape) != tuple(end_val.shape):
         return None
     shape = tuple(int(s) for s in start_val.shape)
+    if math.prod(shape) == 0:
+        return None  # an empty tensor (batch 0): no permutation to read, nothing to fold
     idx = torch.arange(math.prod(shape)).reshape(shape)
     value = idx
     for n in chain:

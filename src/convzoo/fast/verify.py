@@ -2,18 +2,48 @@
 
 The example input is what the graph was planned on; an error there says little about
 other inputs. :func:`fresh_input` draws a new input of the example's shape and dtype (values
-distributed like the example's), and :func:`max_error` compares any output structure.
-A result beyond the pinned tolerance (relative to ``max(1, max |reference|)``) is refused.
+distributed like the example's), and :func:`compare` compares any output structure leaf by
+leaf. A float leaf passes when ``max |optimized - original| <= rtol * max |original| + tiny``
+(its own scale: a small output gets a small bound; ``tiny`` is the dtype's smallest normal
+number, so an all-zero output must stay zero), NaN at the same places as the original;
+``rtol`` depends on the leaf's dtype (:data:`RTOL`): float64 1e-7, float32 1e-4, float16
+1e-2, bfloat16 5e-2 (a few units in the last place of each format, since folding and fusing
+reorder the sums); ``precision='bf16'`` uses at least :data:`BF16_RTOL`. Integer, boolean and
+non-tensor leaves must be equal, except Python floats (``.item()``), held to the float32
+bound.
 """
 
 from __future__ import annotations
 
+import re
+
 import torch
 
-__all__ = ["BF16_RTOL", "FP32_RTOL", "fresh_input", "max_error", "scale"]
+__all__ = ["BF16_RTOL", "FP32_RTOL", "RTOL", "compare", "first_line", "fresh_input", "max_error",
+           "rtol_for", "scale"]
 
-FP32_RTOL = 1e-4  # pinned: |optimized - original| <= FP32_RTOL * max(1, max |original|)
+FP32_RTOL = 1e-4  # pinned: |optimized - original| <= FP32_RTOL * max |original| (+ tiny)
 BF16_RTOL = 5e-2  # pinned for precision='bf16' (8-bit mantissa), against the fp32 original
+RTOL: dict[torch.dtype, float] = {  # pinned, per output dtype (resolution 2^-52 ... 2^-7)
+    torch.float64: 1e-7, torch.float32: FP32_RTOL, torch.float16: 1e-2,
+    torch.bfloat16: BF16_RTOL,
+}
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first non-empty line of an error's text, ANSI colour codes removed, shortened at
+    a word boundary to at most ``limit`` characters (for one-line refusals).
+
+    >>> first_line(RuntimeError("\\x1b[31mboom\\x1b[0m: bad\\nmore"))
+    'boom: bad'
+    >>> first_line(RuntimeError("word " * 100), limit=22)
+    'word word word ...'
+    """
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(exc))
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    if len(line) > limit:
+        line = line[:limit - 4].rsplit(" ", 1)[0] + " ..."
+    return line
 
 
 def fresh_input(example: torch.Tensor, seed: int) -> torch.Tensor:
@@ -83,3 +113,98 @@ def scale(reference: object) -> float:
     if isinstance(reference, dict):
         return max((scale(r) for r in reference.values()), default=1.0)
     return 1.0
+
+
+def rtol_for(dtype: torch.dtype, precision: str = "fp32") -> float:
+    """The pinned relative tolerance for an output leaf of ``dtype``.
+
+    >>> rtol_for(torch.float32), rtol_for(torch.float16), rtol_for(torch.float32, "bf16")
+    (0.0001, 0.01, 0.05)
+    """
+    rtol = RTOL.get(dtype, FP32_RTOL)
+    return max(rtol, BF16_RTOL) if precision == "bf16" else rtol
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{type(value).__name__} ({len(text)} characters)"
+
+
+def compare(got: object, ref: object, precision: str = "fp32",
+            path: str = "output") -> tuple[float, float, str | None]:
+    """Compare an optimized output with the original's, leaf by leaf.
+
+    Returns:
+        ``(max abs error, largest absolute bound, why)``: ``why`` is None when every leaf
+        is within its bound, else one line naming the first leaf that differs and how.
+
+    >>> compare((torch.ones(2), 3), (torch.ones(2), 4))[2]
+    'output[1]: 3 where the original gives 4'
+    >>> compare(torch.tensor([1e-5]), torch.tensor([2e-5]))[2]
+    'output: max abs error 1e-05 > tolerance 2e-09 (rtol 0.0001 x max |original| 2e-05)'
+    """
+    if isinstance(ref, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return float("inf"), 0.0, f"{path}: {_short(got)} where the original gives a tensor"
+        if got.shape != ref.shape:
+            return float("inf"), 0.0, (f"{path}: shape {tuple(got.shape)} where the original "
+                                       f"gives {tuple(ref.shape)}")
+        if not ref.dtype.is_floating_point:
+            same = got.shape == ref.shape and bool((got.to(ref.dtype) == ref).all())
+            if got.dtype != ref.dtype or not same:
+                n = int((got.to(ref.dtype) != ref).sum())
+                return float("inf"), 0.0, (f"{path}: {n} of {ref.numel()} {ref.dtype} entries "
+                                           "differ (integer/boolean outputs must be equal, e.g. "
+                                           "an argmax flipped by rounding)")
+            return 0.0, 0.0, None
+        if ref.numel() == 0:
+            return 0.0, 0.0, None
+        a, b = got.detach().double(), ref.detach().double()
+        nan_a, nan_b = a.isnan(), b.isnan()
+        if not torch.equal(nan_a, nan_b):
+            return float("inf"), 0.0, (f"{path}: NaN at {int(nan_a.sum())} entries where the "
+                                       f"original has NaN at {int(nan_b.sum())}")
+        a, b = a.masked_fill(nan_b, 0.0), b.masked_fill(nan_b, 0.0)
+        inf_b = b.isinf()
+        if not torch.equal(a[inf_b], b[inf_b]):
+            return float("inf"), 0.0, f"{path}: infinities differ from the original's"
+        a, b = a.masked_fill(inf_b, 0.0), b.masked_fill(inf_b, 0.0)
+        rtol = rtol_for(ref.dtype, precision)
+        top = b.abs().max().item()
+        bound = rtol * top + torch.finfo(ref.dtype).tiny
+        err = (a - b).abs().max().item()
+        if not err <= bound:
+            return err, bound, (f"{path}: max abs error {err:.3g} > tolerance {bound:.3g} "
+                                f"(rtol {rtol:g} x max |original| {top:.3g})")
+        return err, bound, None
+    if isinstance(ref, (tuple, list)) or isinstance(ref, dict):
+        kind = type(ref).__name__
+        keys = list(ref.keys()) if isinstance(ref, dict) else list(range(len(ref)))
+        same = isinstance(got, dict) and list(got.keys()) == keys if isinstance(ref, dict) \
+            else isinstance(got, (tuple, list)) and len(got) == len(ref)
+        if not same:
+            return float("inf"), 0.0, (f"{path}: {_short(got)} where the original gives a "
+                                       f"{kind} of {len(ref)}")
+        err = bound = 0.0
+        for k in keys:
+            e, t, why = compare(got[k], ref[k], precision, f"{path}[{k!r}]" if isinstance(
+                ref, dict) else f"{path}[{k}]")
+            if why is not None:
+                return e, t, why
+            err, bound = max(err, e), max(bound, t)
+        return err, bound, None
+    if isinstance(ref, float) and isinstance(got, float):  # e.g. ``.item()`` of a float32 sum
+        rtol = rtol_for(torch.float32, precision)
+        bound = rtol * abs(ref) + torch.finfo(torch.float32).tiny
+        err = 0.0 if got == ref or (got != got and ref != ref) else abs(got - ref)
+        if not err <= bound:
+            return err, bound, (f"{path}: {got!r} where the original gives {ref!r} (a Python "
+                                f"float, rtol {rtol:g})")
+        return err, bound, None
+    try:
+        same = bool(got == ref)
+    except Exception:  # noqa: BLE001 - an object whose == does not give a bool
+        same = got is ref
+    if not same:
+        return float("inf"), 0.0, f"{path}: {_short(got)} where the original gives {_short(ref)}"
+    return 0.0, 0.0, None
