@@ -81,8 +81,14 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
-    """The ONNX bytes of ``model`` at ``example``'s shape (dynamo exporter, no file)."""
-    program = torch.onnx.export(model, (example,), dynamo=True, verbose=False)
+    """The ONNX bytes of ``model`` at ``example``'s shape (dynamo exporter, no file), exported
+    in eval mode (its own mode restored after)."""
+    was_training = model.training
+    model.eval()
+    try:
+        program = torch.onnx.export(model, (example,), dynamo=True, verbose=False)
+    finally:
+        model.train(was_training)
     return program.model_proto.SerializeToString()
 
 
