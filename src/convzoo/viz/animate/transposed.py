@@ -59,8 +59,9 @@ def transposed(opts: dict, limit: int) -> list[Scene]:
         j = taps.source(pos)
         if j is not None:
             grid[(slice(None), *pos)] = x[(slice(None), *j)]
-    sides = ", ".join(f"{d * (k - 1)}-{lo} | {d * (k - 1)}-{hi}+{op}" for k, d, (lo, hi), op in
-                      zip(spec.kernel_size, spec.dilation, spec.padding, spec.output_padding))
+    extents = [ar.effective_kernel(k, d) - 1 for k, d in zip(spec.kernel_size, spec.dilation)]
+    sides = ", ".join(f"{e}-{lo} | {e}-{hi}+{op}" for e, (lo, hi), op in
+                      zip(extents, spec.padding, spec.output_padding))
     header.append(f"zero insertion: s-1 zeros (yellow) between inputs; padding d(k-1)-p per side "
                   f"(grey; {sides}), output_padding on the right (pink); flipped kernel, stride 1")
     return _tag(window_scenes(

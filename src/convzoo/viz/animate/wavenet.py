@@ -68,7 +68,9 @@ def wavenet(opts: dict, limit: int) -> list[Scene]:
                     (nodes if v >= 0 else pads)[lay - 1].add(v)
                     links.append(((n_layers - lay, 0, (width + u,)),
                                   (n_layers - lay + 1, 0, (width + v,)), COLOURS["line"]))
-        layers = [ar.conv_rf_layer(k, 1, d * (k - 1), d) for d in WAVENET_DILATIONS[:top]]
+        # the causal padding each layer's taps were resolved with (convzoo.arithmetic)
+        layers = [ar.conv_rf_layer(k, 1, taps[i].padding[0][0], d)
+                  for i, d in enumerate(WAVENET_DILATIONS[:top])]
         rf = ar.chain(layers).size
         d = WAVENET_DILATIONS[top - 1]
         lo = taps[top - 1].padding[0][0]
