@@ -5,8 +5,11 @@ sample inputs) registers and loads a hypothesis profile when imported, so it is 
 first and our profile is loaded after it.
 """
 
+import logging
 import os
+import warnings
 
+import pytest
 import torch.testing._internal.common_methods_invocations  # noqa: F401  (see docstring)
 from hypothesis import HealthCheck, settings
 
@@ -21,3 +24,16 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "convzoo"))
+
+
+@pytest.fixture
+def quiet_onnx():
+    """The ONNX exporters (dynamo and TorchScript) warn about constant folding and
+    torchvision, and log progress lines: silenced for the test, restored after."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+    logger.setLevel(level)

@@ -11,6 +11,20 @@ import torch
 import torch.nn as nn
 
 
+def randomize_batchnorms(model: nn.Module, seed: int) -> nn.Module:
+    """Every BatchNorm's statistics and affine drawn at random (seeded), so that folding them
+    changes the weights; returns ``model`` (in place, mode unchanged)."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            with torch.no_grad():
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+    return model
+
+
 def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1,
             act: type[nn.Module] | None = nn.ReLU6) -> nn.Sequential:
     layers = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),

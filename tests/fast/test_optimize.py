@@ -8,6 +8,7 @@ import importlib.util
 import pytest
 import torch
 import torch.nn as nn
+from plain_nets import randomize_batchnorms
 
 import convzoo.models as zoo
 from convzoo.fast import optimize
@@ -30,15 +31,7 @@ def _check(model: nn.Module, x: torch.Tensor):
 
 
 def _randomize_bn(model: nn.Module) -> nn.Module:
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            with torch.no_grad():
-                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-    return model
+    return randomize_batchnorms(model, seed=1)
 
 
 class _Residual(nn.Module):

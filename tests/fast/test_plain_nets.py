@@ -6,22 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn as nn
-from plain_nets import MobileNetV2, ResNet, ShuffleNetV2
+from plain_nets import MobileNetV2, ResNet, ShuffleNetV2, randomize_batchnorms
 
 from convzoo.fast import optimize
 from convzoo.fast.verify import FP32_RTOL
 
 
 def _randomize(model: nn.Module) -> nn.Module:
-    g = torch.Generator().manual_seed(3)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            with torch.no_grad():
-                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-    return model.eval()
+    return randomize_batchnorms(model, seed=3).eval()
 
 
 # name -> (factory, BatchNorms, fused adds, (interleaved concat+shuffles, folded shuffles));

@@ -3,28 +3,14 @@ of each kind: the dynamo exporter, the saved file run by onnxruntime)."""
 
 from __future__ import annotations
 
-import logging
-import warnings
-
 import pytest
 import torch
 
 onnxruntime = pytest.importorskip("onnxruntime")
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    """The exporter logs 'torchvision is not installed' warnings and progress lines."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-    logger.setLevel(level)
 
-
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "quiet_onnx")
 
 
 def _inputs(shape):

@@ -6,8 +6,6 @@ message (their forwards compute shapes in Python) instead of failing inside the 
 from __future__ import annotations
 
 import io
-import logging
-import warnings
 
 import pytest
 import torch
@@ -18,19 +16,8 @@ from convzoo.layers import REGISTRY
 
 onnxruntime = pytest.importorskip("onnxruntime")
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "quiet_onnx")
 
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    """The TorchScript exporter warns about constant folding and logs progress lines."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-    logger.setLevel(level)
 
 
 def _inputs(shape):

@@ -5,8 +5,6 @@ small inputs; the heavy models are marked slow."""
 from __future__ import annotations
 
 import io
-import logging
-import warnings
 
 import pytest
 import torch
@@ -32,6 +30,8 @@ SMALL = {
     "wavenet": (1, 256, 300),
     "xception": (1, 3, 71, 71),
 }
+pytestmark = pytest.mark.usefixtures("quiet_onnx")
+
 LIGHT = {"clips_r2plus1d", "dcgan_generator", "digits_separable", "espcn", "mobilenet_v2",
          "wavenet"}
 CASES = [
@@ -39,16 +39,6 @@ CASES = [
     for name in sorted(MODELS)
 ]
 
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-    logger.setLevel(level)
 
 
 def _model_and_inputs(name):
