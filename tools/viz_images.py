@@ -1,4 +1,5 @@
-"""Regenerate docs/img/compare_bars.svg (docs/visualization.md) from a fresh ``compare``.
+"""Regenerate docs/img/compare_bars.svg (docs/visualization.md) from a fresh ``compare``, and
+write the numbers it draws to benchmarks/results/compare_bars.json.
 
 Latency is measured, so run it on a quiet machine. Usage:
 ``.venv/bin/python tools/viz_images.py [--repeats 50]``.
@@ -13,7 +14,9 @@ from pathlib import Path
 from convzoo.analysis import compare
 from convzoo.viz.bars import comparison_bars_svg
 
-IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+ROOT = Path(__file__).resolve().parent.parent
+IMG = ROOT / "docs" / "img"
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def main() -> int:
@@ -23,9 +26,10 @@ def main() -> int:
     comparison = compare(32, 64, 3, (32, 32), repeats=args.repeats)
     title = f"32 -> 64, k=3, 32x32 input (median of {args.repeats}, load {os.getloadavg()[0]:.2f})"
     (IMG / "compare_bars.svg").write_text(comparison_bars_svg(comparison, title))
+    (RESULTS / "compare_bars.json").write_text(comparison.to_json() + "\n")
     for row in comparison.variants:
         print(row.name, f"{row.forward_ms:.3f} ms" if row.forward_ms is not None else "-")
-    print(f"wrote {IMG / 'compare_bars.svg'}")
+    print(f"wrote {IMG / 'compare_bars.svg'} and {RESULTS / 'compare_bars.json'}")
     return 0
 
 
