@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import check_int, is_int
+from convzoo.functional.sizes import static_shape
 from convzoo.layers.base import add_batch, chain_repr
 from convzoo.layers.group import GroupConv
 from convzoo.layers.registry import register
@@ -32,7 +33,8 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
     """
     channels = x.shape[1]
-    if not torch.compiler.is_compiling() and channels % groups:
+    # the check reads an int, also under torch.jit.trace (a constant of the trace)
+    if not torch.compiler.is_compiling() and static_shape(x)[1] % groups:
         raise ValueError(
             f"`input` channel dim (={channels}) must be divisible by `groups` (={groups})"
         )
