@@ -206,9 +206,9 @@ def _table_head() -> str:
 
 
 def _variant_row(v: Any) -> str:
-    def with_ratio(text: str, key: str) -> str:
+    def with_ratio(text: str, key: str) -> str:  # '~': inside the noise, as compare prints it
         r = v.ratios.get(key)
-        return text if r is None else f"{text} ({r:.2f}x)"
+        return text if r is None else f"{text} ({r:.2f}x{'~' if v.noise.get(key) else ''})"
 
     def ms(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
@@ -350,7 +350,9 @@ def _comparison_section(comparisons: dict[str, Comparison], figures: bool) -> st
             f"<li>{_e(v.name)}: {_e(v.note)}</li>" for v in comp.variants if v.note) + "</ul>")
         if figures:
             out.append(_img(svg_uri(comparison_bars_svg(comp, title)), f"bars: {title}",
-                            "Params, MACs and latency (ratio to the first row)."))
+                            "Params, MACs and latency (ratio to the first row); latency bars "
+                            "are medians with whiskers over the interquartile range, a ratio "
+                            "marked ~ (grey) is inside the noise."))
     out.append("<h3>Conventions</h3><ul class='note'>"
                + "".join(f"<li>{_e(c)}</li>" for c in COMPARE_CONVENTIONS) + "</ul></section>")
     return "\n".join(out)
