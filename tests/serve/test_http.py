@@ -76,6 +76,8 @@ def test_api_answers(server):
     assert status == 200 and r["kind"] == "group" and r["frames"] == 36
     status, _, body = get(server, "/api/kinds")
     assert status == 200 and "r2plus1d" in json.loads(body)["kinds"]
+    status, _, body = get(server, "/api/choices?kind=grouped&in=6&out=4")
+    assert status == 200 and json.loads(body)["choices"]["g"] == ["1", "2"]
 
 
 def test_busy_port_is_one_line(server, capsys):

@@ -1,4 +1,5 @@
-"""Channel shuffle (ShuffleNet) and the shuffled group convolution of seed 000."""
+"""Channel shuffle (ShuffleNet) and the shuffled group convolution (ShuffleNet; explained in
+seed 000, see :mod:`convzoo.tour.articles`)."""
 
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ def _group_examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
     ]
 
 
-@register("shuffle_group", "group conv followed by a channel shuffle (seed 000)", _group_examples)
+@register("shuffle_group", "group conv followed by a channel shuffle (ShuffleNet)", _group_examples)
 class ShuffleGroupConv(nn.Module):
     """Shuffled group convolution: a :class:`GroupConv` then a :class:`ChannelShuffle` with the
     same number of groups, so that information crosses groups in the next layer.
