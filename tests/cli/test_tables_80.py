@@ -134,3 +134,14 @@ def test_cli_tables_fit_80_columns(capsys, monkeypatch, argv):
     assert sum(line.startswith("Convention: ") for line in lines) >= 3
     assert main([*argv, "--wide"]) == 0
     assert "…" not in capsys.readouterr().out
+
+
+def test_rf_prose_is_wrapped_to_80_columns_when_piped(capsys, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert main(["rf", "resnet50", "--input", "1,3,224,224"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    check_fits(lines)
+    text = " ".join(line.strip() for line in lines)
+    assert "* the whole input: every output position sees it (a norm over space, softmax or " \
+           "attention over positions, global pooling, a flatten into a linear layer, an op not " \
+           "recognized)" in text  # whole, words intact
