@@ -248,6 +248,7 @@ def test_clicking_an_output_cell_shows_its_taps_and_running_sum(browser, server)
     page.execute_script("arguments[0].focus()", _target(page, 7))
     page.switch_to.active_element.send_keys(Keys.ENTER)
     assert page.find_element("id", "player").get_attribute("data-frame") == "7"
+    assert page.switch_to.active_element.get_attribute("data-frame") == "7"  # focus kept
 
 
 def _lit(page):

@@ -187,7 +187,14 @@
     }, on);
     function pick(event) {
       var target = event.target.closest ? event.target.closest(".cz-target") : null;
-      if (target) { stop(); show(parseInt(target.getAttribute("data-frame"), 10)); }
+      if (!target) return;
+      var frame = target.getAttribute("data-frame");
+      stop();
+      show(parseInt(frame, 10));
+      if (event.type === "keydown") {  // the frame was repainted: the focus stays on the cell
+        var again = svg.querySelector(".cz-target[data-frame='" + frame + "']");
+        if (again) again.focus();
+      }
     }
     svg.addEventListener("click", pick, on);
     svg.addEventListener("keydown", function (event) {
