@@ -120,7 +120,7 @@ class TableSpec:
         total = sum(widths) + _GAP * (len(widths) - 1)  # past the console's: the narrowest
         first, chunk = True, []
         for row in self.rows:
-            if self.columns[0].name and len(row[0]) > widths[0]:
+            if self.columns[0].name and _cells(row[0]) > widths[0]:
                 if chunk or first:
                     _print_wider(console, self.rich(widths, chunk, header=first), total)
                     first, chunk = False, []
@@ -133,8 +133,17 @@ class TableSpec:
 
 #: Characters between two columns of a :meth:`TableSpec.rich` table (padding and divider).
 _GAP = 2
+
+
+def _cells(text: str) -> int:
+    """Terminal cells ``text`` takes (a CJK character takes two)."""
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
 def _words(text: str) -> int:
-    return max((len(w) for w in text.split()), default=0)
+    return max((_cells(w) for w in text.split()), default=0)
 
 
 def fit_widths(spec: TableSpec, width: int) -> list[int] | None:
@@ -153,7 +162,7 @@ def fit_widths(spec: TableSpec, width: int) -> list[int] | None:
     (None, [21, 9, 6], [11, 9, 6])
     """
     cells = [[c.header, *(row[i] for row in spec.rows)] for i, c in enumerate(spec.columns)]
-    natural = [max(len(line) for cell in col for line in cell.splitlines() or [""])
+    natural = [max(_cells(line) for cell in col for line in cell.splitlines() or [""])
                for col in cells]
     room = width - _GAP * (len(natural) - 1)
     if sum(natural) <= room:

@@ -114,14 +114,13 @@ def kinds_api() -> dict[str, Any]:
     """Every kind the playground draws, its defaults, the articles that explain it (by title),
     the aliases, modes and padding words."""
     from convzoo.layers import available
+    from convzoo.tour.articles import ARTICLES, articles_on
     from convzoo.viz.animate import DEFAULTS, KINDS, MODES
 
     described = available()
     back = {v: k for k, v in PARAMETERS.items()}
     defaults = {kind: {back[n]: (list(v) if isinstance(v, tuple) else v)
                        for n, v in DEFAULTS[kind].items()} for kind in KINDS}
-    from convzoo.tour.articles import ARTICLES, articles_on
-
     return {"kinds": list(KINDS), "available": sorted(described),
             "descriptions": {k: described.get(k, "") for k in KINDS},
             "articles": {k: [{"seed": a.seed, "title": a.title, "english": a.english}
