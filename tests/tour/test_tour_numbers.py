@@ -1,11 +1,13 @@
 """The tour's numbers: the issue's examples, torch running the articles' code, claim checks."""
 
+import pytest
 import torch
 import torch.nn as nn
 from rich.console import Console
 
 from convzoo.cli.tour import render
 from convzoo.tour import ARITHMETIC_EXAMPLES, LAYER_EXAMPLES, evaluate
+from convzoo.tour.examples import LayerExample
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
@@ -65,8 +67,8 @@ def test_claims_agree_except_the_two_known_article_errors():
 def test_every_seed_and_variant_is_covered():
     assert {ex.seed for ex in LAYER_EXAMPLES} == {"000", "001", "002", "003", "004"}
     variants = {ex.variant for ex in LAYER_EXAMPLES}
-    assert {"standard", "3D", "transposed", "dilated", "depthwise-separable", "flattened",
-            "grouped", "shuffle", "pointwise", "depthwise"} <= variants
+    assert {"conv", "conv3d", "transposed", "dilated", "separable", "flattened",
+            "group", "shuffle_group", "pointwise", "depthwise"} <= variants
 
 
 def test_render_prints_formulas_and_a_verdict(capsys):
@@ -94,4 +96,9 @@ def test_every_examples_variant_is_a_name_of_the_one_vocabulary():
     from convzoo.arithmetic import variant
 
     for ex in LAYER_EXAMPLES:
-        variant(ex.variant)  # raises for a name outside the vocabulary and its aliases
+        assert variant(ex.variant).value == ex.variant  # canonical, never an alias
+    ex = LayerExample("001", "t", "grouped", (1, 4, 8, 8), ())
+    assert ex.variant == "group"
+    with pytest.raises(ValueError, match=r"^`variant` \(='seperable'\) is not a variant name; "
+                                         r"did you mean 'separable'\?"):
+        LayerExample("001", "t", "seperable", (1, 4, 8, 8), ())

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch.nn as nn
 
+from convzoo.names import unknown_name
+
 __all__ = ["LayerEntry", "REGISTRY", "register", "create", "available", "refuse_script"]
 
 Example = tuple[nn.Module, tuple[int, ...]]
@@ -91,14 +93,14 @@ def create(kind: str, **arguments: Any) -> nn.Module:
     ...                padding="same")
     Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2), padding=same)
     """
-    from convzoo.arithmetic.variants import ALIASES, resolve_alias
+    from convzoo.arithmetic.variants import ALIAS_NOTE, ALIASES, resolve_alias, suggestion_for
 
     name = resolve_alias(kind) if isinstance(kind, str) else kind
     if name not in REGISTRY:
-        raise ValueError(
-            f"`kind` (={kind!r}) must be one of: {', '.join(sorted(REGISTRY))} (or an alias: "
-            f"{', '.join(sorted(a for a, v in ALIASES.items() if v in REGISTRY))})"
-        )
+        aliases = [a for a, v in ALIASES.items() if v in REGISTRY]
+        raise ValueError(unknown_name("kind", kind, sorted(REGISTRY), "layer kind", aliases,
+                                      ALIAS_NOTE, suggestion_for(kind) if isinstance(kind, str)
+                                      else None))
     kind = str(name)
     cls = REGISTRY[kind].cls
     params = inspect.signature(cls.__init__).parameters

@@ -234,7 +234,7 @@ class DeepLabV3(nn.Module):
     "deeplabv3", config=DeepLabV3Config,
     description="DeepLabv3: ASPP (atrous rates 12/24/36 at OS 8) on a dilated ResNet-50, "
     "upsampled logits",
-    input_shape=(1, 3, 520, 520), variants=("dilated", "pointwise"),
+    input_shape=(1, 3, 520, 520), variants=("aspp", "dilated", "pointwise"),
     source="Chen et al. 2017, Rethinking Atrous Convolution, Sec. 3.3, Fig. 5; torchvision "
     "deeplabv3_resnet50 (42,004,074 params with the aux head; 39,638,869 without)",
 )

@@ -93,7 +93,7 @@ class ESPCN(nn.Module):
     "espcn", config=ESPCNConfig,
     description="ESPCN super-resolution: two convs then sub-pixel conv (or transposed / "
     "resize-conv)",
-    input_shape=(1, 1, 224, 224), variants=("sub-pixel", "transposed", "resize-conv"),
+    input_shape=(1, 1, 224, 224), variants=("subpixel", "transposed", "resize_conv"),
     source="Shi et al. 2016, ESPCN, Sec. 3 and 4.2 (l=3, (5,64), (3,32), f3=3, r=3): 22,729 params",
 )
 def build_espcn(config: ESPCNConfig) -> ESPCN:

@@ -135,7 +135,7 @@ class ShuffleNetV1(nn.Module):
 @register_model(
     "shufflenet_v1", config=ShuffleNetV1Config,
     description="ShuffleNet v1: 1x1 group convs with channel shuffle around a 3x3 depthwise conv",
-    input_shape=(1, 3, 224, 224), variants=("grouped", "shuffle", "depthwise"),
+    input_shape=(1, 3, 224, 224), variants=("group", "shuffle", "depthwise"),
     source="Zhang et al. 2017, ShuffleNet, Table 1 (channels per g; 143/140/137/133/137 MFLOPs for "
     "g = 1/2/3/4/8) and Table 2 (1x 140, 0.5x 38, 0.25x 13 MFLOPs = mult-adds)",
 )

@@ -152,7 +152,7 @@ class ClipClassifier(nn.Module):
 @register_model(
     "clips_r2plus1d", config=ClipClassifierConfig,
     description="small R(2+1)D video classifier for short clips (moving digits)",
-    input_shape=(1, 1, 8, 16, 16), variants=("spatially separable", "3D"),
+    input_shape=(1, 1, 8, 16, 16), variants=("r2plus1d", "conv3d"),
     source="R(2+1)D blocks (Tran et al. 2018), scaled down for 8x16x16 clips",
 )
 def build_clips_r2plus1d(config: ClipClassifierConfig) -> nn.Module:

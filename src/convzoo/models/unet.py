@@ -202,7 +202,7 @@ class UNet(nn.Module):
     "unet", config=UNetConfig,
     description="U-Net: conv encoder/decoder with skip concatenation; transposed/sub-pixel/resize "
     "upsampling",
-    input_shape=(1, 1, 512, 512), variants=("standard", "transposed", "sub-pixel", "resize-conv"),
+    input_shape=(1, 1, 512, 512), variants=("conv", "transposed", "subpixel", "resize_conv"),
     source="Ronneberger et al. 2015, U-Net, Fig. 1 (572x572 -> 388x388 with padding='valid'); "
     "31,030,658 params (biases, no norm; the Keras port's 31,031,685 has a different head)",
 )

@@ -39,7 +39,7 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
     cell: clicking it shows the frame (its taps and running sum).
 
     >>> from convzoo.viz.animate import animate
-    >>> d = player_data(animate("conv", input_size=(3, 3), kernel=2))
+    >>> d = player_data(animate("conv", input_size=(3, 3), kernel_size=2))
     >>> len(d["frames"]), len(d["targets"])
     (4, 4)
     """

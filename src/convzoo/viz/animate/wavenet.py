@@ -27,7 +27,7 @@ def wavenet(opts: dict, limit: int) -> list[Scene]:
     size = tuple(opts["input_size"])
     if len(size) != 1:
         raise ValueError(f"`input_size` (={size!r}) must have 1 spatial size for kind 'wavenet'")
-    k = single_int("kernel", opts["kernel"], "wavenet")
+    k = single_int("kernel_size", opts["kernel_size"], "wavenet")
     t_len = size[0]
     h = [input_of({"in_channels": 1, "input_size": size})]
     taps = []
