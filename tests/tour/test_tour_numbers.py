@@ -2,15 +2,12 @@
 
 import pytest
 import torch
-import torch.nn as nn
 from rich.console import Console
+from tests.torch_oracle import NN_CONV, NN_CONV_T
 
 from convzoo.cli.tour import render
 from convzoo.tour import ARITHMETIC_EXAMPLES, LAYER_EXAMPLES, evaluate
 from convzoo.tour.examples import LayerExample
-
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-_CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 
 
 def _torch_module(spec):
@@ -19,11 +16,11 @@ def _torch_module(spec):
     assert all(lo == hi for lo, hi in pads)
     padding = tuple(lo for lo, _ in pads)
     if spec.transposed:
-        return _CONV_T[spec.ndim](
+        return NN_CONV_T[spec.ndim](
             spec.in_channels, spec.out_channels, spec.kernel_size, spec.stride, padding,
             spec.output_padding, spec.groups, spec.bias, spec.dilation, device="meta",
         )
-    return _CONV[spec.ndim](
+    return NN_CONV[spec.ndim](
         spec.in_channels, spec.out_channels, spec.kernel_size, spec.stride, padding,
         spec.dilation, spec.groups, spec.bias, device="meta",
     )

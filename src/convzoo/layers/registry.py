@@ -106,7 +106,8 @@ def create(kind: str, **arguments: Any) -> nn.Module:
     params = inspect.signature(cls.__init__).parameters
     accepted = [p for p in params if p != "self" and params[p].kind not in (
         inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
-    unknown = sorted(set(arguments) - set(accepted))
+    renamed = getattr(cls.__init__, "__renamed__", {})  # old names, accepted with a warning
+    unknown = sorted(set(arguments) - set(accepted) - set(renamed))
     if unknown:
         raise ValueError(
             f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for "
@@ -115,6 +116,7 @@ def create(kind: str, **arguments: Any) -> nn.Module:
     missing = [
         p for p in accepted
         if params[p].default is inspect.Parameter.empty and p not in arguments
+        and p not in (renamed.get(a) for a in arguments)
     ]
     if missing:
         raise ValueError(
