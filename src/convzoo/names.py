@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 __all__ = ["REMOVED_IN", "closest", "did_you_mean", "unknown_name", "deprecated_message",
-           "warn_renamed", "renamed_arguments", "renamed_function", "renamed_fields",
-           "renamed_attribute", "module_aliases"]
+           "warn_renamed", "renamed_keys", "renames_of", "renamed_arguments", "renamed_function",
+           "renamed_fields", "renamed_attribute", "module_aliases"]
 
 #: The release that drops the deprecated names.
 REMOVED_IN = "0.2"
@@ -42,7 +42,8 @@ C = TypeVar("C", bound=type)
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
     """The valid name closest to ``name`` (case and ``-``/``_``/space insensitive), or None
-    when none is close (``difflib`` ratio below 0.6).
+    when none is close (``difflib``'s similarity ratio below 0.75: one or two letters wrong,
+    missing or swapped in a name of five or more, never ``'alexnet'`` for ``'wavenet'``).
 
     >>> closest("Grouped", ["group", "conv"]), closest("sep", ["conv"])
     ('group', None)
@@ -53,7 +54,7 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
     by_key: dict[str, str] = {}
     for choice in choices:
         by_key.setdefault(key(choice), choice)
-    match = difflib.get_close_matches(key(name), list(by_key), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(key(name), list(by_key), n=1, cutoff=0.75)
     return by_key[match[0]] if match else None
 
 
@@ -92,7 +93,9 @@ separable"
     subject = argument if argument.startswith("`") else f"`{argument}`"
     if match is None:
         return f"{subject} (={value!r}) must be one of: {listed}"
-    return f"{subject} (={value!r}) is not a {what}; did you mean {match!r}? Valid: {listed}"
+    article = "an" if what[:1] in tuple("aeiou") else "a"
+    return (f"{subject} (={value!r}) is not {article} {what}; did you mean {match!r}? "
+            f"Valid: {listed}")
 
 
 def deprecated_message(old: str, new: str) -> str:
@@ -107,6 +110,24 @@ def deprecated_message(old: str, new: str) -> str:
 def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
     """Warn (``FutureWarning``) that ``old`` is now called ``new``."""
     warnings.warn(deprecated_message(old, new), FutureWarning, stacklevel=stacklevel)
+
+
+def renamed_keys(kwargs: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+    """``kwargs`` with every old key of ``renames`` (old -> new) under its new name, each with
+    a warning (for code that checks names before calling, such as ``convzoo.models.create``).
+
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     renamed_keys({"alpha": 0.5, "num_classes": 10}, {"alpha": "width_mult"})
+    {'num_classes': 10, 'width_mult': 0.5}
+    """
+    return _rename(renames, dict(kwargs), 3)
+
+
+def renames_of(cls: type) -> dict[str, str]:
+    """Old -> new names a class's ``__init__`` still accepts (:func:`renamed_arguments`,
+    :func:`renamed_fields`)."""
+    return dict(getattr(cls.__init__, "__renamed__", {}))
 
 
 def _rename(renames: dict[str, str], kwargs: dict[str, Any], stacklevel: int) -> dict[str, Any]:

@@ -72,7 +72,8 @@ def test_digits_gan_range():
     ("digits", {"colour": 1}, "unknown option colour for data set 'digits'; valid: size, seed"),
     ("digits", {"limit": 0}, "`limit` (=0) must be None or a positive int"),
     ("digits", {"size": 4}, "`size` (=4) must be an int >= 8"),
-    ("superres", {"patch": 40}, "`patch` (=40) must be a multiple of `scale` (=3), >= 9"),
+    ("superres", {"patch": 40},
+     "`patch` (=40) must be a multiple of `upscale_factor` (=3), >= 9"),
 ])
 def test_bad_options(name, options, message):
     with pytest.raises(ValueError) as e:

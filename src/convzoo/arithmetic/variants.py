@@ -13,12 +13,13 @@ underscores, then the alias table (``grouped`` -> ``group``, ``atrous`` -> ``dil
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from convzoo.names import unknown_name
 
-__all__ = ["Variant", "ALIASES", "ALIAS_NOTE", "MISNOMERS", "variant", "suggestion_for",
-           "variant_names", "resolve_alias"]
+__all__ = ["Variant", "ALIASES", "ALIAS_NOTE", "MISNOMERS", "variant", "variant_among",
+           "suggestion_for", "variant_names", "resolve_alias"]
 
 
 class Variant(StrEnum):
@@ -122,6 +123,26 @@ flattened, spatially_separable, r2plus1d (or an alias such as grouped, atrous, s
         return ALIASES[key]
     raise ValueError(unknown_name(argument, name, variant_names(), "variant name", ALIASES,
                                   ALIAS_NOTE, suggestion_for(name)))
+
+
+def variant_among(name: str | Variant, allowed: Sequence[str], argument: str) -> str:
+    """The canonical name of ``name`` (an alias works too), which must be one of ``allowed``;
+    the ValueError names the closest allowed name.
+
+    >>> variant_among("resize", ("transposed", "subpixel", "resize_conv"), "upsampler")
+    'resize_conv'
+    >>> variant_among("bilinear", ("transposed", "resize_conv"), "upsampler")
+    Traceback (most recent call last):
+    ...
+    ValueError: `upsampler` (='bilinear') must be one of: transposed, resize_conv
+    """
+    key = resolve_alias(name) if isinstance(name, str) else None
+    if key in allowed:
+        return key
+    raise ValueError(unknown_name(argument, name, allowed, f"{argument} name",
+                                  [a for a, v in ALIASES.items() if v in allowed],
+                                  suggestion=None if not isinstance(name, str) else
+                                  suggestion_for(name)))
 
 
 def suggestion_for(name: str) -> str | None:

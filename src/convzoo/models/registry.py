@@ -16,7 +16,7 @@ from typing import Any
 import torch.nn as nn
 
 from convzoo.arithmetic.variants import variant
-from convzoo.names import unknown_name
+from convzoo.names import renamed_keys, renames_of, unknown_name
 
 __all__ = ["ModelEntry", "MODELS", "register_model", "create", "available", "entry"]
 
@@ -116,6 +116,7 @@ def create(name: str, **config: Any) -> nn.Module:
     """
     e = entry(name)
     fields = [f.name for f in dataclasses.fields(e.config)]
+    config = renamed_keys(config, renames_of(e.config))  # old field names, with a warning
     unknown = sorted(set(config) - set(fields))
     if unknown:
         raise ValueError(

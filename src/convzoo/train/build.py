@@ -1,9 +1,9 @@
 """Building the model for a data set: adapt the zoo config, then probe one batch.
 
-The data set proposes config fields (``num_classes``, ``in_channels``, ``scale``...) that are
-set when the model's config dataclass has them; the user's fields win. A forward pass on two
-samples (eval mode, no gradients) then checks that the model takes the data set's input and
-produces what the task needs; every failure is one line of ``ValueError``.
+The data set proposes config fields (``num_classes``, ``in_channels``, ``upscale_factor``...)
+that are set when the model's config dataclass has them; the user's fields win. A forward pass
+on two samples (eval mode, no gradients) then checks that the model takes the data set's input
+and produces what the task needs; every failure is one line of ``ValueError``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from convzoo.names import renamed_keys, renames_of
 from convzoo.train.data.base import TaskData
 from convzoo.train.tasks import Task
 
@@ -27,13 +28,15 @@ def model_config(name: str, data: TaskData, overrides: dict[str, Any]) -> dict[s
     """The full config of zoo model ``name`` for ``data`` (data's fields, then ``overrides``).
 
     >>> from convzoo.train.data import load_dataset
-    >>> model_config("digits_separable", load_dataset("lfw_faces"), {"width": 8})["num_classes"]
+    >>> model_config("digits_separable", load_dataset("lfw_faces"), {"base_channels": 8}
+    ...              )["num_classes"]
     2
     """
     from convzoo.models import entry
 
     e = entry(name)  # ValueError listing the zoo if unknown
     fields = {f.name for f in dataclasses.fields(e.config)}
+    overrides = renamed_keys(overrides, renames_of(e.config))  # old names, with a warning
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown config field {', '.join(unknown)} for model {name!r} "

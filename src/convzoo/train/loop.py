@@ -342,7 +342,7 @@ def train(config: TrainConfig) -> TrainResult:
             missing, corrupt or mismatched checkpoint on resume.
 
     >>> r = train(TrainConfig("digits_separable", "digits", epochs=1, batch_size=8, limit=16,
-    ...                       model_config={"width": 4}, progress=False))
+    ...                       model_config={"base_channels": 4}, progress=False))
     >>> r.steps, sorted(r.final)[:2]
     (2, ['epoch', 'lr'])
     """
