@@ -44,6 +44,7 @@ __all__ = ["parse_ints", "parse_int", "parse_padding", "parse_size", "parse_shap
 
 _SPLIT = re.compile(r"[,x×X]")
 _DIGITS = re.compile(r"[0-9]+")
+_LETTERS = re.compile(r"[a-wyz]")  # x separates values
 
 
 def parse_ints(text: str, name: str, allow_zero: bool = False) -> tuple[int, ...]:
@@ -114,6 +115,10 @@ def parse_padding(text: str, name: str) -> Any:
 
     >>> parse_padding(" Causal ", "--padding"), parse_padding("1", "--padding")
     ('causal', 1)
+    >>> parse_padding("1,-1", "--padding")
+    Traceback (most recent call last):
+    ...
+    ValueError: `--padding` (='1,-1') must be comma- or x-separated non-negative ints
     >>> parse_padding("smae", "--padding")
     Traceback (most recent call last):
     ...
@@ -123,14 +128,11 @@ comma- or x-separated non-negative ints (did you mean 'same'?)
     word = str(text).strip().lower()
     if word in PADDING_STRINGS:
         return word
-    try:
+    if not _LETTERS.search(word):  # numbers: the ints' own message
         return per_axis(parse_ints(text, name, allow_zero=True))
-    except ValueError:
-        raise ValueError(
-            f"`{name}` (={text!r}) must be one of "
-            + ", ".join(repr(w) for w in PADDING_STRINGS)
-            + " or comma- or x-separated non-negative ints" + did_you_mean(word, PADDING_STRINGS)
-        ) from None
+    raise ValueError(
+        f"`{name}` (={text!r}) must be one of " + ", ".join(repr(w) for w in PADDING_STRINGS)
+        + " or comma- or x-separated non-negative ints" + did_you_mean(word, PADDING_STRINGS))
 
 
 def parse_size(text: str, name: str, channels: int | None = None,
