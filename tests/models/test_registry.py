@@ -79,3 +79,25 @@ def test_available_describes_every_model():
     assert {"vgg16", "resnet50", "resnext50_32x4d", "mobilenet_v1", "mobilenet_v2",
             "shufflenet_v1", "shufflenet_v2", "xception", "unet", "deeplabv3", "wavenet",
             "c3d", "r2plus1d", "dcgan_generator", "espcn"} <= set(names)
+
+
+_SLOW = {"c3d", "vgg16", "wavenet"}  # seconds of tracing at their reference inputs
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n in _SLOW else n for n in sorted(zoo.MODELS)])
+def test_declared_variants_are_what_summary_finds(name):
+    """The zoo's tags are summary's own words for the model's layers (at the leaves or at a
+    shallower depth); a model whose upsampler is configurable shows each with its option."""
+    from convzoo.analysis import summary, trace
+
+    e = zoo.entry(name)
+    options = {"espcn": ["subpixel", "transposed", "resize_conv"],
+               "unet": ["transposed", "subpixel", "resize_conv"]}.get(name, [None])
+    found: set[str] = set()
+    for upsampler in options:
+        config = {} if upsampler is None else {"upsampler": upsampler}
+        graph = trace(zoo.create(name, **config), e.input_shape)
+        for depth in (None, 1, 2, 3, 4):
+            found |= {row.kind for row in summary(graph, depth=depth).rows}
+    assert set(e.variants) <= found, (name, e.variants, sorted(found))

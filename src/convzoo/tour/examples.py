@@ -82,7 +82,7 @@ class LayerResult:
 def evaluate(example: LayerExample) -> LayerResult:
     """Run the example's arithmetic: shapes, params, MACs, formulas and claim checks.
 
-    >>> ex = LayerExample("001", "256 filters", "standard", (1, 3, 12, 12),
+    >>> ex = LayerExample("001", "256 filters", "conv", (1, 3, 12, 12),
     ...                   (Stage("conv 5x5", ConvSpec(3, 256, 5)),), (1, 256, 8, 8))
     >>> r = evaluate(ex)
     >>> r.output_shape, r.params, r.macs, r.agrees
