@@ -62,8 +62,8 @@ CONV_CASES = [
 def test_conv_frames_highlight_exactly_the_engines_cells(case):
     scenes = animate("conv", **case)
     o = {**animate_module.DEFAULTS["conv"], **case}
-    spec = ConvSpec(o["in_channels"], o["out_channels"], o["kernel_size"], o["stride"], o["padding"],
-                    o["dilation"], o["groups"], ndim=len(o["input_size"]))
+    spec = ConvSpec(o["in_channels"], o["out_channels"], o["kernel_size"], o["stride"],
+                    o["padding"], o["dilation"], o["groups"], ndim=len(o["input_size"]))
     taps = conv_taps(spec, o["input_size"])
     x = np.ones((spec.in_channels, *o["input_size"]))
     w = np.random.default_rng(0).uniform(0.5, 1.5, spec.weight_shape)
@@ -254,8 +254,8 @@ def test_cli_writes_gif_and_svg(capsys, tmp_path):
     with Image.open(gif) as im:
         assert im.n_frames == 4
     svg = tmp_path / "c.svg"
-    code, out, _ = run(capsys, "animate", "conv", "--kernel-size", "3", "--stride", "2", "--padding",
-                       "same", "--input", "6x6", "--in", "2", "--out", "2", "--groups", "2",
+    code, out, _ = run(capsys, "animate", "conv", "--kernel-size", "3", "--stride", "2",
+                       "--padding", "same", "--input", "6x6", "--in", "2", "--out", "2", "--groups", "2",
                        "--frame", "2", "-o", str(svg))
     assert code == 0 and "(conv: 1 frame)" in out
     ET.parse(svg)
