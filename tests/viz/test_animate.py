@@ -255,7 +255,8 @@ def test_cli_writes_gif_and_svg(capsys, tmp_path):
         assert im.n_frames == 4
     svg = tmp_path / "c.svg"
     code, out, _ = run(capsys, "animate", "conv", "--kernel-size", "3", "--stride", "2",
-                       "--padding", "same", "--input", "6x6", "--in", "2", "--out", "2", "--groups", "2",
+                       "--padding", "same", "--input", "6x6", "--in", "2", "--out", "2",
+                       "--groups", "2",
                        "--frame", "2", "-o", str(svg))
     assert code == 0 and "(conv: 1 frame)" in out
     ET.parse(svg)
