@@ -297,8 +297,8 @@ def profile(
     >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU())
     >>> p = profile(net, (1, 3, 16, 16), repeats=2, warmup=0)
     >>> [(r.name, r.kind, r.forward_ms > 0) for r in p.rows], sorted(p.by_kind)
-    ([('0', 'standard', True), ('1', 'activation', True)], ['(outside leaf modules)', \
-'activation', 'standard'])
+    ([('0', 'conv', True), ('1', 'activation', True)], ['(outside leaf modules)', \
+'activation', 'conv'])
     """
     shape = check_input_shape(input_shape)
     repeats = check_repeats(repeats)

@@ -18,7 +18,7 @@ from convzoo.spec import ConvSpec
 from convzoo.viz.animate.dense import input_of, spec_of
 from convzoo.viz.animate.text import INDEX_NOTE, fmt, index_text, note
 from convzoo.viz.animate.window import conv_stage, subsample
-from convzoo.viz.draw import COLOURS, Grid, Scene, group_colour, tint
+from convzoo.viz.draw import COLOURS, CellRef, Grid, Link, Scene, group_colour, tint
 
 __all__ = ["shuffle", "shuffle_frames", "copy_frames", "pixel_shuffle", "pixel_unshuffle",
            "subpixel", "resize_conv", "shuffle_group", "shuffle_unit"]
@@ -49,11 +49,12 @@ def shuffle_frames(c: int, g: int, limit: int, both: bool = True) -> list[Scene]
             low = row("group conv 2: input groups (colour = group)", [i // per for i in range(c)],
                       lambda i: i // per)
             members = range(grp * per, (grp + 1) * per)
-            links = []
+            links: list[Link] = []
             for i in members:
                 low.bold[i] = mid.bold[i] = top.bold[int(after[i])] = True
-                links.append(((0, 0, (int(after[i]),)), (1, 0, (i,)), COLOURS["line"]))
-                links.append(((1, 0, (i,)), (2, 0, (i,)), COLOURS["line"]))
+                links.append(Link(CellRef(0, 0, (int(after[i]),)), CellRef(1, 0, (i,)),
+                                  COLOURS["line"]))
+                links.append(Link(CellRef(1, 0, (i,)), CellRef(2, 0, (i,)), COLOURS["line"]))
             sources = [int(after[i]) for i in members]
             came = sorted({s // per for s in sources})
             caption = [
