@@ -110,7 +110,7 @@ def expand_axes(text: str, name: str, n: int, allow_zero: bool = False) -> tuple
     return values
 
 
-def parse_padding(text: str, name: str) -> Any:
+def parse_padding(text: str, name: str = "padding") -> Any:
     """A padding word or per-axis non-negative ints (rule 3), as ConvSpec takes it.
 
     >>> parse_padding(" Causal ", "--padding"), parse_padding("1", "--padding")

@@ -116,3 +116,12 @@ def test_animate_reads_the_new_factor_flags(capsys, tmp_path):
 def test_misspelled_names_get_the_closest_valid_one(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == "" and err.startswith(message) and err.count("\n") == 1
+
+
+def test_parse_input_is_a_deprecated_alias_of_the_one_parser():
+    from convzoo.cli.output import parse_input
+    from convzoo.text import parse_size
+
+    with pytest.warns(FutureWarning, match=r"`convzoo.cli.output.parse_input` is deprecated .* "
+                                           r"use `convzoo.text.parse_size`"):
+        assert parse_input("2,4,8,8", 4) == parse_size("2,4,8,8", "--input", 4) == ((8, 8), 2, 4)

@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from convzoo.names import deprecated_message
+from convzoo.names import deprecated_message, renamed_function
 from convzoo.paths import check_output_dir, check_output_file
-from convzoo.text import expand_axes, parse_ints, parse_padding, per_axis
+from convzoo.text import expand_axes, parse_ints, parse_padding, parse_size, per_axis
 
 __all__ = [
     "check_output_dir",
@@ -97,6 +97,13 @@ def renamed_flag(p: argparse.ArgumentParser, *flags: str, old: tuple[str, ...],
     action = p.add_argument(*flags, *old, action=_Renamed, old=old, **kwargs)
     action.option_strings = [f for f in action.option_strings if f not in old]  # help, errors
     return action
+
+
+@renamed_function("convzoo.cli.output.parse_input", "convzoo.text.parse_size")
+def parse_input(text: str, channels: int | None = None, channels_flag: str = "--in"
+                ) -> tuple[tuple[int, ...], int | None, int | None]:
+    """Deprecated: ``convzoo.text.parse_size(text, "--input", channels, channels_flag)``."""
+    return parse_size(text, "--input", channels, channels_flag)
 
 
 def output_arguments(p: argparse.ArgumentParser, csv: bool = False) -> None:
