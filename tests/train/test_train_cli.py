@@ -33,8 +33,10 @@ def test_cli_table_output(capsys):
 
 def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     cases = [
-        (["train", "resnet", "--data", "digits"], "convzoo: error: `name` (='resnet') must be "
-         "one of:"),
+        (["train", "resnet", "--data", "digits"], "convzoo: error: `name` (='resnet') is not a "
+         "zoo model; did you mean 'resnet50'? Valid: c3d, "),
+        (["train", "alexnet", "--data", "digits"], "convzoo: error: `name` (='alexnet') must be "
+         "one of: c3d, "),
         (["train", "digits_separable", "--data", "cifar"], "convzoo: error: `data` (='cifar') "
          "must be one of:"),
         (["train", "digits_separable", "--data", "digits", "--set", "base_channels"],
