@@ -120,3 +120,20 @@ def test_factory_models_are_accepted():
 
     r = train(TrainConfig(factory, "digits", epochs=1, batch_size=8, limit=16, progress=False))
     assert r.steps == 2
+
+
+def test_a_run_saved_before_the_renames_resumes(tmp_path):
+    """A checkpoint whose meta has the old config names (``width`` before ``base_channels``)
+    still matches this run; a real difference is still refused."""
+    from convzoo.train.checkpoint import save_checkpoint
+
+    first = train(tiny(tmp_path, epochs=1))
+    state = load_checkpoint(tmp_path / CHECKPOINT)
+    config = dict(state["meta"]["model_config"])
+    config["width"] = config.pop("base_channels")  # as written before 0.1's renames
+    state["meta"]["model_config"] = config
+    save_checkpoint(tmp_path / CHECKPOINT, state)
+    again = train(tiny(tmp_path, epochs=1, resume=True))
+    assert same_weights(first.model, again.model)
+    with pytest.raises(ValueError, match="does not match this run: model_config is"):
+        train(tiny(tmp_path, epochs=1, resume=True, model_config={"base_channels": 8}))

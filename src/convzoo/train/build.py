@@ -19,7 +19,7 @@ from convzoo.names import renamed_keys, renames_of
 from convzoo.train.data.base import TaskData
 from convzoo.train.tasks import Task
 
-__all__ = ["model_config", "build_model", "probe"]
+__all__ = ["model_config", "build_model", "probe", "current_names"]
 
 ModelSpec = str | Callable[[], nn.Module]
 
@@ -44,6 +44,37 @@ def model_config(name: str, data: TaskData, overrides: dict[str, Any]) -> dict[s
     config = {k: v for k, v in data.model_config.items() if k in fields}
     config.update(overrides)
     return dataclasses.asdict(e.config(**config))
+
+
+def current_names(meta: dict[str, Any]) -> dict[str, Any]:
+    """A run's record (a checkpoint's ``meta``) in today's names: its zoo config rebuilt by
+    the config dataclass (fields renamed since, and alias values such as ``upsampler='resize'``,
+    read as now) and its data options under their loader's current names, so that a run
+    saved before a rename resumes.
+
+    >>> current_names({"model": "digits_separable", "model_config": {"width": 8},
+    ...                "data": "digits", "data_config": {}})["model_config"]["base_channels"]
+    8
+    """
+    import warnings
+
+    from convzoo.models import MODELS
+    from convzoo.train.data import DATASETS
+
+    out = dict(meta)
+    entry, config = MODELS.get(str(meta.get("model"))), meta.get("model_config")
+    if entry is not None and isinstance(config, dict):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # the record's names, not the user's
+            try:
+                out["model_config"] = dataclasses.asdict(entry.config(**config))
+            except (TypeError, ValueError):
+                pass  # a config that no longer builds: compared as stored, and refused
+    loader = DATASETS.get(str(meta.get("data")), (None,))[0]
+    renames = getattr(loader, "__renamed__", {})
+    if isinstance(meta.get("data_config"), dict):
+        out["data_config"] = {renames.get(k, k): v for k, v in meta["data_config"].items()}
+    return out
 
 
 def build_model(model: ModelSpec, data: TaskData, overrides: dict[str, Any]
