@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from convzoo.names import renamed_attribute
 from convzoo.train.data.base import TaskData
 from convzoo.train.metrics import confusion, mean_iou
 from convzoo.train.sums import Sums, add_sums, make_sums
@@ -184,6 +185,8 @@ class SuperResTask(Task):
     def upscale_factor(self) -> int:
         """``r``: the targets are ``r`` times the inputs' size per axis."""
         return int(self.data.extra["upscale_factor"])
+
+    scale = renamed_attribute("scale", "upscale_factor")
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         return x - self.offset
