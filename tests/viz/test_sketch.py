@@ -16,19 +16,19 @@ from convzoo.viz.draw import layout_with_cells
 #: Settings beyond the defaults, per kind (several regimes: strides, 'same', groups, 1-D/3-D).
 OTHER = [
     ("conv", dict(input_size=(7, 6), stride=2, padding=1, in_channels=2, out_channels=3)),
-    ("conv", dict(input_size=(9,), kernel=4, padding="same", dilation=2)),
-    ("conv3d", dict(input_size=(3, 4, 5), kernel=(2, 3, 2), stride=(1, 2, 1))),
+    ("conv", dict(input_size=(9,), kernel_size=4, padding="same", dilation=2)),
+    ("conv3d", dict(input_size=(3, 4, 5), kernel_size=(2, 3, 2), stride=(1, 2, 1))),
     ("depthwise", dict(in_channels=3, out_channels=6, stride=2)),
     ("group", dict(groups=4, in_channels=4, out_channels=8, padding=0)),
     ("dilated", dict(dilation=3, input_size=(9, 9))),
     ("transposed", dict(stride=3, padding=1, output_padding=2, input_size=(2, 3))),
     ("transposed", dict(mode="scatter", groups=2, in_channels=2, out_channels=4)),
-    ("subpixel", dict(factor=3, input_size=(2,))),
-    ("pixel_unshuffle", dict(factor=3, input_size=(3, 6), in_channels=2)),
-    ("resize_conv", dict(factor=3, kernel=2)),
+    ("subpixel", dict(upscale_factor=3, input_size=(2,))),
+    ("pixel_unshuffle", dict(downscale_factor=3, input_size=(3, 6), in_channels=2)),
+    ("resize_conv", dict(upscale_factor=3, kernel_size=2)),
     ("aspp", dict(rates=(1, 2, 4), input_size=(5, 5))),
-    ("wavenet", dict(kernel=3, input_size=(10,))),
-    ("shuffle_unit", dict(groups=2, in_channels=4, out_channels=6, kernel=5)),
+    ("wavenet", dict(kernel_size=3, input_size=(10,))),
+    ("shuffle_unit", dict(groups=2, in_channels=4, out_channels=6, kernel_size=5)),
 ]
 
 
@@ -54,7 +54,7 @@ def test_an_input_too_large_to_draw_still_has_its_numbers():
     assert n["totals"]["params"] == spec.params == 3 * 8 * 9 + 8
     assert (n["totals"]["macs"], n["totals"]["bytes"]) == (cost.macs, cost.bytes)
     assert n["totals"]["output"] == [1, 8, 49, 49]
-    big = sketch("resize_conv", input_size=(1000, 1000), factor=4, out_channels=64)
+    big = sketch("resize_conv", input_size=(1000, 1000), upscale_factor=4, out_channels=64)
     assert animation_numbers(big)["totals"]["output"] == [1, 64, 4000, 4000]
     assert time.perf_counter() - start < 60  # (no per-cell work: a generous bound)
 
@@ -62,8 +62,8 @@ def test_an_input_too_large_to_draw_still_has_its_numbers():
 def test_a_sketch_refuses_what_animate_refuses():
     for kind, options, message in [
         ("group", dict(groups=3, in_channels=4), r"divisible by `groups`"),
-        ("conv", dict(input_size=(2, 2), kernel=5), r"effective kernel size"),
-        ("pixel_unshuffle", dict(input_size=(5, 5)), r"divisible by `factor`"),
+        ("conv", dict(input_size=(2, 2), kernel_size=5), r"effective kernel size"),
+        ("pixel_unshuffle", dict(input_size=(5, 5)), r"divisible by `downscale_factor`"),
         ("conv", dict(rates=(1, 2)), r"does not apply to kind 'conv'"),
     ]:
         with pytest.raises(ValueError, match=message) as drawn:
@@ -75,9 +75,9 @@ def test_a_sketch_refuses_what_animate_refuses():
 
 def _box(scene, role, channel, cell):
     _, _, boxes = layout_with_cells(scene)
-    for (r, c, index), box in boxes.items():
-        g = scene.rows[r][c]
-        if (g.role, g.channel, tuple(index)) == (role, channel, tuple(cell)):
+    for ref, box in boxes.items():
+        g = scene.rows[ref.row][ref.col]
+        if (g.role, g.channel, ref.index) == (role, channel, tuple(cell)):
             return [round(v, 1) for v in box]
     raise AssertionError((role, channel, cell))
 

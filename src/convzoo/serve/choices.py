@@ -1,13 +1,14 @@
 """The values the playground offers for each setting: only those the arithmetic accepts.
 
-As in Edward Z. Yang's convolution visualizer, the page offers for each setting (kernel,
-stride, padding, dilation, groups, channels, output_padding, factor) only the values that give
-a valid convolution with the other settings as they are, so a learner explores the space
-without meeting an error first. What is valid is not written a second time: each candidate is
-run through the same checks and arithmetic as a request (:func:`convzoo.viz.animate.sketch`:
-:func:`~convzoo.viz.animate.options.normalize`, ConvSpec, the output-size formulas; nothing is
-drawn), and the request itself stays the authority (a combination can still be refused, e.g.
-after the input size changed, with convzoo's one-line error).
+As in Edward Z. Yang's convolution visualizer, the page offers for each setting
+(kernel_size, stride, padding, dilation, groups, channels, output_padding, upscale_factor or
+downscale_factor) only the values that give a valid convolution with the other settings as
+they are, so a learner explores the space without meeting an error first. What is valid is
+not written a second time: each candidate is run through the same checks and arithmetic as a
+request (:func:`convzoo.viz.animate.sketch`: :func:`~convzoo.viz.animate.options.normalize`,
+ConvSpec, the output-size formulas; nothing is drawn), and the request itself stays the
+authority (a combination can still be refused, e.g. after the input size changed, with
+convzoo's one-line error).
 
 >>> c = choices_api({"kind": "conv", "input": "5x5", "k": "3"})["choices"]
 >>> c["k"][:3], c["k"][-1], c["s"][:3], c["p"][:5]
@@ -50,15 +51,16 @@ def choices_api(params: Mapping[str, str]) -> dict[str, Any]:
     is. A setting left empty uses the kind's default."""
     from convzoo.serve.api import PARAMETERS, _options
     from convzoo.viz.animate import DEFAULTS
-    from convzoo.viz.animate.options import normalize
+    from convzoo.viz.animate.options import factor_name, normalize
 
     kind = str(params.get("kind", "conv")).strip() or "conv"
     v, _ = normalize(kind, {}, 2)  # the kind (or its alias), with the list when unknown
-    options = _options({k: val for k, val in params.items() if k not in ("kind", "frames")})
+    options = _options({k: val for k, val in params.items() if k not in ("kind", "frames")},
+                       v.value)
     takes = DEFAULTS[v.value]
     out: dict[str, list[str]] = {}
     for key, values in CANDIDATES.items():
-        name = PARAMETERS[key]
+        name = factor_name(v.value) if key == "factor" else PARAMETERS[key]
         if name not in takes:
             continue
         out[key] = [str(c) for c in values if _valid(v.value, {**options, name: c})]

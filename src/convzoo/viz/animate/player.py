@@ -11,12 +11,12 @@ from __future__ import annotations
 import html
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
 from convzoo.viz.animate.writers import HOLD_MS
-from convzoo.viz.draw import Scene, layout_with_cells
+from convzoo.viz.draw import Box, CellRef, Scene, layout_with_cells
 
 __all__ = ["player_data", "player_html", "player_script", "Animation"]
 
@@ -32,16 +32,17 @@ def _round(p: tuple) -> tuple:
     return tuple(round(v, 1) if isinstance(v, float) else v for v in p)
 
 
-def _links(scene: Scene, boxes: dict, cell_id: Any) -> list[int] | None:
+def _links(scene: Scene, boxes: dict[CellRef, Box],
+           cell_id: Callable[[Box], int]) -> list[int] | None:
     """``[output cell, output channel, input cell, weight cell, ...]`` of one frame (cell
     numbers of ``cells``; weight -1 for a copy), from the frame's ``meta['links']``."""
     out, links = scene.meta.get("output"), scene.meta.get("links")
     if out is None or links is None:
         return None
-    where = {}
-    for (r, c, cell), box in boxes.items():
-        grid = scene.rows[r][c]
-        where[(grid.role, grid.channel, tuple(cell))] = box
+    where: dict[tuple, Box] = {}
+    for ref, box in boxes.items():
+        grid = scene.rows[ref.row][ref.col]
+        where[(grid.role, grid.channel, ref.index)] = box
     target = where.get(("output", out[0], tuple(out[1:])))
     if target is None:
         return None
@@ -67,7 +68,7 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
     linked to it.
 
     >>> from convzoo.viz.animate import animate
-    >>> d = player_data(animate("conv", input_size=(3, 3), kernel=2))
+    >>> d = player_data(animate("conv", input_size=(3, 3), kernel_size=2))
     >>> len(d["frames"]), len(d["targets"]), len(d["links"][0])
     (4, 4, 10)
     """
@@ -80,7 +81,7 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
     cells: dict[tuple, int] = {}
     links: list[list[int] | None] = []
 
-    def cell_id(box: tuple) -> int:
+    def cell_id(box: Box) -> int:
         return cells.setdefault(tuple(round(v, 1) for v in box), len(cells))
 
     width = height = 0
@@ -98,9 +99,9 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
         frames.append(ids)
         out = scene.meta.get("output")
         if out is not None:
-            for (r, c, cell), box in boxes.items():
-                grid = scene.rows[r][c]
-                if grid.role == "output" and (grid.channel, *cell) == tuple(out):
+            for ref, box in boxes.items():
+                grid = scene.rows[ref.row][ref.col]
+                if grid.role == "output" and (grid.channel, *ref.index) == tuple(out):
                     targets.append([*box, i])
         links.append(_links(scene, boxes, cell_id))
     return {"width": width, "height": height, "prims": prims, "frames": frames,
