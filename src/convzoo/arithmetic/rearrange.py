@@ -18,33 +18,39 @@ from convzoo.arithmetic.tuples import check_int
 __all__ = ["pixel_shuffle_shape", "pixel_unshuffle_shape", "nearest_upsample_shape"]
 
 
-def _split(shape: Sequence[int], factor: int, name: str) -> tuple[int, int, tuple[int, ...]]:
-    check_int(name, factor, 1)
+def _split(shape: Sequence[int], r: int, name: str) -> tuple[int, int, tuple[int, ...]]:
+    check_int(name, r, 1)
     shape = tuple(shape)
     if len(shape) < 3:
         raise ValueError(f"`shape` (={shape}) must be (N, C, *spatial) with 1 to 3 spatial axes")
     return shape[0], shape[1], shape[2:]
 
 
-def pixel_shuffle_shape(shape: Sequence[int], factor: int) -> tuple[int, ...]:
-    """``(N, C*r**n, *s)`` -> ``(N, C, *(s*r))``; C_in must be divisible by ``factor**n``."""
-    n, c, spatial = _split(shape, factor, "upscale_factor")
-    if c % factor ** len(spatial):
+def pixel_shuffle_shape(shape: Sequence[int], upscale_factor: int) -> tuple[int, ...]:
+    """``(N, C*r**n, *s)`` -> ``(N, C, *(s*r))``; C_in must be divisible by
+    ``upscale_factor**n`` (``nn.PixelShuffle``'s name for r)."""
+    r = upscale_factor
+    n, c, spatial = _split(shape, r, "upscale_factor")
+    if c % r ** len(spatial):
         raise ValueError(f"`input` channel dim (={c}) must be divisible by "
-                         f"upscale_factor**{len(spatial)} (={factor ** len(spatial)})")
-    return (n, c // factor ** len(spatial), *(s * factor for s in spatial))
+                         f"upscale_factor**{len(spatial)} (={r ** len(spatial)})")
+    return (n, c // r ** len(spatial), *(s * r for s in spatial))
 
 
-def pixel_unshuffle_shape(shape: Sequence[int], factor: int) -> tuple[int, ...]:
-    """``(N, C, *(s*r))`` -> ``(N, C*r**n, *s)``; every spatial size divisible by ``factor``."""
-    n, c, spatial = _split(shape, factor, "downscale_factor")
-    if any(s % factor for s in spatial):
+def pixel_unshuffle_shape(shape: Sequence[int], downscale_factor: int) -> tuple[int, ...]:
+    """``(N, C, *(s*r))`` -> ``(N, C*r**n, *s)``; every spatial size divisible by
+    ``downscale_factor`` (``nn.PixelUnshuffle``'s name for r)."""
+    r = downscale_factor
+    n, c, spatial = _split(shape, r, "downscale_factor")
+    if any(s % r for s in spatial):
         raise ValueError(f"`input` spatial sizes (={spatial}) must be divisible by "
-                         f"`downscale_factor` (={factor})")
-    return (n, c * factor ** len(spatial), *(s // factor for s in spatial))
+                         f"`downscale_factor` (={r})")
+    return (n, c * r ** len(spatial), *(s // r for s in spatial))
 
 
-def nearest_upsample_shape(shape: Sequence[int], factor: int) -> tuple[int, ...]:
-    """``(N, C, *s)`` -> ``(N, C, *(s*r))``: each element repeated ``factor`` times per axis."""
-    n, c, spatial = _split(shape, factor, "scale_factor")
-    return (n, c, *(s * factor for s in spatial))
+def nearest_upsample_shape(shape: Sequence[int], upscale_factor: int) -> tuple[int, ...]:
+    """``(N, C, *s)`` -> ``(N, C, *(s*r))``: each element repeated ``upscale_factor`` times per
+    axis (resize-conv's first stage)."""
+    r = upscale_factor
+    n, c, spatial = _split(shape, r, "upscale_factor")
+    return (n, c, *(s * r for s in spatial))

@@ -59,6 +59,9 @@
         el.placeholder = takes ? shownValue(defaults[el.name]) : "";
       }
     });
+    // `factor` is the kind's upscale_factor, or pixel_unshuffle's downscale_factor (torch's names)
+    text("factor-label", kindSelect.value === "pixel_unshuffle" ? "downscale_factor"
+                                                                : "upscale_factor");
     text("description", info.descriptions[kindSelect.value] || "");
     var box = $("articles"), cites = info.articles[kindSelect.value] || [];
     box.textContent = cites.length ? "Explained in: " : "Not in the seed articles (convzoo adds it).";
