@@ -159,8 +159,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False,
     server = make_server(host, port)
     url = url_of(server)
     out(f"convzoo playground: {url} (Ctrl-C stops it)")
-    if open_browser:
-        webbrowser.open(url)
+    if open_browser:  # a browser command ($BROWSER) may run until the browser closes: beside
+        # the server, so the page is answered meanwhile and Ctrl-C stops it at any time
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
     if ready is not None:
         ready.set()
     try:
