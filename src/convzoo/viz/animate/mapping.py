@@ -150,7 +150,8 @@ def _pixel_shuffle_frames(x: np.ndarray, r: int, limit: int) -> list[Scene]:
     c_in, size = x.shape[0], x.shape[1:]
     n = len(size)
     if c_in % r ** n:
-        raise ValueError(f"`in_channels` (={c_in}) must be divisible by factor^{n} (={r ** n})")
+        raise ValueError(f"`in_channels` (={c_in}) must be divisible by "
+                         f"upscale_factor^{n} (={r ** n})")
     header = [f"pixel shuffle (depth to space) by r={r}: C_in = C_out·r^{n}: "
               f"{c_in} = {c_in // r ** n}·{r}^{n}; per axis out = in·r: "
               + ", ".join(f"{i}·{r} = {i * r}" for i in size)]
