@@ -99,8 +99,11 @@ def test_cli_prints_its_url_opens_it_and_stops_cleanly_on_ctrl_c(tmp_path):
                "open(sys.argv[2], 'w').write(sys.argv[1] + ' ' + str(os.getpid())); "
                "time.sleep(120)\"")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BROWSER": f"{browser} %s {opened}"}
+    # Ctrl-C as from a terminal: an xdist worker ignores SIGINT, and a child would inherit
+    # that (Python keeps an ignored SIGINT ignored), so the server starts with the default
     proc = subprocess.Popen([sys.executable, "-m", "convzoo", "serve", "--port", "0", "--open"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     pid = None
     try:
         line = proc.stdout.readline()
