@@ -24,6 +24,7 @@ import struct
 from collections.abc import Sequence
 from fractions import Fraction
 
+from convzoo.arithmetic.pads import PAD_MODES, pad_taps
 from convzoo.arithmetic.tuples import check_int
 
 __all__ = [
@@ -40,8 +41,6 @@ Taps = tuple[tuple[int, ...], ...]
 
 #: Interpolation modes along one axis (bilinear/trilinear are 'linear' per axis).
 INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "cubic")
-#: Padding modes of ``F.pad``.
-PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 _A = Fraction(-3, 4)  # PyTorch's bicubic coefficient
 
@@ -212,29 +211,6 @@ def pixel_unshuffle_taps(in_size: int, factor: int) -> Taps:
     """
     check_int("factor", factor)
     return tuple(tuple(range(v * factor, (v + 1) * factor)) for v in range(in_size // factor))
-
-
-def pad_taps(in_size: int, before: int, after: int, mode: str = "constant") -> Taps:
-    """``F.pad`` along one axis (negative amounts crop). Constant padding reads nothing.
-
-    >>> pad_taps(3, 2, 1, "reflect")
-    ((2,), (1,), (0,), (1,), (2,), (1,))
-    """
-    if mode not in PAD_MODES:
-        raise ValueError(f"`mode` (={mode!r}) must be one of {', '.join(PAD_MODES)}")
-    out = []
-    for q in range(in_size + before + after):
-        v = q - before
-        if mode == "reflect":
-            period = 2 * (in_size - 1) or 1
-            v %= period
-            v = period - v if v >= in_size else v
-        elif mode == "replicate":
-            v = min(max(v, 0), in_size - 1)
-        elif mode == "circular":
-            v %= in_size
-        out.append((v,) if 0 <= v < in_size else ())
-    return tuple(out)
 
 
 def slice_taps(in_size: int, out_size: int, start: int, step: int = 1) -> Taps:
