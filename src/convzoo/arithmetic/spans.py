@@ -257,6 +257,9 @@ def compose_spans(spans: Sequence[Span], taps: Taps) -> tuple[Span, ...]:
     """
     if len(spans) == 1:
         return tuple(spans[0] if t else None for t in taps)
+    reach = max((v for t in taps for v in t), default=-1)
+    if reach >= len(spans) or min((v for t in taps for v in t), default=0) < 0:
+        raise ValueError(f"`taps` read index {reach}, outside the {len(spans)} input spans")
     return tuple(union_span([spans[v] for v in t]) for t in taps)
 
 
@@ -267,6 +270,9 @@ def union_spans(operands: Sequence[Sequence[Span]]) -> tuple[Span, ...]:
     ((0, 5), (1, 5))
     """
     size = max(len(s) for s in operands)
+    if any(len(s) not in (1, size) for s in operands):
+        raise ValueError(f"`operands` (lengths {[len(s) for s in operands]}) must have one "
+                         "length, or 1 (broadcast)")
     return tuple(union_span([_span_at(s, u) for s in operands]) for u in range(size))
 
 
