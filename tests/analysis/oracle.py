@@ -32,8 +32,38 @@ def positive_(module: nn.Module, gen: torch.Generator) -> nn.Module:
     return module.double()
 
 
-def _output(model: nn.Module, x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
-    flat = [t for t in tree_flatten(model(x))[0] if isinstance(t, torch.Tensor)]
+_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish,
+                nn.Hardsigmoid, nn.Sigmoid, nn.Tanh, nn.ELU, nn.Softplus)
+
+
+def identity_activations(model: nn.Module) -> nn.Module:
+    """``model`` with every activation module replaced by the identity (in place): a dead
+    ReLU of random weights would hide a dependency the structure has. Spans do not change
+    (an activation is pointwise); the attention's softmax is kept (it mixes positions)."""
+    for name, module in list(model.named_modules()):
+        kind = type(module).__name__
+        if isinstance(module, _ACTIVATIONS) or (kind.endswith("Activation") and not list(
+                module.children())):
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, nn.Identity())
+    return model
+
+
+def _output(model: nn.Module, x: torch.Tensor, shape: Sequence[int], layer: str | None = None
+            ) -> torch.Tensor:
+    """The model's output (or ``layer``'s, first call) of ``shape``."""
+    captured: list = []
+    handle = None
+    if layer:
+        handle = model.get_submodule(layer).register_forward_hook(
+            lambda m, i, o: captured.append(o) if not captured else None)
+    try:
+        out = model(x)
+    finally:
+        if handle is not None:
+            handle.remove()
+    flat = [t for t in tree_flatten(captured[0] if layer else out)[0]
+            if isinstance(t, torch.Tensor)]
     for t in flat:
         if tuple(t.shape) == tuple(shape) and t.requires_grad:
             return t
@@ -53,8 +83,8 @@ def _groups(rf, axis: int) -> dict[object, torch.Tensor]:
 
 
 def gradient_support(model: nn.Module, shape: Sequence[int], rf, inputs: int = 1,
-                     make_input: Callable[[torch.Generator], torch.Tensor] | None = None
-                     ) -> list[dict[object, Span]]:
+                     make_input: Callable[[torch.Generator], torch.Tensor] | None = None,
+                     layer: str | None = None) -> list[dict[object, Span]]:
     """Per axis, per coordinate key (``'all'`` for a removed axis, -1 for elements outside
     the axis): the gradient support along that input axis."""
     dims = spatial_dims(shape)
@@ -64,7 +94,7 @@ def gradient_support(model: nn.Module, shape: Sequence[int], rf, inputs: int = 1
         x = (make_input(gen) if make_input is not None else
              torch.rand(tuple(shape), dtype=torch.float64, generator=gen) + 0.5)
         x = x.detach().requires_grad_(True)
-        y = _output(model, x, rf.shape)
+        y = _output(model, x, rf.shape, layer)
         y = y * (torch.rand(y.shape, dtype=y.dtype, generator=gen) + 0.5)
         for axis, d in enumerate(dims):
             for key, mask in _groups(rf, axis).items():
@@ -92,12 +122,13 @@ def _inside(small: Span, big: Span) -> bool:
 
 
 def check(model: nn.Module, shape: Sequence[int], dtype: torch.dtype = torch.float64,
-          inputs: int = 1, rf=None, make_input=None) -> tuple[int, int, object]:
+          inputs: int = 1, rf=None, make_input=None, layer: str | None = None
+          ) -> tuple[int, int, object]:
     """Compare every coordinate with the gradient support: exact results must equal it,
     inexact ones contain it (soundness). Returns ``(right, checked, rf)``: coordinates whose
     span equals the support, and coordinates checked, over all axes."""
-    rf = rf if rf is not None else receptive_field(model, shape, dtype=dtype)
-    oracle = gradient_support(model, shape, rf, inputs, make_input)
+    rf = rf if rf is not None else receptive_field(model, shape, layer=layer, dtype=dtype)
+    oracle = gradient_support(model, shape, rf, inputs, make_input, layer)
     right = total = 0
     for axis, groups in enumerate(oracle):
         for key, support in groups.items():

@@ -87,6 +87,21 @@ def _pointwise(node: Node, graph: Graph, states: Sequence[NodeField],
     return merge(operands, padded, node.shape)
 
 
+def _gated(node: Node, graph: Graph, states: Sequence[NodeField], out: NodeField) -> bool:
+    """Whether an operand of a product is a constant (depends on no input) somewhere the
+    product depends on the input: its value there (zero?) is unknown on meta tensors."""
+    for i in node.inputs:
+        if states[i].other_input:  # values of another model input: not a constant
+            continue
+        s = _broadcast(states[i], graph.nodes[i].shape, node.shape)
+        for a, f in enumerate(s.fields):
+            ours, theirs = f.spans, out.fields[a].spans
+            if None in ours and (len(ours) == 1 or len(ours) != len(theirs) or any(
+                    mine is None and total is not None for mine, total in zip(ours, theirs))):
+                return not all(t is None for t in theirs)
+    return False
+
+
 def _with_whole(state: NodeField, others: Sequence[NodeField], mixed: Sequence[int] = ()
                 ) -> NodeField:
     """Every element of ``state`` also reads all of ``others`` (weights computed from the
@@ -595,6 +610,9 @@ def _step(node: Node, graph: Graph, states: Sequence[NodeField]) -> NodeField:  
         return _conv_node(node, graph, states)
     if len(node.inputs) > 1:  # other ops of several inputs: united position by position
         state = _pointwise(node, graph, states, list(node.inputs))
+        if base in ("mul", "div", "addcmul", "addcdiv") and _gated(node, graph, states, state):
+            state = inexact(state, f"{op}: a product with a constant region (a zero there "
+                                   "would cut the other operand; upper bound)")
         if cat == "merge" or cat == "elementwise":
             return state
     if cat in ("pool", "adaptive_pool", "upsample", "pixel_shuffle", "pixel_unshuffle", "pad"):

@@ -73,6 +73,9 @@ class NodeField:
         foreign: per axis, the span of the elements of its dim outside the axis (a class
             token), None when there are none or they depend on no input.
         mixed: dims along which elements at one coordinate may depend on different inputs.
+        other_input: True for a tensor computed from further model inputs only: it depends
+            on no position of the first input, yet is no constant (a product with it does
+            not cut positions).
     """
 
     fields: tuple[ReceptiveField, ...]
@@ -83,6 +86,7 @@ class NodeField:
     notes: tuple[str, ...] = ()
     foreign: tuple[Span, ...] = ()
     mixed: frozenset[int] = frozenset()
+    other_input: bool = False
 
     def foreign_of(self, a: int) -> Span:
         """``foreign[a]`` (None when unset)."""
@@ -152,7 +156,7 @@ def dead(state: NodeField) -> NodeField:
     """A constant: it depends on no input (every span None)."""
     n = len(state.fields)
     return replace(state, fields=tuple(replace(f, spans=(None,)) for f in state.fields),
-                   axes=(None,) * n, foreign=(None,) * n, mixed=frozenset())
+                   axes=(None,) * n, foreign=(None,) * n, mixed=frozenset(), other_input=False)
 
 
 def at(state: NodeField, dims: Sequence[int]) -> list[bool]:
@@ -364,7 +368,8 @@ def merge(states: Sequence[NodeField], shapes: Sequence[Sequence[int]], out: Seq
         mixed = set()  # every element reads what that operand's elements read: uniform
     notes = tuple(dict.fromkeys(m for s in states for m in s.notes))
     return NodeField(tuple(fields), tuple(axes), tuple(glob), aligned,
-                     all(s.exact for s in states), notes, tuple(foreign), frozenset(mixed))
+                     all(s.exact for s in states), notes, tuple(foreign), frozenset(mixed),
+                     all(s.other_input for s in states))
 
 
 def _dominates(s: NodeField, fields: Sequence[ReceptiveField], axes: Sequence[Axis]) -> bool:

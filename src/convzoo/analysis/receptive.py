@@ -82,7 +82,7 @@ def node_fields(graph: Graph) -> list[NodeField]:
     states: list[NodeField] = [start]
     for node in graph.nodes[1:]:
         if node.category == "input" or not node.inputs:  # a further model input: it sees
-            states.append(dead(start))  # none of the first
+            states.append(replace(dead(start), other_input=True))  # none of the first
             continue
         states.append(_independent(step(node, graph, states)))
     return states
@@ -97,7 +97,7 @@ def _independent(state: NodeField) -> NodeField:
         return state
     if all(f.spans == (None,) for f in state.fields):
         return state
-    return dead(state)
+    return replace(dead(state), other_input=state.other_input)
 
 
 @dataclass(frozen=True)

@@ -71,11 +71,27 @@ def _relation(read: ar.Layout, written: ar.Layout) -> dict[str, Any] | None:
                     region.append((inside.start[dim], inside.steps[j], written.sizes[j]))
                 else:
                     region.append((inside.start[dim], 1, 1))
-            return {"kind": "region", "region": tuple(region), "value_dims": inside.dims}
+            return {"kind": "region", "region": tuple(region),
+                    "value_dims": _size_one_dims(inside.dims, region)}
     around = ar.locate(written, read)
     if around is not None:
         return {"kind": "view", "located": around}
     return {"kind": "unknown"}
+
+
+def _size_one_dims(dims: tuple[int | None, ...], region: list[tuple[int, int, int]]
+                   ) -> tuple[int | None, ...]:
+    """Place the written tensor's size-1 dims (no stride says where they run) on the read
+    tensor's dims the region holds one index of, in order (the dims a slice kept)."""
+    free = [d for d in range(len(region)) if d not in dims and region[d][2] == 1]
+    out = list(dims)
+    for j, d in enumerate(out):
+        if d is None and free:
+            later = [f for f in free if all(e is None or e < f for e in out[:j])]
+            if later:
+                out[j] = later[0]
+                free.remove(later[0])
+    return tuple(out)
 
 
 class Writes:

@@ -1,0 +1,196 @@
+"""The tensor patterns of issue 19 after a conv, each against the gradient support at every
+coordinate (``tests/analysis/oracle.py``): exact where a rule is proven, otherwise flagged
+inexact with a note naming the op, and never a crash."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tests.analysis.oracle import check, positive_
+
+from convzoo.analysis import field_rules, receptive_field, summary
+
+SHAPE = (1, 2, 8, 6)
+
+
+class After(nn.Module):
+    """A 3x3 conv, then ``fn``."""
+
+    def __init__(self, fn, channels: int = 2) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, channels, 3, padding=1)
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(self.conv(x))
+
+
+def _run(fn, shape=SHAPE, channels: int = 2):
+    net = positive_(After(fn, channels), torch.Generator().manual_seed(0))
+    return check(net, shape)
+
+
+def _tsm(x):  # temporal shift by slice assignment
+    y = torch.zeros_like(x)
+    y[..., 1:] = x[..., :-1]
+    return y
+
+
+def _tsm_channels(x):  # TSM proper: part of the channels shifted, the rest copied
+    y = torch.zeros_like(x)
+    y[:, :1, :, 1:] = x[:, :1, :, :-1]
+    y[:, 1:] = x[:, 1:]
+    return y
+
+
+def _batch_images(x):  # GeneralizedRCNNTransform.batch_images: a copy into a zero canvas
+    images = [x[0], x[0, :, :5, :4]]
+    batched = images[0].new_full((2, 2, 12, 12), 0)
+    for i, img in enumerate(images):
+        batched[i, : img.shape[0], : img.shape[1], : img.shape[2]].copy_(img)
+    return batched
+
+
+def _zero_columns(x):
+    x = x * 1
+    x[..., :2] = 0
+    return x
+
+
+def _windows(x):  # 3x3 windows made with as_strided, summed
+    x = x.contiguous()
+    return x.as_strided((1, 2, 6, 4, 3, 3), (96, 48, 6, 1, 6, 1)).sum((-1, -2))
+
+
+def _class_token(x):  # tokens with a class token, the class token sliced off again
+    t = x.flatten(2).transpose(1, 2)
+    t = torch.cat([torch.ones(1, 1, 2, dtype=x.dtype), t], 1)
+    return t[:, 1:].transpose(1, 2).reshape(x.shape)
+
+
+def _positions(x):  # attention with keys from a pooled map (SegFormer)
+    q, k = x.flatten(2).transpose(1, 2), F.avg_pool2d(x, 2).flatten(2)
+    return torch.softmax(q @ k, -1) @ k.transpose(1, 2)
+
+
+EXACT = {
+    "TSM shift by slice assignment": _tsm,
+    "TSM shift of some channels": _tsm_channels,
+    "copy into a zero canvas (GeneralizedRCNNTransform)": _batch_images,
+    "in-place zeroing of columns": _zero_columns,
+    "zero_ on a view": lambda x: (lambda y: (y[..., 1:3, :].zero_(), y)[1])(x * 1),
+    "slice_scatter": lambda x: torch.slice_scatter(torch.zeros(1, 2, 8, 9, dtype=x.dtype), x,
+                                                   3, 2, 8),
+    "as_strided 3x3 windows": _windows,
+    "Tensor.unfold windows": lambda x: x.unfold(3, 3, 1).sum(-1),
+    "F.unfold (im2col) back to an image": lambda x: F.unfold(x, 3).view(1, 2, 9, 6, 4).sum(2),
+    "roll": lambda x: torch.roll(x, (2, -1), (2, 3)),
+    "flip": lambda x: torch.flip(x, (2, 3)),
+    "repeat": lambda x: x.repeat(1, 1, 2, 1),
+    "split pieces swapped": lambda x: torch.cat(x.split([2, 4], -1)[::-1], -1),
+    "class token concatenated and sliced off": _class_token,
+    "matmul over positions (spatial-reduction attention)": _positions,
+    "bmm of tokens": lambda x: torch.bmm(x.flatten(2).transpose(1, 2), x.flatten(2)),
+    "pixel unshuffle, 1x1 conv, pixel shuffle": nn.Sequential(
+        nn.PixelUnshuffle(2), nn.Conv2d(8, 8, 1), nn.PixelShuffle(2)),
+}
+
+
+@pytest.mark.parametrize("name", list(EXACT))
+def test_pattern_is_exact_at_every_coordinate(name):
+    right, total, rf = _run(EXACT[name])
+    assert rf.exact, rf.notes
+    assert right == total > 0
+
+
+def test_tsm_shift_claims_the_input_column_it_copies():
+    rf = _run(_tsm)[2]
+    assert [rf.fields[1].span(u) for u in range(6)] == [None, (0, 1), (0, 2), (1, 3), (2, 4),
+                                                        (3, 5)]
+    assert not rf.is_global[1]
+
+
+def test_zeroed_columns_depend_on_nothing_and_the_canvas_border_neither():
+    rf = _run(_zero_columns)[2]
+    assert [rf.fields[1].span(u) for u in range(3)] == [None, None, (1, 3)]
+    canvas = _run(_batch_images)[2]
+    assert canvas.fields[0].span(8) is None and canvas.fields[0].span(7) == (6, 7)
+
+
+def test_as_strided_windows_are_local_not_global():
+    rf = _run(_windows)[2]
+    assert rf.is_global == (False, False) and rf.fields[0].span(0) == (0, 3)
+
+
+def _index_put(x):
+    x = x.clone()
+    x[:, :, torch.tensor([1, 2])] = 0
+    return x
+
+
+FLAGGED = {  # the op whose note must say why the spans are an upper bound
+    "index_select": lambda x: torch.index_select(x, 3, torch.tensor([0, 2, 4])),
+    "gather": lambda x: torch.gather(x, 3, torch.zeros(1, 2, 8, 3, dtype=torch.long)),
+    "index": lambda x: x[:, :, [0, 2], :],
+    "index_put_": lambda x: _index_put(x),
+    "masked_fill": lambda x: x.masked_fill(torch.ones(8, 6, dtype=torch.bool).triu(), 0),
+    "pixel_shuffle": lambda x: F.pixel_shuffle(F.pixel_unshuffle(x, 2), 2),
+    "scatter": lambda x: x.scatter(3, torch.zeros(1, 2, 8, 1, dtype=torch.long), 1.0),
+    "cumsum": lambda x: torch.cumsum(x, -1),
+}
+
+
+@pytest.mark.parametrize("op", list(FLAGGED))
+def test_pattern_is_flagged_with_a_note_naming_the_op(op):
+    right, total, rf = _run(FLAGGED[op])  # the oracle: the spans still contain the truth
+    assert not rf.exact
+    assert any(note.split(":")[0].rstrip("_") == op.rstrip("_") for note in rf.notes), rf.notes
+
+
+def test_pixel_unshuffle_then_shuffle_is_not_two_wide_and_exact():
+    rf = _run(FLAGGED["pixel_shuffle"])[2]
+    two_wide = any(rf.fields[0].span(u) != (max(u - 1, 0), min(u + 1, 7)) for u in range(8))
+    assert not rf.exact or not two_wide
+
+
+def test_the_issue_reproducers_run_and_are_right():
+    class A(nn.Module):  # spatial-reduction attention (SegFormer, PVT)
+        def __init__(s):
+            super().__init__()
+            s.sr = nn.Conv2d(8, 8, 8, stride=8)
+
+        def forward(s, x):
+            q, k = x.flatten(2).transpose(1, 2), s.sr(x).flatten(2)
+            return torch.softmax(q @ k, -1) @ k.transpose(1, 2)
+
+    class V(nn.Module):  # a class token concatenated, then sliced off (DPT, ViT)
+        def __init__(s):
+            super().__init__()
+            s.p = nn.Conv2d(3, 8, 4, 4)
+            s.cls = nn.Parameter(torch.zeros(1, 1, 8))
+
+        def forward(s, x):
+            t = s.p(x).flatten(2).transpose(1, 2)
+            return torch.cat([s.cls, t], 1)[:, 1:]
+
+    gen = torch.Generator().manual_seed(0)
+    for model, shape in ((A(), (1, 8, 16, 16)), (V(), (1, 3, 16, 16))):
+        summary(model, shape)
+        right, total, rf = check(positive_(model, gen), shape)
+        assert rf.exact and right == total
+    rf = receptive_field(V(), (1, 3, 16, 16))  # tokens: each sees its own 4x4 patch
+    assert rf.places[0].coords[:5] == (0, 0, 0, 0, 1) and rf.fields[0].span(1) == (4, 7)
+
+
+def test_a_rule_that_fails_gives_the_whole_input_not_a_crash(monkeypatch):
+    def broken(node, state):
+        raise IndexError("a pattern the rule does not handle")
+
+    monkeypatch.setattr(field_rules, "_roll_flip_repeat", broken)
+    net = After(lambda x: torch.roll(x, 1, -1))
+    rf = receptive_field(net, SHAPE)
+    assert not rf.exact and rf.is_global == (True, True)
+    assert "roll: not modelled here (IndexError), field taken as the whole input" in rf.notes
+    assert summary(net, SHAPE).rows
