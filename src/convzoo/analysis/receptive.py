@@ -6,17 +6,20 @@ model input. It carries two things, both from ``convzoo.arithmetic``:
 * the Distill algebra's size ``r``, effective stride ``S`` and padding ``P`` (Araujo, Norris
   & Sim, 2019), composed with ``convzoo.arithmetic.receptive``;
 * the exact span of every output position (``field.span(u)``), composed from each op's
-  taps with ``convzoo.arithmetic.spans``: convs, pools, transposed convs, interpolation
-  (every mode, ``align_corners``, ``scale_factor`` or ``size``), adaptive pools, pixel
-  (un)shuffle, pads and crops. At merges (add, mul, channel concat) spans are united
-  position by position; a concat along the axis itself concatenates them.
+  taps: convs, pools, transposed convs, interpolation (every mode, ``align_corners``,
+  ``scale_factor`` or ``size``), adaptive pools, pixel (un)shuffle, pads, crops, rolls,
+  flips, windows (``unfold``, ``as_strided``, ``F.unfold``) and writes into part of a
+  tensor (slice assignment, a copy into a canvas). At merges (add, mul, channel concat)
+  spans are united position by position; a concat along the axis itself concatenates them.
 
-Each input axis is followed through views, permutes and reductions. An op that mixes every
-position of an axis (a reduction, global pooling, a norm whose statistics run over space,
-softmax along the axis, attention over positions, a matrix product contracting it) makes
-that axis *global*: every output position sees the whole input (the union of all spans).
-An op the tracer does not know is taken as global too, and the field is then flagged as not
-``exact`` (an upper bound).
+Each input axis is followed through views, permutes and reductions, into flattened token
+dims and back (:mod:`convzoo.analysis.field_state`). An op that mixes every position of an
+axis (a reduction, global pooling, a norm whose statistics run over space, softmax along
+the axis, attention over positions, a matrix product contracting it) makes that axis
+*global*: every output position sees the whole input (the union of all spans). The rules,
+one per kind of op, are in :mod:`convzoo.analysis.field_rules`: each is exact, or marks the
+field not ``exact`` with a note naming the op (an upper bound); an op without a rule is
+taken as the whole input, and the analysis never stops on a model.
 
 :func:`receptive_field` reports the output's (or a named layer's) field;
 ``empirical=True`` adds the effective receptive field of Luo et al. (2016) measured from
