@@ -19,6 +19,7 @@ import torch.nn as nn
 from torch.utils._pytree import tree_flatten
 
 from convzoo.analysis import receptive_field, spatial_dims
+from convzoo.analysis.receptive import layer_output
 
 Span = tuple[int, int] | None
 
@@ -52,17 +53,7 @@ def identity_activations(model: nn.Module) -> nn.Module:
 def _output(model: nn.Module, x: torch.Tensor, shape: Sequence[int], layer: str | None = None
             ) -> torch.Tensor:
     """The model's output (or ``layer``'s, first call) of ``shape``."""
-    captured: list = []
-    handle = None
-    if layer:
-        handle = model.get_submodule(layer).register_forward_hook(
-            lambda m, i, o: captured.append(o) if not captured else None)
-    try:
-        out = model(x)
-    finally:
-        if handle is not None:
-            handle.remove()
-    flat = [t for t in tree_flatten(captured[0] if layer else out)[0]
+    flat = [t for t in tree_flatten(layer_output(model, x, layer))[0]
             if isinstance(t, torch.Tensor)]
     for t in flat:
         if tuple(t.shape) == tuple(shape) and t.requires_grad:

@@ -608,6 +608,18 @@ def _step(node: Node, graph: Graph, states: Sequence[NodeField]) -> NodeField:  
         return _cat(node, graph, states)
     if cat == "conv":
         return _conv_node(node, graph, states)
+    if a.get("constant_operand") and cat in ("merge", "elementwise") and op not in ("cat",
+                                                                                  "stack"):
+        return inexact(_step_merge(node, graph, states, state),
+                       f"{op}: with a constant tensor made in forward (an attention mask of "
+                       "-inf or zeros would cut positions; upper bound)")
+    return _step_merge(node, graph, states, state)
+
+
+def _step_merge(node: Node, graph: Graph, states: Sequence[NodeField], state: NodeField
+                ) -> NodeField:  # noqa: C901 - the rest of the op table
+    op, cat, a = node.op, node.category, node.attrs
+    base = ops.base_name(op)
     if len(node.inputs) > 1:  # other ops of several inputs: united position by position
         state = _pointwise(node, graph, states, list(node.inputs))
         if base in ("mul", "div", "addcmul", "addcdiv") and _gated(node, graph, states, state):
@@ -642,7 +654,7 @@ def _step(node: Node, graph: Graph, states: Sequence[NodeField]) -> NodeField:  
     if cat in ("norm", "activation") and "dims" in a:
         return _normalize(node, state)
     if cat in ("elementwise", "activation", "norm", "merge"):
-        return state if len(node.shape) == len(node.input_shape) else _broadcast(
+        return state if tuple(node.shape) == tuple(node.input_shape) else _broadcast(
             state, node.input_shape, node.shape)
     out = degrade(state, _all(state), f"{op}: unknown op, field taken as the whole input")
     if tuple(node.shape) != tuple(node.input_shape):

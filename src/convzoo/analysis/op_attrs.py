@@ -293,6 +293,7 @@ def _attention(rec: Any, node: Node, func: Any, args: tuple, kwargs: dict) -> No
     named = named_args(func, args, kwargs)
     node.attrs.update(is_causal=bool(named.get("is_causal", False)),
                       masked=named.get("attn_mask") is not None)
+    _operands(rec, node, func, args, kwargs)
 
 
 def _shuffle(rec: Any, node: Node, func: Any, args: tuple, kwargs: dict) -> None:

@@ -46,7 +46,7 @@ from convzoo.arithmetic import ReceptiveField, Span
 __all__ = [
     "NodeField", "EmpiricalField", "ReceptiveFieldResult", "node_fields", "receptive_field",
     "receptive_field_of",
-    "empirical_receptive_field", "spatial_dims", "EMPIRICAL_NOTE",
+    "empirical_receptive_field", "spatial_dims", "layer_output", "EMPIRICAL_NOTE",
 ]
 
 
@@ -272,6 +272,26 @@ def receptive_field_of(graph: Graph, layer: str | None = None) -> ReceptiveField
     )
 
 
+def layer_output(model: nn.Module, x: Any, layer: str | None = None) -> Any:
+    """Run ``model`` on ``x``; return its output, or the output of ``layer``'s first call.
+
+    >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
+    >>> layer_output(net, torch.zeros(1, 1, 5, 5), "0").shape
+    torch.Size([1, 2, 3, 3])
+    """
+    captured: list[Any] = []
+    handle = None
+    if layer:
+        handle = model.get_submodule(layer).register_forward_hook(
+            lambda m, i, o: captured.append(o) if not captured else None)
+    try:
+        out = model(x)
+    finally:
+        if handle is not None:
+            handle.remove()
+    return captured[0] if layer else out
+
+
 def empirical_receptive_field(
     model: nn.Module,
     input_shape: Sequence[int],
@@ -308,18 +328,7 @@ def empirical_receptive_field(
     else:
         x = torch.randn((1, *shape[1:]), dtype=torch.float64, generator=generator)
     x.requires_grad_(True)
-    captured: list[torch.Tensor] = []
-    handle = None
-    if layer:
-        module = net.get_submodule(layer)
-        handle = module.register_forward_hook(
-            lambda m, i, o: captured.append(o) if not captured else None)
-    try:
-        out = net(x)
-    finally:
-        if handle is not None:
-            handle.remove()
-    y = captured[0] if captured else out
+    y = layer_output(net, x, layer)
     y = y[0] if isinstance(y, list | tuple) else y
     spatial = y.shape[2:] if y.dim() > 2 else ()
     center = tuple((s - 1) // 2 for s in spatial)

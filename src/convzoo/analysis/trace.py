@@ -146,6 +146,7 @@ class _Recorder(TorchDispatchMode):
         self.dtype = dtype
         self.strict = False
         self.writes = Writes()
+        self.constants: set[int] = set()  # tensors made in forward from constants only
         self.last_outputs: list[torch.Tensor] = []
 
     # ------------------------------------------------------------------ bookkeeping
@@ -195,6 +196,10 @@ class _Recorder(TorchDispatchMode):
                 for t in outs:
                     self.derived[id(t)] = names
                     self.keep.append(t)
+            elif all(id(t) in self.constants for t in _tensors(args, kwargs)):
+                for t in outs:  # made in forward from nothing the model holds (a mask?)
+                    self.constants.add(id(t))
+                    self.keep.append(t)
             for t in outs:
                 self.writes.produced(t)
             return out
@@ -212,6 +217,8 @@ class _Recorder(TorchDispatchMode):
         ):
             node.category = "merge"
         self.last_outputs = outs
+        if any(id(t) in self.constants and t.numel() > 1 for t in _tensors(args, kwargs)):
+            node.attrs["constant_operand"] = True
         record_attrs(self, node, func, args, kwargs)
         self.nodes.append(node)
         for t in outs:
