@@ -217,7 +217,8 @@ class _Recorder(TorchDispatchMode):
         ):
             node.category = "merge"
         self.last_outputs = outs
-        if any(id(t) in self.constants and t.numel() > 1 for t in _tensors(args, kwargs)):
+        if any(id(t) in self.constants and id(t) not in self.producer and t.numel() > 1
+               for t in _tensors(args, kwargs)):  # (a constant written into is traced)
             node.attrs["constant_operand"] = True
         record_attrs(self, node, func, args, kwargs)
         self.nodes.append(node)
