@@ -19,7 +19,7 @@ __all__ = ["Frame", "Node", "Graph", "CATEGORIES"]
 CATEGORIES = (
     "input", "conv", "linear", "pool", "adaptive_pool", "norm", "activation", "merge",
     "elementwise", "upsample", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "pad",
-    "crop", "reduce", "view", "attention", "other",
+    "crop", "reduce", "view", "reindex", "attention", "other",
 )
 
 

@@ -310,6 +310,7 @@ _HANDLERS = {
     "pixel_shuffle": _factor, "pixel_unshuffle": _factor, "pad": _pad, "reduce": _reduce,
     "view": _view, "merge": _merge, "elementwise": _merge, "channel_shuffle": _shuffle,
     "norm": _norm, "activation": _activation, "attention": _attention, "other": _other,
+    "reindex": _view,
 }
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 __all__ = [
     "ACTIVATIONS", "NORMS", "MERGES", "POOLS", "ADAPTIVE_POOLS", "UPSAMPLES", "PADS", "REDUCTIONS",
     "SOFTMAXES", "VIEWS", "MATMULS", "ATTENTION", "ELEMENTWISE", "RESHAPES", "PASS_THROUGH",
-    "NO_DEPENDENCY", "SPLITS", "INDEXED_READS", "SCATTERS", "REINDEX", "WRITE", "base_name",
-    "category",
+    "NO_DEPENDENCY", "SPLITS", "INDEXED_READS", "SCATTERS", "REINDEX", "REINDEXING", "WRITE",
+    "base_name", "category",
 ]
 
 ACTIVATIONS = frozenset({
@@ -95,9 +95,11 @@ VIEWS = frozenset({
     "squeeze", "select", "slice", "contiguous", "clone", "detach", "alias", "_to_copy",
     "split", "split_with_sizes", "unbind", "chunk", "narrow", "flatten", "unflatten",
     "as_strided", "lift_fresh", "_reshape_alias", "expand_as", "view_as", "copy",
-    "lift_fresh_copy", "to", "dropout", "native_dropout", "feature_dropout",
-    WRITE, *REINDEX, *INDEXED_READS, *SCATTERS,
+    "lift_fresh_copy", "to", "dropout", "native_dropout", "feature_dropout", WRITE,
 })
+#: Ops moving or picking elements (no arithmetic) that are not plain views: category
+#: ``'reindex'``.
+REINDEXING = (REINDEX | INDEXED_READS | SCATTERS) - VIEWS
 MATMULS = frozenset({"mm", "addmm", "bmm", "baddbmm"})
 ATTENTION = frozenset({
     "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
@@ -114,8 +116,8 @@ ELEMENTWISE = MERGES | {
 _TABLE = (
     ("linear", MATMULS), ("pool", POOLS), ("adaptive_pool", ADAPTIVE_POOLS),
     ("norm", NORMS), ("activation", ACTIVATIONS), ("upsample", UPSAMPLES),
-    ("pad", PADS), ("reduce", REDUCTIONS), ("view", VIEWS), ("attention", ATTENTION),
-    ("elementwise", ELEMENTWISE),
+    ("pad", PADS), ("reduce", REDUCTIONS), ("view", VIEWS), ("reindex", REINDEXING),
+    ("attention", ATTENTION), ("elementwise", ELEMENTWISE),
 )
 
 
@@ -132,7 +134,7 @@ def category(name: str) -> str:
     """The tracer's category of aten op ``name`` (one of ``graph.CATEGORIES``).
 
     >>> category("convolution"), category("relu_"), category("roll"), category("cumsum")
-    ('conv', 'activation', 'view', 'other')
+    ('conv', 'activation', 'reindex', 'other')
     """
     base = base_name(name)
     if base in ("convolution", "_convolution", "convolution_overrideable"):
