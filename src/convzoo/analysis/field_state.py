@@ -237,7 +237,18 @@ def _container(src: Sequence[int], dst: Sequence[int], p: int) -> int | None:
 
 
 def reshape(state: NodeField, op: str, src: Sequence[int], dst: Sequence[int]) -> NodeField:
-    """Follow each axis through a reshape (row-major element order kept)."""
+    """Follow each axis through a reshape (row-major element order kept): a dim holding
+    several axes keeps each one's coordinate per index, a split into windows keeps the
+    outer dim (the window dims become mixed).
+
+    >>> s = start_state((1, 1, 2, 3), (2, 3))
+    >>> tokens = reshape(s, "flatten", (1, 1, 2, 3), (1, 1, 6))
+    >>> tokens.axes[0].coords, tokens.axes[1].coords
+    ((0, 0, 0, 1, 1, 1), (0, 1, 2, 0, 1, 2))
+    >>> image = reshape(tokens, "view", (1, 1, 6), (1, 1, 2, 3))
+    >>> normalize(image, "view", (1, 1, 2, 3)).axes == s.axes  # plain dims again
+    True
+    """
     if tuple(src) == tuple(dst):
         return state
     fields, axes = list(state.fields), list(state.axes)
@@ -325,6 +336,11 @@ def merge(states: Sequence[NodeField], shapes: Sequence[Sequence[int]], out: Seq
     Operands holding an axis at the same place unite their spans coordinate by coordinate;
     an operand holding it elsewhere adds all its spans (its elements at one coordinate here
     run over all of its own), and its dim becomes ``mixed``.
+
+    >>> x = start_state((1, 1, 3), (2,))
+    >>> flipped = taps_along(x, "flip", (1, 1, 3), {2: ((), ((2,), (1,), (0,)))}, (1, 1, 3))
+    >>> merge([x, flipped], [(1, 1, 3)] * 2, (1, 1, 3)).fields[0].spans
+    ((0, 2), (1, 1), (0, 2))
     """
     if len(states) == 1 and cat_dim is None:
         return states[0]
@@ -435,7 +451,16 @@ def write(base: NodeField | None, value: NodeField, op: str, shape: Sequence[int
           region: Sequence[tuple[int, int, int]], value_dims: Sequence[int | None]) -> NodeField:
     """``value`` written over ``region`` (``(start, step, count)`` per dim) of ``base``
     (None: a constant); ``value_dims[j]``: the dim of the result value dim ``j`` runs
-    along (None for a size-1 dim)."""
+    along (None for a size-1 dim).
+
+    >>> x = start_state((1, 1, 1, 4), (2, 3))  # y = zeros; y[..., 1:] = x[..., :3]
+    >>> shifted = taps_along(x, "slice", (1, 1, 1, 3), {3: ((), ((0,), (1,), (2,)))},
+    ...                      (1, 1, 1, 4))
+    >>> y = write(None, shifted, "copy_", (1, 1, 1, 4), ((0, 1, 1),) * 3 + ((1, 1, 3),),
+    ...           (0, 1, 2, 3))
+    >>> y.fields[1].spans
+    (None, (0, 0), (1, 1), (2, 2))
+    """
     rank = len(shape)
     restricted = [d for d, (_, _, count) in enumerate(region) if count < shape[d]]
     # the value in the result's dims
