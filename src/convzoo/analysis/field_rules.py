@@ -17,6 +17,7 @@ from convzoo.analysis.field_state import (
     AxisPlace,
     NodeField,
     PerDim,
+    as_mixed,
     at,
     dead,
     degrade,
@@ -71,7 +72,8 @@ def _broadcast(state: NodeField, in_shape: Sequence[int], out_shape: Sequence[in
     for a, ax in enumerate(axes):
         if ax is not None and in_shape[ax.dim - k] == 1 and out_shape[ax.dim] != 1:
             axes[a] = AxisPlace(ax.dim, ax.size, (0,) * out_shape[ax.dim])
-    return replace(out, axes=tuple(axes))
+    parts = tuple((d, p) for d, p in out.parts if not (in_shape[d - k] == 1 and out_shape[d] != 1))
+    return replace(out, axes=tuple(axes), parts=parts)
 
 
 def _pointwise(node: Node, graph: Graph, states: Sequence[NodeField],
@@ -93,6 +95,8 @@ def _gated(node: Node, graph: Graph, states: Sequence[NodeField], out: NodeField
     for i in node.inputs:
         if states[i].other_input:  # values of another model input: not a constant
             continue
+        if states[i].parts:  # constant slices
+            return True
         s = _broadcast(states[i], graph.nodes[i].shape, node.shape)
         for a, f in enumerate(s.fields):
             ours, theirs = f.spans, out.fields[a].spans
@@ -106,6 +110,7 @@ def _with_whole(state: NodeField, others: Sequence[NodeField], mixed: Sequence[i
                 ) -> NodeField:
     """Every element of ``state`` also reads all of ``others`` (weights computed from the
     input, keys and values of attention)."""
+    state = as_mixed(state)
     fields = []
     for a, f in enumerate(state.fields):
         extra = ar.union_span([whole_span(o, a) for o in others])
@@ -202,9 +207,9 @@ def _pixel_shuffle(node: Node, state: NodeField) -> NodeField:
     out = taps_along(state, node.op, node.shape, per_dim, node.input_shape)
     if not shuffle:  # each output channel holds one sub-position of the window
         return replace(out, mixed=out.mixed | {channel})
-    if channel in state.mixed:
-        return inexact(out, f"{node.op}: moves channels whose elements depend on different "
-                            "inputs into space (channels are not tracked)")
+    if channel in state.mixed or state.part(channel) is not None:
+        return inexact(as_mixed(out), f"{node.op}: moves channels whose elements depend on "
+                                      "different inputs into space (channels are not tracked)")
     return out
 
 
@@ -226,6 +231,9 @@ def _select(node: Node, state: NodeField) -> NodeField:
             fields[a] = replace(ar.compose(fields[a], RFLayer(1, 1, -max(c, 0))), spans=(span,))
             axes[a] = None
     out = replace(state, fields=tuple(fields), axes=tuple(axes))
+    live = state.part(dim)
+    if live is not None and index not in live:  # a constant slice picked
+        return dead(state)
     if dim in state.mixed and node.input_shape[dim] > 1:
         out = inexact(out, f"{node.op}: picks one element of a dim whose elements depend on "
                            "different inputs (channels are not tracked)")
@@ -301,6 +309,7 @@ def _layout_view(node: Node, state: NodeField) -> NodeField:
 
 def _indexed_read(node: Node, state: NodeField) -> NodeField:
     op, a = ops.base_name(node.op), node.attrs
+    state = as_mixed(state)
     dims = a.get("dims") or tuple(a.get("indexed", ()))
     same_rank = len(node.shape) == len(node.input_shape)
     if op in ("take", "take_along_dim") or len(dims) != 1 or not same_rank:
@@ -427,8 +436,8 @@ def _contract(node: Node, graph: Graph, states: Sequence[NodeField]) -> NodeFiel
         state, rank = states[index], len(graph.nodes[index].shape)
         contracted = rank - 1 if role == 0 else rank - 2
         state = mix(state, at(state, (contracted,)), remove=True)
-        operands.append((replace(state, mixed=state.mixed - {contracted}),
-                         graph.nodes[index].shape))
+        operands.append((replace(state, mixed=state.mixed - {contracted}, parts=tuple(
+            (d, p) for d, p in state.parts if d != contracted)), graph.nodes[index].shape))
     bias = node.attrs.get("bias")
     if bias is not None:
         operands.append((_broadcast(states[bias], graph.nodes[bias].shape, node.shape),
@@ -482,7 +491,8 @@ def _normalize(node: Node, state: NodeField) -> NodeField:
         # a softmax or normalization over one element is a constant (1, or the norm's bias)
         return dead(mix(state, at(state, a["dims"])))
     out = mix(state, at(state, a["dims"]))
-    return replace(out, mixed=out.mixed - set(a["dims"]))
+    return replace(out, mixed=out.mixed - set(a["dims"]),
+                   parts=tuple((d, p) for d, p in out.parts if d not in a["dims"]))
 
 
 def _cat(node: Node, graph: Graph, states: Sequence[NodeField]) -> NodeField:
@@ -556,7 +566,27 @@ def _concat(node: Node, dim: int, parts: Sequence[tuple[NodeField, int]]) -> Nod
             axes[a] = AxisPlace(dim, shared.size, tuple(coords))
             foreign[a] = ar.union_span(extra)
     out = replace(out, fields=tuple(fields), axes=tuple(axes), foreign=tuple(foreign))
+    out = _constant_parts(out, dim, parts, here)
     return degrade(out, hit, f"{node.op}: concatenates parts that each flatten the axis")
+
+
+def _constant_parts(out: NodeField, dim: int, parts: Sequence[tuple[NodeField, int]],
+                    here: Sequence[bool]) -> NodeField:
+    """A concat of alike parts and constants along a dim holding no axis (padding
+    channels with zeros): the live indices are known, the dim is not mixed."""
+    if any(here):
+        return out
+    dead_part = [all(f.spans == (None,) for f in s.fields) for s, _ in parts]
+    live = [s for (s, _), d in zip(parts, dead_part) if not d]
+    if not live or not any(dead_part) or any(s.mixed or s.parts for s in live) or len(
+            {(tuple(f.spans for f in s.fields), s.axes) for s in live}) > 1:
+        return out
+    indices, start = set(), 0
+    for (_, size), d in zip(parts, dead_part):
+        if not d:
+            indices.update(range(start, start + size))
+        start += size
+    return replace(out, mixed=out.mixed - {dim}, parts=((dim, frozenset(indices)),))
 
 
 # ---------------------------------------------------------------------- dispatch

@@ -76,6 +76,9 @@ class NodeField:
         other_input: True for a tensor computed from further model inputs only: it depends
             on no position of the first input, yet is no constant (a product with it does
             not cut positions).
+        parts: ``(dim, indices)`` for dims holding no axis of which only ``indices`` hold
+            elements that depend on the input, all alike (the others are constants: the
+            channels or batch entries of a canvas written so far).
     """
 
     fields: tuple[ReceptiveField, ...]
@@ -87,6 +90,11 @@ class NodeField:
     foreign: tuple[Span, ...] = ()
     mixed: frozenset[int] = frozenset()
     other_input: bool = False
+    parts: tuple[tuple[int, frozenset[int]], ...] = ()
+
+    def part(self, d: int) -> frozenset[int] | None:
+        """The indices along ``d`` holding live elements (None: every index)."""
+        return next((s for dim, s in self.parts if dim == d), None)
 
     def foreign_of(self, a: int) -> Span:
         """``foreign[a]`` (None when unset)."""
@@ -156,7 +164,23 @@ def dead(state: NodeField) -> NodeField:
     """A constant: it depends on no input (every span None)."""
     n = len(state.fields)
     return replace(state, fields=tuple(replace(f, spans=(None,)) for f in state.fields),
-                   axes=(None,) * n, foreign=(None,) * n, mixed=frozenset(), other_input=False)
+                   axes=(None,) * n, foreign=(None,) * n, mixed=frozenset(), other_input=False,
+                   parts=())
+
+
+def as_mixed(state: NodeField) -> NodeField:
+    """Forget which indices of a partly constant dim are live: the dim becomes mixed (an
+    upper bound every rule handles)."""
+    if not state.parts:
+        return state
+    return replace(state, mixed=state.mixed | {d for d, _ in state.parts}, parts=())
+
+
+def with_parts(state: NodeField, parts: dict[int, frozenset[int]]) -> NodeField:
+    """``state`` with ``parts`` (an empty index set: every element is a constant)."""
+    if any(not indices for indices in parts.values()):
+        return dead(state)
+    return replace(state, parts=tuple(sorted(parts.items())))
 
 
 def at(state: NodeField, dims: Sequence[int]) -> list[bool]:
@@ -174,14 +198,17 @@ def remap(state: NodeField, mapping: dict[int, int | None]) -> NodeField:
             target = mapping[ax.dim]
             axes.append(None if target is None else ax._replace(dim=target))
     mixed = {mapping.get(d, d) for d in state.mixed}
-    return replace(state, axes=tuple(axes), mixed=frozenset(d for d in mixed if d is not None))
+    parts = tuple((mapping.get(d, d), s) for d, s in state.parts if mapping.get(d, d) is not None)
+    return replace(state, axes=tuple(axes), mixed=frozenset(d for d in mixed if d is not None),
+                   parts=parts)
 
 
 def shift(state: NodeField, k: int) -> NodeField:
     """``k`` new leading dims (broadcasting)."""
     if not k:
         return state
-    return remap(state, {d: d + k for d in (*[a.dim for a in state.axes if a], *state.mixed)})
+    return remap(state, {d: d + k for d in (*[a.dim for a in state.axes if a], *state.mixed,
+                                            *(d for d, _ in state.parts))})
 
 
 def _covers(taps: ar.Taps, size: int) -> bool:
@@ -211,7 +238,14 @@ def taps_along(state: NodeField, op: str, shape: Sequence[int], per_dim: PerDim,
         taps = per_dim[d][1]
         if taps is not None and not _covers(taps, in_shape[d]):
             skipped = True
-    out = replace(state, fields=tuple(fields), axes=tuple(axes))
+    parts = dict(state.parts)
+    for d, live in state.parts:
+        taps = per_dim.get(d, (None, None))[1]
+        if taps is not None:  # an output index is live where it reads a live one
+            parts[d] = frozenset(o for o, t in enumerate(taps) if live & set(t))
+        if d in parts and len(parts[d]) == shape[d]:
+            del parts[d]
+    out = with_parts(replace(state, fields=tuple(fields), axes=tuple(axes)), parts)
     out = degrade(out, hit, f"{op}: a window along a dim holding several axes")
     if skipped:
         out = inexact(out, f"{op}: keeps part of a dim whose elements depend on different "
@@ -251,6 +285,7 @@ def reshape(state: NodeField, op: str, src: Sequence[int], dst: Sequence[int]) -
     """
     if tuple(src) == tuple(dst):
         return state
+    state = as_mixed(state)
     fields, axes = list(state.fields), list(state.axes)
     split, mixed = [False] * len(axes), set()
     for a, ax in enumerate(state.axes):
@@ -344,6 +379,7 @@ def merge(states: Sequence[NodeField], shapes: Sequence[Sequence[int]], out: Seq
     """
     if len(states) == 1 and cat_dim is None:
         return states[0]
+    states = [as_mixed(s) for s in states]
     n = len(states[0].fields)
     fields, axes, glob, foreign = [], [], [], []
     mixed: set[int] = set().union(*(s.mixed for s in states))
@@ -401,6 +437,7 @@ def strided(state: NodeField, op: str, located: ar.Located, in_shape: Sequence[i
     """A strided view of ``state``'s tensor (``as_strided``, ``unfold``, a region read):
     each output dim walks one input dim; several output dims walking the same input dim
     are windows (the first the position, the others ``mixed``)."""
+    state = as_mixed(state)
     fields, axes, hit = list(state.fields), list(state.axes), [False] * len(state.axes)
     walk: dict[int, list[int]] = {}
     for j, d in enumerate(located.dims):
@@ -463,6 +500,7 @@ def write(base: NodeField | None, value: NodeField, op: str, shape: Sequence[int
     """
     rank = len(shape)
     restricted = [d for d, (_, _, count) in enumerate(region) if count < shape[d]]
+    value = as_mixed(value)
     # the value in the result's dims
     mapping = {j: d for j, d in enumerate(value_dims)}
     vals = remap(value, mapping)
@@ -479,6 +517,7 @@ def write(base: NodeField | None, value: NodeField, op: str, shape: Sequence[int
     base_dead = all(f.spans == (None,) for f in base.fields)
     value_dead = all(f.spans == (None,) for f in value.fields)
     fields, axes, hit, mixed = [], [], [False] * n, set(base.mixed) | set(vals.mixed)
+    uneven = False
     for a in range(n):
         bp, vp = base.axes[a], v_axes[a]
         bs, vs = base.fields[a].spans, v_fields[a].spans
@@ -503,22 +542,29 @@ def write(base: NodeField | None, value: NodeField, op: str, shape: Sequence[int
             new = (ar.union_span([*vs, value.foreign_of(a)]),)
             if vp is not None:
                 mixed.add(vp.dim)
-        others = [e for e in restricted if e != d]
-        spans = ar.write_spans(old, new, where, bool(others))
+        survive = _survives(base, d, restricted, region, shape)
+        uneven |= survive and bool(base.mixed & set(restricted))
+        spans = ar.write_spans(old, new, where, survive)
         winner, _ = ar.largest([base.fields[a], v_fields[a]])
         fields.append(replace(winner, spans=spans))
         axes.append(AxisPlace(d, shape[d]))
     place_dims = {ax.dim for ax in axes if ax is not None}
-    if base_dead:
-        mixed.update(d for d in restricted if d not in place_dims)
-    elif value_dead:
-        if not (len(restricted) == 1 and restricted[0] in place_dims):
+    written = {r: frozenset(ar.region_indices(shape[r], *region[r])) for r in restricted}
+    parts: dict[int, frozenset[int]] = {}
+    if base_dead:  # live where written: along axes by their spans, elsewhere by parts
+        parts = {r: written[r] for r in restricted if r not in place_dims}
+    elif value_dead and len(restricted) == 1:  # a constant over a slice of one dim
+        r = restricted[0]
+        parts = dict(base.parts)
+        if r not in place_dims:
+            parts[r] = (base.part(r) or frozenset(range(shape[r]))) - written[r]
+    else:  # the written elements and the others are live at different indices
+        mixed.update(d for d, _ in base.parts)
+        if value_dead or not (len(restricted) == 1 and all(
+                ax is None or ax.dim == restricted[0] or (
+                    base.fields[a].spans == v_fields[a].spans and base.axes[a] == v_axes[a])
+                for a, ax in enumerate(axes))):
             mixed.update(restricted)
-    elif not (len(restricted) == 1 and all(
-            ax is None or ax.dim == restricted[0] or (
-                base.fields[a].spans == v_fields[a].spans and base.axes[a] == v_axes[a])
-            for a, ax in enumerate(axes))):
-        mixed.update(restricted)
     out = NodeField(
         tuple(fields), tuple(axes),
         tuple(b or v for b, v in zip(base.is_global, value.is_global)),
@@ -526,7 +572,35 @@ def write(base: NodeField | None, value: NodeField, op: str, shape: Sequence[int
         tuple(dict.fromkeys((*base.notes, *value.notes))),
         tuple(ar.union_span([base.foreign_of(a), value.foreign_of(a)]) for a in range(n)),
         frozenset(d for d in mixed if d < rank))
+    out = with_parts(out, {d: p for d, p in parts.items() if d not in mixed})
+    if uneven:
+        out = inexact(out, f"{op}: a write into part of a dim whose elements depend on "
+                           "different inputs (the elements left may not see what the others "
+                           "saw)")
     return degrade(out, hit, f"{op}: a write into part of a dim holding several axes")
+
+
+def _survives(base: NodeField, d: int, restricted: Sequence[int],
+              region: Sequence[tuple[int, int, int]], shape: Sequence[int]) -> bool:
+    """Whether, at a written index along dim ``d``, some element of ``base`` outside the
+    region is left that depends on the input: the region leaves out part of another dim,
+    and (for a dim holding an axis) a position there that is not a constant."""
+    for r in restricted:
+        if r == d:
+            continue
+        holder = next((a for a, ax in enumerate(base.axes) if ax is not None and ax.dim == r),
+                      None)
+        if holder is None:  # every live index of a dim without an axis is alike
+            live = base.part(r)
+            if live is None or live - set(ar.region_indices(shape[r], *region[r])):
+                return True
+            continue
+        spans = base.fields[holder].spans
+        written = ar.region_indices(shape[r], *region[r])
+        if any(spans[i if len(spans) > 1 else 0] is not None
+               for i in range(shape[r]) if i not in written):
+            return True
+    return False
 
 
 def normalize(state: NodeField, op: str, shape: Sequence[int]) -> NodeField:
@@ -558,7 +632,8 @@ def normalize(state: NodeField, op: str, shape: Sequence[int]) -> NodeField:
             axes[a] = AxisPlace(ax.dim, shape[ax.dim])
             foreign[a] = None
     out = replace(state, fields=tuple(fields), axes=tuple(axes), foreign=tuple(foreign),
-                  mixed=frozenset(d for d in state.mixed if d < rank))
+                  mixed=frozenset(d for d in state.mixed if d < rank),
+                  parts=tuple((d, p) for d, p in state.parts if d < rank and len(p) < shape[d]))
     if any(lost):
         out = degrade(out, lost, f"{op}: an axis's place was lost (field taken as the whole "
                                  "input)")
