@@ -161,11 +161,12 @@ def degrade(state: NodeField, hit: Sequence[bool], note: str) -> NodeField:
 
 
 def dead(state: NodeField) -> NodeField:
-    """A constant: it depends on no input (every span None)."""
+    """A constant: it depends on no input (every span None, exactly so: an upper bound of
+    nothing is nothing)."""
     n = len(state.fields)
     return replace(state, fields=tuple(replace(f, spans=(None,)) for f in state.fields),
                    axes=(None,) * n, foreign=(None,) * n, mixed=frozenset(), other_input=False,
-                   parts=())
+                   parts=(), exact=True, notes=())
 
 
 def as_mixed(state: NodeField) -> NodeField:
