@@ -289,11 +289,19 @@ def reshape(state: NodeField, op: str, src: Sequence[int], dst: Sequence[int]) -
     state = as_mixed(state)
     fields, axes = list(state.fields), list(state.axes)
     split, mixed = [False] * len(axes), set()
+    ones = _size_one_places(state, src, dst)
     for a, ax in enumerate(state.axes):
         if ax is None:
             continue
         q = _container(src, dst, ax.dim)
         e, n = _after(src, ax.dim), src[ax.dim]
+        if n == 1:
+            axes[a] = None if ones.get(a) is None else ax._replace(dim=ones[a])
+            continue
+        own = _own_dim(ax, src, dst)
+        if own is not None:  # the coordinate runs along one of the new dims only
+            axes[a] = own
+            continue
         if q is not None:
             if dst[q] == n and _after(dst, q) == e:
                 axes[a] = ax._replace(dim=q)
@@ -302,14 +310,7 @@ def reshape(state: NodeField, op: str, src: Sequence[int], dst: Sequence[int]) -
                                for j in range(dst[q]))
                 axes[a] = AxisPlace(q, ax.size, coords)
             continue
-        if n == 1:  # a size-1 dim squeezed away: its one coordinate stands for every element
-            axes[a] = None
-            continue
         covering = [q for q in range(len(dst)) if dst[q] > 1 and e <= _after(dst, q) < e * n]
-        own = _own_dim(ax, covering, dst, e)
-        if own is not None:  # the coordinate runs along one of the new dims only
-            axes[a] = own
-            continue
         if (ax.coords is None and covering and math.prod(dst[q] for q in covering) == n
                 and covering == list(range(covering[0], covering[-1] + 1))):
             outer, m = covering[0], _after(dst, covering[0]) // e  # m inputs per outer index
@@ -342,22 +343,50 @@ def reshape(state: NodeField, op: str, src: Sequence[int], dst: Sequence[int]) -
     return out
 
 
-def _own_dim(ax: AxisPlace, covering: Sequence[int], dst: Sequence[int], e: int) -> Axis:
-    """When a dim holding axis ``ax`` is split over ``covering``: the new dim whose index
-    alone gives the coordinate (an unflatten of tokens back to rows and columns)."""
+def _size_one_places(state: NodeField, src: Sequence[int], dst: Sequence[int]
+                     ) -> dict[int, int | None]:
+    """Axes living in size-1 dims: strides cannot tell those dims apart, so each run of
+    size-1 dims at one element stride is matched with the reshaped one's in order (axes
+    left over share the last of them; with none left the axis has no place: one span for
+    every element)."""
+    out: dict[int, int | None] = {}
+    for e in {_after(src, r) for r in range(len(src)) if src[r] == 1}:
+        items: list[int | None] = []  # an axis index, or None for a dim holding none
+        for r in range(len(src)):
+            if src[r] == 1 and _after(src, r) == e:
+                here = [a for a, ax in enumerate(state.axes) if ax is not None and ax.dim == r]
+                items.extend(here or [None])
+        slots = [q for q in range(len(dst)) if dst[q] == 1 and _after(dst, q) == e]
+        for i, item in enumerate(items):
+            if item is not None:  # more dims than slots: merged into the last one (sound)
+                out[item] = slots[min(i, len(slots) - 1)] if slots else None
+    return out
+
+
+def _own_dim(ax: AxisPlace, src: Sequence[int], dst: Sequence[int]) -> Axis:
+    """For an axis sharing its dim with others (coords), when the reshape splits or
+    regroups that dim: a new dim whose index alone gives the coordinate (an unflatten of
+    tokens back to rows and columns), one giving it one-to-one preferred; None if none."""
     if ax.coords is None:
         return None
-    for q in covering:
+    e, n = _after(src, ax.dim), src[ax.dim]
+    kept = {_after(src, r) for r in range(len(src)) if src[r] == 1 and r != ax.dim}
+    best = None
+    for q in range(len(dst)):
         a = _after(dst, q)
+        if a < e or a % e or a * dst[q] > e * n or (dst[q] == 1 and a in kept):
+            continue  # outside the dim's elements, or a size-1 dim the input had already
         coords: dict[int, int] = {}
         for j, c in enumerate(ax.coords):
-            i = (j * e // a) % dst[q]
-            if coords.setdefault(i, c) != c:
+            if coords.setdefault((j * e // a) % dst[q], c) != c:
                 break
         else:
             if len(coords) == dst[q]:
-                return AxisPlace(q, ax.size, tuple(coords[i] for i in range(dst[q])))
-    return None
+                place = AxisPlace(q, ax.size, tuple(coords[i] for i in range(dst[q])))
+                if len(set(coords.values())) == len(coords):
+                    return place
+                best = best or place
+    return best
 
 
 def _place_equal(p: Axis, q: Axis) -> bool:
