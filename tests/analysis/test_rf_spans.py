@@ -397,6 +397,8 @@ def _check_random_graph(data) -> None:
         if flagged or (rf.exact and is_global[axis]):
             assert len(spans) <= 1, (names, axis)
     event("exact" if rf.exact else "flagged inexact")
+    for name in set(names):  # how often each op is drawn (--hypothesis-show-statistics)
+        event(f"op {name}")
 
 
 @settings(max_examples=80, deadline=None)
