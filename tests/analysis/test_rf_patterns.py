@@ -4,6 +4,8 @@ inexact with a note naming the op, and never a crash."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn as nn
@@ -179,6 +181,47 @@ def test_the_issue_reproducers_run_and_are_right():
         assert rf.exact and right == total
     rf = receptive_field(V(), (1, 3, 16, 16))  # tokens: each sees its own 4x4 patch
     assert rf.places[0].coords[:5] == (0, 0, 0, 0, 1) and rf.fields[0].span(1) == (4, 7)
+
+
+class RCNNTransform(nn.Module):
+    """torchvision's ``GeneralizedRCNNTransform`` on the images of a batch (normalize with
+    constants made in forward, resize by a scale factor, ``batch_images`` into a zero canvas
+    rounded up to 32), then a stride-2 conv (torchvision is not installed here)."""
+
+    def __init__(self, min_size: int = 24, max_size: int = 40) -> None:
+        super().__init__()
+        self.min_size, self.max_size = min_size, max_size
+        self.image_mean, self.image_std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+        self.conv = nn.Conv2d(3, 2, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        images = []
+        for image in x.unbind(0):  # a list of (C, H, W) images, as detection models take
+            mean = torch.as_tensor(self.image_mean, dtype=image.dtype, device=image.device)
+            std = torch.as_tensor(self.image_std, dtype=image.dtype, device=image.device)
+            image = (image - mean[:, None, None]) / std[:, None, None]
+            scale = min(self.min_size / min(image.shape[-2:]),
+                        self.max_size / max(image.shape[-2:]))
+            images.append(F.interpolate(image[None], scale_factor=scale, mode="bilinear",
+                                        recompute_scale_factor=True)[0])
+        size = [max(s) for s in zip(*[img.shape for img in images], strict=True)]
+        size[1:] = [int(math.ceil(n / 32) * 32) for n in size[1:]]
+        batched = images[0].new_full([len(images), *size], 0)
+        for i in range(batched.shape[0]):
+            img = images[i]
+            batched[i, : img.shape[0], : img.shape[1], : img.shape[2]].copy_(img)
+        return self.conv(batched)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 20, 28), (2, 3, 20, 28), (1, 3, 30, 17)])
+def test_detection_preprocessing_is_exact_at_every_coordinate(shape):
+    """Faster R-CNN's preprocessing (the issue: every position None, claimed exact); batch 1
+    unbinds into a single image (a split with one piece)."""
+    net = positive_(RCNNTransform(), torch.Generator().manual_seed(0))
+    assert summary(net, shape).totals.macs == 2 * 3 * 9 * 32 * 16 * shape[0]
+    right, total, rf = check(net, shape)
+    assert rf.exact and rf.notes == () and right == total > 0
+    assert rf.fields[0].span(rf.shape[2] - 1) is None  # the canvas border reads nothing
 
 
 def test_a_rule_that_fails_gives_the_whole_input_not_a_crash(monkeypatch):

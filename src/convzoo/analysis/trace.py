@@ -204,7 +204,7 @@ class _Recorder(TorchDispatchMode):
                 self.writes.produced(t)
             return out
         name, category, allocates = _op_info(func)
-        if ops.base_name(name) in ops.SPLITS and len(outs) > 1:
+        if ops.base_name(name) in ops.SPLITS:  # (one piece too: a size-1 unbind)
             self._pieces(name, func, args, kwargs, tracked, params, first, outs)
             return out
         node = Node(
