@@ -4,6 +4,7 @@ inexact with a note naming the op, and never a crash."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -12,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tests.analysis.oracle import check, positive_
 from tests.analysis.test_rf_cases import Head
+from torch.utils.flop_counter import FlopCounterMode
 
 from convzoo.analysis import field_rules, receptive_field, summary
 
@@ -222,6 +224,47 @@ def test_detection_preprocessing_is_exact_at_every_coordinate(shape):
     right, total, rf = check(net, shape)
     assert rf.exact and rf.notes == () and right == total > 0
     assert rf.fields[0].span(rf.shape[2] - 1) is None  # the canvas border reads nothing
+
+
+class LeViTish(nn.Module):
+    """A patch conv and BatchNorm, then timm LeViT's ``AttentionSubsample`` (queries from
+    every other token of the 4x4 grid, attention biases gathered by an index buffer): one of
+    the models the issue saw crash (timm is not installed here)."""
+
+    def __init__(self, dim: int = 8, key: int = 4, heads: int = 2, res: int = 4) -> None:
+        super().__init__()
+        self.stem, self.bn = nn.Conv2d(3, dim, 4, 4), nn.BatchNorm2d(dim)
+        self.heads, self.key, self.res = heads, key, res
+        self.kv, self.q = nn.Linear(dim, heads * key * 2), nn.Linear(dim, heads * key)
+        self.proj = nn.Linear(heads * key, dim)
+        points, queries = (list(itertools.product(range(n), repeat=2)) for n in (res, res // 2))
+        offsets: dict[tuple[int, int], int] = {}
+        idxs = [offsets.setdefault((abs(a * 2 - c), abs(b * 2 - d)), len(offsets))
+                for a, b in queries for c, d in points]
+        self.attention_biases = nn.Parameter(torch.zeros(heads, len(offsets)))
+        self.register_buffer("attention_bias_idxs",
+                             torch.tensor(idxs).view(len(queries), len(points)), False)
+
+    def forward(self, x):
+        x = self.bn(self.stem(x)).flatten(2).transpose(1, 2)  # (B, N, C)
+        b, n, c = x.shape
+        k, v = self.kv(x).view(b, n, self.heads, -1).split([self.key, self.key], dim=3)
+        k, v = k.permute(0, 2, 3, 1), v.permute(0, 2, 1, 3)
+        xs = x.view(b, self.res, self.res, c)[:, ::2, ::2].reshape(b, -1, c)
+        q = self.q(xs).view(b, -1, self.heads, self.key).permute(0, 2, 1, 3)
+        attn = q @ k + self.attention_biases[:, self.attention_bias_idxs]
+        x = (attn.softmax(-1) @ v).transpose(1, 2).reshape(b, -1, self.heads * self.key)
+        return self.proj(x).transpose(1, 2).reshape(b, c, self.res // 2, self.res // 2)
+
+
+def test_levit_attention_subsample_counts_and_spans():
+    shape = (1, 3, 16, 16)
+    net = LeViTish().eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net(torch.randn(shape))
+    assert 2 * summary(net, shape).totals.macs == counter.get_total_flops()
+    right, total, rf = check(positive_(net, torch.Generator().manual_seed(0)).eval(), shape)
+    assert rf.exact and rf.is_global == (True, True) and right == total > 0
 
 
 def test_a_rule_that_fails_gives_the_whole_input_not_a_crash(monkeypatch):
