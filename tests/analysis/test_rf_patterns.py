@@ -57,6 +57,13 @@ def _zero_columns(x):
     return x
 
 
+def _times_zero(x):  # columns zeroed by an in-place product with 0 (exact: no dependency)
+    x = x * 1
+    x[..., :2] *= 0
+    x[..., 4:].mul_(0.0)
+    return x + x[..., 2:3] ** 0 + x[..., 3:4] / float("inf")
+
+
 def _windows(x):  # 3x3 windows made with as_strided, summed
     x = x.contiguous()
     return x.as_strided((1, 2, 6, 4, 3, 3), (96, 48, 6, 1, 6, 1)).sum((-1, -2))
@@ -78,6 +85,7 @@ EXACT = {
     "TSM shift of some channels": _tsm_channels,
     "copy into a zero canvas (GeneralizedRCNNTransform)": _batch_images,
     "in-place zeroing of columns": _zero_columns,
+    "columns times 0, x ** 0, x / inf": _times_zero,
     "zero_ on a view": lambda x: (lambda y: (y[..., 1:3, :].zero_(), y)[1])(x * 1),
     "slice_scatter": lambda x: torch.slice_scatter(torch.zeros(1, 2, 8, 9, dtype=x.dtype), x,
                                                    3, 2, 8),
@@ -113,6 +121,9 @@ def test_tsm_shift_claims_the_input_column_it_copies():
 def test_zeroed_columns_depend_on_nothing_and_the_canvas_border_neither():
     rf = _run(_zero_columns)[2]
     assert [rf.fields[1].span(u) for u in range(3)] == [None, None, (1, 3)]
+    times_zero = _run(_times_zero)[2]  # columns 2 and 3 survive; ** 0 and / inf: constants
+    assert [times_zero.fields[1].span(u) for u in range(6)] == [None, None, (1, 3), (2, 4),
+                                                                None, None]
     canvas = _run(_batch_images)[2]
     assert canvas.fields[0].span(8) is None and canvas.fields[0].span(7) == (6, 7)
 

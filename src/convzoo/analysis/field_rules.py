@@ -657,6 +657,8 @@ def _step_merge(node: Node, graph: Graph, states: Sequence[NodeField], state: No
                                    "would cut the other operand; upper bound)")
         if cat == "merge" or cat == "elementwise":
             return state
+    if a.get("constant_result"):  # x * 0, x / inf, x ** 0: known whatever x holds
+        return dead(state)
     if cat in ("pool", "adaptive_pool", "upsample", "pixel_shuffle", "pixel_unshuffle", "pad"):
         return _resample(node, state, graph.dtype)
     if base in ops.SPLITS:

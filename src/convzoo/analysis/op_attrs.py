@@ -287,6 +287,23 @@ def _merge(rec: Any, node: Node, func: Any, args: tuple, kwargs: dict) -> None:
             for t in tensors)
     else:
         _operands(rec, node, func, args, kwargs)
+        if _constant_result(node.op, args):
+            node.attrs["constant_result"] = True
+
+
+def _constant_result(op: str, args: tuple) -> bool:
+    """Whether a Python number makes the result a constant whatever the tensor holds (for
+    finite inputs): ``x * 0``, ``x / inf``, ``x ** 0`` and their in-place forms.
+
+    >>> _constant_result("mul_", (None, 0.0)), _constant_result("mul", (None, 2))
+    (True, False)
+    """
+    base = ops.base_name(op)
+    number = args[1] if len(args) > 1 and isinstance(args[1], int | float) else None
+    if number is None or isinstance(args[0], int | float):
+        return False
+    return ((base == "mul" and number == 0) or (base == "div" and math.isinf(number))
+            or (base == "pow" and number == 0))
 
 
 def _attention(rec: Any, node: Node, func: Any, args: tuple, kwargs: dict) -> None:
