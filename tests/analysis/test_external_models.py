@@ -1,5 +1,5 @@
 """Models this project did not write, built from ``transformers`` configs with random weights
-(no download: every config is written here, small): SegFormer, DPT, UperNet (ConvNeXt
+(no download: every config is written here, small): SegFormer (both heads), DPT, UperNet (ConvNeXt
 backbone), ConvNeXt, MobileViT, Wav2Vec2 and ViT.
 
 On each, ``summary`` and ``receptive_field`` must run; the MACs must equal
@@ -23,6 +23,13 @@ from convzoo.analysis import receptive_field, summary
 transformers = pytest.importorskip("transformers")
 
 
+def _segformer_config():
+    return transformers.SegformerConfig(
+        num_channels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1],
+        hidden_sizes=[8, 16], patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 2],
+        mlp_ratios=[2, 2], decoder_hidden_size=16, num_labels=3)
+
+
 def _convnext_config(**kwargs):
     return transformers.ConvNextConfig(num_channels=3, hidden_sizes=[8, 16, 24, 32],
                                        depths=[1, 1, 1, 1], **kwargs)
@@ -30,12 +37,10 @@ def _convnext_config(**kwargs):
 
 MODELS = {
     # name: (build, input shape, layers checked besides the output)
-    "segformer": (lambda: transformers.SegformerForSemanticSegmentation(
-        transformers.SegformerConfig(
-            num_channels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1],
-            hidden_sizes=[8, 16], patch_sizes=[7, 3], strides=[4, 2],
-            num_attention_heads=[1, 2], mlp_ratios=[2, 2], decoder_hidden_size=16,
-            num_labels=3)), (1, 3, 32, 32), ("segformer.stages.0.patch_embeddings",)),
+    "segformer": (lambda: transformers.SegformerForSemanticSegmentation(_segformer_config()),
+                  (1, 3, 32, 32), ("segformer.stages.0.patch_embeddings",)),
+    "segformer-classification": (lambda: transformers.SegformerForImageClassification(
+        _segformer_config()), (1, 3, 32, 32), ("segformer.stages.0.blocks.0",)),
     "dpt": (lambda: transformers.DPTForDepthEstimation(transformers.DPTConfig(
         hidden_size=16, num_hidden_layers=4, num_attention_heads=2, intermediate_size=32,
         image_size=32, patch_size=8, backbone_out_indices=[0, 1, 2, 3],
