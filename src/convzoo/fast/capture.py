@@ -7,10 +7,10 @@ values and writes to buffers or inputs are listed in its signature. Where export
 another reason, ``torch.fx`` symbolic tracing proves the Python control flow static and
 ``make_fx`` records the functionalized ATen ops.
 
-Around the trace (:func:`capture`): before any forward runs, hooks, submodules in training
-mode and fake quantization are refused (:func:`convzoo.fast.state.check_structure`); one
-real forward call on a private copy gives the reference output and shows any state it
-changes (:mod:`convzoo.fast.state`); tracer errors the model's own ``try/except`` swallowed
+Around the trace (:func:`capture`): before any forward runs, submodules in training mode
+and fake quantization are refused (:func:`convzoo.fast.state.check_structure`); one real
+forward call on a private copy gives the reference output and shows any state it (or a
+hook) changes (:mod:`convzoo.fast.state`); tracer errors the model's own ``try/except`` swallowed
 are noticed (:mod:`convzoo.fast.tracer_errors`); tensors read from globals or closures
 become private constants of the graph (listed in :attr:`Captured.constants`); a step
 function on a value computed with rounding is refused (:mod:`convzoo.fast.rounding`).
@@ -31,7 +31,13 @@ import torch.nn as nn
 
 from convzoo.fast.refusal import Refusal, describe, refuse
 from convzoo.fast.rounding import rounding_hazard
-from convzoo.fast.state import Snapshot, check_structure, check_unchanged, hook_based_norm
+from convzoo.fast.state import (
+    Snapshot,
+    check_structure,
+    check_unchanged,
+    hook_based_norm,
+    hooks,
+)
 from convzoo.fast.tracer_errors import LeftTorch, recording
 from convzoo.fast.verify import first_line
 from convzoo.functional.dispatch import native_only
@@ -52,12 +58,15 @@ class Captured:
         reference: the model's eager output at the example (no grad).
         constants: the tensors forward reads from outside the model (globals, closure
             variables), each described; the graph holds copies taken at capture time.
+        hooks: the forward hooks and pre-hooks captured in the graph (they change no
+            state), each described.
     """
 
     gm: fx.GraphModule
     method: str
     reference: object = None
     constants: tuple[str, ...] = ()
+    hooks: tuple[str, ...] = ()
 
 
 def _where(model: nn.Module, tb: types.TracebackType | None) -> str | None:
@@ -203,7 +212,7 @@ def capture(model: nn.Module, example: torch.Tensor, method: str = "export",
     """
     if method not in CAPTURE_METHODS:
         raise ValueError(f"`method` (={method!r}) must be one of: {', '.join(CAPTURE_METHODS)}")
-    check_structure(model, backend)  # before any forward runs: hooks, training, fake-quant
+    check_structure(model, backend)  # before any forward runs: training mode, fake-quant
     with native_only():  # convzoo layers traced as plain convs: the rewrites pick the paths
         cap = _capture(model, example, method, backend)
     hazard = rounding_hazard(cap.gm)
@@ -235,7 +244,8 @@ def _capture(model: nn.Module, example: torch.Tensor, method: str,
             with recording() as swallowed:
                 gm = _export(model, net, example, backend)
             _check_swallowed(model, net, swallowed, backend)
-            return Captured(gm, "export", reference, _private_constants(gm, before))
+            return Captured(gm, "export", reference, _private_constants(gm, before),
+                            hooks(net))
         except Refusal:
             raise
         except Exception as exc:  # noqa: BLE001 - every export failure is classified
@@ -257,4 +267,4 @@ def _capture(model: nn.Module, example: torch.Tensor, method: str,
         if first is not None and _classify(exc) is None:
             reason += f"; torch.export: {type(first).__name__}: {first_line(first, 120)}"
         raise refuse(model, reason, _where(net, exc.__traceback__), backend) from None
-    return Captured(gm, "fx", reference, _private_constants(gm, before))
+    return Captured(gm, "fx", reference, _private_constants(gm, before), hooks(net))

@@ -110,6 +110,9 @@ class OptimizeReport:
             semantics: how inputs holding NaN or Inf are computed instead ('' for
             ``'torch'`` in fp32, which keeps them).
         fft_native: why the FFT path was left out (every conv native), '' when it was not.
+        hooks: forward hooks and pre-hooks captured in the graph (they change no state, so
+            the graph computing their effect replays them on every call); a hook that
+            changes state is refused instead.
     """
 
     backend: str
@@ -133,6 +136,7 @@ class OptimizeReport:
     constants: tuple[str, ...] = ()
     nan_fixup: str = ""
     fft_native: str = ""
+    hooks: tuple[str, ...] = ()
 
 
 NAN_FIXUP = ("inputs holding NaN or Inf run on the folded float32 graph in torch (torch's NaN "
@@ -149,6 +153,7 @@ class _Facts:
         checks: the verification inputs with the original's outputs on them.
         strides: the strides of the original's output leaves at the example.
         constants: tensors read from globals or closures, captured (described).
+        hooks: the hooks captured in the graph (described).
         bns, shuffles, units, acts, adds: rewrites applied. channels_last: planned.
         coverage: conv nodes of the torch graph. verified: the torch graph's verification.
         fft_native: why the FFT path was left out ('' when it was not).
@@ -161,6 +166,7 @@ class _Facts:
     checks: list[Check]
     strides: tuple[tuple[int, ...] | None, ...]
     constants: tuple[str, ...] = ()
+    hooks: tuple[str, ...] = ()
     bns: int = 0
     shuffles: int = 0
     units: int = 0
@@ -351,8 +357,8 @@ def _portable(model: nn.Module, example: torch.Tensor, backend: str,
         found = checks(model, example, cap.reference, seed=20261206 + example.numel(),
                        exact=exact)
     return _Facts(capture=cap.method, reference=cap.reference, portable=gm, checks=found,
-                  strides=strides_of(cap.reference), constants=cap.constants, bns=bns,
-                  shuffles=shuffles)
+                  strides=strides_of(cap.reference), constants=cap.constants, hooks=cap.hooks,
+                  bns=bns, shuffles=shuffles)
 
 
 def _head(model: nn.Module, backend: str, precision: str) -> str:
@@ -487,7 +493,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
                      "verified on fresh finite inputs drawn like the example, which this one "
                      "cannot seed; pass a representative input", None, backend)
     start = time.perf_counter()
-    check_structure(model, backend)  # before the copy: hooks, submodules in training mode
+    check_structure(model, backend)  # before the copy: submodules in training mode
     source = private_copy(model, backend)
     options = {"precision": precision}
     facts = _portable(source, example_input, backend)
@@ -552,7 +558,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         fresh_error=verified.fresh_error, tolerance=verified.tolerance, dropped=dropped,
         regime_errors=verified.errors, constants=facts.constants,
         nan_fixup="" if on_torch and precision == "fp32" else NAN_FIXUP,
-        fft_native=facts.fft_native if on_torch else "",
+        fft_native=facts.fft_native if on_torch else "", hooks=facts.hooks,
     )
     return Optimized(result, report, source, options, _key(example_input), facts.strides)
 

@@ -1,20 +1,29 @@
 """What a forward call could change besides its output, and what ``optimize`` refuses.
 
 A captured graph computes outputs from inputs and constants; it carries nothing from one
-call to the next. So a model is refused when its forward changes anything reachable from
-it (:class:`Snapshot`, compared before and after a real forward call):
+call to the next. So a model is refused when a real forward call changes anything
+reachable from it (:class:`Snapshot`, taken before and after that call):
 
 - every attribute of every module, and everything reachable from them: containers
   (dict, list, tuple, set, deque, ...), objects (SimpleNamespace, dataclasses, any class
   with ``__dict__`` or ``__slots__``), functions' closures and defaults, tensors (by value);
+- its forward hooks and pre-hooks (per module and global) and what their closures hold;
 - what its code reads outside the model: the module-level globals and closure variables
-  that the ``forward`` (and the other methods) of every module class names, followed
-  through the user functions it calls.
+  that the methods of every module class (and every hook) name, followed through the
+  user functions they call (torch's and convzoo's own code excluded).
 
-Before any forward runs, :func:`check_structure` refuses what would make the capture
-itself wrong: forward hooks and pre-hooks (per module or global: a graph would hold what
-they computed with the tracer's fake tensors and never run them again), submodules in
-training mode inside an eval-mode model, torch.ao fake-quantization and observers.
+A change made by the first call only (a lazy set-up, as some transformers models do) is
+refused with a message saying that one warm-up call fixes it.
+
+Hooks: a hook that changes nothing reachable (it transforms the inputs or outputs, or
+fills a per-call collector as transformers' output-capturing hooks do) is *captured*: the
+graph holds what it computes, so every call replays it. A hook that changes state (appends
+to a list, counts calls) is refused by the snapshot after the real call, before any
+tracing, so it never runs on the tracer's fake tensors. :func:`hooks` lists them for the
+report.
+
+Before any forward runs, :func:`check_structure` refuses submodules in training mode
+inside an eval-mode model and torch.ao fake-quantization or observers.
 
 Tensors read by forward from outside the model (globals, closures) are *external*: the
 captured graph keeps a private copy of them taken at optimize time (like every parameter:
@@ -40,13 +49,12 @@ import torch.nn as nn
 
 from convzoo.fast.refusal import describe, refuse
 
-__all__ = ["Change", "Snapshot", "check_structure", "check_unchanged", "hook_based_norm"]
+__all__ = ["Change", "Snapshot", "check_structure", "check_unchanged", "hook_based_norm",
+           "hooks"]
 
-_HOOKS = ("_forward_hooks", "_forward_pre_hooks")
-_SKIPPED_ATTRIBUTES = {  # module bookkeeping forward never reads as state (hooks refused)
-    "_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
-    "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks",
-    "_backward_pre_hooks", "_state_dict_hooks", "_state_dict_pre_hooks",
+_HOOKS = {"_forward_hooks": "forward hook", "_forward_pre_hooks": "forward pre-hook"}
+_SKIPPED_ATTRIBUTES = {  # module bookkeeping that no forward call reads or changes
+    "_backward_hooks", "_backward_pre_hooks", "_state_dict_hooks", "_state_dict_pre_hooks",
     "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks", "_is_full_backward_hook",
 }
 _OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, types.BuiltinMethodType,
@@ -55,6 +63,8 @@ _OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, types.BuiltinMetho
            functools._lru_cache_wrapper, torch.dtype, torch.device, torch.layout,
            torch.memory_format, torch.finfo, torch.iinfo, torch.Generator, type(threading.Lock()),
            type(threading.RLock()), threading.Thread, threading.local)
+_SET_UP = {"extra_repr", "reset_parameters", "_init_weights", "init_weights", "post_init",
+           "_reset_parameters"}  # methods forward does not call (set-up, printing)
 _MAX_OBJECTS = 200_000  # objects followed per snapshot (a bound on pathological graphs)
 _MAX_DEPTH = 4  # user functions followed from a forward through the globals they call
 
@@ -92,6 +102,36 @@ class _Root:
 def _module_roots(net: nn.Module) -> list[_Root]:
     return [_Root(describe(name, m), m, describe(name, m), False)
             for name, m in net.named_modules(remove_duplicate=True)]
+
+
+def _global_hook_tables() -> dict[str, dict[int, Any]]:
+    from torch.nn.modules import module as torch_module
+
+    return {"global forward hook": torch_module._global_forward_hooks,
+            "global forward pre-hook": torch_module._global_forward_pre_hooks}
+
+
+def _global_hooks() -> list[_Root]:
+    """The global forward hooks and pre-hooks (``register_module_forward_hook``)."""
+    return [_Root(f"{kind} {_hook_name(hook)}", hook, None, True)
+            for kind, table in _global_hook_tables().items() for hook in table.values()]
+
+
+def hooks(net: nn.Module) -> tuple[str, ...]:
+    """Every forward hook and pre-hook that would run in a call of ``net`` (its modules'
+    and the global ones), described.
+
+    >>> m = nn.Sequential(nn.ReLU()); _ = m[0].register_forward_hook(lambda *a: None)
+    >>> hooks(m)
+    ("forward hook <lambda> on module '0' (ReLU)",)
+    """
+    found = [f"{kind} {_hook_name(h)}" for kind, table in _global_hook_tables().items()
+             for h in table.values()]
+    for name, m in net.named_modules():
+        for attr, kind in _HOOKS.items():
+            found += [f"{kind} {_hook_name(h)} on module {describe(name, m)}"
+                      for h in getattr(m, attr).values()]
+    return tuple(found)
 
 
 def _external_roots(net: nn.Module) -> list[_Root]:
@@ -133,10 +173,15 @@ def _external_roots(net: nn.Module) -> list[_Root]:
         owner = describe(name, m)
         fns = [f for cls in type(m).__mro__ if cls not in (nn.Module, object)
                and not cls.__module__.startswith("torch.")
-               for f in vars(cls).values() if _user_code(f)]
+               for name, f in vars(cls).items() if _user_code(f) and name not in _SET_UP
+               and not (name.startswith("__") and name != "__call__")]
         fns += [f for f in vars(m).values() if _user_code(f)]  # an instance-level forward
+        fns += [h for attr in _HOOKS for h in getattr(m, attr).values() if _user_code(h)]
         for fn in fns:
             scan(fn, owner, 0)
+    for root in _global_hooks():
+        if _user_code(root.value):
+            scan(root.value, root.label, 0)  # type: ignore[arg-type]
     return roots
 
 
@@ -183,7 +228,7 @@ class Snapshot:
         self.complete = True
         self._seen: set[int] = set()
         modules = {id(m) for m in net.modules()}
-        roots = _module_roots(net) + _external_roots(net)
+        roots = _module_roots(net) + _global_hooks() + _external_roots(net)
         for root in roots:
             self.wheres[root.label] = root.where
             if isinstance(root.value, nn.Module) and not root.external:
@@ -198,6 +243,10 @@ class Snapshot:
                     elif key == "_modules":
                         for k, v in value.items():
                             self.entries[(root.label, f"submodule {k!r}")] = ("module", id(v))
+                    elif key in _HOOKS:
+                        self.entries[(root.label, f"{_HOOKS[key]}s")] = ("hooks", tuple(value))
+                        for hook in value.values():
+                            self._walk(root, f"{_HOOKS[key]} {_hook_name(hook)}", hook, modules)
                     else:
                         self._walk(root, f"attribute {key!r}", value, modules)
             else:
@@ -241,7 +290,8 @@ class Snapshot:
                 keys = list(value.keys())
                 self.entries[key] = ("mapping", type(value).__name__, len(keys),
                                      tuple(_short(k) for k in keys))
-                children = ((f"{path}[{k!r}]", value[k]) for k in keys)
+                items = dict.items(value)  # not an overridden __getitem__ (it may build things)
+                children = ((f"{path}[{k!r}]", v) for k, v in items)
             elif isinstance(value, (set, frozenset)):
                 self.entries[key] = ("set", type(value).__name__,
                                      frozenset(_leaf(v) or ("object", id(v)) for v in value))
@@ -277,7 +327,7 @@ class Snapshot:
         """What differs in ``after`` (a later snapshot of the same model), in walk order
         (roots first); empty when nothing changed."""
         found: list[Change] = []
-        for key in dict.fromkeys([*self.entries, *after.entries]):
+        for key in dict.fromkeys([*after.entries, *self.entries]):  # in walk order
             old, new = self.entries.get(key), after.entries.get(key)
             label, path = key
             if key in self.tensors and key in after.tensors:
@@ -321,6 +371,8 @@ def _show(fingerprint: tuple[Any, ...] | None) -> str:
         return f"a {fingerprint[1]} of {fingerprint[2]} keys"
     if fingerprint[0] == "set":
         return f"a {fingerprint[1]} of {len(fingerprint[2])}"
+    if fingerprint[0] == "hooks":
+        return f"{len(fingerprint[1])} registered"
     if fingerprint[0] == "tensor":
         return f"a tensor of shape {fingerprint[1]}"
     if fingerprint[0] == "object" and isinstance(fingerprint[1], str):
@@ -393,11 +445,8 @@ def _hook_name(hook: object) -> str:
 
 def check_structure(model: nn.Module, backend: str | None = None) -> None:
     """Refuse, before any forward runs, what would make a capture wrong (see the module
-    docstring): forward hooks and pre-hooks, a submodule in training mode inside an
-    eval-mode model, torch.ao fake-quantization or observers. Exempt: the pre-hooks of
-    torch's hook-based ``weight_norm``/``spectral_norm``, which (in eval mode) recompute
-    the weight from the module's own parameters and change nothing else: the graph holds
-    their computation (captured, and so replayed by every call).
+    docstring): a submodule in training mode inside an eval-mode model, torch.ao
+    fake-quantization or observers (their forward hooks update statistics).
 
     >>> m = nn.Sequential(nn.Conv2d(1, 1, 1), nn.BatchNorm2d(1)).eval()
     >>> check_structure(m)
@@ -407,17 +456,6 @@ def check_structure(model: nn.Module, backend: str | None = None) -> None:
     ...
     convzoo.fast.refusal.Refusal: `model` (Sequential) cannot be optimized soundly: module '1' ...
     """
-    from torch.nn.modules import module as torch_module
-
-    for kind, table in (("forward_hook", torch_module._global_forward_hooks),
-                        ("forward_pre_hook", torch_module._global_forward_pre_hooks)):
-        for hook in table.values():
-            raise refuse(model, f"a global {kind.replace('_', ' ')} ({_hook_name(hook)}) is "
-                         f"registered (torch.nn.modules.module.register_module_{kind}): it "
-                         "would run during the capture, on the tracer's fake tensors, and "
-                         "never on later calls; remove it (handle.remove()) before optimize",
-                         None, backend)
-    norms = tuple(cls for cls, _ in _norm_hooks())
     for name, m in model.named_modules():
         where = describe(name, m)
         if _quantization(m):
@@ -426,16 +464,6 @@ def check_structure(model: nn.Module, backend: str | None = None) -> None:
                          "moves a value by a whole step) and updates its statistics in "
                          "forward; optimize the float model, or convert it with "
                          "torch.ao.quantization.convert", where, backend)
-        for attr in _HOOKS:
-            for hook in getattr(m, attr).values():
-                if isinstance(hook, norms):
-                    continue
-                kind = "forward pre-hook" if "pre" in attr else "forward hook"
-                raise refuse(model, f"has a {kind} ({_hook_name(hook)}): optimize would run "
-                             "it once, on the tracer's fake tensors, and never on later "
-                             "calls (it replays the captured graph); remove it "
-                             "(handle.remove()) before optimize, or compute its effect in "
-                             "forward", where, backend)
         if not model.training and m.training:
             raise refuse(model, "is in training mode inside an eval-mode model (BatchNorm "
                          "would use batch statistics and update its running statistics, "
