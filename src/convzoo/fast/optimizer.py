@@ -438,23 +438,49 @@ def _fallback(facts: _Facts) -> nn.Module:
 
 def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torch",
              precision: str = "fp32") -> Optimized:
-    """An inference module computing ``model`` (in eval mode) faster, verified on an input
-    other than the example.
+    """An inference module computing ``model`` (in eval mode) faster: equal to it on every
+    input within the pinned tolerance, or refused with a one-line :class:`Refusal`.
 
-    The original model is not modified. What cannot be captured soundly (data-dependent
-    control flow, tensors leaving torch, state written by forward) is refused with a
-    one-line ValueError naming the module and the reason; so is a result that differs from
-    the original beyond the pinned tolerance on a fresh random input (each output leaf
-    relative to its own scale, the bound depending on its dtype:
-    :func:`convzoo.fast.verify.compare`). NaN propagates as in torch for ``backend='torch'``
-    and ONNX Runtime; OpenVINO turns NaN into numbers through ReLU/ReLU6 (a property of that
-    runtime: :mod:`convzoo.fast.backends`). ``'auto'`` leaves out a backend that cannot
-    export, compile, run or match the model, saying why in ``report.dropped``.
+    The contract, as it holds (docs/performance.md says how each part is checked):
 
-    Residual risk: a forward whose behaviour differs while traced in a way no tracer error
-    and no ``.numpy()`` call reveals (a branch on ``torch.compiler.is_compiling()``, an
-    ``except`` around another tensor-to-Python conversion that fails under tracing) is
-    checked only by the verification on fresh inputs.
+    - **Refused before anything is traced** (one line naming the requested backend, the
+      module and the cause): a submodule in training mode inside an eval-mode model,
+      torch.ao fake quantization or observers, an example with no finite value.
+    - **Refused by the capture**: data-dependent control flow (also when the model's own
+      ``try/except`` swallows the tracer's error), tensors leaving torch (``.numpy()``,
+      ``.item()``), any change a real forward call makes to anything reachable from the
+      model (attributes, containers, objects, tensors written in place, its hooks'
+      closures, the globals its code reads; a change on the first call only says that one
+      warm-up call fixes it), and a step function (``round``, fake quantization, a
+      comparison, ``argmax``, an integer cast) of a value computed with rounding, which no
+      rewrite can keep exact.
+    - **Captured and said**: tensors read from module-level globals or closures become
+      constants copied at optimize time (``report.constants``); forward hooks and
+      pre-hooks that change no state are part of the graph, replayed by every call
+      (``report.hooks``).
+    - **Verified**: on the example and on one fresh input per regime (drawn like the
+      example, image-like 0-255 with zero regions, 1e4 and 1e-4 magnitudes, NaN and
+      +-Inf), each output leaf within ``rtol(dtype) * max |original leaf|`` plus
+      :data:`~convzoo.fast.verify.NOISE_FACTOR` times the original's own float rounding at
+      that input, NaN at the same places, infinities equal
+      (:func:`convzoo.fast.verify.verify`); else refused, naming the backend, the input
+      and the leaf. The FFT path is used only where its error bound, relative to the
+      input's magnitude, holds on each call and for this model (``report.fft_native``).
+    - **NaN semantics**: ``backend='torch'`` in fp32 keeps torch's; ONNX Runtime, OpenVINO
+      and bf16 do not, and run inputs holding NaN or Inf on the folded float32 graph in
+      torch instead (``report.nan_fixup``).
+    - **Calls**: fresh output tensors every call (never a constant, the input or one tensor
+      twice), laid out with the strides the original's outputs have, plain under
+      ``torch.no_grad()``; safe from several threads on every backend (one OpenVINO infer
+      request per thread). OpenVINO refuses float64 models. ``'auto'`` leaves out a
+      backend that cannot export, compile, run or match the model (``report.dropped``).
+
+    Residual risks: verification is a finite set of inputs; a difference that shows only
+    on inputs unlike all of them (a branch on ``torch.compiler.is_compiling()`` taken
+    differently, state changed only under conditions the real call did not meet, a
+    runtime that creates NaN differently from finite inputs) can pass. Globals that are
+    not tensors are read at optimize time. Deep state outside what forward's code names
+    (a callee's callee beyond four levels, objects past 200,000 in the walk) is not seen.
 
     Args:
         model: any network (torch.nn, convzoo layers, functional convs with constant

@@ -208,9 +208,13 @@ class Snapshot:
     """Everything reachable from a model (and from the globals its code reads), recorded so
     that a later snapshot tells what a forward call changed.
 
+    Args:
+        net: the model. values: keep a copy of every tensor's values (needed in the earlier
+            of two snapshots compared; the later one reads the tensors themselves).
+
     Attributes:
         entries: ``path -> fingerprint`` (a path reads like ``attribute 'stats'['calls']``).
-        tensors: ``path -> (tensor, copy of its values)``.
+        tensors: ``path -> (tensor, copy of its values or None)``.
         externals: ``id(tensor) -> path`` of the tensors reached from globals or closures.
         complete: False when :data:`_MAX_OBJECTS` stopped the walk.
 
@@ -220,7 +224,8 @@ class Snapshot:
     "attribute 'stats'['calls'] (0, now 1)"
     """
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, values: bool = True) -> None:
+        self.values = values  # keep a copy of every tensor (a snapshot compared against)
         self.entries: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.tensors: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor | None]] = {}
         self.externals: dict[int, str] = {}
@@ -273,7 +278,8 @@ class Snapshot:
             if isinstance(value, torch.Tensor):
                 plain = value.layout == torch.strided and not value.is_meta and \
                     type(value) in (torch.Tensor, nn.Parameter, nn.Buffer)
-                self.tensors[key] = (value, value.detach().clone() if plain else None)
+                keep = plain and self.values
+                self.tensors[key] = (value, value.detach().clone() if keep else None)
                 self.entries[key] = ("tensor", tuple(value.shape), value.dtype)
                 if root.external:
                     self.externals[id(value)] = f"{root.label}{path}"
@@ -394,13 +400,13 @@ def check_unchanged(model: nn.Module, net: nn.Module, before: Snapshot, again: A
     it (``before`` was taken before that call). ``again()`` makes one more call, to tell
     state set on the first call only (a lazy set-up, which one warm-up call by the user
     settles) from state changed by every call."""
-    after = Snapshot(net)
-    changes = before.changed(after)
+    changes = before.changed(Snapshot(net, values=False))
     if not changes:
         return
+    after = Snapshot(net)
     again()
     first = changes[0]
-    if not after.changed(Snapshot(net)):
+    if not after.changed(Snapshot(net, values=False)):
         raise refuse(model, f"forward changes {first.what} on its first call only (a lazy "
                      "set-up, as some transformers models do): call the model once on an "
                      "input before optimize", first.where, backend)

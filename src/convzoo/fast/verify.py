@@ -16,6 +16,17 @@ output must stay zero), NaN at the same places as the original, infinities equal
 reorder the sums); ``precision='bf16'`` uses at least :data:`BF16_RTOL`. Integer, boolean and
 non-tensor leaves must be equal, except Python floats (``.item()``), held to the float32
 bound.
+
+The original's own rounding: on some inputs no float32 computation can meet that bound. A
+saturating or normalizing model fed 1e4-magnitude values (``tanh`` of a large sum, a
+LayerNorm after a large conv) turns the last-place rounding of its large intermediate
+values into output errors above ``rtol * max |output|``; the original itself is that far
+from exact arithmetic there. So when a leaf fails, the original is also run in float64 at
+that input (:meth:`Check.noise`, once, only when needed) and the leaf passes if its error
+is within the bound plus :data:`NOISE_FACTOR` times the original's own error
+``max |original - original in float64|`` (:func:`rounding_noise`): the result may be as far
+from the original as a few times the original is from exact. An error where the original
+is exact (an FFT's rounding over a zero region of an image) gets no allowance.
 """
 
 from __future__ import annotations
