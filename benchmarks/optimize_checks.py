@@ -27,7 +27,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 
 import convzoo.fast.optimizer as opt
 import convzoo.fast.state as state_mod
@@ -35,16 +34,6 @@ import convzoo.models as zoo
 from convzoo.fast import optimize
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def _randomise(model: nn.Module) -> nn.Module:
-    g = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            with torch.no_grad():
-                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-    return model.eval()
 
 
 def _timed(phases: dict[str, float], module: object, name: str, label: str) -> None:
@@ -90,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "fast"))
-    from plain_nets import MobileNetV2
+    from plain_nets import MobileNetV2, randomize_batchnorms
 
     makers = {"plain_mnv2": lambda: MobileNetV2(1000, full=True)}
     phases: dict[str, float] = defaultdict(float)
@@ -104,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         for backend in args.backends:
             torch.manual_seed(0)
-            model = _randomise(makers[name]() if name in makers else zoo.create(name))
+            model = makers[name]() if name in makers else zoo.create(name)
+            model = randomize_batchnorms(model, seed=0).eval()
             x = torch.randn(1, 3, args.size, args.size)
             phases.clear()
             start = time.perf_counter()

@@ -4,12 +4,15 @@ A :class:`Recipe` is drawn by :func:`recipes` (hypothesis) and built into a plai
 ``torch.nn`` module (:class:`FuzzNet`): convs (dense, grouped, depthwise, dilated, strided,
 transposed, large-kernel dense ones that the FFT path takes), BatchNorm (eval with random
 statistics, affine off, or a submodule left in training mode), activations (in place or
-not), add/mul/cat of two values, channel shuffles (``F.channel_shuffle`` or a
-view/transpose chain), view/reshape/permute round trips, pooling, interpolation,
+not; one with a pure forward hook and pre-hook, or with a hook that keeps state), a
+per-pixel LayerNorm over channels, add/mul/cat of two values, channel shuffles
+(``F.channel_shuffle`` or a view/transpose chain), view/reshape/permute round trips,
+pooling, interpolation,
 constants (a buffer, a module-level global tensor, a constant output) and state (a
 counter in a dict, a list, a set, a SimpleNamespace, a dataclass or a deque), ending in a
-plain tensor, a flatten, a transpose, an NHWC permute or a tuple. ``Recipe.must_refuse``
-says whether ``optimize`` has to refuse it (state, a submodule in training mode).
+plain tensor, a flatten, a transpose, an NHWC permute, a tuple or a dict.
+``Recipe.must_refuse`` says whether ``optimize`` has to refuse it (state, a stateful hook,
+a submodule in training mode).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import assume
 from hypothesis import strategies as st
+from plain_nets import randomize_batchnorms
 
 GLOBAL_SCALE = torch.linspace(0.5, 1.5, 64)  # read by forward as a module-level global
 
@@ -67,15 +71,6 @@ class Recipe:
     seed: int = 0
 
 
-def _randomize(bn: nn.modules.batchnorm._BatchNorm, g: torch.Generator) -> None:
-    with torch.no_grad():
-        bn.running_mean.copy_(torch.randn(bn.num_features, generator=g) * 0.3)
-        bn.running_var.copy_(torch.rand(bn.num_features, generator=g) + 0.5)
-        if bn.affine:
-            bn.weight.copy_(torch.rand(bn.num_features, generator=g) + 0.5)
-            bn.bias.copy_(torch.randn(bn.num_features, generator=g) * 0.3)
-
-
 class FuzzNet(nn.Module):
     """The module a :class:`Recipe` describes (see the module docstring)."""
 
@@ -88,6 +83,7 @@ class FuzzNet(nn.Module):
         for step in recipe.steps:
             layers.append(self._module(step, g))
         self.layers = nn.ModuleList(layers)
+        randomize_batchnorms(self, recipe.seed)
         self.register_buffer("base", torch.randn(4, generator=g))
         self.stats = {"calls": 0}
         self.seen: list[int] = []
@@ -110,11 +106,24 @@ class FuzzNet(nn.Module):
             cin, cout, k, stride, pad, outpad, groups = a
             return nn.ConvTranspose2d(cin, cout, k, stride, pad, outpad, groups)
         if step.op == "bn":
-            bn = nn.BatchNorm2d(a[0], affine=a[1] != "no_affine")
-            _randomize(bn, g)
-            return bn
+            return nn.BatchNorm2d(a[0], affine=a[1] != "no_affine")
         if step.op == "act":
             return ACTIVATIONS[a[0]](a[1])
+        if step.op == "ln":
+            ln = nn.LayerNorm(a[0])
+            with torch.no_grad():
+                ln.weight.copy_(torch.rand(a[0], generator=g) + 0.5)
+                ln.bias.copy_(torch.randn(a[0], generator=g) * 0.3)
+            return ln
+        if step.op == "hook":
+            act = nn.Hardtanh(-3.0, 3.0)
+            if a[0] == "pure":
+                act.register_forward_hook(lambda m, i, o: o * 0.5)
+                act.register_forward_pre_hook(lambda m, i: (i[0] + 1.0,))
+            else:
+                calls: list[int] = []
+                act.register_forward_hook(lambda m, i, o: calls.append(1))
+            return act
         if step.op == "pool":
             kind, size = a
             return {"max": nn.MaxPool2d(2), "avg": nn.AvgPool2d(2),
@@ -144,8 +153,10 @@ class FuzzNet(nn.Module):
         for step, layer in zip(self.recipe.steps, self.layers):
             v = [values[i] for i in step.inputs]
             a = step.args
-            if step.op in ("conv", "convT", "bn", "act", "pool"):
+            if step.op in ("conv", "convT", "bn", "act", "pool", "hook"):
                 y = layer(v[0])
+            elif step.op == "ln":  # over channels, per pixel
+                y = layer(v[0].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
             elif step.op == "add":
                 y = v[0] + v[1]
             elif step.op == "mul":
@@ -215,7 +226,7 @@ def recipes(draw: st.DrawFn, fft: bool = True) -> Recipe:
         c, h, w = shapes[i]
         op = draw(st.sampled_from(["conv", "conv", "conv", "convT", "bn", "act", "act", "add",
                                    "mul", "cat", "shuffle", "view", "pool", "interp", "const",
-                                   "global", "state"]))
+                                   "global", "state", "ln", "hook"]))
         inputs: tuple[int, ...] = (i,)
         if op == "conv":
             big = fft and c * 4 <= 64 and draw(st.integers(0, 5)) == 0
@@ -272,8 +283,12 @@ def recipes(draw: st.DrawFn, fft: bool = True) -> Recipe:
             assume(h * 2 <= 32 and w * 2 <= 32)
             args = (draw(st.sampled_from(["nearest", "bilinear"])), draw(st.booleans()))
             shape = (c, 2 * h, 2 * w)
-        elif op == "const":
+        elif op in ("const", "ln"):
             args, shape = (c,), (c, h, w)
+        elif op == "hook":
+            args, shape = (draw(st.sampled_from(["pure", "stateful"])),), (c, h, w)
+            if args[0] == "stateful":
+                recipe.must_refuse = recipe.must_refuse or "hook"
         elif op == "global":
             args, shape = (), (c, h, w)
         else:

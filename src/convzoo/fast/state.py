@@ -215,7 +215,8 @@ class Snapshot:
     Attributes:
         entries: ``path -> fingerprint`` (a path reads like ``attribute 'stats'['calls']``).
         tensors: ``path -> (tensor, copy of its values or None)``.
-        externals: ``id(tensor) -> path`` of the tensors reached from globals or closures.
+        externals: ``id(tensor) -> path`` of the tensors reached from globals or through
+            functions (closures, defaults: shared with the caller, not deep-copied).
         complete: False when :data:`_MAX_OBJECTS` stopped the walk.
 
     >>> m = nn.Linear(2, 2); m.stats = {"calls": 0}
@@ -258,9 +259,11 @@ class Snapshot:
                 self._walk(root, "", root.value, modules)
 
     def _walk(self, root: _Root, path: str, value: object, modules: set[int]) -> None:
-        stack: list[tuple[str, object]] = [(path, value)]
+        # shared: reached through a function (closure, defaults), which a deep copy of the
+        # model does not copy: the user's own object, not the private copy's
+        stack: list[tuple[str, object, bool]] = [(path, value, root.external)]
         while stack:
-            path, value = stack.pop()
+            path, value, shared = stack.pop()
             key = (root.label, path)
             leaf = _leaf(value)
             if leaf is not None:
@@ -275,14 +278,16 @@ class Snapshot:
                 continue
             self._seen.add(id(value))
             children: Iterable[tuple[str, object]] = ()
+            inner_shared = shared
             if isinstance(value, torch.Tensor):
                 plain = value.layout == torch.strided and not value.is_meta and \
                     type(value) in (torch.Tensor, nn.Parameter, nn.Buffer)
                 keep = plain and self.values
                 self.tensors[key] = (value, value.detach().clone() if keep else None)
                 self.entries[key] = ("tensor", tuple(value.shape), value.dtype)
-                if root.external:
-                    self.externals[id(value)] = f"{root.label}{path}"
+                if shared:
+                    self.externals[id(value)] = (f"{root.label}{path}" if root.external
+                                                 else f"module {root.label} {path}")
                 continue
             if isinstance(value, nn.Module):
                 self.entries[key] = ("module", id(value))
@@ -318,6 +323,7 @@ class Snapshot:
                         continue
                 children = [*cells, (f"{path}.__defaults__", value.__defaults__),
                             (f"{path}.__kwdefaults__", value.__kwdefaults__)]
+                inner_shared = True
             else:
                 attrs = dict(vars(value)) if hasattr(value, "__dict__") else {}
                 for cls in type(value).__mro__:
@@ -327,7 +333,7 @@ class Snapshot:
                             attrs[slot] = getattr(value, slot)
                 self.entries[key] = ("object", type(value).__qualname__, tuple(sorted(attrs)))
                 children = ((f"{path}.{k}", v) for k, v in attrs.items())
-            stack.extend(reversed(list(children)))
+            stack.extend((p, v, inner_shared) for p, v in reversed(list(children)))
 
     def changed(self, after: Snapshot) -> list[Change]:
         """What differs in ``after`` (a later snapshot of the same model), in walk order
