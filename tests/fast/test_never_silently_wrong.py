@@ -106,6 +106,27 @@ def test_3_every_backend_is_thread_safe(backend: str) -> None:
     assert wrong == []
 
 
+def test_3_new_shapes_from_several_threads_built_once_each() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU()).eval()
+    fast = optimize(model, torch.randn(1, 3, 12, 12))
+    wrong: list[str] = []
+
+    def work(batch: int) -> None:
+        for seed in range(3):
+            x = torch.randn(batch, 3, 12, 12, generator=torch.Generator().manual_seed(seed))
+            with torch.no_grad():
+                why = compare(fast(x), model(x))[2]
+            if why is not None:
+                wrong.append(why)
+
+    threads = [threading.Thread(target=work, args=(b,)) for b in (2, 3, 2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == [] and len(fast._shapes) == 3
+
+
 @needs_ov
 def test_4_float64_on_openvino_refused() -> None:
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3)).double().eval()

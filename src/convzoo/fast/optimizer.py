@@ -366,6 +366,16 @@ def _head(model: nn.Module, backend: str, precision: str) -> str:
             f"precision={precision!r}")
 
 
+def _hint(backend: str, precision: str) -> str:
+    """What a user whose result was refused can try (appended to the refusal)."""
+    if precision == "bf16":
+        return " (bfloat16 is too coarse for this model on that input: use precision='fp32')"
+    if backend != "torch":
+        return f" ({backend} computes this model differently: use backend='torch')"
+    return (" (a forward drawing random numbers differs from itself; otherwise a convzoo "
+            "rewrite is wrong for this model: please report it, and use the original)")
+
+
 def _torch_graph(facts: _Facts, example: torch.Tensor, precision: str,
                  fft: bool) -> fx.GraphModule:
     """The portable graph with the torch-only rewrites: interleaving, the FFT path (when
@@ -401,7 +411,7 @@ def _fft_risk(model: nn.Module, facts: _Facts, example: torch.Tensor, precision:
             setattr(probe, name, FFTNoise(sub.spec))
     try:
         verify(_freeze(probe), facts.checks, precision, _head(model, backend, precision))
-    except Refusal as exc:
+    except Refusal as exc:  # (its hint is not shown: the conv just stays native)
         where = str(exc).partition(" differs from the original ")[2] or str(exc)
         return ("the FFT's stated error bound (relative to the input's magnitude) moves the "
                 f"output beyond the tolerance {where.removesuffix('; refusing the result')}")
@@ -418,14 +428,15 @@ def _torch_module(model: nn.Module, facts: _Facts, example: torch.Tensor, precis
     gm = _torch_graph(facts, example, precision, fft=not facts.fft_native)
     module: nn.Module = gm if precision == "fp32" else NonFiniteFallback(gm, _fallback(facts))
     head = _head(model, "torch" if backend == "auto" else backend, precision)
+    hint = _hint("torch", precision)
     try:
-        facts.verified = verify(module, facts.checks, precision, head)
+        facts.verified = verify(module, facts.checks, precision, head, hint)
     except Refusal as exc:
         if not facts.coverage.get("fft"):
             raise
         facts.fft_native = f"the graph with the FFT path failed verification: {exc}"
         module = _torch_graph(facts, example, precision, fft=False)
-        facts.verified = verify(module, facts.checks, precision, head)
+        facts.verified = verify(module, facts.checks, precision, head, hint)
     return module
 
 
@@ -558,7 +569,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
             break
         try:
             verified = verify(candidates[name], facts.checks, precision,
-                              _head(source, name, precision))
+                              _head(source, name, precision), _hint(name, precision))
             chosen = name
             break
         except Refusal as exc:

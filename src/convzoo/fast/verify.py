@@ -187,12 +187,12 @@ def checks(original: Callable[[torch.Tensor], object], example: torch.Tensor,
 
 
 def verify(result: Callable[[torch.Tensor], object], found: list[Check], precision: str,
-           head: str) -> Verified:
+           head: str, hint: str = "") -> Verified:
     """Run ``result`` on every input of ``found`` and compare with the original's outputs.
 
     Raises:
         Refusal: ``{head} differs from the original on {input}: {leaf and how}; refusing the
-            result`` (or ``fails to run on ...``), one line.
+            result{hint}`` (or ``fails to run on ...``), one line; ``hint`` says what to try.
     """
     errors: dict[str, tuple[float, float]] = {}
     for check in found:
@@ -202,14 +202,14 @@ def verify(result: Callable[[torch.Tensor], object], found: list[Check], precisi
             raise
         except Exception as exc:  # noqa: BLE001 - a rewrite that fails to run is refused
             raise Refusal(f"{head} fails to run on {check.regime.said}: "
-                          f"{type(exc).__name__}: {first_line(exc)}; refusing the result") \
+                          f"{type(exc).__name__}: {first_line(exc)}; refusing the result{hint}") \
                 from None
         err, tol, why = compare(got, check.reference, precision)
         if why is not None and check.noise() is not None:  # as close as the original itself?
             err, tol, why = compare(got, check.reference, precision, noise=check.noise())
         if why is not None:
             raise Refusal(f"{head} differs from the original on {check.regime.said}: {why}; "
-                          "refusing the result")
+                          f"refusing the result{hint}")
         errors[check.regime.name] = (err, tol)
     example, like = errors.get("example", (0.0, 0.0)), errors.get("like", (0.0, 0.0))
     return Verified(example[0], like[0], max(example[1], like[1]), errors)
