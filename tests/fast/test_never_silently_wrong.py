@@ -194,6 +194,66 @@ def test_7_module_level_tensors_captured_as_constants_and_said() -> None:
         W.div_(2)
 
 
+PROJ = nn.Conv2d(4, 4, 1)
+
+
+class _GlobalModule(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return PROJ(self.conv(x))
+
+
+def test_7_a_global_module_is_captured_too() -> None:
+    model = _GlobalModule().eval()
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        before = model(x)
+    fast = optimize(model, x)
+    assert fast.report.constants == (f"global 'PROJ' of module {__name__}.weight (shape (4, 4, "
+                                     "1, 1))", f"global 'PROJ' of module {__name__}.bias "
+                                     "(shape (4,))")
+    saved = PROJ.state_dict()
+    try:
+        with torch.no_grad():
+            PROJ.weight.mul_(2)
+            PROJ.bias.add_(1)
+            assert compare(fast(x), before)[2] is None
+    finally:
+        PROJ.load_state_dict(saved)
+
+
+class _Calls:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, y: torch.Tensor) -> torch.Tensor:
+        self.n += 1
+        return y
+
+
+COUNT = _Calls()
+
+
+class _GlobalCounter(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return COUNT(self.conv(x))
+
+
+def test_8_state_in_a_global_object_refused() -> None:
+    COUNT.n = 0
+    with pytest.raises(Refusal, match=SOUNDLY.format(cls="_GlobalCounter", backend="torch")
+                       + rf"forward changes global 'COUNT' of module {__name__}.n \(0, now "
+                       r"1\): state kept across calls, which a graph cannot carry$"):
+        optimize(_GlobalCounter().eval(), torch.randn(1, 3, 8, 8))
+
+
 @dataclasses.dataclass
 class _Counts:
     calls: int = 0

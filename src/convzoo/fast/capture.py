@@ -178,8 +178,11 @@ def _private_constants(gm: fx.GraphModule, snapshot: Snapshot) -> tuple[str, ...
         value = getattr(owner, attr, None)
         if not isinstance(value, torch.Tensor) or id(value) in owned:
             continue
-        if id(value) in snapshot.externals:
-            said.append(f"{snapshot.externals[id(value)]} (shape {tuple(value.shape)})")
+        ptr = value.untyped_storage().data_ptr() if value.layout == torch.strided \
+            and value.numel() else None
+        where = snapshot.externals.get(id(value)) or snapshot.external_storages.get(ptr or -1)
+        if where is not None:
+            said.append(f"{where} (shape {tuple(value.shape)})")
         private = value.detach().clone()
         if attr in owner._parameters:
             del owner._parameters[attr]

@@ -152,8 +152,8 @@ def _external_roots(net: nn.Module) -> list[_Root]:
             value = fn.__globals__[name]
             if _user_code(value):
                 scan(value, owner, depth + 1)
-            elif not isinstance(value, _OPAQUE) and not callable(value) \
-                    and id(value) not in seen_values:
+            elif not isinstance(value, (*_OPAQUE, types.FunctionType)) \
+                    and id(value) not in seen_values:  # objects, modules, containers, tensors
                 seen_values.add(id(value))
                 roots.append(_Root(f"global {name!r} of module {fn.__module__}", value, None,
                                    True))
@@ -217,6 +217,7 @@ class Snapshot:
         tensors: ``path -> (tensor, copy of its values or None)``.
         externals: ``id(tensor) -> path`` of the tensors reached from globals or through
             functions (closures, defaults: shared with the caller, not deep-copied).
+        external_storages: the same by storage (a tracer may wrap such a tensor anew).
         complete: False when :data:`_MAX_OBJECTS` stopped the walk.
 
     >>> m = nn.Linear(2, 2); m.stats = {"calls": 0}
@@ -230,6 +231,7 @@ class Snapshot:
         self.entries: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.tensors: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor | None]] = {}
         self.externals: dict[int, str] = {}
+        self.external_storages: dict[int, str] = {}
         self.wheres: dict[str, str | None] = {}
         self.complete = True
         self._seen: set[int] = set()
@@ -286,14 +288,19 @@ class Snapshot:
                 self.tensors[key] = (value, value.detach().clone() if keep else None)
                 self.entries[key] = ("tensor", tuple(value.shape), value.dtype)
                 if shared:
-                    self.externals[id(value)] = (f"{root.label}{path}" if root.external
-                                                 else f"module {root.label} {path}")
+                    said = (f"{root.label}{path}" if root.external
+                            else f"module {root.label} {path}")
+                    self.externals[id(value)] = said
+                    if plain and value.numel():
+                        self.external_storages[value.untyped_storage().data_ptr()] = said
                 continue
             if isinstance(value, nn.Module):
                 self.entries[key] = ("module", id(value))
-                if id(value) not in modules:  # a module held outside the tree (a list)
-                    children = ((f"{path}.{k}", v) for k, v in vars(value).items()
-                                if k not in _SKIPPED_ATTRIBUTES)
+                if id(value) not in modules:  # a module held outside the tree (a global)
+                    own = {**value._parameters, **value._buffers, **{
+                        k: v for k, v in vars(value).items() if k not in _SKIPPED_ATTRIBUTES
+                        and k not in ("_parameters", "_buffers")}}
+                    children = ((f"{path}.{k}", v) for k, v in own.items())
             elif isinstance(value, (list, tuple, collections.deque)):
                 self.entries[key] = ("sequence", type(value).__name__, len(value))
                 children = ((f"{path}[{i}]", v) for i, v in enumerate(value))
