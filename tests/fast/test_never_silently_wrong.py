@@ -452,6 +452,33 @@ def test_13_outputs_keep_the_original_strides() -> None:
         assert fast(x).stride() == conv(x).stride()
 
 
+class _BranchesWhenBatched(nn.Module):
+    """Data-dependent control flow only for batches above 2: a later shape is refused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        if x.shape[0] > 2 and y.mean() > 0:
+            return y * 2
+        return y
+
+
+def test_a_shape_refused_later_runs_the_original_and_says_so() -> None:
+    model = _BranchesWhenBatched().eval()
+    fast = optimize(model, torch.randn(1, 3, 8, 8))
+    x = torch.randn(3, 3, 8, 8) + 1
+    with pytest.warns(RuntimeWarning, match=r"^convzoo.optimize: inputs of shape \(3, 3, 8, "
+                      r"8\) \(torch.float32\) run the original model: `model` "
+                      r"\(_BranchesWhenBatched\) cannot be optimized soundly with "
+                      r"backend='torch': .*data-dependent control flow"):
+        _exact(model, fast, x)
+    _exact(model, fast, x - 2)  # the other branch, same shape: still the original
+    assert len(fast.fallbacks) == 1
+
+
 def test_batchnorm_submodule_in_training_mode_refused() -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
     model[1].train()

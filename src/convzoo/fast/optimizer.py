@@ -28,6 +28,7 @@ import copy
 import functools
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,11 +205,15 @@ class Optimized(nn.Module):
     (never a constant, the input, or one tensor twice) with the strides the original's
     outputs have at that input. Another input shape than the example's (or another dtype,
     device, layout or strides) is optimized (and verified) on first use, for
-    ``backend='torch'``. Safe to call from several threads at once, on every backend.
+    ``backend='torch'``; where that result is refused, inputs of that kind run the original
+    model (exact, slower; a ``RuntimeWarning`` says why, :attr:`fallbacks` keeps it). Safe
+    to call from several threads at once, on every backend.
 
     Attributes:
         inner: the rewritten graph (or a backend session) for the example's shape.
         report: an :class:`OptimizeReport`.
+        fallbacks: input key (shape, dtype, device, layout, strides) -> the refusal that
+            made inputs of that kind run the original model.
     """
 
     def __init__(self, inner: nn.Module, report: OptimizeReport, source: nn.Module,
@@ -223,6 +228,7 @@ class Optimized(nn.Module):
         self._layouts: dict[tuple[Any, ...], tuple[Any, set[int]]] = {
             key: (strides, storages(inner))}  # the original's output strides, held memory
         self._lock = threading.Lock()  # one build per new key, whatever the threads
+        self.fallbacks: dict[tuple[Any, ...], str] = {}  # keys running the original, and why
         self._token = torch.zeros((), requires_grad=True)
         self.training = False
 
@@ -275,8 +281,15 @@ class Optimized(nn.Module):
             if key in self._shapes:
                 return
             if self.report.backend == "torch":
-                inner, facts = _build(self._source[0], x, **self._options)
-                strides = facts.strides
+                try:
+                    inner, facts = _build(self._source[0], x, **self._options)
+                    strides = facts.strides
+                except Refusal as exc:  # this shape runs the original: exact, and said
+                    inner, strides = _Original(self._source[0]), ()
+                    self.fallbacks[key] = str(exc)
+                    warnings.warn(f"convzoo.optimize: inputs of shape {tuple(x.shape)} "
+                                  f"({x.dtype}) run the original model: {exc}", RuntimeWarning,
+                                  stacklevel=3)
             else:
                 inner = self.inner
                 if tuple(x.shape) != getattr(inner, "input_shape", None):
@@ -286,6 +299,18 @@ class Optimized(nn.Module):
                         strides = strides_of(_run(self._source[0], x))
             self._layouts[key] = (strides, storages(inner))
             self._shapes[key] = inner
+
+
+class _Original(nn.Module):
+    """The original model (the private eval copy), for inputs whose optimized graph was
+    refused."""
+
+    def __init__(self, source: nn.Module) -> None:
+        super().__init__()
+        self.source = source
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.source(x)
 
 
 def _key(x: torch.Tensor) -> tuple[Any, ...]:
@@ -470,8 +495,9 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
       pre-hooks that change no state are part of the graph, replayed by every call
       (``report.hooks``).
     - **Verified**: on the example and on one fresh input per regime (drawn like the
-      example, image-like 0-255 with zero regions, 1e4 and 1e-4 magnitudes, NaN and
-      +-Inf), each output leaf within ``rtol(dtype) * max |original leaf|`` plus
+      example, image-like 0-255 with zero regions, the same with nearly equal channels,
+      1e4 and 1e-4 magnitudes, NaN and +-Inf), each output leaf within
+      ``rtol(dtype) * max |original leaf|`` (bf16: half of it) plus
       :data:`~convzoo.fast.verify.NOISE_FACTOR` times the original's own float rounding at
       that input, NaN at the same places, infinities equal
       (:func:`convzoo.fast.verify.verify`); else refused, naming the backend, the input
@@ -485,6 +511,8 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
       ``torch.no_grad()``; safe from several threads on every backend (one OpenVINO infer
       request per thread). OpenVINO refuses float64 models. ``'auto'`` leaves out a
       backend that cannot export, compile, run or match the model (``report.dropped``).
+      A new input shape whose graph is refused runs the original model
+      (:attr:`Optimized.fallbacks`, with a ``RuntimeWarning``).
 
     Residual risks: verification is a finite set of inputs; a difference that shows only
     on inputs unlike all of them (a branch on ``torch.compiler.is_compiling()`` taken

@@ -8,6 +8,9 @@ each of the example's shape, dtype, device and strides:
 - ``like``: normal, with the mean and standard deviation of the example's finite values;
 - ``image``: integers 0-255 (as floats) with large zero regions (letterbox bands across
   the first spatial axis and a zero block, the way padded photos look);
+- ``gray``: the same, with every channel nearly equal (one image plus or minus 2): the
+  channels of natural photos are strongly correlated, and an op normalizing across
+  channels (a per-pixel LayerNorm) divides by their tiny spread there;
 - ``large`` and ``small``: normal at magnitude 1e4 and 1e-4 (1e2 and 1e-2 for float16,
   whose range would overflow);
 - ``nonfinite``: like ``like``, with NaN, +Inf and -Inf at a few places of the first
@@ -30,6 +33,7 @@ REGIMES: dict[str, str] = {  # name -> how refusals and reports say it
     "example": "the example",
     "like": "an input drawn like the example",
     "image": "an image-like input (0-255 with zero regions)",
+    "gray": "a gray image-like input (0-255, channels nearly equal, zero regions)",
     "large": "a large-magnitude input",
     "small": "a small-magnitude input",
     "nonfinite": "an input holding NaN and +-Inf",
@@ -98,6 +102,14 @@ def _zero_regions(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _gray(shape: torch.Size, g: torch.Generator) -> torch.Tensor:
+    """Integers 0-255, channels (axis 1) equal to one image plus or minus 2."""
+    if len(shape) < 2:
+        return torch.randint(0, 256, shape, generator=g).double()
+    one = torch.randint(2, 254, (shape[0], 1, *shape[2:]), generator=g)
+    return (one + torch.randint(-2, 3, shape, generator=g)).double()
+
+
 def _like_layout(example: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """``values`` in a tensor with the example's dtype, device and strides."""
     out = torch.empty_like(example, memory_format=torch.preserve_format)
@@ -129,6 +141,7 @@ def regimes(example: torch.Tensor, seed: int) -> list[Regime]:
     mean, std = stats if stats is not None else (0.0, 1.0)
     like = torch.randn(shape, generator=g, dtype=torch.float64) * std + mean
     image = _zero_regions(torch.randint(0, 256, shape, generator=g).double())
+    gray = _zero_regions(_gray(shape, g))
     large, small = magnitudes(example.dtype)
     nonfinite = torch.randn(shape, generator=g, dtype=torch.float64) * std + mean
     if nonfinite.numel():
@@ -141,6 +154,7 @@ def regimes(example: torch.Tensor, seed: int) -> list[Regime]:
     drawn = {
         "like": like,
         "image": image,
+        "gray": gray,
         "large": torch.randn(shape, generator=g, dtype=torch.float64) * large,
         "small": torch.randn(shape, generator=g, dtype=torch.float64) * small,
         "nonfinite": nonfinite,
