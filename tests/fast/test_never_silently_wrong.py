@@ -7,7 +7,7 @@ half-tracked; 8 state in containers; 9 forward hooks run with fake tensors; 10 t
 path on image-scale inputs; 11 rounding-sensitive (fake-quant) models; 12 an all-NaN
 example; 13 output strides; a BatchNorm submodule in training mode; the defects: FFT at
 batch 0, a lazy set-up on the first call, FakeQuantize, autograd in forward, an EMA in a
-list, a failing backend named as 'torch'.
+list, a `.data` read, a failing backend named as 'torch'.
 """
 
 from __future__ import annotations
@@ -579,6 +579,35 @@ def test_ema_in_a_list_says_state() -> None:
                        + r"module '<root>' \(_EmaList\): forward changes attribute "
                        r"'ema'\[0\] \(written in place\): state kept across calls"):
         optimize(_EmaList().eval(), torch.randn(1, 3, 8, 8))
+
+
+class _DataRead(nn.Module):
+    """Reads tensors through ``.data`` (torch.export cannot trace that; fx can), and
+    optionally branches on the input's shape (which fx cannot trace)."""
+
+    def __init__(self, branch: bool) -> None:
+        super().__init__()
+        self.conv, self.branch = nn.Conv2d(3, 4, 3), branch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x.data) + F.conv2d(x, self.conv.weight.data).data.mean()
+        if self.branch and x.shape[-1] > 4:
+            y = y * 2
+        return y + x.data.mean()
+
+
+def test_data_read_exact_or_said() -> None:
+    # the defect: a `.data` read gave an fx "Proxy" error naming no module
+    model = nn.Sequential(nn.Identity(), _DataRead(branch=False)).eval()
+    fast = optimize(model, torch.randn(2, 3, 8, 8))
+    for regime in regimes(torch.randn(2, 3, 8, 8), seed=5):
+        _exact(model, fast, regime.input)
+    with pytest.raises(Refusal, match=SOUNDLY.format(cls="Sequential", backend="torch")
+                       + r"module '1' \(_DataRead\) line \d+: .*; torch.export: forward "
+                       r"reads a tensor's .data \(a view detached from the graph\), which the "
+                       r"tracer cannot follow; use .detach\(\) instead$"):
+        optimize(nn.Sequential(nn.Identity(), _DataRead(branch=True)).eval(),
+                 torch.randn(2, 3, 8, 8))
 
 
 @needs_ort

@@ -99,9 +99,20 @@ def _classify(exc: BaseException) -> str | None:
         return ("forward computes gradients (torch.autograd.grad or .backward()), which an "
                 "inference graph cannot hold; compute them outside the model")
     if "Proxy" in text and (".data" in text or "'data'" in text):
-        return ("forward reads a tensor's .data (a view detached from the graph), which the "
-                "tracer cannot follow; use .detach() instead")
+        return _DATA_READ
     return None
+
+
+_DATA_READ = ("forward reads a tensor's .data (a view detached from the graph), which the "
+              "tracer cannot follow; use .detach() instead")
+
+
+def _export_reason(exc: BaseException) -> str:
+    """Why torch.export failed, in words, to add where the fx fallback failed too: a tensor
+    read through ``.data`` surfaces in export as a fake tensor among its constants."""
+    if "fake tensor in the exported program constant" in str(exc):
+        return f"torch.export: {_DATA_READ}"
+    return f"torch.export: {type(exc).__name__}: {first_line(exc, 120)}"
 
 
 def private_copy(model: nn.Module, backend: str | None = None) -> nn.Module:
@@ -267,7 +278,7 @@ def _capture(model: nn.Module, example: torch.Tensor, method: str,
     except Exception as exc:  # noqa: BLE001
         reason = _classify(exc) or f"cannot be captured ({type(exc).__name__}: " \
             f"{first_line(exc)})"
-        if first is not None and _classify(exc) is None:
-            reason += f"; torch.export: {type(first).__name__}: {first_line(first, 120)}"
+        if first is not None and (_classify(exc) is None or _DATA_READ in _export_reason(first)):
+            reason += f"; {_export_reason(first)}"
         raise refuse(model, reason, _where(net, exc.__traceback__), backend) from None
     return Captured(gm, "fx", reference, _private_constants(gm, before), hooks(net))
