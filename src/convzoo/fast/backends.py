@@ -5,13 +5,20 @@ folding), exported once with torch's dynamo ONNX exporter at the example input's
 fixed-shape graph: other shapes raise a ValueError). Each is given as many threads as
 torch uses (``torch.get_num_threads()``), so timings compare like with like.
 
-NaN: ONNX Runtime keeps torch's NaN semantics (checked: conv + ReLU/ReLU6/GELU on an input
-holding a NaN gives NaN at the same places). OpenVINO 2026.4 does not: it fuses ReLU and
-Clip (ReLU6/Hardtanh) into its convolution, and its fused activations turn NaN into a number
-(72 NaN in the original's output, 0 in OpenVINO's, same probe). That is a property of the
-runtime, not of convzoo's rewrites (the ONNX graph it receives holds separate Relu/Clip
-nodes); convzoo's own ``backend='torch'`` keeps NaN. Verification draws no NaN inputs, so
-``backend='openvino'`` (and ``'auto'`` when it picks OpenVINO) is exact on finite inputs only.
+NaN: neither runtime keeps torch's NaN semantics. ONNX Runtime's max reductions and max
+pooling (``amax``, ``adaptive_max_pool2d``) return numbers where torch returns NaN; OpenVINO
+2026.4 fuses ReLU and Clip (ReLU6/Hardtanh) into its convolution, and its fused activations
+turn NaN into a number. The fix-up: :class:`BackendModule` sends an input holding NaN or
+Inf to ``fallback``, the same portable graph run by torch, so those inputs get torch's
+answer exactly; finite inputs run on the runtime. (A NaN the model creates itself from a
+finite input, e.g. ``0/0``, is still the runtime's to handle: verification checks finite
+inputs of several regimes, and a runtime that differs there is refused.)
+
+Threads: an ONNX Runtime session may be run from several threads at once; an OpenVINO
+infer request may not, so each thread gets its own request (:func:`openvino_session`).
+
+float64: OpenVINO's CPU plugin computes in float32 at best (``INFERENCE_PRECISION_HINT``);
+a float64 model is refused for it (:func:`unsupported`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import importlib.util
 import os
 import re
 import tempfile
+import threading
 
 import numpy as np
 import torch
@@ -29,8 +37,8 @@ import torch.utils._pytree as pytree
 from convzoo.fast.verify import first_line
 
 __all__ = [
-    "BACKENDS", "BackendModule", "check_backend", "export_onnx", "failure_reason",
-    "onnxruntime_session", "openvino_session",
+    "BACKENDS", "BackendModule", "NonFiniteFallback", "check_backend", "export_onnx",
+    "failure_reason", "finite", "onnxruntime_session", "openvino_session", "unsupported",
 ]
 
 BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "openvino", "auto")
@@ -56,6 +64,48 @@ def check_backend(backend: object, precision: str = "fp32") -> str:
             "precision='fp32' with it, or backend='openvino' or 'torch' for precision='bf16'"
         )
     return backend
+
+
+def finite(x: torch.Tensor) -> bool:
+    """Whether ``x`` holds no NaN and no Inf (always, for integer and boolean tensors).
+
+    >>> finite(torch.ones(2)), finite(torch.tensor([1.0, float("inf")]))
+    (True, False)
+    """
+    if not (x.dtype.is_floating_point or x.dtype.is_complex) or x.numel() == 0:
+        return True
+    return bool(torch.isfinite(x).all())
+
+
+class NonFiniteFallback(nn.Module):
+    """``main(x)`` for finite inputs, ``fallback(x)`` for inputs holding NaN or Inf (the NaN
+    fix-up of a computation that does not keep torch's NaN semantics).
+
+    >>> m = NonFiniteFallback(nn.Identity(), nn.Flatten(0))
+    >>> m(torch.ones(1, 2)).shape, m(torch.full((1, 2), float("nan"))).shape
+    (torch.Size([1, 2]), torch.Size([2]))
+    """
+
+    def __init__(self, main: nn.Module, fallback: nn.Module) -> None:
+        super().__init__()
+        self.main, self.fallback = main, fallback
+
+    def forward(self, x: torch.Tensor) -> object:
+        return self.main(x) if finite(x) else self.fallback(x)
+
+
+def unsupported(name: str, dtype: torch.dtype) -> str | None:
+    """Why backend ``name`` cannot compute a model of input ``dtype`` exactly, or None.
+
+    >>> unsupported("openvino", torch.float64)[:41]
+    'OpenVINO computes float64 models in float'
+    >>> unsupported("onnxruntime", torch.float64) is None
+    True
+    """
+    if name == "openvino" and dtype == torch.float64:
+        return ("OpenVINO computes float64 models in float32 (its CPU plugin has no float64 "
+                "kernels), beyond the float64 tolerance; use backend='torch' or 'onnxruntime'")
+    return None
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -99,14 +149,18 @@ class BackendModule(nn.Module):
         run: numpy array in -> list of numpy arrays out. input_shape: the exported shape.
         template: an output of the original model (its structure; non-tensor leaves kept).
         name: the backend's name (for messages).
+        fallback: the module that computes inputs holding NaN or Inf (torch's NaN semantics,
+            which neither runtime keeps; see the module docstring), or None.
 
     Shape:
         ``input_shape`` -> the exported output shapes.
     """
 
-    def __init__(self, run, input_shape: tuple[int, ...], template: object, name: str) -> None:
+    def __init__(self, run, input_shape: tuple[int, ...], template: object, name: str,
+                 fallback: nn.Module | None = None) -> None:
         super().__init__()
         self.run, self.input_shape, self.name = run, tuple(input_shape), name
+        self.fallback = fallback
         self.input_dtype: torch.dtype | None = None  # the exported dtype (set by the caller)
         leaves, self.spec = pytree.tree_flatten(template)
         self.leaves = leaves
@@ -123,6 +177,8 @@ class BackendModule(nn.Module):
                 f"`input` dtype (={x.dtype}) must be the exported dtype (={self.input_dtype}) "
                 f"for the {self.name} backend"
             )
+        if self.fallback is not None and not finite(x):
+            return self.fallback(x)  # NaN/Inf: torch's semantics, exactly
         outs = self.run(np.ascontiguousarray(x.detach().cpu().numpy()))
         if len(outs) != len(self.slots):
             raise ValueError(f"the {self.name} graph returned {len(outs)} tensors, the model "
@@ -149,7 +205,8 @@ def onnxruntime_session(onnx_bytes: bytes):
 
 def openvino_session(onnx_bytes: bytes, precision: str = "fp32"):
     """A function running the ONNX model in OpenVINO (CPU), with torch's thread count and
-    the inference precision ``'f32'`` or ``'bf16'``."""
+    the inference precision ``'f32'`` or ``'bf16'``; safe to call from several threads (an
+    infer request is not: each thread gets its own)."""
     import openvino as ov
 
     core = ov.Core()
@@ -164,9 +221,12 @@ def openvino_session(onnx_bytes: bytes, precision: str = "fp32"):
         "PERFORMANCE_HINT": "LATENCY",
     }
     compiled = core.compile_model(model, "CPU", config)
-    request = compiled.create_infer_request()
+    local = threading.local()
 
     def run(array: np.ndarray) -> list[np.ndarray]:
+        request = getattr(local, "request", None)
+        if request is None:
+            request = local.request = compiled.create_infer_request()
         result = request.infer({0: array})
         return [np.array(result[out], copy=True) for out in compiled.outputs]  # reused buffers
 

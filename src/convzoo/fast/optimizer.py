@@ -3,8 +3,9 @@
 Passes, in order, all on the captured graph (:mod:`convzoo.fast.capture`; no compiler):
 
 1. capture the eval-mode model as a functional ATen graph, or refuse what cannot be
-   captured soundly (data-dependent control flow, tensors leaving torch, state written by
-   forward) with a one-line ValueError;
+   captured soundly (data-dependent control flow, tensors leaving torch, state changed by
+   forward, hooks, submodules in training mode, step functions on rounded values) with a
+   one-line :class:`~convzoo.fast.refusal.Refusal` (a ValueError);
 2. constant folding, BatchNorm folding after convs and before unpadded convs
    (:mod:`convzoo.fast.fold`), channel-shuffle folding (:mod:`convzoo.fast.shuffle_fold`);
 3. ``backend='torch'``: concat + shuffle as one copy (:mod:`convzoo.fast.interleave`), one
@@ -13,14 +14,21 @@ Passes, in order, all on the captured graph (:mod:`convzoo.fast.capture`; no com
    (:mod:`convzoo.fast.fuse`); ``precision='bf16'`` (:mod:`convzoo.fast.precision`);
 4. ONNX Runtime / OpenVINO run the graph after step 2 (:mod:`convzoo.fast.backends`);
    ``'auto'`` times every candidate interleaved and keeps the fastest;
-5. verification: the result and the original model on a fresh random input (not the
-   example, :mod:`convzoo.fast.verify`); beyond the pinned tolerance, refused.
+5. verification: the result and the original model on the example and on one fresh input
+   per regime (:mod:`convzoo.fast.regimes`); beyond the pinned tolerance, refused
+   (:mod:`convzoo.fast.verify`).
+
+Each call of the result returns fresh tensors laid out as the original's
+(:mod:`convzoo.fast.outputs`).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,23 +40,32 @@ import torch.utils._pytree as pytree
 from convzoo.analysis.timing import interleaved
 from convzoo.fast.backends import (
     BackendModule,
+    NonFiniteFallback,
     check_backend,
     export_onnx,
     failure_reason,
     onnxruntime_session,
     openvino_session,
+    unsupported,
 )
 from convzoo.fast.capture import capture, private_copy
+from convzoo.fast.fft_guard import FFTNoise
 from convzoo.fast.fold import fold_batchnorms, fold_batchnorms_before, fold_constants
 from convzoo.fast.fuse import fuse_convs
 from convzoo.fast.graph import conv_call
 from convzoo.fast.interleave import interleave_concats
+from convzoo.fast.outputs import finish, storages, strides_of
 from convzoo.fast.plan import FFTConv, fft_paths, plan_channels_last
 from convzoo.fast.precision import check_precision, to_bf16
+from convzoo.fast.refusal import Refusal, refuse
+from convzoo.fast.regimes import finite_statistics
 from convzoo.fast.shuffle_fold import fold_shuffles
-from convzoo.fast.verify import compare, first_line, fresh_input
+from convzoo.fast.state import check_structure
+from convzoo.fast.verify import Check, Verified, checks, verify
+from convzoo.functional.dispatch import native_only
 
-__all__ = ["INFERENCE_ONLY", "NOT_PORTABLE", "OptimizeReport", "Optimized", "optimize"]
+__all__ = ["INFERENCE_ONLY", "NOT_PORTABLE", "OptimizeReport", "Optimized", "Refusal",
+           "optimize"]
 
 INFERENCE_ONLY = "`Optimized` is inference-only: {what} is not supported; use the original model"
 NOT_PORTABLE = ("`Optimized` cannot be copied: {what} is not supported (it holds weights "
@@ -77,12 +94,26 @@ class OptimizeReport:
         precision: ``'fp32'`` or ``'bf16'``.
         capture: ``'export'`` (torch.export) or ``'fx'`` (torch.fx fallback).
         example_error, fresh_error: ``max |optimized - original|`` at the example and at a
-            fresh random input (for ``'bf16'``: against the fp32 original).
-        tolerance: the largest absolute bound the errors were checked against: each
+            fresh input drawn like it (for ``'bf16'``: against the fp32 original).
+        tolerance: the larger absolute bound those two errors were checked against: each
             output leaf gets ``rtol(dtype) * max |original leaf| + tiny``
             (:func:`convzoo.fast.verify.compare`).
         fused_activations: activations after a fused conv (or conv + add), run in place
             on its output (torch's NaN semantics kept; not a oneDNN post-op).
+        regime_errors: every input the result was verified on (a key of
+            :data:`convzoo.fast.regimes.REGIMES`: the example and one fresh input per regime
+            the original accepts) -> ``(max abs error, bound)``.
+        constants: tensors forward reads from outside the model (module-level globals,
+            closure variables), captured as constants at optimize time: a later change to
+            them is not seen by the result (as for the model's own weights: optimize works
+            on a private copy).
+        nan_fixup: for ONNX Runtime, OpenVINO and bfloat16, which do not keep torch's NaN
+            semantics: how inputs holding NaN or Inf are computed instead ('' for
+            ``'torch'`` in fp32, which keeps them).
+        fft_native: why the FFT path was left out (every conv native), '' when it was not.
+        hooks: forward hooks and pre-hooks captured in the graph (they change no state, so
+            the graph computing their effect replays them on every call); a hook that
+            changes state is refused instead.
     """
 
     backend: str
@@ -102,12 +133,58 @@ class OptimizeReport:
     fresh_error: float = 0.0
     tolerance: float = 0.0
     dropped: dict[str, str] = field(default_factory=dict)
+    regime_errors: dict[str, tuple[float, float]] = field(default_factory=dict)
+    constants: tuple[str, ...] = ()
+    nan_fixup: str = ""
+    fft_native: str = ""
+    hooks: tuple[str, ...] = ()
+
+
+NAN_FIXUP = ("inputs holding NaN or Inf run on the folded float32 graph in torch (torch's NaN "
+             "semantics)")
+
+
+@dataclass
+class _Facts:
+    """What the passes of :func:`_build` found and did (read by the report and sessions).
+
+    Attributes:
+        capture: ``'export'`` or ``'fx'``. reference: the original's output at the example.
+        portable: the graph after the portable rewrites (what the ONNX backends export).
+        checks: the verification inputs with the original's outputs on them.
+        strides: the strides of the original's output leaves at the example.
+        constants: tensors read from globals or closures, captured (described).
+        hooks: the hooks captured in the graph (described).
+        bns, shuffles, units, acts, adds: rewrites applied. channels_last: planned.
+        coverage: conv nodes of the torch graph. verified: the torch graph's verification.
+        fft_native: why the FFT path was left out ('' when it was not).
+        onnx, fallback: the exported bytes and the NaN fix-up module (built on first use).
+    """
+
+    capture: str
+    reference: object
+    portable: fx.GraphModule
+    checks: list[Check]
+    strides: tuple[tuple[int, ...] | None, ...]
+    constants: tuple[str, ...] = ()
+    hooks: tuple[str, ...] = ()
+    bns: int = 0
+    shuffles: int = 0
+    units: int = 0
+    channels_last: bool = False
+    acts: int = 0
+    adds: int = 0
+    coverage: dict[str, int] = field(default_factory=dict)
+    verified: Verified | None = None
+    fft_native: str = ""
+    onnx: bytes | None = None
+    fallback: nn.Module | None = None
 
 
 class _NoBackward(torch.autograd.Function):
     """Identity forward; backward refuses (outputs of an inference-only module). The outputs
     are returned themselves (marked dirty, not as views), so in-place ops on them work as on
-    any tensor; they must be fresh tensors (see :func:`_fresh`)."""
+    any tensor; they must be fresh tensors (see :func:`convzoo.fast.outputs.finish`)."""
 
     @staticmethod
     def forward(ctx: Any, token: torch.Tensor, *outs: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -124,23 +201,34 @@ class Optimized(nn.Module):
 
     Inference only: ``training`` is always False, ``train()`` raises, and with grad mode on
     the outputs carry a ``grad_fn`` whose backward raises (under ``torch.no_grad()`` or
-    ``torch.inference_mode()`` they are plain tensors). Another input shape than the
-    example's (or another dtype, device or layout) is optimized (and verified) on first use,
-    for ``backend='torch'``.
+    ``torch.inference_mode()`` they are plain tensors). Every call returns fresh tensors
+    (never a constant, the input, or one tensor twice) with the strides the original's
+    outputs have at that input. Another input shape than the example's (or another dtype,
+    device, layout or strides) is optimized (and verified) on first use, for
+    ``backend='torch'``; where that result is refused, inputs of that kind run the original
+    model (exact, slower; a ``RuntimeWarning`` says why, :attr:`fallbacks` keeps it). Safe
+    to call from several threads at once, on every backend.
 
     Attributes:
         inner: the rewritten graph (or a backend session) for the example's shape.
         report: an :class:`OptimizeReport`.
+        fallbacks: input key (shape, dtype, device, layout, strides) -> the refusal that
+            made inputs of that kind run the original model.
     """
 
     def __init__(self, inner: nn.Module, report: OptimizeReport, source: nn.Module,
-                 options: dict[str, Any], key: tuple[Any, ...]) -> None:
+                 options: dict[str, Any], key: tuple[Any, ...],
+                 strides: tuple[tuple[int, ...] | None, ...] = ()) -> None:
         super().__init__()
         self.inner = inner
         self.report = report
         self._source = [source]  # the original (eval copy), not a registered submodule
         self._options = options
         self._shapes: dict[tuple[Any, ...], nn.Module] = {key: inner}  # by _key(input)
+        self._layouts: dict[tuple[Any, ...], tuple[Any, set[int]]] = {
+            key: (strides, storages(inner))}  # the original's output strides, held memory
+        self._lock = threading.Lock()  # one build per new key, whatever the threads
+        self.fallbacks: dict[tuple[Any, ...], str] = {}  # keys running the original, and why
         self._token = torch.zeros((), requires_grad=True)
         self.training = False
 
@@ -169,44 +257,67 @@ class Optimized(nn.Module):
 
     def forward(self, x: torch.Tensor) -> Any:
         key = _key(x)
-        inner = self._shapes.get(key)
-        if inner is None:
-            if self.report.backend != "torch":
-                inner = self.inner  # the fixed-shape session says why it refuses
-            else:
-                inner, _ = _build(self._source[0], x, **self._options)
-                self._shapes[key] = inner
+        if key not in self._shapes:
+            self._add(key, x)
+        inner = self._shapes[key]
+        strides, held = self._layouts[key]
         with torch.no_grad():
             out = inner(x)
-        if not torch.is_grad_enabled():
-            return out
-        leaves, spec = pytree.tree_flatten(out)
-        slots = [i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor)
-                 and t.dtype.is_floating_point]
-        if slots:
-            _fresh(leaves, slots, x)
-            guarded = _NoBackward.apply(self._token, *[leaves[i] for i in slots])
-            for i, t in zip(slots, guarded):
-                leaves[i] = t
+        leaves, spec = finish(out, strides, x, held)
+        if torch.is_grad_enabled():
+            slots = [i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor)
+                     and t.dtype.is_floating_point]
+            if slots:
+                guarded = _NoBackward.apply(self._token, *[leaves[i] for i in slots])
+                for i, t in zip(slots, guarded):
+                    leaves[i] = t
         return pytree.tree_unflatten(leaves, spec)
+
+    def _add(self, key: tuple[Any, ...], x: torch.Tensor) -> None:
+        """The module (and the original's output strides) for a new input key: built and
+        verified for ``backend='torch'``; the fixed-shape session otherwise (it refuses
+        another shape itself)."""
+        with self._lock:
+            if key in self._shapes:
+                return
+            if self.report.backend == "torch":
+                try:
+                    inner, facts = _build(self._source[0], x, **self._options)
+                    strides = facts.strides
+                except Refusal as exc:  # this shape runs the original: exact, and said
+                    inner, strides = _Original(self._source[0]), ()
+                    self.fallbacks[key] = str(exc)
+                    warnings.warn(f"convzoo.optimize: inputs of shape {tuple(x.shape)} "
+                                  f"({x.dtype}) run the original model: {exc}", RuntimeWarning,
+                                  stacklevel=3)
+            else:
+                inner = self.inner
+                if tuple(x.shape) != getattr(inner, "input_shape", None):
+                    strides = ()
+                else:  # the same shape in another layout: the original's output strides
+                    with native_only():
+                        strides = strides_of(_run(self._source[0], x))
+            self._layouts[key] = (strides, storages(inner))
+            self._shapes[key] = inner
+
+
+class _Original(nn.Module):
+    """The original model (the private eval copy), for inputs whose optimized graph was
+    refused."""
+
+    def __init__(self, source: nn.Module) -> None:
+        super().__init__()
+        self.source = source
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.source(x)
 
 
 def _key(x: torch.Tensor) -> tuple[Any, ...]:
-    """What a graph is specialized to: the input's shape, dtype, device and layout."""
-    return tuple(x.shape), x.dtype, x.device, x.layout
-
-
-def _fresh(leaves: list[Any], slots: list[int], x: torch.Tensor) -> None:
-    """Copy, in place in ``leaves``, every output tensor that is not a tensor of its own: a
-    view, the same tensor as another output, or memory shared with the input."""
-    seen: set[int] = {x.untyped_storage().data_ptr()}
-    for i in slots:
-        t = leaves[i]
-        ptr = t.untyped_storage().data_ptr()
-        if t._base is not None or ptr in seen:
-            t = leaves[i] = t.clone()
-            ptr = t.untyped_storage().data_ptr()
-        seen.add(ptr)
+    """What a graph is specialized to: the input's shape, dtype, device, layout and strides
+    (the original's output strides may follow the input's)."""
+    strides = tuple(x.stride()) if x.layout == torch.strided else ()
+    return tuple(x.shape), x.dtype, x.device, x.layout, strides
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> Any:
@@ -248,77 +359,167 @@ def _coverage(gm: fx.GraphModule) -> dict[str, int]:
 
 
 def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
-           precision: str = "fp32", method: str = "export") -> tuple[nn.Module, dict[str, Any]]:
-    """The torch-backend module for ``example``'s shape, verified, and what was done."""
-    facts: dict[str, Any] = {}
-    cap = capture(model, example, method)
+           precision: str = "fp32", method: str = "export") -> tuple[nn.Module, _Facts]:
+    """The torch-backend module for ``example``'s shape, verified, and what was done
+    (``backend``: the one requested, named in refusals)."""
+    facts = _portable(model, example, backend, method)
+    return _torch_module(model, facts, example, precision, backend), facts
+
+
+def _portable(model: nn.Module, example: torch.Tensor, backend: str,
+              method: str = "export") -> _Facts:
+    """Capture, the portable rewrites (constant, BatchNorm and shuffle folding) and the
+    verification inputs with the original's outputs (computed once, for every backend)."""
+    cap = capture(model, example, method, backend)
     gm = cap.gm
-    facts["capture"], facts["reference"] = cap.method, cap.reference
     fold_constants(gm)
-    facts["bns"] = fold_batchnorms(gm) + fold_batchnorms_before(gm)
-    facts["shuffles"] = fold_shuffles(gm)
-    portable = copy.deepcopy(gm)  # what the ONNX backends export
-    portable.recompile()
-    facts["portable"] = portable
-    facts["units"] = interleave_concats(gm)
+    bns = fold_batchnorms(gm) + fold_batchnorms_before(gm)
+    shuffles = fold_shuffles(gm)
+    gm = copy.deepcopy(gm)  # a plain GraphModule (export's own refuses .eval(), ONNX needs it)
+    gm.recompile()
+    exact = functools.cache(lambda: copy.deepcopy(model).double())  # built if needed
+    with native_only():  # the original as defined: convzoo layers' own fast paths off
+        found = checks(model, example, cap.reference, seed=20261206 + example.numel(),
+                       exact=exact)
+    return _Facts(capture=cap.method, reference=cap.reference, portable=gm, checks=found,
+                  strides=strides_of(cap.reference), constants=cap.constants, hooks=cap.hooks,
+                  bns=bns, shuffles=shuffles)
+
+
+def _head(model: nn.Module, backend: str, precision: str) -> str:
+    return (f"`model` ({type(model).__name__}) optimized with backend={backend!r}, "
+            f"precision={precision!r}")
+
+
+def _hint(backend: str, precision: str) -> str:
+    """What a user whose result was refused can try (appended to the refusal)."""
+    if precision == "bf16":
+        return " (bfloat16 is too coarse for this model on that input: use precision='fp32')"
+    if backend != "torch":
+        return f" ({backend} computes this model differently: use backend='torch')"
+    return (" (a forward drawing random numbers differs from itself; otherwise a convzoo "
+            "rewrite is wrong for this model: please report it, and use the original)")
+
+
+def _torch_graph(facts: _Facts, example: torch.Tensor, precision: str,
+                 fft: bool) -> fx.GraphModule:
+    """The portable graph with the torch-only rewrites: interleaving, the FFT path (when
+    ``fft``), bfloat16, the channels_last plan and oneDNN fusion; frozen."""
+    gm = copy.deepcopy(facts.portable)
+    facts.units = interleave_concats(gm)
     cpu32 = example.dtype == torch.float32 and example.device.type == "cpu"
-    facts["fft"] = fft_paths(gm) if cpu32 and precision == "fp32" else 0
+    if fft and cpu32 and precision == "fp32":
+        fft_paths(gm)
     if precision == "bf16":
         to_bf16(gm)
-    facts["channels_last"] = plan_channels_last(gm)
-    acts, adds = fuse_convs(gm) if cpu32 and facts["channels_last"] else (0, 0)
-    facts["acts"], facts["adds"] = acts, adds
+    facts.channels_last = plan_channels_last(gm)
+    facts.acts, facts.adds = fuse_convs(gm) if cpu32 and facts.channels_last else (0, 0)
     gm = _freeze(gm)
-    facts["coverage"] = _coverage(gm)
-    facts["errors"] = _verify(model, gm, example, precision, "torch", cap.reference)
-    return gm, facts
+    facts.coverage = _coverage(gm)
+    return gm
 
 
-def _verify(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,
-            backend: str, reference: object) -> tuple[float, float, float]:
-    """``(example error, fresh-input error, largest absolute bound)``; refuses a result
-    beyond the pinned tolerance of any output leaf (:func:`convzoo.fast.verify.compare`),
-    or one that fails to run. ``reference``: the model's output at the example (computed
-    once, by the capture)."""
-    errors, bound = [], 0.0
-    head = (f"`model` ({type(model).__name__}) optimized with backend={backend!r}, "
-            f"precision={precision!r}")
-    for x in (example, fresh_input(example, seed=20261206 + example.numel())):
-        which = "the example" if x is example else "a fresh random input"
-        ref = reference if x is example else _run(model, x)
-        try:
-            got = _run(result, x)
-        except Exception as exc:  # noqa: BLE001 - a rewrite that fails to run is refused
-            raise ValueError(f"{head} fails to run on {which}: {type(exc).__name__}: "
-                             f"{first_line(exc)}; refusing the result") from None
-        err, tol, why = compare(got, ref, precision)
-        if why is not None:
-            raise ValueError(f"{head} differs from the original on {which}: {why}; refusing "
-                             "the result")
-        bound = max(bound, tol)
-        errors.append(err)
-    return errors[0], errors[1], bound
+def _fft_risk(model: nn.Module, facts: _Facts, example: torch.Tensor, precision: str,
+              backend: str) -> str:
+    """'' when the FFT path may stand for the convs it would take, else why not: the graph
+    with :class:`~convzoo.fast.fft_guard.FFTNoise` in their place (the native conv plus
+    noise as large as the stated FFT error bound) fails verification, i.e. the model
+    amplifies an error of that size beyond the tolerance on some regime."""
+    if not (example.dtype == torch.float32 and example.device.type == "cpu"
+            and precision == "fp32"):
+        return ""
+    probe = copy.deepcopy(facts.portable)
+    if not fft_paths(probe):
+        return ""
+    for name, sub in list(probe.named_children()):
+        if isinstance(sub, FFTConv):
+            setattr(probe, name, FFTNoise(sub.spec))
+    try:
+        verify(_freeze(probe), facts.checks, precision, _head(model, backend, precision))
+    except Refusal as exc:  # (its hint is not shown: the conv just stays native)
+        where = str(exc).partition(" differs from the original ")[2] or str(exc)
+        return ("the FFT's stated error bound (relative to the input's magnitude) moves the "
+                f"output beyond the tolerance {where.removesuffix('; refusing the result')}")
+    return ""
+
+
+def _torch_module(model: nn.Module, facts: _Facts, example: torch.Tensor, precision: str,
+                  backend: str) -> nn.Module:
+    """The torch graph, verified on every check (the FFT path left out where its error
+    bound does not hold for this model, or where the graph with it fails verification).
+    bfloat16 does not keep torch's NaN semantics (oneDNN's bf16 kernels turn some Inf into
+    NaN): with it, inputs holding NaN or Inf run on the float32 folded graph."""
+    facts.fft_native = _fft_risk(model, facts, example, precision, backend)
+    gm = _torch_graph(facts, example, precision, fft=not facts.fft_native)
+    module: nn.Module = gm if precision == "fp32" else NonFiniteFallback(gm, _fallback(facts))
+    head = _head(model, "torch" if backend == "auto" else backend, precision)
+    hint = _hint("torch", precision)
+    try:
+        facts.verified = verify(module, facts.checks, precision, head, hint)
+    except Refusal as exc:
+        if not facts.coverage.get("fft"):
+            raise
+        facts.fft_native = f"the graph with the FFT path failed verification: {exc}"
+        module = _torch_graph(facts, example, precision, fft=False)
+        facts.verified = verify(module, facts.checks, precision, head, hint)
+    return module
+
+
+def _fallback(facts: _Facts) -> nn.Module:
+    """The folded (portable) graph, run by torch: the NaN fix-up of the other backends."""
+    if facts.fallback is None:
+        facts.fallback = _freeze(copy.deepcopy(facts.portable))
+    return facts.fallback
 
 
 def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torch",
              precision: str = "fp32") -> Optimized:
-    """An inference module computing ``model`` (in eval mode) faster, verified on an input
-    other than the example.
+    """An inference module computing ``model`` (in eval mode) faster: equal to it on every
+    input within the pinned tolerance, or refused with a one-line :class:`Refusal`.
 
-    The original model is not modified. What cannot be captured soundly (data-dependent
-    control flow, tensors leaving torch, state written by forward) is refused with a
-    one-line ValueError naming the module and the reason; so is a result that differs from
-    the original beyond the pinned tolerance on a fresh random input (each output leaf
-    relative to its own scale, the bound depending on its dtype:
-    :func:`convzoo.fast.verify.compare`). NaN propagates as in torch for ``backend='torch'``
-    and ONNX Runtime; OpenVINO turns NaN into numbers through ReLU/ReLU6 (a property of that
-    runtime: :mod:`convzoo.fast.backends`). ``'auto'`` leaves out a backend that cannot
-    export, compile, run or match the model, saying why in ``report.dropped``.
+    The contract, as it holds (docs/performance.md says how each part is checked):
 
-    Residual risk: a forward whose behaviour differs while traced in a way no tracer error
-    and no ``.numpy()`` call reveals (a branch on ``torch.compiler.is_compiling()``, an
-    ``except`` around another tensor-to-Python conversion that fails under tracing) is
-    checked only by the verification on fresh inputs.
+    - **Refused before anything is traced** (one line naming the requested backend, the
+      module and the cause): a submodule in training mode inside an eval-mode model,
+      torch.ao fake quantization or observers, an example with no finite value.
+    - **Refused by the capture**: data-dependent control flow (also when the model's own
+      ``try/except`` swallows the tracer's error), tensors leaving torch (``.numpy()``,
+      ``.item()``), any change a real forward call makes to anything reachable from the
+      model (attributes, containers, objects, tensors written in place, its hooks'
+      closures, the globals its code reads; a change on the first call only says that one
+      warm-up call fixes it), and a step function (``round``, fake quantization, a
+      comparison, ``argmax``, an integer cast) of a value computed with rounding, which no
+      rewrite can keep exact.
+    - **Captured and said**: tensors read from module-level globals or closures become
+      constants copied at optimize time (``report.constants``); forward hooks and
+      pre-hooks that change no state are part of the graph, replayed by every call
+      (``report.hooks``).
+    - **Verified**: on the example and on one fresh input per regime (drawn like the
+      example, image-like 0-255 with zero regions, the same with nearly equal channels,
+      1e4 and 1e-4 magnitudes, NaN and +-Inf), each output leaf within
+      ``rtol(dtype) * max |original leaf|`` (bf16: half of it) plus
+      :data:`~convzoo.fast.verify.NOISE_FACTOR` times the original's own float rounding at
+      that input, NaN at the same places, infinities equal
+      (:func:`convzoo.fast.verify.verify`); else refused, naming the backend, the input
+      and the leaf. The FFT path is used only where its error bound, relative to the
+      input's magnitude, holds on each call and for this model (``report.fft_native``).
+    - **NaN semantics**: ``backend='torch'`` in fp32 keeps torch's; ONNX Runtime, OpenVINO
+      and bf16 do not, and run inputs holding NaN or Inf on the folded float32 graph in
+      torch instead (``report.nan_fixup``).
+    - **Calls**: fresh output tensors every call (never a constant, the input or one tensor
+      twice), laid out with the strides the original's outputs have, plain under
+      ``torch.no_grad()``; safe from several threads on every backend (one OpenVINO infer
+      request per thread). OpenVINO refuses float64 models. ``'auto'`` leaves out a
+      backend that cannot export, compile, run or match the model (``report.dropped``).
+      A new input shape whose graph is refused runs the original model
+      (:attr:`Optimized.fallbacks`, with a ``RuntimeWarning``).
+
+    Residual risks: verification is a finite set of inputs; a difference that shows only
+    on inputs unlike all of them (a branch on ``torch.compiler.is_compiling()`` taken
+    differently, state changed only under conditions the real call did not meet, a
+    runtime that creates NaN differently from finite inputs) can pass. Globals that are
+    not tensors are read at optimize time. Deep state outside what forward's code names
+    (a callee's callee beyond four levels, objects past 200,000 in the walk) is not seen.
 
     Args:
         model: any network (torch.nn, convzoo layers, functional convs with constant
@@ -350,14 +551,27 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         raise ValueError(
             f"`precision` (='bf16') needs a float32 `example_input` (got {example_input.dtype}):"
             " the bfloat16 rewrite converts float32 constants only; use precision='fp32'")
+    if (example_input.dtype.is_floating_point or example_input.dtype.is_complex) \
+            and finite_statistics(example_input) is None:
+        raise refuse(model, f"`example_input` holds no finite value (all "
+                     f"{example_input.numel()} entries are NaN or +-Inf): the result is "
+                     "verified on fresh finite inputs drawn like the example, which this one "
+                     "cannot seed; pass a representative input", None, backend)
     start = time.perf_counter()
-    source = private_copy(model)
+    check_structure(model, backend)  # before the copy: submodules in training mode
+    source = private_copy(model, backend)
     options = {"precision": precision}
-    inner, facts = _build(source, example_input, **options)
+    facts = _portable(source, example_input, backend)
     candidates: dict[str, nn.Module] = {}
     dropped: dict[str, str] = {}
     if backend in ("torch", "auto"):
-        candidates["torch"] = inner
+        try:
+            candidates["torch"] = _torch_module(source, facts, example_input, precision,
+                                                backend)
+        except Refusal as exc:
+            if backend != "auto":
+                raise
+            dropped["torch"] = str(exc)
     if backend in ("onnxruntime", "openvino", "auto"):
         names = [backend] if backend != "auto" else [
             n for n in ("onnxruntime", "openvino") if _installed(n)
@@ -366,53 +580,66 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
             try:
                 candidates[name] = _session(name, facts, example_input, precision)
             except Exception as exc:  # noqa: BLE001 - a backend that cannot take the model
-                dropped[name] = failure_reason(exc)
+                dropped[name] = str(exc) if isinstance(exc, Refusal) else failure_reason(exc)
                 if backend != "auto":
-                    raise ValueError(f"`backend` (={name!r}) cannot run `model` "
-                                     f"({type(model).__name__}): {dropped[name]}") from None
-    chosen, timings = next(iter(candidates)), {}
+                    raise Refusal(f"`backend` (={name!r}) cannot run `model` "
+                                  f"({type(model).__name__}): {dropped[name]}") from None
+    timings: dict[str, float] = {}
     if len(candidates) > 1:
         with torch.no_grad():
             measured = interleaved({n: (lambda m=m: m(example_input))
                                     for n, m in candidates.items()}, repeats=7, warmup=2)
         timings = {k: v.median_ms for k, v in measured.items()}
-    for chosen in sorted(candidates, key=lambda n: timings.get(n, 0.0)):
-        if chosen == "torch":
-            example_error, fresh_error, tol = facts["errors"]  # verified while built
+    chosen, verified = None, None
+    for name in sorted(candidates, key=lambda n: timings.get(n, 0.0)):
+        if name == "torch":
+            chosen, verified = name, facts.verified  # verified while built
             break
         try:
-            example_error, fresh_error, tol = _verify(source, candidates[chosen],
-                                                      example_input, precision, chosen,
-                                                      facts["reference"])
+            verified = verify(candidates[name], facts.checks, precision,
+                              _head(source, name, precision), _hint(name, precision))
+            chosen = name
             break
-        except ValueError as exc:
+        except Refusal as exc:
             if backend != "auto":
                 raise
-            dropped[chosen] = str(exc)
+            dropped[name] = str(exc)
+    if chosen is None or verified is None:
+        why = "; ".join(f"{k}: {v}" for k, v in dropped.items())
+        raise Refusal(f"`model` ({type(model).__name__}) cannot be optimized with "
+                      f"backend={backend!r}: every candidate was left out ({why})")
     result = candidates[chosen]
+    on_torch = chosen == "torch"
     report = OptimizeReport(
-        backend=chosen, folded_batchnorms=facts["bns"], folded_shuffles=facts["shuffles"],
-        fused_activations=facts["acts"] if chosen == "torch" else 0,
-        channels_last=facts["channels_last"] and chosen == "torch",
-        coverage=facts["coverage"] if chosen == "torch" else {},
-        max_abs_error=max(example_error, fresh_error), seconds=time.perf_counter() - start,
-        timings_ms=timings, fused_adds=facts["adds"] if chosen == "torch" else 0,
-        interleaved_units=facts["units"] if chosen == "torch" else 0, precision=precision,
-        capture=facts["capture"], example_error=example_error, fresh_error=fresh_error,
-        tolerance=tol, dropped=dropped,
+        backend=chosen, folded_batchnorms=facts.bns, folded_shuffles=facts.shuffles,
+        fused_activations=facts.acts if on_torch else 0,
+        channels_last=facts.channels_last and on_torch,
+        coverage=facts.coverage if on_torch else {},
+        max_abs_error=max(verified.example_error, verified.fresh_error),
+        seconds=time.perf_counter() - start,
+        timings_ms=timings, fused_adds=facts.adds if on_torch else 0,
+        interleaved_units=facts.units if on_torch else 0, precision=precision,
+        capture=facts.capture, example_error=verified.example_error,
+        fresh_error=verified.fresh_error, tolerance=verified.tolerance, dropped=dropped,
+        regime_errors=verified.errors, constants=facts.constants,
+        nan_fixup="" if on_torch and precision == "fp32" else NAN_FIXUP,
+        fft_native=facts.fft_native if on_torch else "", hooks=facts.hooks,
     )
-    return Optimized(result, report, source, options, _key(example_input))
+    return Optimized(result, report, source, options, _key(example_input), facts.strides)
 
 
-def _session(name: str, facts: dict[str, Any], example: torch.Tensor,
-             precision: str) -> nn.Module:
-    """The ``name`` backend's module for the portable graph (export and compile may raise)."""
-    if "onnx" not in facts:
-        facts["onnx"] = export_onnx(facts["portable"], example)
-    onnx = facts["onnx"]
-    run = onnxruntime_session(onnx) if name == "onnxruntime" else \
-        openvino_session(onnx, precision)
-    module = BackendModule(run, tuple(example.shape), facts["reference"], name)
+def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str) -> nn.Module:
+    """The ``name`` backend's module for the portable graph (export and compile may raise;
+    a dtype the backend cannot compute exactly is refused), with the NaN fix-up."""
+    reason = unsupported(name, example.dtype)
+    if reason is not None:
+        raise Refusal(reason)
+    if facts.onnx is None:
+        facts.onnx = export_onnx(facts.portable, example)
+    run = onnxruntime_session(facts.onnx) if name == "onnxruntime" else \
+        openvino_session(facts.onnx, precision)
+    module = BackendModule(run, tuple(example.shape), facts.reference, name,
+                           fallback=_fallback(facts))
     module.input_dtype = example.dtype
     with torch.no_grad():
         module(example)  # fails here, not at the first call, when the runtime cannot run it

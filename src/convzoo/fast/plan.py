@@ -6,8 +6,9 @@
   ``reshape`` (same values for any strides: a view of an NHWC tensor that needs NCHW
   strides would otherwise fail, e.g. ``x.view(N, -1)`` before a classifier).
 - Large-kernel fast paths: a dense 2-D conv that :func:`convzoo.functional.choose_path`
-  sends to the FFT path is computed by :func:`convzoo.functional.conv_fft`; large depthwise
-  kernels take oneDNN's channels_last kernel through the plan.
+  sends to the FFT path is computed by :func:`convzoo.functional.conv_fft` where its error
+  bound holds on that call, natively otherwise (:mod:`convzoo.fast.fft_guard`); large
+  depthwise kernels take oneDNN's channels_last kernel through the plan.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
+from convzoo.fast.fft_guard import guarded_conv_fft
 from convzoo.fast.graph import (
     add_constant,
     aten,
@@ -26,7 +28,7 @@ from convzoo.fast.graph import (
     replace,
     tensor_meta,
 )
-from convzoo.functional import choose_path, conv_fft
+from convzoo.functional import choose_path
 from convzoo.spec import ConvSpec
 
 __all__ = ["FFTConv", "fft_paths", "plan_channels_last", "to_contiguous"]
@@ -90,7 +92,8 @@ def plan_channels_last(gm: fx.GraphModule) -> bool:
 
 
 class FFTConv(nn.Module):
-    """``conv_fft(spec, x, weight, bias)`` as a graph node (the spec held here).
+    """``guarded_conv_fft(spec, x, weight, bias)`` as a graph node (the spec held here):
+    the FFT where its stated error bound holds on this call, the native conv otherwise.
 
     >>> spec = ConvSpec(1, 1, 19, padding=9, ndim=2)
     >>> FFTConv(spec)(torch.randn(1, 1, 20, 20), torch.randn(1, 1, 19, 19), None).shape
@@ -103,7 +106,7 @@ class FFTConv(nn.Module):
 
     def forward(self, x: torch.Tensor, weight: torch.Tensor,
                 bias: torch.Tensor | None) -> torch.Tensor:
-        return conv_fft(self.spec, x, weight, bias)
+        return guarded_conv_fft(self.spec, x, weight, bias)
 
 
 def fft_paths(gm: fx.GraphModule) -> int:

@@ -1,0 +1,164 @@
+"""Random graphs against ``optimize``: exact on fresh inputs of every regime, or refused.
+
+Each example draws a graph (:mod:`fuzz_nets`), an example input (normal, image-like with a
+zero band, 1e3 or 1e-3 magnitudes, one NaN) and one of every installed backend and
+precision. ``optimize`` must either refuse it with a one-line :class:`Refusal` naming the
+backend, or return a module that equals the original (computed natively; within the pinned
+tolerance, plus the allowance for the original's own rounding) on fresh inputs of every
+regime drawn with other seeds than the verification's, at another batch size (torch), with
+fresh outputs laid out as the original's. Graphs holding state or a submodule in training
+mode must be refused. 60 examples here; 1,000 in the slow test (its last run is recorded
+in docs/testing.md; set ``CONVZOO_FUZZ_LOG`` to a file to get the tally as JSON).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import time
+import warnings
+from collections import Counter
+
+import pytest
+import torch
+import torch.utils._pytree as pytree
+from fuzz_nets import FuzzNet, example_for, recipes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convzoo.fast import optimize
+from convzoo.fast.outputs import layable, same_strides
+from convzoo.fast.precision import bf16_flags
+from convzoo.fast.refusal import Refusal
+from convzoo.fast.regimes import regimes
+from convzoo.fast.verify import compare, rounding_noise
+from convzoo.functional.dispatch import native_only
+
+
+def _configs() -> list[tuple[str, str]]:
+    import importlib.util
+
+    backends = ["torch", *[b for b in ("onnxruntime", "openvino")
+                           if importlib.util.find_spec(b) is not None], "auto"]
+    precisions = ["fp32", "bf16"] if bf16_flags() else ["fp32"]
+    return [(b, p) for b in backends for p in precisions
+            if not (b == "onnxruntime" and p == "bf16")]
+
+
+CONFIGS = _configs()
+EXAMPLES = ("normal", "image", "large", "small", "some_nan")
+TALLY: Counter = Counter()
+
+
+def _equal(model: torch.nn.Module, fast: torch.nn.Module, x: torch.Tensor, precision: str,
+           wide: list) -> None:
+    """``fast(x)`` equals the original's output (see the module docstring) and its tensors
+    are fresh, plain under no_grad and laid out as the original's."""
+    with torch.no_grad(), native_only():
+        ref = model(x)
+    with torch.no_grad():
+        got = fast(x)
+    err, tol, why = compare(got, ref, precision)
+    if why is not None and x.dtype == torch.float32:
+        if not wide:
+            wide.append(copy.deepcopy(model).double())
+        with torch.no_grad(), native_only():
+            exact = wide[0](x.double())
+        err, tol, why = compare(got, ref, precision, noise=rounding_noise(ref, exact))
+    assert why is None, why
+    for g, r in zip(pytree.tree_leaves(got), pytree.tree_leaves(ref)):
+        if isinstance(r, torch.Tensor):
+            assert not g.requires_grad
+            if layable(r.shape, tuple(r.stride())):
+                assert same_strides(r.shape, tuple(g.stride()), tuple(r.stride())), \
+                    (g.stride(), r.stride())
+
+
+def _attack(recipe, backend: str, precision: str, kind: str, seed: int) -> str:
+    model = FuzzNet(recipe)
+    x = example_for(recipe, kind, seed)
+    try:
+        fast = optimize(model, x, backend=backend, precision=precision)
+    except Refusal as exc:
+        text = str(exc)
+        assert "\n" not in text
+        assert f"backend={backend!r}" in text or f"(={backend!r})" in text \
+            or (backend == "auto" and "backend=" in text), text
+        reason = text.split(": ", 1)[1][:60] if ": " in text else text[:60]
+        return f"refused: {reason}"
+    assert not recipe.must_refuse, f"accepted although it holds {recipe.must_refuse}"
+    wide: list = []
+    for new_seed in (seed + 101, seed + 202):
+        for regime in regimes(x, new_seed):
+            _equal(model, fast, regime.input, precision, wide)
+    out1 = fast(x.clone())
+    with torch.no_grad():
+        first = [t.clone() for t in pytree.tree_leaves(out1) if isinstance(t, torch.Tensor)]
+        for t in pytree.tree_leaves(out1):
+            if isinstance(t, torch.Tensor) and t.dtype.is_floating_point:
+                t.add_(100)  # the caller's in-place change must not reach the next call
+        again = [t for t in pytree.tree_leaves(fast(x.clone())) if isinstance(t, torch.Tensor)]
+    assert all(torch.equal(a, b) or (a.isnan() == b.isnan()).all()
+               and torch.equal(a.nan_to_num(), b.nan_to_num()) for a, b in zip(first, again))
+    if fast.report.backend == "torch":
+        other = regimes(torch.cat([x, x[:1]]), seed + 303)[0].input  # another batch size
+        _equal(model, fast, other, precision, wide)
+    if any(s.op == "global" for s in recipe.steps):
+        assert any("GLOBAL_SCALE" in c for c in fast.report.constants), fast.report.constants
+    if getattr(fast, "fallbacks", None):
+        return f"exact: {fast.report.backend}, another batch size ran the original"
+    return f"exact: {fast.report.backend}"
+
+
+def _run(data) -> None:
+    recipe = data.draw(recipes())
+    backend, precision = data.draw(st.sampled_from(CONFIGS))
+    kind = data.draw(st.sampled_from(EXAMPLES))
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outcome = _attack(recipe, backend, precision, kind,
+                              data.draw(st.integers(0, 10**6)))
+    finally:
+        logger.setLevel(level)
+    TALLY[outcome] += 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_random_graphs_exact_or_refused(data) -> None:
+    _run(data)
+
+
+@pytest.mark.slow
+@settings(max_examples=1000, deadline=None)
+@given(st.data())
+def test_random_graphs_exact_or_refused_1000(data) -> None:
+    start = time.perf_counter()
+    _run(data)
+    TALLY["seconds"] += time.perf_counter() - start
+    path = os.environ.get("CONVZOO_FUZZ_LOG")
+    if path:
+        with open(path, "w") as f:
+            json.dump(dict(TALLY.most_common()), f, indent=1)
+
+
+@pytest.mark.skipif(not bf16_flags(), reason="no native bfloat16 on this CPU")
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known, unfixed (found by the "
+                   "1,000-example run): bf16 on the mean of a 19x19 conv over a mostly-zero "
+                   "image misses its bound (0.0080 > 0.0041) on an input the verification "
+                   "does not draw")
+def test_bf16_mean_of_a_cancelling_conv() -> None:
+    from fuzz_nets import Recipe, Step
+
+    recipe = Recipe(shape=(1, 1, 9, 10), steps=[
+        Step(op="view", args=("flat",), inputs=(0,)), Step(op="view", args=("flat",),
+                                                           inputs=(0,)),
+        Step(op="conv", args=(1, 1, 19, 1, 9, 1, 1, False), inputs=(0,))],
+        ending="dict", must_refuse="", seed=774)
+    _attack(recipe, "torch", "bf16", "normal", 101)  # fresh seeds 202 and 303: wrong, silently
