@@ -9,8 +9,9 @@ import torch.nn as nn
 
 from convzoo.arithmetic import is_int
 
-__all__ = ["Factorization", "check_rank", "check_energy", "energy_rank", "load_"]
+__all__ = ["Factorization", "Rank", "check_rank", "check_energy", "energy_rank", "load_"]
 
+#: A rank: an int, or Tucker's ``(R_out, R_in)``.
 Rank = int | tuple[int, ...]
 
 
@@ -21,8 +22,8 @@ class Factorization:
     Attributes:
         method: the method name. rank: the rank used (an int; Tucker: ``(R_out, R_in)``).
         full_rank: the rank at which the method is exact.
-        module: the replacement (float64 parameters; same input -> output map as the conv up
-            to the truncation).
+        module: the replacement (parameters in the conv's dtype; same input -> output map as
+            the conv up to the truncation).
         weight: the dense ``(C_out, C_in, *k)`` kernel the replacement computes (float64).
     """
 
@@ -50,14 +51,15 @@ def check_rank(rank: object, full: int, method: str) -> int:
 
 
 def check_energy(energy: object) -> float:
-    """``energy`` must be a number in ``(0, 1]`` (the fraction of the squared spectrum kept).
+    """``energy`` must be a number in ``(0, 1]`` (the fraction of the squared weight norm kept).
 
     >>> check_energy(0.9)
     0.9
     """
     ok = isinstance(energy, int | float) and not isinstance(energy, bool)
     if not ok or not 0 < energy <= 1:  # type: ignore[operator]
-        raise ValueError(f"`energy` (={energy!r}) must be a number in (0, 1]")
+        raise ValueError(f"`energy` (={energy!r}) must be a number in (0, 1] (the fraction of "
+                         "the squared weight norm kept)")
     return float(energy)  # type: ignore[arg-type]
 
 
@@ -80,7 +82,7 @@ def energy_rank(per_rank: torch.Tensor, energy: float) -> int:
 
 @torch.no_grad()
 def load_(parameter: torch.Tensor | None, value: torch.Tensor) -> None:
-    """Copy ``value`` (reshaped) into ``parameter``."""
+    """Copy ``value`` (reshaped, cast to the parameter's dtype) into ``parameter``."""
     if parameter is None:
         raise ValueError("`parameter` (=None) must be a tensor to load into")
     parameter.copy_(value.reshape(parameter.shape))

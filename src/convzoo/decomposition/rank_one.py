@@ -1,0 +1,143 @@
+"""What ``"cp"`` and ``"flattened"`` share: a kernel written as rank-one terms, the exact
+expansion computed once (:func:`~convzoo.decomposition.cp_terms.exact_terms`), and CP-ALS
+(:func:`~convzoo.decomposition.als.cp_als`) run once per rank asked for, started from the
+expansion's largest terms and cached.
+
+The error of a rank is known without ALS only as a bound (the truncated expansion's, which ALS
+only lowers): :meth:`TermsCurve.known` says whether it has been computed, and the search asks
+for ALS only near the ranks its plan uses. With data, the input-channel mode is whitened
+(:func:`~convzoo.decomposition.stats.input_whitening`) before factoring, and the input factor
+mapped back after.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+
+from convzoo.decomposition.als import cp_als
+from convzoo.decomposition.cp_terms import Terms, exact_terms, reconstruct
+from convzoo.decomposition.curve import Curve, relative_from_tail
+from convzoo.decomposition.factorization import energy_rank
+from convzoo.decomposition.stats import LayerSample, input_whitening
+from convzoo.decomposition.target import Target
+
+__all__ = ["TermsCurve", "QUICK_SWEEPS", "FINAL_SWEEPS"]
+
+#: CP-ALS sweeps per rank while searching (enough to rank it against the other options).
+QUICK_SWEEPS = 15
+
+#: Further sweeps (at most) for the ranks a plan keeps, until the tolerance is met.
+FINAL_SWEEPS = 200
+
+
+class TermsCurve(Curve):
+    """A batch of tensors (:meth:`_batch`) factored as rank-one terms; ``rank`` terms each.
+
+    Attributes:
+        sweeps: ALS sweeps run per rank (for reports and benchmarks).
+    """
+
+    #: Which mode of each batch item is the input-channel mode (whitened with data).
+    _input_mode = 1
+
+    def __init__(self, target: Target, input_shape: tuple[int, ...] | None,
+                 sample: LayerSample | None = None, stop: threading.Event | None = None) -> None:
+        super().__init__(target, input_shape)
+        w = target.weight
+        self._whiten = None
+        if sample is not None and sample.data and sample.channel_moment is not None:
+            self.data_aware = True
+            self._whiten = input_whitening(sample)  # (C_in, C_in) lower, M ~ L L^T
+            w = torch.einsum("oc...,cd->od...", w, self._whiten)  # the input mode times L
+        self._batch_tensor = self._batch(w)  # (B, *modes)
+        self._total = float(self._batch_tensor.pow(2).sum())
+        self._terms = exact_terms(self._batch_tensor)
+        self._bounds = relative_from_tail(self._terms.weights.pow(2).sum(0), self._total)
+        self._solved: dict[int, tuple[Terms, float]] = {}
+        self._polished: set[int] = set()
+        self.sweeps: dict[int, int] = {}
+        self.stop = stop
+
+    def _batch(self, w: torch.Tensor) -> torch.Tensor:  # pragma: no cover - subclasses
+        raise NotImplementedError
+
+    def _unbatch(self, t: torch.Tensor) -> torch.Tensor:  # pragma: no cover - subclasses
+        raise NotImplementedError
+
+    def known(self, rank: int) -> bool:  # type: ignore[override]
+        return rank >= int(self.full_rank) or rank in self._solved  # type: ignore[call-overload]
+
+    def bound(self, rank: int) -> float:
+        """The truncated expansion's error (an upper bound of :meth:`error`), free."""
+        return float(self._bounds[min(rank, len(self._bounds) - 1)])
+
+    def terms(self, rank: int) -> tuple[Terms, float]:
+        """The ``rank`` terms of every batch item (refined below full rank by a quick CP-ALS:
+        at most :data:`QUICK_SWEEPS` sweeps, enough to rank options) and their relative
+        error; computed once per rank, refined further by :meth:`polish`."""
+        if rank >= int(self.full_rank):  # type: ignore[call-overload]
+            return self._terms, 0.0
+        if rank not in self._solved:
+            start = self._terms.head(rank)
+            terms, err, sweeps = cp_als(self._batch_tensor, start, tol=1e-4,
+                                        max_sweeps=QUICK_SWEEPS, stop=self.stop)
+            self._solved[rank] = (terms, err)
+            self.sweeps[rank] = sweeps
+        return self._solved[rank]
+
+    def polish(self, rank: int) -> bool:
+        """Continue CP-ALS at ``rank`` until it converges (relative improvement per sweep
+        below 1e-5) or :data:`FINAL_SWEEPS` more sweeps; True if it ran now."""
+        if rank >= int(self.full_rank) or rank in self._polished:  # type: ignore[call-overload]
+            return False
+        start, _ = self.terms(rank)
+        terms, err, sweeps = cp_als(self._batch_tensor, start, tol=1e-5,
+                                    max_sweeps=FINAL_SWEEPS, stop=self.stop)
+        self._solved[rank] = (terms, err)
+        self.sweeps[rank] = self.sweeps.get(rank, 0) + sweeps
+        self._polished.add(rank)
+        return True
+
+    def error(self, rank: int) -> float:  # type: ignore[override]
+        return self.terms(rank)[1]
+
+    def weight_error(self, rank: int) -> float:  # type: ignore[override]
+        if self._whiten is None:
+            return self.error(rank)
+        weight = self.dense(rank)
+        return float((weight - self.target.weight).norm()) / max(self.norm2, 1e-300) ** 0.5
+
+    def rank_for_energy(self, energy: float) -> int:  # type: ignore[override]
+        """The smallest rank whose ALS error meets ``energy``: searched below the rank at
+        which the truncated expansion alone meets it."""
+        full = int(self.full_rank)  # type: ignore[call-overload]
+        if energy >= 1:
+            return full
+        hi = energy_rank(self._terms.weights.pow(2).sum(0), energy)
+        bound = max(1.0 - energy, 0.0) ** 0.5 * (1 + 1e-9)
+        lo = 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.weight_error(mid) <= bound:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def factors(self, rank: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Weights ``(B, R)`` and factors (one ``(B, d, R)`` per mode) of ``rank`` terms,
+        with the input-channel factor mapped back to the raw input when whitened."""
+        terms, _ = self.terms(rank)
+        factors = list(terms.factors)
+        if self._whiten is not None:  # (W L) ~ ... x B~  =>  W ~ ... x L^-T B~
+            m = self._input_mode
+            b = factors[m]  # (B, C_in, R)
+            factors[m] = torch.linalg.solve_triangular(self._whiten.T, b, upper=True)
+        return terms.weights, factors
+
+    def dense(self, rank: int) -> torch.Tensor:
+        """The kernel ``(C_out, C_in, *k)`` of ``rank`` terms (float64)."""
+        weights, factors = self.factors(rank)
+        return self._unbatch(reconstruct(Terms(weights, factors)))
