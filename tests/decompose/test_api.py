@@ -218,7 +218,8 @@ def test_package_entry_points() -> None:
 
     assert convzoo.decompose is package.decompose and convzoo.advise is package.advise
     assert type(package) is types.ModuleType  # a plain package, no callable module class
-    from convzoo import advise, decompose as top
+    from convzoo import advise
+    from convzoo import decompose as top
 
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1))
     new, report = top(net, X, method="tucker", rank=2, repeats=0)

@@ -42,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo advise``."""
     from convzoo.decomposition import Interrupted, advise
-    from convzoo.decomposition.advise import check_methods
+    from convzoo.decomposition.advising import check_methods
     from convzoo.decomposition.budget import check_budget
 
     shape = check_search(args)

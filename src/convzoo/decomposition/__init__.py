@@ -10,7 +10,7 @@ The functions are exported as ``convzoo.decompose`` and ``convzoo.advise``.
 """
 
 from convzoo.decomposition.advice import Advice, AdviceLayer, AdviceOption, PlanScore
-from convzoo.decomposition.advise import Interrupted, advise
+from convzoo.decomposition.advising import Interrupted, advise
 from convzoo.decomposition.api import decompose
 from convzoo.decomposition.factorization import Factorization
 from convzoo.decomposition.methods import METHODS, check_method, curve, factorize

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.analysis.timing import check_repeats
-from convzoo.decomposition.advise import Interrupted, _latency_plan, example_tensor
+from convzoo.decomposition.advising import Interrupted, example_tensor, latency_plan
 from convzoo.decomposition.budget import check_budget, check_by
 from convzoo.decomposition.capture import check_example
 from convzoo.decomposition.factorization import check_energy
@@ -173,7 +173,7 @@ def _choose(search: Search, method: str, rank: Any, energy: float | None,
             search.sensitivities(plan)
             plan = search.refine(budget) or plan
         if by == "latency":
-            plan = _latency_plan(search, plan, budget, repeats, backend, [])
+            plan = latency_plan(search, plan, budget, repeats, backend, [])
         chosen = plan.picks
     pending = [(layer, chosen[layer.name]) for layer in search.open
                if chosen[layer.name].method != "dense"]
@@ -217,8 +217,9 @@ def _finish(model: nn.Module, new: nn.Module, search: Search, chosen: dict[str, 
         c = layer.curves[ch.method]
         warning = ""
         if ch.macs >= dense.macs:
-            warning = (f"{ch.method} rank {_rank(ch.rank)} costs {ch.macs / max(dense.macs, 1):.2f}x "
-                       f"the conv's MACs ({ch.macs:,} vs {dense.macs:,})")
+            ratio = ch.macs / max(dense.macs, 1)
+            warning = (f"{ch.method} rank {_rank(ch.rank)} costs {ratio:.2f}x the conv's MACs "
+                       f"({ch.macs:,} vs {dense.macs:,})")
             warned.append(layer.name)
         rows.append(LayerReport(layer.name, "decomposed", "", ch.method, ch.rank, dense.params,
                                 ch.params, dense.macs, ch.macs,
@@ -248,13 +249,13 @@ def _layer_latencies(search: Search, rows: list[LayerReport],
                      backend: str) -> None:
     if repeats < 1 or not timed:
         return
-    from convzoo.decomposition.advise import _input
+    from convzoo.decomposition.advising import layer_input
 
     step = search.steps.step("timing layers", len(timed))
     try:
         by_name = {r.name: r for r in rows}
         for name, (layer, module) in timed.items():
-            x = _input(layer)
+            x = layer_input(layer)
             calls = {"before": runner(layer.target.module, x, backend)}
             if module is not None:
                 calls["after"] = runner(module, x, backend)

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 __all__ = ["Option", "choose", "solve", "pick"]
 
+#: Error reductions below this are rounding, not worth budget (errors are relative, squared).
+_NEGLIGIBLE = 1e-12
+
 
 @dataclass(frozen=True)
 class Option:
@@ -80,7 +83,7 @@ def solve(layers: list[list[Option]], limit: float,
             now = opts[picks[i]]
             for j, o in enumerate(opts):
                 gain, extra = now.error - o.error, o.cost - now.cost
-                if gain > 0 and extra <= slack and (best is None or gain > best[0]):
+                if gain > _NEGLIGIBLE and extra <= slack and (best is None or gain > best[0]):
                     best = (gain, i, j, extra)
         if best is None:
             return picks, hi

@@ -357,13 +357,7 @@ class Search:
                 return None
             jobs = self._terms_near(plan)
             if jobs:
-                step = self.steps.step("CP-ALS near the plan", len(jobs))
-                try:
-                    self.pool.map(lambda job: job[0].curves[job[1]].error(job[2]), jobs,
-                                  lambda job: step.advance(f"{job[0].name} {job[1]} "
-                                                           f"r{job[2]}"))
-                finally:
-                    step.close()
+                self._solve_terms(jobs)
                 plan = self.plan(budget) or plan
             pending = self._to_evaluate(plan)
             if pending:
@@ -374,6 +368,14 @@ class Search:
                 return again or plan
             plan = again
         return plan
+
+    def _solve_terms(self, jobs: list[tuple[Layer, str, int]]) -> None:
+        step = self.steps.step("CP-ALS near the plan", len(jobs))
+        try:
+            self.pool.map(lambda job: job[0].curves[job[1]].error(job[2]), jobs,
+                          lambda job: step.advance(f"{job[0].name} {job[1]} r{job[2]}"))
+        finally:
+            step.close()
 
     def evaluate_choices(self, pending: list[tuple[Layer, Choice]], what: str) -> None:
         """Build each option (once) and evaluate its error on the layer's samples."""

@@ -7,8 +7,6 @@ root of the discarded squared singular values. Exact at ``R = min(C_in*k_h, C_ou
 
 from __future__ import annotations
 
-import torch
-
 from convzoo.decomposition.curve import Curve, gram_eigh, relative_from_tail
 from convzoo.decomposition.factorization import Factorization, check_rank, load_
 from convzoo.decomposition.target import Target

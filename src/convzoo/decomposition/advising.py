@@ -157,7 +157,7 @@ def _advise(search: Search, budget: float, repeats: int, by: str, backend: str,
     plan = best[2]
     state["plan"] = plan
     if by == "latency":
-        plan = _latency_plan(search, plan, budget, repeats, backend, notes)
+        plan = latency_plan(search, plan, budget, repeats, backend, notes)
         state["plan"] = plan
     advice = _advice(search, budget, by, backend, plan, notes=notes)
     advice.plans = [PlanScore(name, p.macs, err, _plan_dict(p)) for name, err, p in
@@ -242,7 +242,7 @@ def _advice(search: Search, budget: float, by: str, backend: str, plan: Plan | N
                   notes=list(notes or []), interrupted=interrupted)
 
 
-def _input(layer: Layer) -> torch.Tensor:
+def layer_input(layer: Layer) -> torch.Tensor:
     info = layer.info
     assert info is not None
     g = torch.Generator().manual_seed(0)
@@ -252,7 +252,7 @@ def _input(layer: Layer) -> torch.Tensor:
 
 def _time_layer(search: Search, layer: Layer, choices: list[Choice], repeats: int,
                 block: int, backend: str) -> None:
-    x = _input(layer)
+    x = layer_input(layer)
     calls = {}
     for ch in choices:
         module = layer.target.module if ch.method == "dense" else layer.module(ch)
@@ -262,7 +262,7 @@ def _time_layer(search: Search, layer: Layer, choices: list[Choice], repeats: in
         ch.latency = times[ch.method + str(ch.rank)]
 
 
-def _latency_plan(search: Search, plan: Plan, budget: float, repeats: int, backend: str,
+def latency_plan(search: Search, plan: Plan, budget: float, repeats: int, backend: str,
                   notes: list[str]) -> Plan:
     """``by='latency'``: each layer's options around the MAC plan (every method at a quarter,
     one and four times the plan's multiplier) timed, then planned on measured time."""
