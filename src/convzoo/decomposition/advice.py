@@ -118,7 +118,7 @@ class Advice(Rendered):
             timed) or ``'layers'`` (the sum of its convs' medians). plans: the plans compared
             on the metric, best first. crossover: per method, where its options turned from
             slower to faster than dense by layer width. interrupted: the step Ctrl-C stopped
-            (None when complete).
+            (None when complete). seconds: wall time per step of the search.
     """
 
     layers: list[AdviceLayer]
@@ -138,6 +138,7 @@ class Advice(Rendered):
     crossover: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     interrupted: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def plan(self) -> dict[str, tuple[str, Any]]:
         """Layer name -> (method, rank) of each recommended replacement."""

@@ -21,7 +21,7 @@ from convzoo.decomposition.plan import Option, solve
 from convzoo.decomposition.progress import Steps
 from convzoo.decomposition.search import Choice, Layer, Plan, Search
 from convzoo.decomposition.target import METHOD_NAMES
-from convzoo.decomposition.workers import check_workers
+from convzoo.decomposition.workers import check_workers, one_thread
 
 __all__ = ["advise", "Interrupted", "example_tensor", "check_methods"]
 
@@ -101,6 +101,10 @@ def advise(
             relative error of the whole output); plans are compared on it.
         sensitivity: measure each layer's sensitivity (one forward pass per conv) and plan
             with it (default True).
+
+    Everything runs on one torch intra-op thread (factorizations on ``workers`` threads of
+    one each): on a small or shared CPU, torch's spinning thread pool made the same search
+    several times slower.
         progress: progress bars on stderr (default: when stderr is a terminal).
         workers: threads for per-layer factorization (default: the CPU cores, at most 4).
 
@@ -125,14 +129,16 @@ def advise(
     if not isinstance(sensitivity, bool):
         raise ValueError(f"`sensitivity` (={sensitivity!r}) must be True or False")
     example = example_tensor(example_input)
-    with Steps(progress) as steps:
+    with Steps(progress) as steps, one_thread():
         search = Search(model, example, methods, data, metric, steps, check_workers(workers))
         state: dict[str, Any] = {"plan": None}
         try:
             return _advise(search, budget, repeats, by, backend, sensitivity, state)
         except KeyboardInterrupt:
-            raise Interrupted(search.stage, _advice(search, budget, by, backend, state["plan"],
-                                                    interrupted=search.stage)) from None
+            stage = search.stage
+            partial = _advice(search, budget, by, backend, state["plan"], interrupted=stage)
+            partial.seconds = search.close()
+            raise Interrupted(stage, partial) from None
 
 
 def _advise(search: Search, budget: float, repeats: int, by: str, backend: str,
@@ -159,12 +165,14 @@ def _advise(search: Search, budget: float, repeats: int, by: str, backend: str,
     if by == "latency":
         plan = latency_plan(search, plan, budget, repeats, backend, notes)
         state["plan"] = plan
+    search.stage = "evaluating options"
     advice = _advice(search, budget, by, backend, plan, notes=notes)
     advice.plans = [PlanScore(name, p.macs, err, _plan_dict(p)) for name, err, p in
                     sorted(scores, key=lambda s: s[1])]
     advice.model_error = best[1] if by == "macs" else search.model_error(plan.picks)
     if repeats > 0:
         _measure(search, advice, plan, repeats, backend)
+    advice.seconds = search.close()
     return advice
 
 
@@ -175,18 +183,21 @@ def _plan_dict(plan: Plan) -> dict[str, list[Any]]:
 
 def _compare_plans(search: Search, plan: Plan, budget: float,
                    sensitivity: bool) -> list[tuple[str, float, Plan]]:
-    """The plan, the plan without sensitivity weights and each single-method plan, scored by
-    the model-level metric (one forward pass each; identical plans scored once)."""
+    """The plan, the plan without sensitivity weights and the two single-method plans with
+    the lowest estimated error, scored by the model-level metric (one forward pass each;
+    identical plans scored once)."""
     search.stage = "comparing plans"
     named = [("planned" if not sensitivity else "sensitivity-weighted", plan)]
     if sensitivity:
         unweighted = search.plan(budget, weighted=False)
         if unweighted is not None:
             named.append(("unweighted", unweighted))
+    singles = []
     for method in search.methods:
         only = search.plan(budget, only=method)
         if only is not None:
-            named.append((f"{method} only", only))
+            singles.append((search.objective(only), f"{method} only", only))
+    named += [(name, p) for _, name, p in sorted(singles, key=lambda s: s[0])[:2]]
     seen: dict[tuple, float] = {}
     out = []
     step = search.steps.step("comparing plans", len(named))
@@ -384,6 +395,12 @@ def _time_model(search: Search, advice: Advice, plan: Plan, repeats: int, block:
             _recommend_dense(search, advice, plan, "the sum of the planned convs' latencies")
         return
     x = search.example
+    if not modules:  # the plan is the dense model: nothing to compare
+        times = time_blocks({"dense": runner(search.model, x, backend)}, repeats, block)
+        advice.latency_ms = advice.plan_latency_ms = times["dense"].median_ms
+        advice.latency_spread_ms = advice.plan_latency_spread_ms = times["dense"].spread_ms
+        advice.latency_scope = "model"
+        return
     if backend == "torch":
         def planned_call() -> object:
             with swapped(search.model, modules):

@@ -24,7 +24,7 @@ from convzoo.decomposition.report import LayerReport, Report
 from convzoo.decomposition.search import Choice, Layer, Search
 from convzoo.decomposition.target import METHOD_NAMES, check_model
 from convzoo.decomposition.tucker import tucker_ranks
-from convzoo.decomposition.workers import check_workers
+from convzoo.decomposition.workers import check_workers, one_thread
 
 __all__ = ["decompose"]
 
@@ -146,7 +146,7 @@ def decompose(
     backend = check_backend(backend)
     methods = METHOD_NAMES if method == "auto" else (method,)
     new = copy.deepcopy(model)
-    with Steps(progress) as steps:
+    with Steps(progress) as steps, one_thread():
         search = Search(new, example, methods, data, metric, steps, check_workers(workers),
                         names=layers)
         try:
@@ -177,10 +177,10 @@ def _choose(search: Search, method: str, rank: Any, energy: float | None,
         chosen = plan.picks
     pending = [(layer, chosen[layer.name]) for layer in search.open
                if chosen[layer.name].method != "dense"]
-    polish = [(layer, ch) for layer, ch in pending if ch.method in ("cp", "flattened")]
+    polish = [(layer, ch) for layer, ch in pending if ch.method in ("cp", "flattened", "tucker")]
     if polish:
-        search.stage = "converging CP-ALS"
-        step = search.steps.step("converging CP-ALS", len(polish))
+        search.stage = "refining factors"
+        step = search.steps.step("refining factors", len(polish))
         try:
             search.pool.map(lambda item: item[0].polish(item[1]), polish,
                             lambda item: step.advance(f"{item[0].name} {item[1].method}"))
@@ -285,6 +285,7 @@ def _report(model: nn.Module, new: nn.Module, search: Search, rows: list[LayerRe
         report.latency_after_ms = times["after"].median_ms
         report.latency_before_spread_ms = times["before"].spread_ms
         report.latency_after_spread_ms = times["after"].spread_ms
+    report.seconds = search.close()
     if any(r.status == "decomposed" for r in rows):
         report.notes.append("errors are relative Frobenius norms; a layer's output error is "
                             "measured on a sample of the input patches it receives from the "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Terms", "exact_terms", "reconstruct"]
+__all__ = ["Terms", "exact_terms", "reconstruct", "svd_start"]
 
 
 @dataclass
@@ -89,6 +89,30 @@ def exact_terms(tensor: torch.Tensor) -> Terms:
     gathered = [torch.gather(f, 2, order.unsqueeze(1).expand(-1, f.shape[1], -1))
                 for f in factors]
     return Terms(torch.gather(weights, 1, order), gathered)
+
+
+def svd_start(tensor: torch.Tensor, rank: int, seed: int = 0) -> Terms:
+    """TensorLy's ``init='svd'`` start of a rank-``rank`` CP (the second start ALS tries): each
+    mode's factor holds the leading left singular vectors of that mode's unfolding, completed
+    by seeded normal columns where the mode has fewer dimensions than ``rank``.
+
+    >>> s = svd_start(torch.randn(2, 4, 3, 3, dtype=torch.float64), 5)
+    >>> [tuple(f.shape) for f in s.factors], s.weights.shape
+    ([(2, 4, 5), (2, 3, 5), (2, 3, 5)], torch.Size([2, 5]))
+    """
+    b, *dims = tensor.shape
+    g = torch.Generator().manual_seed(seed)
+    factors = []
+    for mode, d in enumerate(dims):
+        unfolded = tensor.movedim(1 + mode, 1).reshape(b, d, -1)
+        _, vectors = torch.linalg.eigh(unfolded @ unfolded.transpose(1, 2))
+        lead = vectors.flip(-1)[:, :, :rank]
+        if rank > d:
+            extra = torch.randn(b, d, rank - d, generator=g, dtype=torch.float64)
+            lead = torch.cat([lead, extra.to(lead.dtype)], dim=2)
+        factors.append(lead)
+    scale = tensor.pow(2).sum(dim=tuple(range(1, tensor.dim()))).sqrt() / rank
+    return Terms(scale[:, None].expand(b, rank).clone(), factors)
 
 
 def reconstruct(terms: Terms) -> torch.Tensor:

@@ -17,16 +17,21 @@ import threading
 import torch
 
 from convzoo.decomposition.als import cp_als
-from convzoo.decomposition.cp_terms import Terms, exact_terms, reconstruct
+from convzoo.decomposition.cp_terms import Terms, exact_terms, reconstruct, svd_start
 from convzoo.decomposition.curve import Curve, relative_from_tail
 from convzoo.decomposition.factorization import energy_rank
 from convzoo.decomposition.stats import LayerSample, input_whitening
 from convzoo.decomposition.target import Target
 
-__all__ = ["TermsCurve", "QUICK_SWEEPS", "FINAL_SWEEPS"]
+__all__ = ["TermsCurve", "QUICK_SWEEPS", "PROBE_MACS", "FINAL_SWEEPS"]
 
-#: CP-ALS sweeps per rank while searching (enough to rank it against the other options).
-QUICK_SWEEPS = 15
+#: CP-ALS sweeps per rank while searching (enough to rank it against the other options)...
+QUICK_SWEEPS = 10
+
+#: ... fewer (down to 3) where a sweep is dear: the probe stops near this many multiply-adds
+#: (the widest layers' CP error is then a looser upper bound; decompose converges the ranks
+#: it keeps).
+PROBE_MACS = 10_000_000_000
 
 #: Further sweeps (at most) for the ranks a plan keeps, until the tolerance is met.
 FINAL_SWEEPS = 200
@@ -53,7 +58,11 @@ class TermsCurve(Curve):
             w = torch.einsum("oc...,cd->od...", w, self._whiten)  # the input mode times L
         self._batch_tensor = self._batch(w)  # (B, *modes)
         self._total = float(self._batch_tensor.pow(2).sum())
-        self._terms = exact_terms(self._batch_tensor)
+        precise = target.dtype == torch.float64 or max(self._batch_tensor.shape[1:3]) <= 512
+        self._terms = exact_terms(self._batch_tensor if precise else
+                                  self._batch_tensor.to(torch.float32))
+        self._terms = Terms(self._terms.weights.to(torch.float64),
+                            [f.to(torch.float64) for f in self._terms.factors])
         self._bounds = relative_from_tail(self._terms.weights.pow(2).sum(0), self._total)
         self._solved: dict[int, tuple[Terms, float]] = {}
         self._polished: set[int] = set()
@@ -75,28 +84,37 @@ class TermsCurve(Curve):
 
     def terms(self, rank: int) -> tuple[Terms, float]:
         """The ``rank`` terms of every batch item (refined below full rank by a quick CP-ALS:
-        at most :data:`QUICK_SWEEPS` sweeps, enough to rank options) and their relative
-        error; computed once per rank, refined further by :meth:`polish`."""
+        at most :data:`QUICK_SWEEPS` sweeps, fewer on the widest layers (:data:`PROBE_MACS`),
+        enough to rank options) and their relative error; computed once per rank, refined
+        further by :meth:`polish`."""
         if rank >= int(self.full_rank):  # type: ignore[call-overload]
             return self._terms, 0.0
         if rank not in self._solved:
             start = self._terms.head(rank)
+            per_sweep = 2 * self._batch_tensor.numel() * rank  # the two passes over the kernel
+            sweeps = max(3, min(QUICK_SWEEPS, PROBE_MACS // max(per_sweep, 1)))
             terms, err, sweeps = cp_als(self._batch_tensor, start, tol=1e-4,
-                                        max_sweeps=QUICK_SWEEPS, stop=self.stop)
+                                        max_sweeps=sweeps, stop=self.stop)
             self._solved[rank] = (terms, err)
             self.sweeps[rank] = sweeps
         return self._solved[rank]
 
     def polish(self, rank: int) -> bool:
         """Continue CP-ALS at ``rank`` until it converges (relative improvement per sweep
-        below 1e-5) or :data:`FINAL_SWEEPS` more sweeps; True if it ran now."""
+        below 1e-6) or :data:`FINAL_SWEEPS` more sweeps, and run it as long from TensorLy's
+        SVD start too (:func:`~convzoo.decomposition.cp_terms.svd_start`); keep the better.
+        True if it ran now."""
         if rank >= int(self.full_rank) or rank in self._polished:  # type: ignore[call-overload]
             return False
         start, _ = self.terms(rank)
-        terms, err, sweeps = cp_als(self._batch_tensor, start, tol=1e-5,
-                                    max_sweeps=FINAL_SWEEPS, stop=self.stop)
-        self._solved[rank] = (terms, err)
-        self.sweeps[rank] = self.sweeps.get(rank, 0) + sweeps
+        best = None
+        for first in (start, svd_start(self._batch_tensor, rank)):
+            terms, err, sweeps = cp_als(self._batch_tensor, first, tol=1e-6,
+                                        max_sweeps=FINAL_SWEEPS, stop=self.stop)
+            self.sweeps[rank] = self.sweeps.get(rank, 0) + sweeps
+            if best is None or err < best[1]:
+                best = (terms, err)
+        self._solved[rank] = best  # type: ignore[assignment]
         self._polished.add(rank)
         return True
 

@@ -55,7 +55,7 @@ class Report(Rendered):
             of conv kinds). params_before/after: model parameter totals.
         latency_before_ms/after_ms (and spreads): whole-model medians on the example (None if
             not measured). output_error: the relative error of the model's output on the
-            example (every floating-point output tensor).
+            example (every floating-point output tensor). seconds: wall time per step.
     """
 
     layers: list[LayerReport]
@@ -76,6 +76,7 @@ class Report(Rendered):
     latency_before_spread_ms: float | None = None
     latency_after_spread_ms: float | None = None
     notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def mac_ratio(self) -> float:

@@ -22,6 +22,7 @@ evaluated to curve error for that layer and method (1 until one is evaluated).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,7 +165,8 @@ class Layer:
         return {m: self.ratio(m) for m in self.curves}
 
     def polish(self, choice: Choice) -> None:
-        """Converge a ``cp``/``flattened`` choice's CP-ALS (its module and error redone)."""
+        """Refine a choice's factors (CP-ALS to convergence for ``cp``/``flattened``, HOOI for
+        ``tucker``; its module and error redone)."""
         c = self.curves.get(choice.method)
         if c is None or not hasattr(c, "polish") or not c.polish(choice.rank):
             return
@@ -222,6 +224,8 @@ class Search:
                  data: object = None, metric: object = None, steps: Steps | None = None,
                  workers: int = 1, seed: int = 0, names: Iterable[str] | None = None) -> None:
         targets = _restrict(check_model(model), names)
+        self.seconds: dict[str, float] = {}
+        self._stage, self._since = "", time.perf_counter()
         self.model = model
         self.example = check_example(model, example)
         self.methods = tuple(methods)
@@ -248,6 +252,24 @@ class Search:
             self.layers.append(Layer(t.name, t, info, reason, ok if not reason else ()))
         self.open = [layer for layer in self.layers if not layer.reason]
         self._eval_input: tuple[torch.Tensor, Any] | None = None
+        self._probed: set[tuple[str, str]] = set()
+
+    @property
+    def stage(self) -> str:
+        """The step running now (Ctrl-C reports it)."""
+        return self._stage
+
+    @stage.setter
+    def stage(self, name: str) -> None:
+        now = time.perf_counter()
+        if self._stage:
+            self.seconds[self._stage] = self.seconds.get(self._stage, 0.0) + now - self._since
+        self._stage, self._since = name, now
+
+    def close(self) -> dict[str, float]:
+        """End the current step; seconds spent per step."""
+        self.stage = ""
+        return dict(self.seconds)
 
     # -- 2. factorize ------------------------------------------------------------------------
     def factorize(self) -> None:
@@ -302,6 +324,15 @@ class Search:
         macs = fixed + sum(ch.macs for ch in chosen.values())
         return Plan(chosen, lam, macs)  # type: ignore[arg-type]
 
+    def objective(self, plan: Plan) -> float:
+        """The planner's estimate of ``plan``'s model-level error: the root of the summed
+        squared, sensitivity-weighted layer errors."""
+        total = 0.0
+        for layer in self.open:
+            ch = plan.picks[layer.name]
+            total += (self._weight(layer) * layer.estimate(ch)) ** 2
+        return math.sqrt(total)
+
     def cheapest_fraction(self) -> float:
         """The smallest fraction of the conv MACs any plan reaches."""
         least = self.fixed_macs() + sum(min(ch.macs for ch in layer.options())
@@ -321,15 +352,17 @@ class Search:
 
     # -- 4. refine around the plan -----------------------------------------------------------
     def _terms_near(self, plan: Plan) -> list[tuple[Layer, str, int]]:
-        """For each layer, the CP/flattened rank (not yet solved) that costs most within the
-        planned option's MACs (or the smallest rank)."""
+        """For each layer not probed yet, the CP/flattened rank that costs most within the
+        planned option's MACs (or the smallest rank): one ALS per layer and method, where the
+        plan is (a CP-ALS sweep of a wide layer costs as much as its SVDs)."""
         jobs = []
         for layer in self.open:
             target = plan.picks[layer.name].macs
             for method in ("cp", "flattened"):
                 c = layer.curves.get(method)
-                if c is None:
+                if c is None or (layer.name, method) in self._probed:
                     continue
+                self._probed.add((layer.name, method))
                 grid = c.grid()
                 calls = layer.info.calls if layer.info is not None else 1
                 below = [r for r in grid if c.cost(r)[1] * calls <= max(target, 1)]

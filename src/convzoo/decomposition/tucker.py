@@ -6,9 +6,10 @@
 The factors come from the eigenvectors of the two channel unfoldings (HOSVD), computed once
 per layer; rotating the whole kernel by them once gives the energy of every leading core
 block, so the error of every ``(R_out, R_in)`` is exact for the truncated HOSVD
-(``||W - W_hat||^2 = ||W||^2 - ||G[:R_out, :R_in]||^2``). :meth:`TuckerCurve.build` then
+(``||W - W_hat||^2 = ||W||^2 - ||G[:R_out, :R_in]||^2``). :meth:`TuckerCurve.polish` then
 refines the chosen ranks by HOOI (alternating projections, stopped on a tolerance), which only
-lowers the error. With data, the input mode is whitened first
+lowers the error (for the ranks a plan keeps: the search ranks by the exact HOSVD errors).
+With data, the input mode is whitened first
 (:func:`~convzoo.decomposition.stats.input_whitening`).
 """
 
@@ -89,6 +90,7 @@ class TuckerCurve(Curve):
         core = _mode_product(_mode_product(w, self._u_out, 0), self._u_in, 1)
         energy = core.pow(2).reshape(core.shape[0], core.shape[1], -1).sum(-1)
         self._kept = energy.cumsum(0).cumsum(1)  # (C_out, C_in): energy of G[:a+1, :b+1]
+        self._refined: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def stages(self, rank: tuple[int, int]) -> list[ConvSpec]:  # type: ignore[override]
         s, (r_out, r_in) = self.spec, rank
@@ -147,8 +149,6 @@ class TuckerCurve(Curve):
     def _hooi(self, r_out: int, r_in: int, tol: float = 1e-7,
               iterations: int = 25) -> tuple[torch.Tensor, torch.Tensor]:
         u_out, u_in = self._u_out[:, :r_out], self._u_in[:, :r_in]
-        if (r_out, r_in) == self.full_rank:
-            return u_out, u_in
         last = -1.0
         for _ in range(iterations):
             half = _mode_product(self._w, u_out, 0)  # (R_out, C_in, *k)
@@ -163,10 +163,23 @@ class TuckerCurve(Curve):
             last = kept
         return u_out, u_in
 
+    def polish(self, rank: object) -> bool:
+        """Refine ``rank``'s factors by HOOI (alternating projections, stopped on a
+        tolerance), which only lowers the error; :meth:`build` then uses them. True if it ran
+        now."""
+        pair = tucker_ranks(rank, self.spec)
+        if pair in self._refined or pair == self.full_rank:
+            return False
+        self._refined[pair] = self._hooi(*pair)
+        return True
+
     def build(self, rank: object) -> Factorization:  # type: ignore[override]
+        """The replacement at ``rank``: the truncated HOSVD (its error is :meth:`error`'s),
+        or the HOOI factors once :meth:`polish` ran."""
         s, dtype = self.spec, self.target.dtype
         r_out, r_in = tucker_ranks(rank, s)
-        u_out, u_in = self._hooi(r_out, r_in)
+        u_out, u_in = self._refined.get((r_out, r_in), (self._u_out[:, :r_out],
+                                                         self._u_in[:, :r_in]))
         core = _mode_product(_mode_product(self._w, u_out, 0), u_in, 1)  # (R_out, R_in, *k)
         first = u_in.T  # (R_in, C_in), on the whitened input
         if self._whiten is not None:  # back to the raw input: first @ L^-1
