@@ -7,7 +7,8 @@
 * CP of one 256 -> 256 3x3 conv (at 1x256x56x56; ``budget=0.25`` and ``rank=256``): <= 5 s.
 
 Each case runs ``--runs`` times, the cases alternated run by run; every wall time is kept with
-the load average before and after, the thread settings and the per-step seconds of the search.
+the process CPU time (all threads), the load average before and after, the thread settings and
+the per-step seconds of the search.
 The zoo models get randomised BatchNorm statistics and classifier weights (as in
 ``benchmarks/bf16_error.py``) so that their outputs, and so the sensitivities, depend on the
 input. Writes ``benchmarks/results/decompose_targets<tag>.json``.
@@ -75,11 +76,11 @@ def run_case(name: str, quick: bool) -> dict[str, Any]:
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     call: Callable[[], Any] = (lambda: advise(model, x, progress=False, **kwargs)) \
         if what == "advise" else (lambda: decompose(model, x, progress=False, **kwargs))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = call()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     row: dict[str, Any] = {"case": name, "input": list(shape), "kwargs": kwargs,
-                           "target_s": target, "wall_s": wall}
+                           "target_s": target, "wall_s": wall, "cpu_s": cpu}
     if what == "advise":
         row.update(plan_mac_fraction=result.plan_macs / result.conv_macs,
                    model_error=result.model_error, latency_ms=result.latency_ms,
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in order:
             row = run_case(name, args.quick)
             runs[name].append(row)
-            print(f"{name}: {row['wall_s']:.1f} s (target {row['target_s']:.0f} s)", flush=True)
+            print(f"{name}: {row['wall_s']:.1f} s wall, {row['cpu_s']:.1f} s CPU (target "
+                  f"{row['target_s']:.0f} s)", flush=True)
     info["load_average_after"] = list(os.getloadavg())
     summary = {}
     for name, rows in runs.items():

@@ -315,25 +315,28 @@ def latency_plan(search: Search, plan: Plan, budget: float, repeats: int, backen
 
 
 def _measure(search: Search, advice: Advice, plan: Plan, repeats: int, backend: str) -> None:
-    """Time every layer's table options (dense and the recommended one only, one run per
-    block, on large models), then the whole model dense and with the plan; replace an option
-    slower than dense by the fastest faster one (or dense), and recommend nothing rather than
-    a plan slower than dense."""
+    """Time each layer's dense conv and recommended option (and, where that option is slower
+    than dense, the layer's other options), then the whole model dense and with the plan;
+    replace an option slower than dense by the fastest faster one (or dense), and recommend
+    nothing rather than a plan slower than dense. Blocks of 2 runs (1 on large models)."""
     search.stage = "timing"
     large = search.conv_total > LARGE_MACS
-    block = 1 if large else 3
+    block = 1 if large else 2
     step = search.steps.step("timing layers", len(search.open))
     try:
         for layer, row in zip(search.open, [r for r in advice.layers if r.options],
                               strict=True):
             chosen = plan.picks[layer.name]
-            choices = _table_choices(search, layer, plan)
-            if large:
-                choices = choices[:2]
-            todo = [ch for ch in choices if ch.latency is None or ch.method == "dense"]
-            if todo:
-                _time_layer(search, layer, choices, repeats, block, backend)
-            _fill_row(row, choices, chosen, layer.dense.latency)
+            choices = [layer.dense] + ([chosen] if chosen.method != "dense" else [])
+            _time_layer(search, layer, choices, repeats, block, backend)
+            if chosen.latency is not None and chosen.method != "dense" and \
+                    faster(chosen.latency, layer.dense.latency) is False:  # type: ignore[arg-type]
+                others = [ch for ch in _table_choices(search, layer, plan)
+                          if ch.method not in ("dense", chosen.method)]
+                if others:
+                    _time_layer(search, layer, [layer.dense, chosen, *others], repeats, block,
+                                backend)
+            _fill_row(row, _table_choices(search, layer, plan), chosen, layer.dense.latency)
             step.advance(layer.name)
     finally:
         step.close()

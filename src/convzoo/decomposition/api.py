@@ -16,7 +16,7 @@ from convzoo.decomposition.budget import check_budget, check_by
 from convzoo.decomposition.capture import check_example
 from convzoo.decomposition.factorization import check_energy
 from convzoo.decomposition.latency import check_backend, runner, time_blocks
-from convzoo.decomposition.measure import conv_macs, set_module
+from convzoo.decomposition.measure import set_module
 from convzoo.decomposition.methods import check_method
 from convzoo.decomposition.outputs import output_error, run_model
 from convzoo.decomposition.progress import Steps
@@ -271,12 +271,12 @@ def _report(model: nn.Module, new: nn.Module, search: Search, rows: list[LayerRe
             method: str, rank: Any, energy: float | None, budget: float | None, by: str,
             repeats: int, backend: str) -> Report:
     x = search.example
-    before = search.example_output
-    after = run_model(new, x)
-    error = output_error(after, before)
+    evaluated, before = search.eval_input()
+    error = output_error(run_model(new, evaluated), before)
     shape = tuple(x.shape)
+    saved = sum(r.macs_before - r.macs_after for r in rows)  # counted by arithmetic
     report = Report(rows, method, rank, energy, budget, by, shape, search.conv_total,
-                    conv_macs(new, shape), sum(p.numel() for p in model.parameters()),
+                    search.conv_total - saved, sum(p.numel() for p in model.parameters()),
                     sum(p.numel() for p in new.parameters()), None, None, error, backend)
     if repeats > 0:
         times = time_blocks({"before": runner(model, x, backend),
@@ -285,6 +285,7 @@ def _report(model: nn.Module, new: nn.Module, search: Search, rows: list[LayerRe
         report.latency_after_ms = times["after"].median_ms
         report.latency_before_spread_ms = times["before"].spread_ms
         report.latency_after_spread_ms = times["after"].spread_ms
+    report.error_input = search.eval_description()
     report.seconds = search.close()
     if any(r.status == "decomposed" for r in rows):
         report.notes.append("errors are relative Frobenius norms; a layer's output error is "

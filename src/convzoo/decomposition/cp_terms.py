@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Terms", "exact_terms", "reconstruct", "svd_start"]
+__all__ = ["Terms", "exact_terms", "reconstruct", "svd_start", "random_start"]
 
 
 @dataclass
@@ -111,6 +111,21 @@ def svd_start(tensor: torch.Tensor, rank: int, seed: int = 0) -> Terms:
             extra = torch.randn(b, d, rank - d, generator=g, dtype=torch.float64)
             lead = torch.cat([lead, extra.to(lead.dtype)], dim=2)
         factors.append(lead)
+    scale = tensor.pow(2).sum(dim=tuple(range(1, tensor.dim()))).sqrt() / rank
+    return Terms(scale[:, None].expand(b, rank).clone(), factors)
+
+
+def random_start(tensor: torch.Tensor, rank: int, seed: int = 1) -> Terms:
+    """A seeded random start of a rank-``rank`` CP: standard normal factors, unit weights
+    scaled to the tensor's norm.
+
+    >>> [tuple(f.shape) for f in random_start(torch.ones(1, 3, 2), 4).factors]
+    [(1, 3, 4), (1, 2, 4)]
+    """
+    b, *dims = tensor.shape
+    g = torch.Generator().manual_seed(seed)
+    factors = [torch.randn(b, d, rank, generator=g, dtype=torch.float64).to(tensor.dtype)
+               for d in dims]
     scale = tensor.pow(2).sum(dim=tuple(range(1, tensor.dim()))).sqrt() / rank
     return Terms(scale[:, None].expand(b, rank).clone(), factors)
 

@@ -19,7 +19,8 @@ from convzoo.decomposition.factorization import Factorization, Rank
 from convzoo.decomposition.target import Target
 from convzoo.spec import ConvSpec
 
-__all__ = ["Curve", "chain_cost", "rank_grid", "relative_from_tail", "gram_eigh"]
+__all__ = ["Curve", "chain_cost", "rank_grid", "relative_from_tail", "gram_eigh",
+           "gram_eigvals"]
 
 
 def chain_cost(specs: Sequence[ConvSpec], input_shape: tuple[int, ...]) -> tuple[int, int]:
@@ -79,6 +80,18 @@ def gram_eigh(matrix: torch.Tensor, side: str = "left") -> tuple[torch.Tensor, t
     a = m.to(dtype)
     values, vectors = torch.linalg.eigh(a @ a.T)
     return values.flip(0).to(torch.float64).clamp_min(0), vectors.flip(1).to(matrix.dtype)
+
+
+def gram_eigvals(matrix: torch.Tensor, side: str = "left") -> torch.Tensor:
+    """The squared singular values of :func:`gram_eigh` alone (descending), about three
+    times cheaper than with the vectors.
+
+    >>> gram_eigvals(torch.tensor([[3.0, 0.0], [0.0, 4.0]], dtype=torch.float64)).tolist()
+    [16.0, 9.0]
+    """
+    m = matrix if side == "left" else matrix.T
+    a = m.to(torch.float64 if m.shape[0] <= 1024 else torch.float32)
+    return torch.linalg.eigvalsh(a @ a.T).flip(0).to(torch.float64).clamp_min(0)
 
 
 class Curve:

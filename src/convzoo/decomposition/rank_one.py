@@ -17,13 +17,19 @@ import threading
 import torch
 
 from convzoo.decomposition.als import cp_als
-from convzoo.decomposition.cp_terms import Terms, exact_terms, reconstruct, svd_start
+from convzoo.decomposition.cp_terms import (
+    Terms,
+    exact_terms,
+    random_start,
+    reconstruct,
+    svd_start,
+)
 from convzoo.decomposition.curve import Curve, relative_from_tail
 from convzoo.decomposition.factorization import energy_rank
 from convzoo.decomposition.stats import LayerSample, input_whitening
 from convzoo.decomposition.target import Target
 
-__all__ = ["TermsCurve", "QUICK_SWEEPS", "PROBE_MACS", "FINAL_SWEEPS"]
+__all__ = ["TermsCurve", "QUICK_SWEEPS", "PROBE_MACS", "FINAL_SWEEPS", "POLISH_MACS"]
 
 #: CP-ALS sweeps per rank while searching (enough to rank it against the other options)...
 QUICK_SWEEPS = 10
@@ -31,10 +37,13 @@ QUICK_SWEEPS = 10
 #: ... fewer (down to 3) where a sweep is dear: the probe stops near this many multiply-adds
 #: (the widest layers' CP error is then a looser upper bound; decompose converges the ranks
 #: it keeps).
-PROBE_MACS = 10_000_000_000
+PROBE_MACS = 5_000_000_000
 
-#: Further sweeps (at most) for the ranks a plan keeps, until the tolerance is met.
-FINAL_SWEEPS = 200
+#: Sweeps (at most) per start for the ranks a plan keeps, until the tolerance is met...
+FINAL_SWEEPS = 300
+
+#: ... fewer on the widest layers: the three starts stop near this many multiply-adds.
+POLISH_MACS = 40_000_000_000
 
 
 class TermsCurve(Curve):
@@ -100,18 +109,22 @@ class TermsCurve(Curve):
         return self._solved[rank]
 
     def polish(self, rank: int) -> bool:
-        """Continue CP-ALS at ``rank`` until it converges (relative improvement per sweep
-        below 1e-6) or :data:`FINAL_SWEEPS` more sweeps, and run it as long from TensorLy's
-        SVD start too (:func:`~convzoo.decomposition.cp_terms.svd_start`); keep the better.
-        True if it ran now."""
+        """Converge CP-ALS at ``rank`` (relative improvement per sweep below 1e-7) from three
+        starts: the quick solution, TensorLy's SVD start
+        (:func:`~convzoo.decomposition.cp_terms.svd_start`) and a seeded random one; keep the
+        best. Each start gets up to :data:`FINAL_SWEEPS` sweeps, fewer on the widest layers
+        (about :data:`POLISH_MACS` multiply-adds in all). True if it ran now."""
         if rank >= int(self.full_rank) or rank in self._polished:  # type: ignore[call-overload]
             return False
         start, _ = self.terms(rank)
+        per_sweep = 2 * self._batch_tensor.numel() * rank
+        sweeps = max(10, min(FINAL_SWEEPS, POLISH_MACS // max(3 * per_sweep, 1)))
         best = None
-        for first in (start, svd_start(self._batch_tensor, rank)):
-            terms, err, sweeps = cp_als(self._batch_tensor, first, tol=1e-6,
-                                        max_sweeps=FINAL_SWEEPS, stop=self.stop)
-            self.sweeps[rank] = self.sweeps.get(rank, 0) + sweeps
+        for first in (start, svd_start(self._batch_tensor, rank),
+                      random_start(self._batch_tensor, rank)):
+            terms, err, ran = cp_als(self._batch_tensor, first, tol=1e-7, max_sweeps=sweeps,
+                                     stop=self.stop)
+            self.sweeps[rank] = self.sweeps.get(rank, 0) + ran
             if best is None or err < best[1]:
                 best = (terms, err)
         self._solved[rank] = best  # type: ignore[assignment]

@@ -54,8 +54,10 @@ class Report(Rendered):
         conv_macs_before/after: conv MACs of the model (``convzoo.analysis.summary``'s rows
             of conv kinds). params_before/after: model parameter totals.
         latency_before_ms/after_ms (and spreads): whole-model medians on the example (None if
-            not measured). output_error: the relative error of the model's output on the
-            example (every floating-point output tensor). seconds: wall time per step.
+            not measured). output_error: the relative error of the model's output (every
+            floating-point output tensor) on ``error_input``: the example, or the first data
+            batch, centre-cropped when larger than 65,536 positions per sample and the model
+            takes it. seconds: wall time per step.
     """
 
     layers: list[LayerReport]
@@ -77,6 +79,7 @@ class Report(Rendered):
     latency_after_spread_ms: float | None = None
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    error_input: str = "the example"
 
     @property
     def mac_ratio(self) -> float:
@@ -122,7 +125,7 @@ class Report(Rendered):
             f"Conv MACs: {self.conv_macs_before:,} -> {self.conv_macs_after:,} "
             f"({self.mac_ratio:.2f}x fewer)",
             f"Params: {self.params_before:,} -> {self.params_after:,}",
-            f"Model output relative error on the example: {self.output_error:.3g}",
+            f"Model output relative error on {self.error_input}: {self.output_error:.3g}",
         ]
         if self.latency_ratio is not None:
             lines.append(f"Latency ({self.backend}): {self.latency_before_ms:.3f}"

@@ -351,13 +351,15 @@ class Search:
                           for ch in opts], lam)]
 
     # -- 4. refine around the plan -----------------------------------------------------------
-    def _terms_near(self, plan: Plan) -> list[tuple[Layer, str, int]]:
+    def _terms_near(self, plan: Plan | None, budget: float) -> list[tuple[Layer, str, int]]:
         """For each layer not probed yet, the CP/flattened rank that costs most within the
-        planned option's MACs (or the smallest rank): one ALS per layer and method, where the
-        plan is (a CP-ALS sweep of a wide layer costs as much as its SVDs)."""
+        planned option's MACs (before any plan: ``budget`` of the layer's; or the smallest
+        rank): one ALS per layer and method, where the plan is (a CP-ALS sweep of a wide
+        layer costs as much as its SVDs)."""
         jobs = []
         for layer in self.open:
-            target = plan.picks[layer.name].macs
+            target = plan.picks[layer.name].macs if plan is not None else \
+                int(budget * layer.dense.macs)
             for method in ("cp", "flattened"):
                 c = layer.curves.get(method)
                 if c is None or (layer.name, method) in self._probed:
@@ -385,10 +387,15 @@ class Search:
         their neighbours on the samples, and plan again, until the plan is stable."""
         self.stage = "searching ranks"
         plan = self.plan(budget)
+        if plan is None:  # CP/flattened options may make it feasible: probe them first
+            jobs = self._terms_near(None, budget)
+            if jobs:
+                self._solve_terms(jobs)
+                plan = self.plan(budget)
         for _ in range(rounds):
             if plan is None:
                 return None
-            jobs = self._terms_near(plan)
+            jobs = self._terms_near(plan, budget)
             if jobs:
                 self._solve_terms(jobs)
                 plan = self.plan(budget) or plan
@@ -437,6 +444,15 @@ class Search:
                     pass
             self._eval_input = (x, ref)
         return self._eval_input
+
+    def eval_description(self) -> str:
+        """What :meth:`eval_input` is, in words."""
+        x, _ = self.eval_input()
+        what = "the first data batch" if self.data is not None else "the example"
+        full = self.data[0] if self.data is not None else self.example
+        if tuple(x.shape) != tuple(full.shape):
+            what += f" (centre crop {'x'.join(map(str, x.shape[2:]))})"
+        return what
 
     def model_error(self, picks: dict[str, Choice]) -> float:
         """The model-level metric with the options of ``picks`` swapped in."""

@@ -2,12 +2,15 @@
 (``R -> C_out``), Jaderberg, Vedaldi & Zisserman 2014, scheme 2, in the closed form of
 Tai et al. 2016: the SVD of the ``(C_in*k_h) x (C_out*k_w)`` matrix
 ``M[(c, i), (o, j)] = W[o, c, i, j]``, computed once per layer; the error of every rank is the
-root of the discarded squared singular values. Exact at ``R = min(C_in*k_h, C_out*k_w)``.
+root of the discarded squared singular values (the singular vectors are computed on the first
+build only). Exact at ``R = min(C_in*k_h, C_out*k_w)``.
 """
 
 from __future__ import annotations
 
-from convzoo.decomposition.curve import Curve, gram_eigh, relative_from_tail
+import torch
+
+from convzoo.decomposition.curve import Curve, gram_eigh, gram_eigvals, relative_from_tail
 from convzoo.decomposition.factorization import Factorization, check_rank, load_
 from convzoo.decomposition.target import Target
 from convzoo.layers import SpatiallySeparable
@@ -45,8 +48,9 @@ class SpatialCurve(Curve):
         c_out, c_in, kh, kw = target.weight.shape
         self._m = target.weight.permute(1, 2, 0, 3).reshape(c_in * kh, c_out * kw)
         self._left = self._m.shape[0] <= self._m.shape[1]
-        s2, self._vectors = gram_eigh(self._m, "left" if self._left else "right")
-        self._errors = relative_from_tail(s2, self.norm2)
+        self._vectors: torch.Tensor | None = None  # computed on the first build
+        self._errors = relative_from_tail(gram_eigvals(self._m, "left" if self._left else
+                                                       "right"), self.norm2)
 
     def stages(self, rank: int) -> list[ConvSpec]:  # type: ignore[override]
         s = self.spec
@@ -62,6 +66,8 @@ class SpatialCurve(Curve):
         s = self.spec
         c_out, c_in, kh, kw = self.target.weight.shape
         r = check_rank(rank, self.full_rank, "spatially_separable")
+        if self._vectors is None:
+            _, self._vectors = gram_eigh(self._m, "left" if self._left else "right")
         v = self._vectors[:, :r]
         if self._left:  # M ~ U_r (U_r^T M)
             left, right = v, v.T @ self._m  # (C_in kh, R), (R, C_out kw)

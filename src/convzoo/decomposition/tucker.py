@@ -146,8 +146,8 @@ class TuckerCurve(Curve):
                 best = (size, pair)
         return self.full_rank if best is None else best[1]
 
-    def _hooi(self, r_out: int, r_in: int, tol: float = 1e-7,
-              iterations: int = 25) -> tuple[torch.Tensor, torch.Tensor]:
+    def _hooi(self, r_out: int, r_in: int, tol: float = 1e-6,
+              iterations: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
         u_out, u_in = self._u_out[:, :r_out], self._u_in[:, :r_in]
         last = -1.0
         for _ in range(iterations):
