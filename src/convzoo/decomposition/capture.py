@@ -168,7 +168,7 @@ def capture(model: nn.Module, example: torch.Tensor, targets: list[Target],
         moment = None
         if t.name in moments:
             moment = moments[t.name] / counts[t.name]
-        sample = LayerSample(found, out, moment, data is not None)
+        sample = LayerSample(found, out, moment, data is not None, tuple(t.spec.kernel_size))
         dtype, device = kinds[t.name]
         infos[t.name] = LayerInfo(t, shapes[t.name][0], len(shapes[t.name]), dtype, device,
                                   sample)

@@ -5,9 +5,9 @@ expansion's largest terms and cached.
 
 The error of a rank is known without ALS only as a bound (the truncated expansion's, which ALS
 only lowers): :meth:`TermsCurve.known` says whether it has been computed, and the search asks
-for ALS only near the ranks its plan uses. With data, the input-channel mode is whitened
-(:func:`~convzoo.decomposition.stats.input_whitening`) before factoring, and the input factor
-mapped back after.
+for ALS only near the ranks its plan uses. With data, the kernel's input modes (channels and
+spatial axes) are whitened (:func:`~convzoo.decomposition.stats.input_whitening`) before
+factoring, and their factors mapped back after.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from convzoo.decomposition.cp_terms import (
 )
 from convzoo.decomposition.curve import Curve, relative_from_tail
 from convzoo.decomposition.factorization import energy_rank
-from convzoo.decomposition.stats import LayerSample, input_whitening
+from convzoo.decomposition.stats import LayerSample, input_whitening, unwhiten, whiten
 from convzoo.decomposition.target import Target
 
 __all__ = ["TermsCurve", "QUICK_SWEEPS", "PROBE_MACS", "FINAL_SWEEPS", "POLISH_MACS"]
@@ -53,18 +53,18 @@ class TermsCurve(Curve):
         sweeps: ALS sweeps run per rank (for reports and benchmarks).
     """
 
-    #: Which mode of each batch item is the input-channel mode (whitened with data).
+    #: Which factor is the input-channel mode (whitened with data; the spatial axes follow).
     _input_mode = 1
 
     def __init__(self, target: Target, input_shape: tuple[int, ...] | None,
                  sample: LayerSample | None = None, stop: threading.Event | None = None) -> None:
         super().__init__(target, input_shape)
         w = target.weight
-        self._whiten = None
+        self._whiten: list[torch.Tensor] | None = None
         if sample is not None and sample.data and sample.channel_moment is not None:
             self.data_aware = True
-            self._whiten = input_whitening(sample)  # (C_in, C_in) lower, M ~ L L^T
-            w = torch.einsum("oc...,cd->od...", w, self._whiten)  # the input mode times L
+            self._whiten = input_whitening(sample)  # channels, then each spatial axis
+            w = whiten(w, self._whiten)
         self._batch_tensor = self._batch(w)  # (B, *modes)
         self._total = float(self._batch_tensor.pow(2).sum())
         precise = target.dtype == torch.float64 or max(self._batch_tensor.shape[1:3]) <= 512
@@ -162,10 +162,10 @@ class TermsCurve(Curve):
         with the input-channel factor mapped back to the raw input when whitened."""
         terms, _ = self.terms(rank)
         factors = list(terms.factors)
-        if self._whiten is not None:  # (W L) ~ ... x B~  =>  W ~ ... x L^-T B~
-            m = self._input_mode
-            b = factors[m]  # (B, C_in, R)
-            factors[m] = torch.linalg.solve_triangular(self._whiten.T, b, upper=True)
+        if self._whiten is not None:  # each whitened input mode's factor mapped back
+            for i, factor in enumerate(self._whiten):
+                m = self._input_mode + i
+                factors[m] = unwhiten(factors[m], factor, 1)
         return terms.weights, factors
 
     def dense(self, rank: int) -> torch.Tensor:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from convzoo.spec import ConvSpec
 
 __all__ = ["LayerSample", "sample_patches", "output_directions", "input_whitening",
-           "sampled_error", "BLEND"]
+           "whiten", "unwhiten", "sampled_error", "BLEND"]
 
 #: Weight of the (normalised) weight-error term blended into the data-aware objectives.
 BLEND = 0.05
@@ -50,12 +50,14 @@ class LayerSample:
         channel_moment: ``(C_in, C_in)`` float64 ``E[x x^T]`` over every input position of the
             data, or None without data.
         data: whether the sample comes from the user's data (else from the example input).
+        kernel_size: the conv's kernel (how a patch unfolds into channels and taps).
     """
 
     patches: torch.Tensor
     output: torch.Tensor
     channel_moment: torch.Tensor | None = None
     data: bool = False
+    kernel_size: tuple[int, ...] = ()
 
 
 def sample_patches(x: torch.Tensor, spec: ConvSpec, count: int,
@@ -132,19 +134,46 @@ def output_directions(w: torch.Tensor, sample: LayerSample,
     return u, explained, total
 
 
-def input_whitening(sample: LayerSample, blend: float = BLEND) -> torch.Tensor:
-    """``L`` (lower triangular) with ``L L^T = M / (tr(M) / C_in) + blend * I``, ``M`` the
-    input channels' second moment on the data: factoring ``W L`` (input mode multiplied by
-    ``L``) weights the reconstruction error by the data; the input-side factor is then
-    multiplied by ``L^-1``.
+def _factor(moment: torch.Tensor, blend: float) -> torch.Tensor:
+    n = moment.shape[0]
+    scale = float(torch.diagonal(moment).sum()) / n
+    mixed = moment / max(scale, 1e-300) + blend * torch.eye(n, dtype=moment.dtype)
+    return torch.linalg.cholesky(mixed)
+
+
+def input_whitening(sample: LayerSample, blend: float = BLEND) -> list[torch.Tensor]:
+    """Lower-triangular ``L`` per input mode of the kernel: the channels (from the data's
+    channel moment), then each spatial axis (from the sampled patches), each with
+    ``L L^T = M / (tr(M) / n) + blend * I``.
 
     Shape:
-        ``(C_in, C_in)``.
+        ``[(C_in, C_in), (k_1, k_1), ...]``.
     """
     m = sample.channel_moment
     if m is None:
         raise ValueError("`sample` (without data) has no channel moment to whiten with")
     c = m.shape[0]
-    scale = float(torch.diagonal(m).sum()) / c
-    mixed = m / max(scale, 1e-300) + blend * torch.eye(c, dtype=m.dtype)
-    return torch.linalg.cholesky(mixed)
+    factors = [_factor(m, blend)]
+    if sample.kernel_size:
+        patches = sample.patches.to(torch.float64).reshape(-1, c, *sample.kernel_size)
+        for axis, k in enumerate(sample.kernel_size):
+            taps = patches.movedim(2 + axis, -1).reshape(-1, k)
+            factors.append(_factor(taps.T @ taps, blend))
+    return factors
+
+
+def whiten(w: torch.Tensor, factors: list[torch.Tensor]) -> torch.Tensor:
+    """``w`` ``(C_out, C_in, *k)`` with input mode ``m`` multiplied by ``factors[m]``
+    (``w~[.., j', ..] = sum_j w[.., j, ..] L[j, j']``)."""
+    for i, factor in enumerate(factors):
+        w = torch.tensordot(w, factor, dims=([1 + i], [0])).movedim(-1, 1 + i)
+    return w
+
+
+def unwhiten(x: torch.Tensor, factor: torch.Tensor, dim: int) -> torch.Tensor:
+    """Undo :func:`whiten` on dimension ``dim`` of a factor or core:
+    ``x[.., j, ..] = sum_j' x~[.., j', ..] (L^-1)[j', j]``."""
+    moved = x.movedim(dim, -1)
+    solved = torch.linalg.solve_triangular(factor, moved.reshape(-1, moved.shape[-1]),
+                                           upper=False, left=False)
+    return solved.reshape(moved.shape).movedim(-1, dim)

@@ -9,7 +9,7 @@ block, so the error of every ``(R_out, R_in)`` is exact for the truncated HOSVD
 (``||W - W_hat||^2 = ||W||^2 - ||G[:R_out, :R_in]||^2``). :meth:`TuckerCurve.polish` then
 refines the chosen ranks by HOOI (alternating projections, stopped on a tolerance), which only
 lowers the error (for the ranks a plan keeps: the search ranks by the exact HOSVD errors).
-With data, the input mode is whitened first
+With data, the kernel's input modes (channels and spatial axes) are whitened first
 (:func:`~convzoo.decomposition.stats.input_whitening`).
 """
 
@@ -21,7 +21,7 @@ import torch.nn as nn
 from convzoo.arithmetic import is_int
 from convzoo.decomposition.curve import Curve, gram_eigh, rank_grid
 from convzoo.decomposition.factorization import Factorization, check_rank, load_
-from convzoo.decomposition.stats import LayerSample, input_whitening
+from convzoo.decomposition.stats import LayerSample, input_whitening, unwhiten, whiten
 from convzoo.decomposition.target import Target
 from convzoo.layers import Conv, Pointwise
 from convzoo.spec import ConvSpec
@@ -77,12 +77,11 @@ class TuckerCurve(Curve):
         super().__init__(target, input_shape)
         self.full_rank = full_rank(self.spec)
         w = target.weight
+        self._whiten: list[torch.Tensor] | None = None
         if sample is not None and sample.data and sample.channel_moment is not None:
             self.data_aware = True
-            self._whiten = input_whitening(sample)  # (C_in, C_in), lower
-            w = _mode_product(w, self._whiten, 1)  # W L on the input mode
-        else:
-            self._whiten = None
+            self._whiten = input_whitening(sample)  # channels, then each spatial axis
+            w = whiten(w, self._whiten)
         self._w = w  # the (possibly whitened) kernel the factors approximate
         self._total = float(w.pow(2).sum())
         _, self._u_out = gram_eigh(w.movedim(0, 0).reshape(w.shape[0], -1))
@@ -182,8 +181,10 @@ class TuckerCurve(Curve):
                                                          self._u_in[:, :r_in]))
         core = _mode_product(_mode_product(self._w, u_out, 0), u_in, 1)  # (R_out, R_in, *k)
         first = u_in.T  # (R_in, C_in), on the whitened input
-        if self._whiten is not None:  # back to the raw input: first @ L^-1
-            first = torch.linalg.solve_triangular(self._whiten, first, upper=False, left=False)
+        if self._whiten is not None:  # back to the raw input: first @ L_c^-1, taps @ L_a^-1
+            first = unwhiten(first, self._whiten[0], 1)
+            for axis, factor in enumerate(self._whiten[1:]):
+                core = unwhiten(core, factor, 2 + axis)
         module = nn.Sequential(
             Pointwise(s.in_channels, r_in, bias=False, ndim=s.ndim, dtype=dtype),
             Conv(r_in, r_out, s.kernel_size, s.stride, s.padding, s.dilation, bias=False,
