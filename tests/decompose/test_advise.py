@@ -169,3 +169,15 @@ def test_table_and_arguments() -> None:
         advise(TwoConvs(), X, methods=())
     with pytest.raises(ValueError, match=r"^`sensitivity` \(=1\) must be True or False$"):
         advise(TwoConvs(), X, sensitivity=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime",
+                                     pytest.param("openvino", marks=pytest.mark.slow)])
+def test_latency_on_an_onnx_backend(backend: str, quiet_onnx: None) -> None:
+    pytest.importorskip(backend)
+    net = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU())
+    a = advise(net, (1, 8, 16, 16), budget=0.5, methods=("svd",), repeats=1, backend=backend,
+               sensitivity=False)
+    dense = a.layers[0].options[0]
+    assert a.backend == backend and dense.latency_ms is not None and dense.latency_ms > 0
+    assert a.latency_ms is not None and f"Latency ({backend}" in str(a)

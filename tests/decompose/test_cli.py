@@ -177,3 +177,32 @@ def test_train_init_missing_file(capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "x", "--data", "digits", "--init", "nowhere.pt"]) == 2
     assert capsys.readouterr().err == ("convzoo: error: `--init` (='nowhere.pt') must be a "
                                        "file holding a saved nn.Module\n")
+
+
+def test_decompose_ctrl_c_is_one_line(model_file: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import convzoo.decomposition as package
+
+    def decompose(*_args: object, **_kwargs: object) -> None:
+        raise package.Interrupted("factorizing")
+
+    monkeypatch.setattr(package, "decompose", decompose)
+    out = tmp_path / "new.pt"
+    assert main(["decompose", model_file, "--input", "1,4,8,8", "--method", "svd", "--out",
+                 str(out)]) == 130
+    assert capsys.readouterr().err == "convzoo: interrupted while factorizing; nothing written\n"
+    assert not out.exists()
+
+
+def test_quiet_and_data_options(model_file: str, tmp_path: Path,
+                                capsys: pytest.CaptureFixture) -> None:
+    data = tmp_path / "batches.pt"
+    torch.save([torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)], data)
+    assert main(["advise", model_file, "--input", "1,4,8,8", "--data", str(data), "--quiet",
+                 "--json", "--repeats", "0", "--methods", "svd,tucker"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)["plan_macs"] > 0
+    assert main(["advise", model_file, "--input", "1,4,8,8", "--data", str(tmp_path / "no.pt")
+                 ]) == 2
+    assert "`--data` (=" in capsys.readouterr().err

@@ -95,8 +95,9 @@ def test_sampled_error_is_the_output_error() -> None:
     f = c.build(2)
     patches = sample_patches(x, t.spec, 10**9)
     out = patches @ t.weight.reshape(6, -1).float().T + t.bias.float()
-    err = sampled_error(LayerSample(patches, out), f.weight - t.weight)
-    y, y_hat = conv(x), F.conv2d(x, f.weight.float(), conv.bias, padding=1)
+    err = sampled_error(LayerSample(patches.detach(), out.detach()), f.weight - t.weight)
+    with torch.no_grad():
+        y, y_hat = conv(x), F.conv2d(x, f.weight.float(), conv.bias, padding=1)
     assert err == pytest.approx(float((y_hat - y).norm() / y.norm()), rel=1e-4)
 
 
