@@ -191,22 +191,28 @@ def tltorch_compare(model: nn.Module, quick: bool, work: Path) -> dict[str, Any]
                     return float((module.eval()(x) - y).norm() / y.norm())
             row: dict[str, Any] = {"layer": t.name, "fraction": fraction,
                                    "dense_weights": conv.weight.numel()}
+            dense_w = conv.weight.detach().to(torch.float64)
+
+            def werr(weight: torch.Tensor, dense_w: torch.Tensor = dense_w) -> float:
+                return float((weight.detach().to(torch.float64).reshape(dense_w.shape)
+                              - dense_w).norm() / dense_w.norm())
             for fac in ("cp", "tucker"):
                 torch.manual_seed(0)
                 tl = tltorch.FactorizedConv.from_conv(conv, rank=fraction, factorization=fac,
                                                       decompose_weights=True)
                 budget = _weights(tl)
-                row[f"tltorch_{fac}"] = {"weights": budget, "output_error": err(tl)}
+                row[f"tltorch_{fac}"] = {"weights": budget, "output_error": err(tl),
+                                         "weight_error": werr(tl.weight.to_tensor())}
                 replaced.setdefault(f"tltorch_{fac}", {})[t.name] = tl
                 for aware, sample in (("", None), ("_data_aware", infos[t.name].sample)):
                     f = _convzoo(t, fac, budget, sample)
                     key = f"convzoo_{fac}{aware}"
                     row[key] = {"weights": _weights(f.module), "rank": f.rank,
-                                "output_error": err(f.module)}
+                                "output_error": err(f.module), "weight_error": werr(f.weight)}
                     replaced.setdefault(key, {})[t.name] = f.module
             rows.append(row)
-            print({k: (v["output_error"] if isinstance(v, dict) else v) for k, v in row.items()},
-                  flush=True)
+            print({k: ((v["output_error"], v["weight_error"]) if isinstance(v, dict) else v)
+                   for k, v in row.items()}, flush=True)
         if fraction == 0.1:
             whole = _whole_model(model, replaced, quick, work)
     return {"rows": rows, "whole_model_10pct": whole}

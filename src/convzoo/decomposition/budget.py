@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from convzoo.decomposition.factorization import check_fraction
+
 __all__ = ["BY", "check_budget", "check_by"]
 
 #: What a budget counts.
@@ -14,11 +16,7 @@ def check_budget(budget: object) -> float:
     >>> check_budget(0.34)
     0.34
     """
-    ok = isinstance(budget, int | float) and not isinstance(budget, bool)
-    if not ok or not 0 < budget <= 1:  # type: ignore[operator]
-        raise ValueError(f"`budget` (={budget!r}) must be a number in (0, 1] (the fraction of "
-                         "the model's conv MACs, or latency, kept)")
-    return float(budget)  # type: ignore[arg-type]
+    return check_fraction(budget, "budget", "of the model's conv MACs, or latency, kept")
 
 
 def check_by(by: object) -> str:

@@ -26,7 +26,7 @@ from convzoo.decomposition.cp_terms import (
 )
 from convzoo.decomposition.curve import Curve, relative_from_tail
 from convzoo.decomposition.factorization import energy_rank
-from convzoo.decomposition.stats import LayerSample, input_whitening, unwhiten, whiten
+from convzoo.decomposition.stats import LayerSample, unwhiten
 from convzoo.decomposition.target import Target
 
 __all__ = ["TermsCurve", "QUICK_SWEEPS", "PROBE_MACS", "FINAL_SWEEPS", "POLISH_MACS"]
@@ -59,12 +59,7 @@ class TermsCurve(Curve):
     def __init__(self, target: Target, input_shape: tuple[int, ...] | None,
                  sample: LayerSample | None = None, stop: threading.Event | None = None) -> None:
         super().__init__(target, input_shape)
-        w = target.weight
-        self._whiten: list[torch.Tensor] | None = None
-        if sample is not None and sample.data and sample.channel_moment is not None:
-            self.data_aware = True
-            self._whiten = input_whitening(sample)  # channels, then each spatial axis
-            w = whiten(w, self._whiten)
+        w = self._whitened(target.weight, sample)
         self._batch_tensor = self._batch(w)  # (B, *modes)
         self._total = float(self._batch_tensor.pow(2).sum())
         precise = target.dtype == torch.float64 or max(self._batch_tensor.shape[1:3]) <= 512
@@ -146,16 +141,8 @@ class TermsCurve(Curve):
         full = int(self.full_rank)  # type: ignore[call-overload]
         if energy >= 1:
             return full
-        hi = energy_rank(self._terms.weights.pow(2).sum(0), energy)
-        bound = max(1.0 - energy, 0.0) ** 0.5 * (1 + 1e-9)
-        lo = 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.weight_error(mid) <= bound:
-                hi = mid
-            else:
-                lo = mid + 1
-        return lo
+        return self._smallest_rank(energy, energy_rank(self._terms.weights.pow(2).sum(0),
+                                                       energy))
 
     def factors(self, rank: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Weights ``(B, R)`` and factors (one ``(B, d, R)`` per mode) of ``rank`` terms,

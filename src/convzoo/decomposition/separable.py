@@ -39,7 +39,7 @@ class SeparableCurve(Curve):
     >>> from convzoo.decomposition.target import find_targets
     >>> c = SeparableCurve(find_targets(torch.nn.Conv2d(4, 6, 3, padding=1))[0], (1, 4, 8, 8))
     >>> c.full_rank, c.cost(2), c.error(6) < 1e-12
-    (6, (132, 8448), True)
+    (6, (126, 7680), True)
     """
 
     method = "separable"

@@ -41,7 +41,7 @@ class SVDCurve(Curve):
     >>> from convzoo.decomposition.target import find_targets
     >>> c = SVDCurve(find_targets(nn.Conv2d(8, 4, 1))[0], (1, 8, 5, 5))
     >>> c.full_rank, c.cost(2), c.error(4) < 1e-12
-    (4, (28, 400), True)
+    (4, (28, 600), True)
     """
 
     method = "svd"

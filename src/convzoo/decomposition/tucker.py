@@ -21,7 +21,7 @@ import torch.nn as nn
 from convzoo.arithmetic import is_int
 from convzoo.decomposition.curve import Curve, gram_eigh, rank_grid
 from convzoo.decomposition.factorization import Factorization, check_rank, load_
-from convzoo.decomposition.stats import LayerSample, input_whitening, unwhiten, whiten
+from convzoo.decomposition.stats import LayerSample, unwhiten
 from convzoo.decomposition.target import Target
 from convzoo.layers import Conv, Pointwise
 from convzoo.spec import ConvSpec
@@ -66,7 +66,7 @@ class TuckerCurve(Curve):
 
     >>> from convzoo.decomposition.target import find_targets
     >>> c = TuckerCurve(find_targets(nn.Conv2d(8, 6, 3))[0], (1, 8, 7, 7))
-    >>> c.full_rank, c.error((6, 8)) < 1e-12, c.error((2, 2)) > c.error((4, 4))
+    >>> c.full_rank, c.error((6, 8)) < 1e-6, c.error((2, 2)) > c.error((4, 4))
     ((6, 8), True, True)
     """
 
@@ -76,12 +76,7 @@ class TuckerCurve(Curve):
                  sample: LayerSample | None = None) -> None:
         super().__init__(target, input_shape)
         self.full_rank = full_rank(self.spec)
-        w = target.weight
-        self._whiten: list[torch.Tensor] | None = None
-        if sample is not None and sample.data and sample.channel_moment is not None:
-            self.data_aware = True
-            self._whiten = input_whitening(sample)  # channels, then each spatial axis
-            w = whiten(w, self._whiten)
+        w = self._whitened(target.weight, sample)
         self._w = w  # the (possibly whitened) kernel the factors approximate
         self._total = float(w.pow(2).sum())
         _, self._u_out = gram_eigh(w.movedim(0, 0).reshape(w.shape[0], -1))
