@@ -446,12 +446,16 @@ def _crossover(search: Search, advice: Advice) -> None:
                 continue
             side = "faster" if o.faster else "slower"
             seen.setdefault(o.method, {"faster": [], "slower": []})[side].append(row.width)
+    def span(widths: list[int]) -> str:
+        return f"{widths[0]} channels" if widths[0] == widths[-1] else \
+            f"{widths[0]} to {widths[-1]} channels"
+
     for method, sides in seen.items():
         fast, slow = sorted(set(sides["faster"])), sorted(set(sides["slower"]))
         if fast and not slow:
-            text = f"faster than dense at every width timed ({fast[0]} to {fast[-1]} channels)"
+            text = f"faster than dense at every width timed ({span(fast)})"
         elif slow and not fast:
-            text = f"slower than dense at every width timed ({slow[0]} to {slow[-1]} channels)"
+            text = f"slower than dense at every width timed ({span(slow)})"
         elif max(slow) < min(fast):
             text = (f"slower up to {max(slow)} channels, faster from {min(fast)}: the crossover "
                     f"lies between on this machine")
