@@ -131,7 +131,7 @@ def capture(model: nn.Module, example: torch.Tensor, targets: list[Target],
                     return
             elif x.shape[1] == t.spec.in_channels:
                 flat = x.transpose(0, 1).reshape(x.shape[1], -1).to(torch.float64)
-                moment = flat @ flat.T
+                moment = (flat @ flat.T).cpu()
                 total = moments.get(t.name)
                 moments[t.name] = moment if total is None else total + moment
                 counts[t.name] = counts.get(t.name, 0) + flat.shape[1]

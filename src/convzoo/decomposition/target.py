@@ -2,8 +2,8 @@
 
 A *target* is one forward convolution module of the model (``torch.nn.Conv1d/2d/3d`` or a
 convzoo :class:`~convzoo.layers.Conv`), with its :class:`~convzoo.spec.ConvSpec` and its weight
-and bias as float64 tensors (the factorizations are computed in float64 where they are small,
-then cast back to the model's dtype).
+and bias as float64 tensors on the CPU (the factorizations are computed there, in float64 where
+they are small; the replacements are cast back to the model's dtype and moved to its device).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class Target:
     Attributes:
         name: qualified module name in the model (``'features.0'``).
         module: the module itself. spec: its ConvSpec.
-        weight: ``(C_out, C_in/g, *k)`` float64 copy. bias: ``(C_out,)`` float64 copy or None.
+        weight: ``(C_out, C_in/g, *k)`` float64 copy (CPU). bias: ``(C_out,)`` float64 copy or
+            None.
     """
 
     name: str
@@ -71,9 +72,9 @@ def find_targets(model: nn.Module) -> list[Target]:
         if spec is None:
             continue
         inside.append(name)
-        weight = module.weight.detach().to(torch.float64).clone()
+        weight = module.weight.detach().to("cpu", torch.float64).clone()
         bias = getattr(module, "bias", None)
-        bias = bias.detach().to(torch.float64).clone() if bias is not None else None
+        bias = bias.detach().to("cpu", torch.float64).clone() if bias is not None else None
         out.append(Target(name, module, spec, weight, bias))
     return out
 
