@@ -181,3 +181,10 @@ def test_latency_on_an_onnx_backend(backend: str, quiet_onnx: None) -> None:
     dense = a.layers[0].options[0]
     assert a.backend == backend and dense.latency_ms is not None and dense.latency_ms > 0
     assert a.latency_ms is not None and f"Latency ({backend}" in str(a)
+
+
+def test_model_without_convs() -> None:
+    with pytest.raises(ValueError) as e:
+        advise(nn.Sequential(nn.Flatten(), nn.Linear(48, 4)), (1, 3, 4, 4), repeats=0)
+    assert str(e.value) == ("`model` (=Sequential) has no convolution to decompose: no "
+                            "torch.nn.Conv1d/2d/3d or convzoo conv module in it")

@@ -63,10 +63,14 @@ def test_advise_methods_subset(model_file: str, capsys: pytest.CaptureFixture) -
 def test_decompose_saves_a_model(model_file: str, tmp_path: Path,
                                  capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "new.pt"
-    assert main(["decompose", model_file, "--input", "1,4,8,8", "--method", "svd",
-                 "--rank", "3", "--repeats", "0", "--out", str(out), "--json"]) == 0
+    # rank 3 of the 8->4 1x1 conv costs more MACs than the conv: warned, never silent
+    with pytest.warns(UserWarning, match=r"1 replacement\(s\) cost more MACs than the conv "
+                      r"they replace \(2\)"):
+        assert main(["decompose", model_file, "--input", "1,4,8,8", "--method", "svd",
+                     "--rank", "3", "--repeats", "0", "--out", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [r["status"] for r in report["layers"]] == ["decomposed", "decomposed"]
+    assert [bool(r["warning"]) for r in report["layers"]] == [False, True]
     model = torch.load(out, weights_only=False)
     assert model(torch.randn(1, 4, 8, 8)).shape == (1, 4, 8, 8)
 
@@ -94,6 +98,37 @@ def test_wrong_input_channels_is_one_line(model_file: str,
         assert err.startswith("convzoo: error: `example_input` (shape (1, 3, 8, 8)) does not "
                               "run through `model` (Sequential): ")
         assert "channel" in err
+
+
+NO_CONV = """
+import torch.nn as nn
+def make():
+    return nn.Sequential(nn.Flatten(), nn.Linear(48, 4))
+"""
+
+
+@pytest.mark.parametrize("command", [["advise"], ["decompose", "--method", "svd", "--rank", "2"],
+                                     ["decompose", "--method", "auto", "--budget", "0.5"]])
+def test_model_without_convs_is_one_line(tmp_path: Path, command: list[str],
+                                         capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "lin.py").write_text(NO_CONV)
+    assert main([command[0], f"{tmp_path / 'lin.py'}:make", "--input", "1,3,4,4",
+                 "--repeats", "0", *command[1:]]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ("convzoo: error: `model` (=Sequential) has no convolution to "
+                            "decompose: no torch.nn.Conv1d/2d/3d or convzoo conv module in it\n")
+
+
+def test_energy_dearer_than_dense_is_flagged(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "one.py").write_text("import torch.nn as nn\ndef make():\n"
+                                     "    return nn.Sequential(nn.Conv2d(6, 8, 3, padding=1))\n")
+    with pytest.warns(UserWarning, match="cost more MACs than the conv they replace"):
+        assert main(["decompose", f"{tmp_path / 'one.py'}:make", "--input", "1,6,8,8",
+                     "--method", "tucker", "--energy", "0.999", "--repeats", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Warning 0: tucker rank 8x6 costs 1.23x the conv's MACs (34,048 vs 27,648)" in out
 
 
 @pytest.mark.parametrize("command", [["advise"], ["decompose", "--method", "svd"]])
