@@ -1,6 +1,6 @@
 """Rewrite the result tables of ``docs/decompose.md`` from the committed results files, so that
 the page quotes them and nothing else. Each table sits between ``<!-- results:NAME -->`` and
-``<!-- /results:NAME -->``; a missing results file leaves a TODO-RESULTS line naming the
+``<!-- /results:NAME -->``; a missing results file leaves a sentence (no number) naming the
 command that writes it.
 
     PYTHONPATH=src python tools/decompose_doc_tables.py        # rewrites docs/decompose.md
@@ -34,12 +34,18 @@ def _load_line(info: dict[str, Any]) -> str:
     return f"Load average (1 min) {before[0]:.2f} before, {after[0]:.2f} after."
 
 
+def _not_measured(command: str, name: str) -> str:
+    """The sentence a block holds while its results file is not committed."""
+    return (f"No quiet-machine measurement is committed yet: `{command}` writes "
+            f"`benchmarks/results/{name}`, and `tools/decompose_doc_tables.py` then writes its "
+            "table here.")
+
+
 def targets() -> str:
     d = _load("decompose_targets.json")
     if d is None:
-        return ("TODO-RESULTS: `OMP_WAIT_POLICY=PASSIVE .venv/bin/python "
-                "benchmarks/decompose_targets.py --runs 2` writes "
-                "benchmarks/results/decompose_targets.json")
+        return _not_measured("OMP_WAIT_POLICY=PASSIVE python benchmarks/decompose_targets.py "
+                             "--runs 2", "decompose_targets.json")
     labels = {
         "advise_vgg16_224": "`advise` vgg16, 1x3x224x224, all methods, budget 0.33",
         "advise_resnet50_224": "`advise` resnet50, 1x3x224x224",
@@ -74,9 +80,8 @@ def targets() -> str:
 def crossover() -> str:
     d = _load("decompose_crossover.json")
     if d is None:
-        return ("TODO-RESULTS: `OMP_WAIT_POLICY=PASSIVE .venv/bin/python "
-                "benchmarks/decompose_crossover.py` writes "
-                "benchmarks/results/decompose_crossover.json")
+        return _not_measured("OMP_WAIT_POLICY=PASSIVE python benchmarks/decompose_crossover.py",
+                             "decompose_crossover.json")
     out = []
     for backend in dict.fromkeys(r["backend"] for r in d["rows"]):
         rows = [r for r in d["rows"] if r["backend"] == backend]
@@ -100,7 +105,8 @@ def crossover() -> str:
 def proof() -> str:
     d = _load("decompose_proof.json")
     if d is None:
-        return "TODO-RESULTS: `PYTHONPATH=src python tools/decompose_proof.py`"
+        return _not_measured("PYTHONPATH=src python tools/decompose_proof.py",
+                             "decompose_proof.json")
     lines = ["| model (metric) | plan | before | right after | after fine-tune | dense after "
              "the same fine-tune | MAC ratio | latency dense -> decomposed (ms) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -124,7 +130,8 @@ def proof() -> str:
 def tltorch() -> str:
     d = _load("decompose_tltorch.json")
     if d is None:
-        return "TODO-RESULTS: `PYTHONPATH=src python tools/decompose_proof.py`"
+        return _not_measured("PYTHONPATH=src python tools/decompose_proof.py",
+                             "decompose_tltorch.json")
     lines = ["| conv | weights kept | tltorch CP | convzoo CP | convzoo CP, data | tltorch "
              "Tucker | convzoo Tucker-2 | convzoo Tucker-2, data |",
              "|---|---|---|---|---|---|---|---|"]

@@ -11,10 +11,11 @@ output error on the data rather than its weight error):
 
 * :func:`output_directions`: the principal directions of the outputs ``W x`` on the sampled
   patches (for the output side of ``svd`` and ``tucker``);
-* :func:`input_whitening`: a factor ``L`` of the input channels' second moment
-  ``E[x x^T] = L L^T``; factoring ``W L`` instead of ``W`` (then multiplying the input-side
-  factor by ``L^-1``) weights the error by how the input actually varies (``cp``,
-  ``flattened``, ``tucker``).
+* :func:`input_whitening`: per input mode of the kernel (the input channels, then each
+  spatial axis), a factor ``L`` of that mode's second moment ``E[x x^T] = L L^T`` (a Kronecker
+  model of the patches' second moment); factoring ``W`` with each input mode multiplied by its
+  ``L`` (then multiplying the input-side factors by ``L^-1``) weights the error by how the
+  input actually varies (``cp``, ``flattened``, ``tucker``).
 
 Both are blended with a small weight-error term (:data:`BLEND`) so that a few samples of a
 wide layer cannot make the problem degenerate.
