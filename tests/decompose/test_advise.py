@@ -188,3 +188,27 @@ def test_model_without_convs() -> None:
         advise(nn.Sequential(nn.Flatten(), nn.Linear(48, 4)), (1, 3, 4, 4), repeats=0)
     assert str(e.value) == ("`model` (=Sequential) has no convolution to decompose: no "
                             "torch.nn.Conv1d/2d/3d or convzoo conv module in it")
+
+
+def test_progress_per_step_layer_and_method(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``progress=True`` every long step gets a bar, advanced per layer (and method) up
+    to its total; the bars themselves (rich, on stderr) are replaced by a recorder here."""
+    from convzoo.decomposition.progress import Steps
+
+    bars: list[list] = []  # [description, total, [labels]]
+
+    def add(_self: Steps, description: str, total: int) -> int:
+        bars.append([description, total, []])
+        return len(bars) - 1
+
+    monkeypatch.setattr(Steps, "_add", add)
+    monkeypatch.setattr(Steps, "_update",
+                        lambda _self, task, _d, label, _done: bars[task][2].append(label))
+    monkeypatch.setattr(Steps, "_remove", lambda _self, _task: None)
+    advise(TwoConvs(), X, budget=0.5, methods=("svd", "tucker"), repeats=1, progress=True)
+    steps = {b[0] for b in bars}
+    assert {"factorizing", "evaluating candidates", "sensitivity", "comparing plans",
+            "timing layers"} <= steps
+    assert all(len(labels) == total for _, total, labels in bars)  # every bar completes
+    factorizing = next(b for b in bars if b[0] == "factorizing")
+    assert sorted(factorizing[2]) == ["a svd", "a tucker", "b svd", "b tucker"]
