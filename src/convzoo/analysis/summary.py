@@ -169,7 +169,7 @@ class Summary(Rendered):
         compact (``4.09 G``), a receptive field equal on every axis as one number (``427``
         for ``427x427``). ``wide``: the Type column and every digit."""
         title = "convzoo summary" + (" (PARTIAL: see notes)" if self.partial else "")
-        columns = [Column("Layer", "left", text=True), Column("Type", "left", text=True),
+        columns = [Column("Layer", "left", name=True), Column("Type", "left", text=True),
                    Column("Kind", "left", text=True), Column("Output shape", "left"),
                    Column("Params"), Column("MACs"), Column("Out bytes"), Column("RF r"),
                    Column("RF S")]
@@ -291,8 +291,8 @@ def _notes(graph: Graph, used: set[str], states: list) -> list[str]:
         notes.append(f"MACs of {', '.join(uncounted)} are not counted.")
     unknown = sorted({n.op for n in graph.nodes if n.category == "other"})
     if unknown:
-        notes.append(f"ops not recognized (no MACs counted, receptive field passed "
-                     f"through): {', '.join(unknown)}.")
+        notes.append(f"ops not recognized (no MACs counted, receptive field taken as the "
+                     f"whole input): {', '.join(unknown)}.")
     inexact = sorted({m for s in states for m in s.notes})
     if inexact:
         notes.append("receptive fields approximate: " + "; ".join(inexact) + ".")

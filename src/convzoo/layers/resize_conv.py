@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from convzoo.arithmetic import check_int
-from convzoo.layers.base import Conv
+from convzoo.layers.base import Conv, check_dtype
 from convzoo.layers.registry import register
 from convzoo.names import renamed_arguments, renamed_attribute
 from convzoo.spec import ConvSpec
@@ -87,6 +87,11 @@ class ResizeConv(nn.Module):
 
     scale_factor = renamed_attribute("scale_factor", "upscale_factor")
 
+    def __dir__(self) -> list[str]:
+        # the deprecated alias stays out of dir(), so what walks every attribute
+        # (torch.jit.trace's export check, tab completion) does not trip its warning
+        return [name for name in super().__dir__() if name != "scale_factor"]
+
     def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
         """The conv's spec (it runs on the upsampled input)."""
         return [self.conv.spec]
@@ -98,6 +103,8 @@ class ResizeConv(nn.Module):
                 f"`input` shape (={tuple(x.shape)}) must be (N, C, *spatial) with {n} spatial "
                 f"dim{'s' if n > 1 else ''} (interpolation needs a batch dim)"
             )
+        if not torch.compiler.is_compiling():
+            check_dtype(x)  # before interpolating, which fails on ints with torch's message
         x = F.interpolate(x, scale_factor=self.upscale_factor, mode=self.mode)  # (N, C, *(in*r))
         return self.conv(x)  # (N, C_out, *(in*r))
 
