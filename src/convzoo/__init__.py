@@ -34,9 +34,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "create": ("convzoo.layers", "create"),
     "ConvSpec": ("convzoo.spec", "ConvSpec"),
     "spec_from_call": ("convzoo.spec", "spec_from_call"),
-    # the package is callable: convzoo.decompose(model, x, ...) runs decompose.api.decompose
-    "decompose": ("convzoo.decompose", None),
-    "advise": ("convzoo.decompose", "advise"),
+    "decompose": ("convzoo.decomposition", "decompose"),
+    "advise": ("convzoo.decomposition", "advise"),
 }
 
 __all__ = [
@@ -48,7 +47,7 @@ __all__ = [
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ loads these
     from convzoo import analysis, arithmetic, functional, layers, models
     from convzoo.analysis import compare, profile, receptive_field, summary
-    from convzoo.decompose import advise, decompose
+    from convzoo.decomposition import advise, decompose
     from convzoo.fast.optimizer import optimize
     from convzoo.layers import available, create
     from convzoo.spec import ConvSpec, spec_from_call

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convzoo.decompose.plan import Option, choose
+from convzoo.decomposition.plan import Option, choose
 
 options = st.lists(st.tuples(st.integers(1, 50), st.floats(0, 1)), min_size=1, max_size=4)
 

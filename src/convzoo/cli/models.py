@@ -2,8 +2,9 @@
 
 Accepted forms:
 
-* ``path/to/file.py:factory``: the file is imported (its folder first on ``sys.path`` while
-  it loads) and ``factory()`` is called with no arguments; it must return an ``nn.Module``.
+* ``path/to/file.py:factory``: the file is imported and ``factory()`` is called with no
+  arguments (its folder first on ``sys.path`` meanwhile, so that both can import modules
+  beside it); it must return an ``nn.Module``.
 * a zoo name such as ``resnet50``: ``convzoo.models.create(name)``.
 
 torch and the zoo are imported when a model is loaded, not with this module (``convzoo
@@ -49,21 +50,22 @@ def _from_file(text: str, path_text: str, factory: str) -> nn.Module:
         raise _error(text, "could not be imported as a Python file")
     module = importlib.util.module_from_spec(spec)
     folder = str(path.resolve().parent)
-    sys.path.insert(0, folder)
+    sys.path.insert(0, folder)  # while the file and its factory run: modules beside it import
     try:
-        spec.loader.exec_module(module)
-    except Exception as e:  # noqa: BLE001 - any failure of user code becomes one line
-        raise _error(text, f"failed to import: {_first_line(e)}") from None
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:  # noqa: BLE001 - any failure of user code becomes one line
+            raise _error(text, f"failed to import: {_first_line(e)}") from None
+        fn = getattr(module, factory, None)
+        if fn is None or not callable(fn):
+            raise _error(text, f"has no function {factory!r} in {path_text}")
+        try:
+            model = fn()
+        except Exception as e:  # noqa: BLE001
+            raise _error(text, f"factory {factory}() failed: {_first_line(e)}") from None
     finally:
-        if sys.path and sys.path[0] == folder:
-            sys.path.pop(0)
-    fn = getattr(module, factory, None)
-    if fn is None or not callable(fn):
-        raise _error(text, f"has no function {factory!r} in {path_text}")
-    try:
-        model = fn()
-    except Exception as e:  # noqa: BLE001
-        raise _error(text, f"factory {factory}() failed: {_first_line(e)}") from None
+        if folder in sys.path:
+            sys.path.remove(folder)
     if not isinstance(model, nn.Module):
         raise _error(text, f"factory {factory}() returned {type(model).__name__}, not an "
                      "nn.Module")

@@ -2,7 +2,8 @@
 
 A *target* is one forward convolution module of the model (``torch.nn.Conv1d/2d/3d`` or a
 convzoo :class:`~convzoo.layers.Conv`), with its :class:`~convzoo.spec.ConvSpec` and its weight
-and bias as float64 tensors (the factorizations are computed in float64, then cast back).
+and bias as float64 tensors on the CPU (the factorizations are computed there, in float64 where
+they are small; the replacements are cast back to the model's dtype and moved to its device).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import torch.nn as nn
 from convzoo.layers.base import ConvBase
 from convzoo.spec import ConvSpec
 
-__all__ = ["Target", "find_targets", "refusal", "METHOD_NAMES"]
+__all__ = ["Target", "find_targets", "refusal", "METHOD_NAMES", "check_model"]
 
 #: The factorization methods, in the order reports list them (``"auto"`` chooses among them).
-METHOD_NAMES = ("separable", "spatially_separable", "flattened", "cp", "tucker")
+METHOD_NAMES = ("separable", "spatially_separable", "flattened", "cp", "tucker", "svd")
 
 #: Methods whose layers (Flattened, SpatiallySeparable) take no dilation and pad with zeros.
 _PER_AXIS = ("spatially_separable", "flattened", "cp")
@@ -31,7 +32,8 @@ class Target:
     Attributes:
         name: qualified module name in the model (``'features.0'``).
         module: the module itself. spec: its ConvSpec.
-        weight: ``(C_out, C_in/g, *k)`` float64 copy. bias: ``(C_out,)`` float64 copy or None.
+        weight: ``(C_out, C_in/g, *k)`` float64 copy (CPU). bias: ``(C_out,)`` float64 copy or
+            None.
     """
 
     name: str
@@ -39,6 +41,11 @@ class Target:
     spec: ConvSpec
     weight: torch.Tensor
     bias: torch.Tensor | None
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The module's own parameter dtype (what its replacement is cast back to)."""
+        return self.module.weight.dtype  # type: ignore[union-attr,return-value]
 
 
 def _spec(module: nn.Module) -> ConvSpec | None:
@@ -65,35 +72,60 @@ def find_targets(model: nn.Module) -> list[Target]:
         if spec is None:
             continue
         inside.append(name)
-        weight = module.weight.detach().to(torch.float64).clone()
+        weight = module.weight.detach().to("cpu", torch.float64).clone()
         bias = getattr(module, "bias", None)
-        bias = bias.detach().to(torch.float64).clone() if bias is not None else None
+        bias = bias.detach().to("cpu", torch.float64).clone() if bias is not None else None
         out.append(Target(name, module, spec, weight, bias))
     return out
+
+
+def check_model(model: object) -> list[Target]:
+    """``model``'s targets; a one-line ValueError if it is not a module or holds no conv.
+
+    >>> check_model(nn.Linear(3, 4))
+    Traceback (most recent call last):
+    ...
+    ValueError: `model` (=Linear) has no convolution to decompose: no torch.nn.Conv1d/2d/3d \
+or convzoo conv module in it
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"`model` (={type(model).__name__}) must be a torch.nn.Module")
+    targets = find_targets(model)
+    if not targets:
+        raise ValueError(f"`model` (={type(model).__name__}) has no convolution to decompose: "
+                         "no torch.nn.Conv1d/2d/3d or convzoo conv module in it")
+    return targets
 
 
 def refusal(spec: ConvSpec, method: str) -> str | None:
     """Why ``method`` cannot decompose a conv of ``spec`` exactly (one line), or None if it can.
 
     >>> refusal(ConvSpec(8, 8, 1), "cp")
-    '1x1 conv: no spatial extent to factor, left alone'
+    "1x1 conv: no spatial extent to factor (method 'svd' splits it into two 1x1 convs)"
+    >>> refusal(ConvSpec(8, 8, 1), "svd") is None
+    True
     >>> refusal(ConvSpec(8, 8, 3, dilation=2), "spatially_separable")
-    'dilation (2, 2): the per-axis layers take no dilation (use separable or tucker)'
+    'dilation (2, 2): the per-axis layers take no dilation (use separable, tucker or svd)'
     """
     if spec.transposed:
         return "transposed conv: not decomposed (only forward convs are)"
-    if all(k == 1 for k in spec.kernel_size):
-        return "1x1 conv: no spatial extent to factor, left alone"
     if spec.groups > 1:
-        kind = "depthwise" if spec.groups == spec.in_channels else "grouped"
-        return f"{kind} conv (groups={spec.groups}): only groups=1 convs are decomposed"
+        if spec.groups == spec.in_channels:
+            return (f"depthwise conv (groups={spec.groups}): each filter reads one channel, "
+                    "there is no channel mixing to factor; left alone")
+        return (f"grouped conv (groups={spec.groups}): every method factors filters that read "
+                "all input channels (groups=1); left alone")
+    if method == "svd":
+        return None
+    if all(k == 1 for k in spec.kernel_size):
+        return "1x1 conv: no spatial extent to factor (method 'svd' splits it into two 1x1 convs)"
     if method in _PER_AXIS:
         if any(d != 1 for d in spec.dilation):
             return (f"dilation {spec.dilation}: the per-axis layers take no dilation "
-                    "(use separable or tucker)")
+                    "(use separable, tucker or svd)")
         if spec.padding_mode != "zeros":
             return (f"padding_mode={spec.padding_mode!r}: the per-axis layers pad with zeros "
-                    "(use separable or tucker)")
+                    "(use separable, tucker or svd)")
     if method == "spatially_separable":
         if spec.ndim == 1:
             return "1-D conv: a k x 1 then 1 x k split needs two spatial axes"

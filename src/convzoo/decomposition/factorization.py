@@ -9,8 +9,10 @@ import torch.nn as nn
 
 from convzoo.arithmetic import is_int
 
-__all__ = ["Factorization", "check_rank", "check_energy", "energy_rank", "load_"]
+__all__ = ["Factorization", "Rank", "check_rank", "check_energy", "check_fraction",
+           "energy_rank", "load_"]
 
+#: A rank: an int, or Tucker's ``(R_out, R_in)``.
 Rank = int | tuple[int, ...]
 
 
@@ -21,8 +23,8 @@ class Factorization:
     Attributes:
         method: the method name. rank: the rank used (an int; Tucker: ``(R_out, R_in)``).
         full_rank: the rank at which the method is exact.
-        module: the replacement (float64 parameters; same input -> output map as the conv up
-            to the truncation).
+        module: the replacement (parameters in the conv's dtype; same input -> output map as
+            the conv up to the truncation).
         weight: the dense ``(C_out, C_in, *k)`` kernel the replacement computes (float64).
     """
 
@@ -49,16 +51,28 @@ def check_rank(rank: object, full: int, method: str) -> int:
     return min(int(rank), full)  # type: ignore[call-overload]
 
 
+def check_fraction(value: object, name: str, meaning: str) -> float:
+    """``value`` as a float in ``(0, 1]``; a ValueError naming ``name`` and what it means.
+
+    >>> check_fraction(0.0, "budget", "of the MACs kept")
+    Traceback (most recent call last):
+    ...
+    ValueError: `budget` (=0.0) must be a number in (0, 1] (the fraction of the MACs kept)
+    """
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not 0 < value <= 1:  # type: ignore[operator]
+        raise ValueError(f"`{name}` (={value!r}) must be a number in (0, 1] (the fraction "
+                         f"{meaning})")
+    return float(value)  # type: ignore[arg-type]
+
+
 def check_energy(energy: object) -> float:
-    """``energy`` must be a number in ``(0, 1]`` (the fraction of the squared spectrum kept).
+    """``energy`` must be a number in ``(0, 1]`` (the fraction of the squared weight norm kept).
 
     >>> check_energy(0.9)
     0.9
     """
-    ok = isinstance(energy, int | float) and not isinstance(energy, bool)
-    if not ok or not 0 < energy <= 1:  # type: ignore[operator]
-        raise ValueError(f"`energy` (={energy!r}) must be a number in (0, 1]")
-    return float(energy)  # type: ignore[arg-type]
+    return check_fraction(energy, "energy", "of the squared weight norm kept")
 
 
 def energy_rank(per_rank: torch.Tensor, energy: float) -> int:
@@ -80,7 +94,7 @@ def energy_rank(per_rank: torch.Tensor, energy: float) -> int:
 
 @torch.no_grad()
 def load_(parameter: torch.Tensor | None, value: torch.Tensor) -> None:
-    """Copy ``value`` (reshaped) into ``parameter``."""
+    """Copy ``value`` (reshaped, cast to the parameter's dtype) into ``parameter``."""
     if parameter is None:
         raise ValueError("`parameter` (=None) must be a tensor to load into")
     parameter.copy_(value.reshape(parameter.shape))
