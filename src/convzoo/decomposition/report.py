@@ -123,7 +123,7 @@ class Report(Rendered):
         """Totals, reasons and notes as text."""
         lines = [
             f"Conv MACs: {self.conv_macs_before:,} -> {self.conv_macs_after:,} "
-            f"({self.mac_ratio:.2f}x fewer)",
+            f"({_fewer_or_more(self.mac_ratio)})",
             f"Params: {self.params_before:,} -> {self.params_after:,}",
             f"Model output relative error on {self.error_input}: {self.output_error:.3g}",
         ]
@@ -141,3 +141,16 @@ class Report(Rendered):
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2g}"
+
+
+def _fewer_or_more(ratio: float) -> str:
+    """``before/after`` as words: ``'2.00x fewer'``, ``'1.23x more'`` or ``'the same'``.
+
+    >>> _fewer_or_more(2.0), _fewer_or_more(0.81), _fewer_or_more(1.0)
+    ('2.00x fewer', '1.23x more', 'the same')
+    """
+    if ratio > 1:
+        return f"{ratio:.2f}x fewer"
+    if 0 < ratio < 1:
+        return f"{1 / ratio:.2f}x more"
+    return "the same"
