@@ -108,8 +108,15 @@ def test_latency_budget_measures() -> None:
     net = nn.Sequential(nn.Conv2d(16, 32, 5, padding=2))
     _, report = decompose(net, torch.randn(1, 16, 24, 24), "separable", budget=1.0,
                           by="latency", repeats=1)
-    assert report.layers[0].latency_before_ms is not None
-    assert report.latency_before_ms is not None and report.latency_before_spread_ms is not None
+    layer = report.layers[0]
+    for ms in (layer.latency_before_ms, layer.latency_after_ms, report.latency_before_ms,
+               report.latency_after_ms):  # measured: positive, finite milliseconds
+        assert ms is not None and 0 < ms < 1e4
+    for spread in (report.latency_before_spread_ms, report.latency_after_spread_ms):
+        assert spread is not None and 0 <= spread < 1e4
+    assert report.latency_ratio == pytest.approx(report.latency_before_ms
+                                                 / report.latency_after_ms)
+    assert "Latency (torch):" in report.footer()
 
 
 def test_layers_argument_restricts() -> None:
