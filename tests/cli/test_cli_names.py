@@ -125,3 +125,19 @@ def test_parse_input_is_a_deprecated_alias_of_the_one_parser():
     with pytest.warns(FutureWarning, match=r"`convzoo.cli.output.parse_input` is deprecated .* "
                                            r"use `convzoo.text.parse_size`"):
         assert parse_input("2,4,8,8", 4) == parse_size("2,4,8,8", "--input", 4) == ((8, 8), 2, 4)
+
+
+@pytest.mark.parametrize("order", [("--kernel", "3", "-k", "5"), ("-k", "5", "--kernel", "3"),
+                                   ("--kernel-size", "5", "--kernel=3")])
+def test_old_and_new_flag_at_once_is_an_error(capsys, order):
+    """docs/names.md: using both at once is an error (not: the last one wins)."""
+    code, out, err = run(capsys, "shape", "--in", "3", "--out", "8", *order, "--input",
+                         "1,3,8,8")
+    assert code == 2 and out == ""
+    assert "`--kernel` and " in err and "give only `--kernel-size`" in err
+
+
+def test_the_same_new_flag_twice_still_takes_the_last(capsys):
+    code, out, err = run(capsys, "shape", "--in", "3", "--out", "8", "-k", "3",
+                         "--kernel-size", "5", "--input", "1,3,8,8", "--json")
+    assert code == 0 and err == "" and json.loads(out)["output_shape"] == [1, 8, 4, 4]

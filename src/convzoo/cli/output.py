@@ -82,8 +82,19 @@ class _Renamed(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
-        if option_string in self.old:
-            new = max(self.option_strings, key=len)
+        new = max(self.option_strings, key=len)
+        seen = getattr(namespace, "_renamed_spellings", None)
+        if seen is None:
+            seen = {}
+            setattr(namespace, "_renamed_spellings", seen)
+        is_old = option_string in self.old
+        before = seen.setdefault(self.dest, (option_string, is_old))
+        if before[1] != is_old:  # the old and the new spelling both given
+            old = option_string if is_old else before[0]
+            given = before[0] if is_old else option_string
+            parser.error(f"`{old}` and `{given}` name the same option ({old} is the deprecated "
+                         f"spelling); give only `{new}`")
+        if is_old:
             print(f"convzoo: warning: {deprecated_message(option_string, new)}",
                   file=sys.stderr)
         setattr(namespace, self.dest, values)
