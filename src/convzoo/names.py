@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -147,8 +148,16 @@ def renamed_arguments(**renames: str) -> Callable[[F], F]:
     ``convzoo.create`` accepts the old names too).
     """
     def decorate(function: F) -> F:
+        names = list(inspect.signature(function).parameters)
+        where = {new: names.index(new) for new in renames.values() if new in names}
+
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():  # the new name given by position, the old by name
+                if old in kwargs and new in where and len(args) > where[new]:
+                    raise ValueError(f"`{old}` (={kwargs[old]!r}) and `{new}` "
+                                     f"(={args[where[new]]!r}) name the same argument; pass "
+                                     f"only `{new}`")
             return function(*args, **_rename(renames, kwargs, 3))
 
         wrapper.__renamed__ = {**getattr(function, "__renamed__", {}), **renames}  # type: ignore[attr-defined]
