@@ -131,6 +131,7 @@ def report(spec: ConvSpec, shape: tuple[int, ...], dtype: str) -> dict:
     return {
         "input_shape": shape,
         "output_shape": out,
+        "kind": str(spec.kind),
         "transposed": spec.transposed,
         "formulas": spec.output_formulas(shape),
         "padding": spec.resolved_padding(spatial),
@@ -169,8 +170,7 @@ def run(args: argparse.Namespace) -> int:
         emit_json(data)
         return 0
     c = console()
-    kind = "transposed conv" if data["transposed"] else "conv"
-    c.print(f"{kind}: {data['input_shape']} -> [bold]{data['output_shape']}[/]")
+    c.print(f"{data['kind']}: {data['input_shape']} -> [bold]{data['output_shape']}[/]")
     axes = zip(data["formulas"], data["padding"], data["output_padding"])
     for axis, (formula, pad, extra) in enumerate(axes):
         if data["transposed"]:  # padding crops a transposed conv's output
