@@ -197,3 +197,17 @@ def test_deprecated_names_of_compare_warn_and_still_work(counts):
     with pytest.warns(FutureWarning, match=r"`upsample` is deprecated .* use `upscale_factor`"):
         c = compare(8, 4, 3, 10, upsample=2, measure=False)
     assert c.config["upscale_factor"] == 2 and c.baseline == "transposed"
+
+
+@pytest.mark.parametrize("repeats", [1, 2])
+def test_too_few_repeats_claim_no_ratio_outside_the_noise(repeats):
+    """One or two repeats have no spread: every latency ratio is marked as noise (the bars'
+    '~' and the tables'), never a confident 4.8x from a single sample; the footer says why."""
+    from convzoo.viz.bars import comparison_bars_svg
+
+    c = compare(8, 8, 3, 8, repeats=repeats, warmup=0)
+    others = [v for v in c.variants if v.name != c.baseline]
+    assert others and all(v.noise == {"forward": True, "forward_backward": True}
+                          for v in others)
+    assert f"Too few repeats to judge ({repeats} < 3)" in c.footer()
+    assert comparison_bars_svg(c).count("inside the noise") >= 2 * len(others)

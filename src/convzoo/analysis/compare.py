@@ -39,7 +39,14 @@ from convzoo.analysis.kinds import classify
 from convzoo.analysis.receptive import receptive_field
 from convzoo.analysis.summary import summary
 from convzoo.analysis.table import Column, Rendered, TableSpec, count
-from convzoo.analysis.timing import Timing, check_repeats, environment, interleaved, within_noise
+from convzoo.analysis.timing import (
+    MIN_JUDGED,
+    Timing,
+    check_repeats,
+    environment,
+    interleaved,
+    within_noise,
+)
 from convzoo.analysis.trace import trace
 from convzoo.arithmetic import check_int, is_int, to_tuple
 from convzoo.arithmetic.variants import resolve_alias
@@ -73,7 +80,8 @@ COMPARE_CONVENTIONS = (
     "warm-up first) on this machine; forward under torch.no_grad, forward+backward computes "
     "the gradients of the input and every parameter. Ratios are to the baseline row. "
     "'±' is half the interquartile range of the repeats; a ratio marked '~' is inside the "
-    "noise (the interquartile ranges of the row and the baseline overlap).",
+    "noise (the interquartile ranges of the row and the baseline overlap, or there are "
+    "fewer than 3 repeats: too few to judge).",
 )
 
 #: Seed 000 section 9's one-word compute estimate (relative to a standard conv), per variant.
@@ -244,6 +252,9 @@ class Comparison(Rendered):
             lines.append(f"Measured: median of {self.repeats} interleaved repeats after "
                          f"{self.warmup} warm-up rounds; torch {env['torch']}, "
                          f"{env['threads']} threads, {env['device']} ({env['machine']}).")
+            if self.repeats < MIN_JUDGED:
+                lines.append(f"Too few repeats to judge ({self.repeats} < {MIN_JUDGED}): every "
+                             "latency ratio is marked '~' (inside the noise).")
         else:
             lines.append("Not measured (measure=False): counts only.")
         lines += [f"Convention: {c}" for c in self.conventions]

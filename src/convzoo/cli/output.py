@@ -86,7 +86,7 @@ class _Renamed(argparse.Action):
         seen = getattr(namespace, "_renamed_spellings", None)
         if seen is None:
             seen = {}
-            setattr(namespace, "_renamed_spellings", seen)
+            namespace._renamed_spellings = seen
         is_old = option_string in self.old
         before = seen.setdefault(self.dest, (option_string, is_old))
         if before[1] != is_old:  # the old and the new spelling both given
