@@ -141,3 +141,22 @@ def test_the_same_new_flag_twice_still_takes_the_last(capsys):
     code, out, err = run(capsys, "shape", "--in", "3", "--out", "8", "-k", "3",
                          "--kernel-size", "5", "--input", "1,3,8,8", "--json")
     assert code == 0 and err == "" and json.loads(out)["output_shape"] == [1, 8, 4, 4]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["animate", "group", "--in", "4", "--out", "4", "-g", "2x2", "--input", "5x5"],
+     "`--groups` (='2x2') must be one positive int"),
+    (["animate", "conv", "--in", "0", "--out", "4", "--input", "5x5"],
+     "`--in` (='0') must be one positive int"),
+    (["animate", "subpixel", "--upscale-factor", "2x2"],
+     "`--upscale-factor` (='2x2') must be one positive int"),
+    (["shape", "--in", "3", "--out", "8", "-k", "3", "-g", "x", "--input", "1,3,8,8"],
+     "`--groups` (='x') must be one positive int"),
+    (["compare", "--in", "4", "--out", "2", "-k", "3", "--input", "5", "--no-measure",
+      "--upscale-factor", "0"], "`--upscale-factor` (='0') must be one positive int"),
+])
+def test_single_int_flags_are_read_by_the_one_parser(capsys, tmp_path, argv, message):
+    """P19/P20: the text parser /api/conv uses (convzoo.text.parse_int), one error line."""
+    out = ["-o", str(tmp_path / "a.gif")] if argv[0] == "animate" else []
+    code, _, err = run(capsys, *argv, *out)
+    assert code == 2 and err == f"convzoo: error: {message}\n"

@@ -58,14 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_command(argv))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(argv)  # a flag read by convzoo.text may raise ValueError
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.func(args) or 0)
     except SystemExit as stop:  # --help, --version and usage errors
         return stop.code if isinstance(stop.code, int) else int(stop.code is not None)
-    if getattr(args, "func", None) is None:
-        parser.print_help(sys.stderr)
-        return 2
-    try:
-        return int(args.func(args) or 0)
     except ValueError as e:
         message = " ".join(str(e).splitlines())  # one line, whatever the message
         print(f"convzoo: error: {message}", file=sys.stderr)
