@@ -27,7 +27,7 @@ import difflib
 import functools
 import inspect
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 __all__ = ["REMOVED_IN", "closest", "did_you_mean", "unknown_name", "deprecated_message",
@@ -41,13 +41,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
 
 
-def closest(name: str, choices: Iterable[str]) -> str | None:
+def closest(name: str, choices: Iterable[str],
+            renamed: Mapping[str, Any] | None = None) -> str | None:
     """The valid name closest to ``name`` (case and ``-``/``_``/space insensitive), or None
     when none is close (``difflib``'s similarity ratio below 0.75: one or two letters wrong,
     missing or swapped in a name of five or more, never ``'alexnet'`` for ``'wavenet'``).
+    ``renamed`` maps other spellings (aliases, old names, long names of short keys) to the
+    current name: they are matched too, but the answer is always the current name.
 
     >>> closest("Grouped", ["group", "conv"]), closest("sep", ["conv"])
     ('group', None)
+    >>> closest("gruoped", ["group", "conv"], {"grouped": "group"})
+    'group'
     """
     def key(text: str) -> str:
         return "_".join(str(text).strip().lower().replace("-", " ").split())
@@ -55,20 +60,25 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
     by_key: dict[str, str] = {}
     for choice in choices:
         by_key.setdefault(key(choice), choice)
+    for other, current in (renamed or {}).items():
+        by_key.setdefault(key(other), str(getattr(current, "value", current)))
     match = difflib.get_close_matches(key(name), list(by_key), n=1, cutoff=0.75)
     return by_key[match[0]] if match else None
 
 
-def did_you_mean(name: Any, choices: Iterable[str]) -> str:
+def did_you_mean(name: Any, choices: Iterable[str],
+                 renamed: Mapping[str, Any] | None = None) -> str:
     """``" (did you mean 'x'?)"`` for the closest valid name, or ``""``: the tail of an error
-    message.
+    message (``renamed``: as :func:`closest`'s, so that the suggestion is never an old name).
 
     >>> did_you_mean("atrus", ["dilated", "atrous"]), did_you_mean(3, ["conv"])
     (" (did you mean 'atrous'?)", '')
+    >>> did_you_mean("kernal_size", ["in_channels", "kernel_size"], {"kernel": "kernel_size"})
+    " (did you mean 'kernel_size'?)"
     """
     if not isinstance(name, str):
         return ""
-    match = closest(name, choices)
+    match = closest(name, choices, renamed)
     return f" (did you mean {match!r}?)" if match is not None else ""
 
 
@@ -76,7 +86,8 @@ def unknown_name(argument: str, value: Any, valid: Iterable[str], what: str,
                  also: Iterable[str] = (), note: str = "", suggestion: str | None = None
                  ) -> str:
     """The error message for a name outside a closed set: the closest valid name first (looked
-    up among ``valid`` and ``also``, e.g. aliases, unless ``suggestion`` gives it), then the
+    up among ``valid`` and ``also``, e.g. aliases, unless ``suggestion`` gives it; a mapping
+    ``also`` maps each alias to its valid name, and the valid name is suggested), then the
     valid names and ``note``. ``argument`` is the name in backquotes (``'kind'``), or, already
     quoted, what the value is (``'`variants` entry'``).
 
@@ -89,7 +100,8 @@ separable"
     valid = list(valid)
     match = suggestion
     if match is None and isinstance(value, str):
-        match = closest(value, [*valid, *also])
+        match = (closest(value, valid, also) if isinstance(also, Mapping)
+                 else closest(value, [*valid, *also]))
     listed = ", ".join(valid) + note
     subject = argument if argument.startswith("`") else f"`{argument}`"
     if match is None:

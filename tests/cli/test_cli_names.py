@@ -111,7 +111,10 @@ def test_animate_reads_the_new_factor_flags(capsys, tmp_path):
      "(='mobilenet_v3') is not a zoo model; did you mean 'mobilenet_v2'? "),
     (["report", "--variants", "grouped,atrus", "-o", "r.html"],
      "convzoo: error: `variants` entry (='atrus') is not a report section; did you mean "
-     "'atrous'? "),
+     "'dilated'? "),  # the vocabulary's word, not the alias 'atrous'
+    (["report", "--variants", "gruoped", "-o", "r.html"],
+     "convzoo: error: `variants` entry (='gruoped') is not a report section; did you mean "
+     "'group'? "),
 ])
 def test_misspelled_names_get_the_closest_valid_one(capsys, argv, message):
     code, out, err = run(capsys, *argv)
