@@ -211,3 +211,23 @@ def test_too_few_repeats_claim_no_ratio_outside_the_noise(repeats):
                           for v in others)
     assert f"Too few repeats to judge ({repeats} < 3)" in c.footer()
     assert comparison_bars_svg(c).count("inside the noise") >= 2 * len(others)
+
+
+def test_compare_prose_uses_the_row_names():
+    """V13: the row called 'conv' is 'conv' in the notes and the help too (not 'standard'),
+    and the upsampling variants are subpixel / resize_conv (not sub-pixel / resize-conv)."""
+    import contextlib
+
+    from convzoo.cli.main import main
+
+    c = compare(8, 16, 3, 8, measure=False)
+    up = compare(4, 4, 3, 6, upscale_factor=2, measure=False)
+    help_text = io.StringIO()
+    with contextlib.redirect_stdout(help_text):
+        assert main(["compare", "--help"]) == 0
+    for text in (str(c.to_json()), c.footer(), up.footer(), help_text.getvalue(),
+                 compare.__doc__):
+        flat = " ".join(text.split())
+        for old in ("standard", "sub-pixel", "resize-conv"):
+            assert old not in flat, (old, flat[:200])
+    assert c["separable"].seed_000 == "low (about 1/9 of conv)"

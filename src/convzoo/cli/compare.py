@@ -21,8 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "compare", help="conv vs group, shuffle_group, separable, flattened, dilated... measured",
         description="Build every variant of one layer configuration and compare params, MACs, "
         "bytes, arithmetic intensity, receptive field and measured latency (forward and "
-        "forward+backward, interleaved medians), each as a ratio to the standard conv. With "
-        "--upscale-factor r: transposed conv vs sub-pixel conv vs resize-conv.",
+        "forward+backward, interleaved medians), each as a ratio to conv. With "
+        "--upscale-factor r: transposed vs subpixel vs resize_conv.",
     )
     spec_arguments(p, only=("in_channels", "out_channels", "kernel_size", "stride"))
     p.add_argument("--input", required=True,
