@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -232,7 +233,10 @@ def module_aliases(module: str, aliases: dict[str, tuple[str, Callable[[], Any]]
         if name not in aliases:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
         new, load = aliases[name]
-        warn_renamed(f"{module}.{name}", f"{module}.{new}")
+        # `from package import old` asks twice: importlib's _handle_fromlist (hasattr), then
+        # the import itself; only the second warns, so that one line gives one warning
+        if sys._getframe(1).f_code.co_name != "_handle_fromlist":
+            warn_renamed(f"{module}.{name}", f"{module}.{new}")
         return load()
 
     return __getattr__

@@ -231,3 +231,17 @@ def test_compare_prose_uses_the_row_names():
         for old in ("standard", "sub-pixel", "resize-conv"):
             assert old not in flat, (old, flat[:200])
     assert c["separable"].seed_000 == "low (about 1/9 of conv)"
+
+
+@pytest.mark.parametrize("code", ["from convzoo.analysis import Variant",
+                                  "from convzoo.analysis.compare import Variant",
+                                  "import convzoo.analysis as a; a.Variant"])
+def test_one_line_using_the_old_name_warns_once(code):
+    """A9: `from package import old` used to warn twice (importlib's hasattr, then the
+    import); every form warns exactly once, naming the new name."""
+    import subprocess
+    import sys
+
+    err = subprocess.run([sys.executable, "-W", "always::FutureWarning", "-c", code],
+                         capture_output=True, text=True, check=True).stderr
+    assert err.count("FutureWarning") == 1 and "ComparisonRow" in err
