@@ -163,3 +163,14 @@ def test_single_int_flags_are_read_by_the_one_parser(capsys, tmp_path, argv, mes
     out = ["-o", str(tmp_path / "a.gif")] if argv[0] == "animate" else []
     code, _, err = run(capsys, *argv, *out)
     assert code == 2 and err == f"convzoo: error: {message}\n"
+
+
+def test_abbreviations_never_name_a_hidden_old_flag(capsys, tmp_path):
+    """A18: `--kern` is `--kernel-size` (was: 'ambiguous option: --kern could match
+    --kernel-size, --kernel', advertising the hidden old flag); the hidden `--factor` is not
+    offered either."""
+    code, out, err = run(capsys, "shape", "--in", "3", "--out", "8", "--kern", "5", "--input",
+                         "1,3,8,8", "--json")
+    assert code == 0 and err == "" and json.loads(out)["output_shape"] == [1, 8, 4, 4]
+    code, _, err = run(capsys, "animate", "subpixel", "--f", "2", "-o", str(tmp_path / "a.gif"))
+    assert code == 2 and "--fps, --frame" in err and "--factor" not in err
