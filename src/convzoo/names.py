@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
+import sys
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 __all__ = ["REMOVED_IN", "closest", "did_you_mean", "unknown_name", "deprecated_message",
@@ -40,13 +42,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
 
 
-def closest(name: str, choices: Iterable[str]) -> str | None:
+def closest(name: str, choices: Iterable[str],
+            renamed: Mapping[str, Any] | None = None) -> str | None:
     """The valid name closest to ``name`` (case and ``-``/``_``/space insensitive), or None
     when none is close (``difflib``'s similarity ratio below 0.75: one or two letters wrong,
     missing or swapped in a name of five or more, never ``'alexnet'`` for ``'wavenet'``).
+    ``renamed`` maps other spellings (aliases, old names, long names of short keys) to the
+    current name: they are matched too, but the answer is always the current name.
 
     >>> closest("Grouped", ["group", "conv"]), closest("sep", ["conv"])
     ('group', None)
+    >>> closest("gruoped", ["group", "conv"], {"grouped": "group"})
+    'group'
     """
     def key(text: str) -> str:
         return "_".join(str(text).strip().lower().replace("-", " ").split())
@@ -54,20 +61,25 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
     by_key: dict[str, str] = {}
     for choice in choices:
         by_key.setdefault(key(choice), choice)
+    for other, current in (renamed or {}).items():
+        by_key.setdefault(key(other), str(getattr(current, "value", current)))
     match = difflib.get_close_matches(key(name), list(by_key), n=1, cutoff=0.75)
     return by_key[match[0]] if match else None
 
 
-def did_you_mean(name: Any, choices: Iterable[str]) -> str:
+def did_you_mean(name: Any, choices: Iterable[str],
+                 renamed: Mapping[str, Any] | None = None) -> str:
     """``" (did you mean 'x'?)"`` for the closest valid name, or ``""``: the tail of an error
-    message.
+    message (``renamed``: as :func:`closest`'s, so that the suggestion is never an old name).
 
     >>> did_you_mean("atrus", ["dilated", "atrous"]), did_you_mean(3, ["conv"])
     (" (did you mean 'atrous'?)", '')
+    >>> did_you_mean("kernal_size", ["in_channels", "kernel_size"], {"kernel": "kernel_size"})
+    " (did you mean 'kernel_size'?)"
     """
     if not isinstance(name, str):
         return ""
-    match = closest(name, choices)
+    match = closest(name, choices, renamed)
     return f" (did you mean {match!r}?)" if match is not None else ""
 
 
@@ -75,7 +87,8 @@ def unknown_name(argument: str, value: Any, valid: Iterable[str], what: str,
                  also: Iterable[str] = (), note: str = "", suggestion: str | None = None
                  ) -> str:
     """The error message for a name outside a closed set: the closest valid name first (looked
-    up among ``valid`` and ``also``, e.g. aliases, unless ``suggestion`` gives it), then the
+    up among ``valid`` and ``also``, e.g. aliases, unless ``suggestion`` gives it; a mapping
+    ``also`` maps each alias to its valid name, and the valid name is suggested), then the
     valid names and ``note``. ``argument`` is the name in backquotes (``'kind'``), or, already
     quoted, what the value is (``'`variants` entry'``).
 
@@ -88,7 +101,8 @@ separable"
     valid = list(valid)
     match = suggestion
     if match is None and isinstance(value, str):
-        match = closest(value, [*valid, *also])
+        match = (closest(value, valid, also) if isinstance(also, Mapping)
+                 else closest(value, [*valid, *also]))
     listed = ", ".join(valid) + note
     subject = argument if argument.startswith("`") else f"`{argument}`"
     if match is None:
@@ -147,8 +161,16 @@ def renamed_arguments(**renames: str) -> Callable[[F], F]:
     ``convzoo.create`` accepts the old names too).
     """
     def decorate(function: F) -> F:
+        names = list(inspect.signature(function).parameters)
+        where = {new: names.index(new) for new in renames.values() if new in names}
+
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():  # the new name given by position, the old by name
+                if old in kwargs and new in where and len(args) > where[new]:
+                    raise ValueError(f"`{old}` (={kwargs[old]!r}) and `{new}` "
+                                     f"(={args[where[new]]!r}) name the same argument; pass "
+                                     f"only `{new}`")
             return function(*args, **_rename(renames, kwargs, 3))
 
         wrapper.__renamed__ = {**getattr(function, "__renamed__", {}), **renames}  # type: ignore[attr-defined]
@@ -211,7 +233,10 @@ def module_aliases(module: str, aliases: dict[str, tuple[str, Callable[[], Any]]
         if name not in aliases:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
         new, load = aliases[name]
-        warn_renamed(f"{module}.{name}", f"{module}.{new}")
+        # `from package import old` asks twice: importlib's _handle_fromlist (hasattr), then
+        # the import itself; only the second warns, so that one line gives one warning
+        if sys._getframe(1).f_code.co_name != "_handle_fromlist":
+            warn_renamed(f"{module}.{name}", f"{module}.{new}")
         return load()
 
     return __getattr__

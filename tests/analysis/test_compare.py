@@ -197,3 +197,51 @@ def test_deprecated_names_of_compare_warn_and_still_work(counts):
     with pytest.warns(FutureWarning, match=r"`upsample` is deprecated .* use `upscale_factor`"):
         c = compare(8, 4, 3, 10, upsample=2, measure=False)
     assert c.config["upscale_factor"] == 2 and c.baseline == "transposed"
+
+
+@pytest.mark.parametrize("repeats", [1, 2])
+def test_too_few_repeats_claim_no_ratio_outside_the_noise(repeats):
+    """One or two repeats have no spread: every latency ratio is marked as noise (the bars'
+    '~' and the tables'), never a confident 4.8x from a single sample; the footer says why."""
+    from convzoo.viz.bars import comparison_bars_svg
+
+    c = compare(8, 8, 3, 8, repeats=repeats, warmup=0)
+    others = [v for v in c.variants if v.name != c.baseline]
+    assert others and all(v.noise == {"forward": True, "forward_backward": True}
+                          for v in others)
+    assert f"Too few repeats to judge ({repeats} < 3)" in c.footer()
+    assert comparison_bars_svg(c).count("inside the noise") >= 2 * len(others)
+
+
+def test_compare_prose_uses_the_row_names():
+    """V13: the row called 'conv' is 'conv' in the notes and the help too (not 'standard'),
+    and the upsampling variants are subpixel / resize_conv (not sub-pixel / resize-conv)."""
+    import contextlib
+
+    from convzoo.cli.main import main
+
+    c = compare(8, 16, 3, 8, measure=False)
+    up = compare(4, 4, 3, 6, upscale_factor=2, measure=False)
+    help_text = io.StringIO()
+    with contextlib.redirect_stdout(help_text):
+        assert main(["compare", "--help"]) == 0
+    for text in (str(c.to_json()), c.footer(), up.footer(), help_text.getvalue(),
+                 compare.__doc__):
+        flat = " ".join(text.split())
+        for old in ("standard", "sub-pixel", "resize-conv"):
+            assert old not in flat, (old, flat[:200])
+    assert c["separable"].seed_000 == "low (about 1/9 of conv)"
+
+
+@pytest.mark.parametrize("code", ["from convzoo.analysis import Variant",
+                                  "from convzoo.analysis.compare import Variant",
+                                  "import convzoo.analysis as a; a.Variant"])
+def test_one_line_using_the_old_name_warns_once(code):
+    """A9: `from package import old` used to warn twice (importlib's hasattr, then the
+    import); every form warns exactly once, naming the new name."""
+    import subprocess
+    import sys
+
+    err = subprocess.run([sys.executable, "-W", "always::FutureWarning", "-c", code],
+                         capture_output=True, text=True, check=True).stderr
+    assert err.count("FutureWarning") == 1 and "ComparisonRow" in err

@@ -45,7 +45,7 @@ def test_unknown_names_are_pinned():
 
 @pytest.mark.parametrize("typed, closest", [
     ("seperable", "separable"), ("depthwize", "depthwise"), ("trasnposed", "transposed"),
-    ("atrus", "atrous"), ("Sub-Pixle", "sub_pixel"), ("shufle", "shuffle"),
+    ("atrus", "dilated"), ("Sub-Pixle", "subpixel"), ("shufle", "shuffle"),
     ("deconv", "transposed"), ("Deconvolution", "transposed"),  # misnomers, never aliases
 ])
 def test_a_misspelled_name_gets_the_closest_one_not_fifty(typed, closest):

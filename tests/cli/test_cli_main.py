@@ -44,7 +44,7 @@ def test_no_command_prints_help_and_exits_2(capsys):
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["shape", "--in", "3"], "the following arguments are required"),
     (["shape", "--in", "three", "--out", "4", "-k", "3", "--input", "1,3,8,8"],
-     "argument --in: invalid int value: 'three'"),
+     "convzoo: error: `--in` (='three') must be one positive int"),
 ])
 def test_usage_errors_return_2_instead_of_raising(capsys, argv, fragment):
     code, out, err = run(capsys, *argv)

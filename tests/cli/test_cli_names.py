@@ -111,7 +111,10 @@ def test_animate_reads_the_new_factor_flags(capsys, tmp_path):
      "(='mobilenet_v3') is not a zoo model; did you mean 'mobilenet_v2'? "),
     (["report", "--variants", "grouped,atrus", "-o", "r.html"],
      "convzoo: error: `variants` entry (='atrus') is not a report section; did you mean "
-     "'atrous'? "),
+     "'dilated'? "),  # the vocabulary's word, not the alias 'atrous'
+    (["report", "--variants", "gruoped", "-o", "r.html"],
+     "convzoo: error: `variants` entry (='gruoped') is not a report section; did you mean "
+     "'group'? "),
 ])
 def test_misspelled_names_get_the_closest_valid_one(capsys, argv, message):
     code, out, err = run(capsys, *argv)
@@ -125,3 +128,49 @@ def test_parse_input_is_a_deprecated_alias_of_the_one_parser():
     with pytest.warns(FutureWarning, match=r"`convzoo.cli.output.parse_input` is deprecated .* "
                                            r"use `convzoo.text.parse_size`"):
         assert parse_input("2,4,8,8", 4) == parse_size("2,4,8,8", "--input", 4) == ((8, 8), 2, 4)
+
+
+@pytest.mark.parametrize("order", [("--kernel", "3", "-k", "5"), ("-k", "5", "--kernel", "3"),
+                                   ("--kernel-size", "5", "--kernel=3")])
+def test_old_and_new_flag_at_once_is_an_error(capsys, order):
+    """docs/names.md: using both at once is an error (not: the last one wins)."""
+    code, out, err = run(capsys, "shape", "--in", "3", "--out", "8", *order, "--input",
+                         "1,3,8,8")
+    assert code == 2 and out == ""
+    assert "`--kernel` and " in err and "give only `--kernel-size`" in err
+
+
+def test_the_same_new_flag_twice_still_takes_the_last(capsys):
+    code, out, err = run(capsys, "shape", "--in", "3", "--out", "8", "-k", "3",
+                         "--kernel-size", "5", "--input", "1,3,8,8", "--json")
+    assert code == 0 and err == "" and json.loads(out)["output_shape"] == [1, 8, 4, 4]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["animate", "group", "--in", "4", "--out", "4", "-g", "2x2", "--input", "5x5"],
+     "`--groups` (='2x2') must be one positive int"),
+    (["animate", "conv", "--in", "0", "--out", "4", "--input", "5x5"],
+     "`--in` (='0') must be one positive int"),
+    (["animate", "subpixel", "--upscale-factor", "2x2"],
+     "`--upscale-factor` (='2x2') must be one positive int"),
+    (["shape", "--in", "3", "--out", "8", "-k", "3", "-g", "x", "--input", "1,3,8,8"],
+     "`--groups` (='x') must be one positive int"),
+    (["compare", "--in", "4", "--out", "2", "-k", "3", "--input", "5", "--no-measure",
+      "--upscale-factor", "0"], "`--upscale-factor` (='0') must be one positive int"),
+])
+def test_single_int_flags_are_read_by_the_one_parser(capsys, tmp_path, argv, message):
+    """P19/P20: the text parser /api/conv uses (convzoo.text.parse_int), one error line."""
+    out = ["-o", str(tmp_path / "a.gif")] if argv[0] == "animate" else []
+    code, _, err = run(capsys, *argv, *out)
+    assert code == 2 and err == f"convzoo: error: {message}\n"
+
+
+def test_abbreviations_never_name_a_hidden_old_flag(capsys, tmp_path):
+    """A18: `--kern` is `--kernel-size` (was: 'ambiguous option: --kern could match
+    --kernel-size, --kernel', advertising the hidden old flag); the hidden `--factor` is not
+    offered either."""
+    code, out, err = run(capsys, "shape", "--in", "3", "--out", "8", "--kern", "5", "--input",
+                         "1,3,8,8", "--json")
+    assert code == 0 and err == "" and json.loads(out)["output_shape"] == [1, 8, 4, 4]
+    code, _, err = run(capsys, "animate", "subpixel", "--f", "2", "-o", str(tmp_path / "a.gif"))
+    assert code == 2 and "--fps, --frame" in err and "--factor" not in err

@@ -68,7 +68,7 @@ def test_transposed(capsys):
     assert data["formulas"][0] == "(16 - 1)*2 - 1 - 1 + 1*(4-1) + 0 + 1 = 32"
     assert data["receptive_field"][0] == {"r": "5/2", "S": "1/2", "P": 1}
     code, out, _ = run(capsys, "shape", *argv)
-    assert code == 0 and "transposed conv: (2, 3, 16, 16) -> (2, 16, 32, 32)" in out
+    assert code == 0 and "transposed: (2, 3, 16, 16) -> (2, 16, 32, 32)" in out
     assert "crop (1, 1), output_padding 0" in out and "r=5/2 S=1/2 P=1" in out
 
 
@@ -178,3 +178,21 @@ def test_piped_text_has_no_ansi_codes_even_when_color_is_forced(capsys, monkeypa
 def test_errors_are_pinned_one_liners(capsys, argv, message):
     code, out, err = run(capsys, "shape", *argv)
     assert (code, out, err) == (2, "", f"convzoo: error: {message}\n")
+
+
+@pytest.mark.parametrize(("argv", "kind"), [
+    (["--in", "4", "--out", "8", "-k", "3", "-g", "2", "--input", "1,4,8,8"], "group"),
+    (["--in", "4", "--out", "4", "-k", "3", "-g", "4", "--input", "1,4,8,8"], "depthwise"),
+    (["--in", "4", "--out", "8", "-k", "1", "--input", "1,4,8,8"], "pointwise"),
+    (["--in", "4", "--out", "8", "-k", "3", "-d", "2", "--input", "1,4,8,8"], "dilated"),
+    (["--in", "4", "--out", "8", "-k", "3", "--input", "1,4,6,8,8"], "conv3d"),
+    (["--in", "4", "--out", "8", "-k", "3", "-s", "2", "--transposed", "--input", "1,4,8,8"],
+     "transposed"),
+    (["--in", "4", "--out", "8", "-k", "3", "--input", "1,4,8,8"], "conv"),
+])
+def test_shape_names_the_variant_as_convspec_kind(capsys, argv, kind):
+    """The first line and --json's "kind" are ConvSpec.kind, the one vocabulary's word."""
+    assert main(["shape", *argv]) == 0
+    assert capsys.readouterr().out.startswith(f"{kind}: (1, 4, ")
+    assert main(["shape", *argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["kind"] == kind

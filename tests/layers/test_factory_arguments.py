@@ -120,6 +120,17 @@ def test_resize_conv_scale_factor_is_a_deprecated_alias_of_upscale_factor():
         assert "upscale_factor=2" in repr(ResizeConv(2, 3, upscale_factor=2))
 
 
+def test_new_name_by_position_and_old_name_by_keyword_is_the_same_error():
+    """ResizeConv(4, 4, 2, scale_factor=3): the documented ValueError naming both, not Python's
+    TypeError 'got multiple values' (which names neither the rule nor the old name)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # raised before any deprecation warning
+        with pytest.raises(ValueError, match=r"^`scale_factor` \(=3\) and `upscale_factor` "
+                                             r"\(=2\) name the same argument; pass only "
+                                             r"`upscale_factor`$"):
+            ResizeConv(4, 4, 2, scale_factor=3)
+
+
 def test_tracing_a_resize_conv_does_not_trip_the_deprecated_alias():
     """torch.jit.trace reads every attribute dir() lists; the alias is not among them, so a
     user who never wrote ``scale_factor`` gets no warning about it."""

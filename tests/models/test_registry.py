@@ -35,7 +35,7 @@ def test_unknown_config_field_lists_the_valid_ones():
 
 def test_declared_variants_are_names_of_the_one_vocabulary():
     with pytest.raises(ValueError, match=r"^`variants` \(='depthwise-separabel'\) is not a "
-                       r"variant name; did you mean 'depthwise_separable'\? Valid: conv, .* "
+                       r"variant name; did you mean 'separable'\? Valid: conv, .* "
                        r"\(model 'tiny'\)$"):
         register_model("tiny", config=_Config, description="a tiny model",
                        input_shape=(1, 1, 8, 8), variants=("depthwise-separabel",),

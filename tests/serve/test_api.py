@@ -224,12 +224,19 @@ def test_the_playground_reads_text_as_the_cli_does():
         "upscale_factor": 3}
     for argv, query in (((["conv", "--input", "3,4,4"]), dict(input="3,4,4")),
                         ((["conv", "-p", "smae"]), dict(p="smae")),
-                        ((["conv", "-k", "0"]), dict(k="0"))):
+                        ((["conv", "-k", "0"]), dict(k="0")),
+                        # single ints too (were argparse ints: "invalid int value")
+                        ((["group", "-g", "2x2"]), dict(g="2x2")),
+                        ((["group", "-g", "0"]), dict(g="0")),
+                        ((["conv", "--in", "0"]), dict(**{"in": "0"})),
+                        ((["conv", "--out", " x"]), dict(out=" x")),
+                        ((["subpixel", "--upscale-factor", "2x2"]), dict(factor="2x2"))):
         with pytest.raises(ValueError) as flag:
             cli(*argv)
         with pytest.raises(ValueError) as param:
             url(argv[0], **query)
         # the same rule, naming the flag or the parameter as the user wrote it
-        name = {"input": "--input", "p": "--padding", "k": "--kernel-size"}[next(iter(query))]
+        name = {"input": "--input", "p": "--padding", "k": "--kernel-size", "g": "--groups",
+                "in": "--in", "out": "--out", "factor": "--upscale-factor"}[next(iter(query))]
         assert str(flag.value) == str(param.value).replace(f"`{next(iter(query))}`",
                                                            f"`{name}`", 1)

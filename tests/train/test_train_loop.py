@@ -96,8 +96,9 @@ def test_resume_errors(tmp_path):
     ("nope", "digits", {}, "`name` (='nope') must be one of:"),
     ("digits_separable", "mnist", {}, "`data` (='mnist') must be one of: digits"),
     ("digits_separable", "digits", {"model_config": {"widht": 4}},
-     "unknown config field widht for model 'digits_separable' (SeparableClassifierConfig); "
-     "valid: base_channels, blocks, dropout, in_channels, num_classes"),
+     "unknown config field widht for model 'digits_separable' (SeparableClassifierConfig) "
+     "(did you mean 'base_channels'?); valid: base_channels, blocks, dropout, in_channels, "
+     "num_classes"),  # 'widht' is nearest the old name 'width': its new name is suggested
     ("digits_separable", "digits", {"model_config": {"base_channels": 0}},
      "`base_channels` (=0) must be a positive int"),
     ("clips_r2plus1d", "digits", {}, "model 'clips_r2plus1d' cannot take the input of data set "

@@ -6,9 +6,8 @@ stride) every applicable variant is built from ``convzoo.layers`` with ``'same'`
 (so they all give the same output shape), one row each, labelled with its variant's name:
 ``conv`` (the baseline), ``group`` (each ``g`` dividing both channel counts),
 ``shuffle_group``, ``separable``, ``flattened``, ``spatially_separable`` and ``dilated``
-(d=2). With ``upscale_factor=r`` the upsampling variants are compared instead: transposed
-conv (``transposed``, the baseline), sub-pixel conv (``subpixel``) and resize-conv
-(``resize_conv``), all giving ``in * r``. Each row's
+(d=2). With ``upscale_factor=r`` the upsampling variants are compared instead:
+``transposed`` (the baseline), ``subpixel`` and ``resize_conv``, all giving ``in * r``. Each row's
 ``kind`` is the variant's name in the one vocabulary (:class:`convzoo.arithmetic.Variant`),
 as :func:`convzoo.analysis.classify` reads it from the traced layer.
 
@@ -39,7 +38,14 @@ from convzoo.analysis.kinds import classify
 from convzoo.analysis.receptive import receptive_field
 from convzoo.analysis.summary import summary
 from convzoo.analysis.table import Column, Rendered, TableSpec, count
-from convzoo.analysis.timing import Timing, check_repeats, environment, interleaved, within_noise
+from convzoo.analysis.timing import (
+    MIN_JUDGED,
+    Timing,
+    check_repeats,
+    environment,
+    interleaved,
+    within_noise,
+)
 from convzoo.analysis.trace import trace
 from convzoo.arithmetic import check_int, is_int, to_tuple
 from convzoo.arithmetic.variants import resolve_alias
@@ -73,15 +79,16 @@ COMPARE_CONVENTIONS = (
     "warm-up first) on this machine; forward under torch.no_grad, forward+backward computes "
     "the gradients of the input and every parameter. Ratios are to the baseline row. "
     "'±' is half the interquartile range of the repeats; a ratio marked '~' is inside the "
-    "noise (the interquartile ranges of the row and the baseline overlap).",
+    "noise (the interquartile ranges of the row and the baseline overlap, or there are "
+    "fewer than 3 repeats: too few to judge).",
 )
 
-#: Seed 000 section 9's one-word compute estimate (relative to a standard conv), per variant.
+#: Seed 000 section 9's one-word compute estimate (relative to ``conv``), per variant.
 SEED_000 = {
     "conv": "-",
     "transposed": "medium",
     "dilated": "low (a large kernel's field, few params)",
-    "separable": "low (about 1/9 of standard)",
+    "separable": "low (about 1/9 of conv)",
     "flattened": "depends on the case",
     "group": "medium-low",
     "shuffle_group": "medium-low",
@@ -244,6 +251,9 @@ class Comparison(Rendered):
             lines.append(f"Measured: median of {self.repeats} interleaved repeats after "
                          f"{self.warmup} warm-up rounds; torch {env['torch']}, "
                          f"{env['threads']} threads, {env['device']} ({env['machine']}).")
+            if self.repeats < MIN_JUDGED:
+                lines.append(f"Too few repeats to judge ({self.repeats} < {MIN_JUDGED}): every "
+                             "latency ratio is marked '~' (inside the noise).")
         else:
             lines.append("Not measured (measure=False): counts only.")
         lines += [f"Convention: {c}" for c in self.conventions]
@@ -347,8 +357,8 @@ def _same_variants(cin: int, cout: int, k: tuple[int, ...], stride: tuple[int, .
     eff = tuple(ar.effective_kernel(v, 2) for v in k)
     big = ConvSpec(cin, cout, eff).params
     rows.append(("dilated d=2", lambda: Dilated(cin, cout, k, 2, stride, ndim=n),
-                 f"the standard conv's weights and MACs with a field of {'x'.join(map(str, eff))}"
-                 f" per output: a standard conv with that field has {big:,} params"))
+                 f"conv's weights and MACs with a field of {'x'.join(map(str, eff))} per "
+                 f"output: a conv with that field has {big:,} params"))
     return rows
 
 
@@ -433,7 +443,7 @@ def compare(
             a ``g`` not dividing both channel counts is skipped (listed in ``skipped``).
         upscale_factor: None (default) for the same-resolution variants, or the integer
             ``r >= 2`` by which each spatial size grows (as ``nn.PixelShuffle`` names it), to
-            compare transposed conv (the baseline), sub-pixel conv and resize-conv, all
+            compare ``transposed`` (the baseline), ``subpixel`` and ``resize_conv``, all
             producing ``in * r``. Called ``upsample`` before 0.2 (still accepted, with a
             warning).
         repeats: timed repeats (default 20); warmup: untimed rounds first (default 3).

@@ -18,7 +18,11 @@ from typing import Any, TypeVar
 from convzoo.arithmetic import is_int
 
 __all__ = ["Timing", "interleaved", "check_repeats", "quartiles", "within_noise", "spread_ms",
-           "environment"]
+           "environment", "MIN_JUDGED"]
+
+#: The fewest repeats whose interquartile range says anything: with fewer, every ratio is
+#: taken as inside the noise (one or two samples have no spread to compare).
+MIN_JUDGED = 3
 
 K = TypeVar("K", bound=Hashable)
 
@@ -62,11 +66,18 @@ def spread_ms(samples: Sequence[float]) -> float:
 
 def within_noise(a: Sequence[float], b: Sequence[float]) -> bool:
     """True when the interquartile ranges of two sets of times overlap: the ratio of their
-    medians is then inside the run-to-run noise and says nothing about which is faster.
+    medians is then inside the run-to-run noise and says nothing about which is faster. Also
+    True when either set has fewer than :data:`MIN_JUDGED` times: too few to judge.
 
-    >>> within_noise([1.0, 1.1, 1.2], [1.1, 1.2, 1.3]), within_noise([1.0, 1.1], [2.0, 2.1])
-    (True, False)
+    >>> within_noise([1.0, 1.1, 1.2], [1.1, 1.2, 1.3])
+    True
+    >>> within_noise([1.0, 1.1, 1.2], [2.0, 2.1, 2.2])
+    False
+    >>> within_noise([1.0], [50.0]), within_noise([1.0, 1.0], [50.0, 50.0])
+    (True, True)
     """
+    if min(len(a), len(b)) < MIN_JUDGED:
+        return True
     a1, _, a3 = quartiles(a)
     b1, _, b3 = quartiles(b)
     return a1 <= b3 and b1 <= a3

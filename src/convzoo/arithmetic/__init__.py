@@ -18,6 +18,7 @@ from convzoo.arithmetic.cost import (
     conv_weight_count,
     dtype_bytes,
     flops,
+    r2plus1d_mid_channels,
 )
 from convzoo.arithmetic.limits import (
     DEFAULT_MAX_ELEMENTS,
@@ -117,7 +118,7 @@ from convzoo.arithmetic.variants import (
 __all__ = [
     "DTYPE_BYTES", "ConvCost", "arithmetic_intensity", "bytes_moved", "conv_bias_adds",
     "conv_cost", "conv_macs", "conv_macs_formula", "conv_params", "conv_params_formula",
-    "conv_weight_count", "dtype_bytes", "flops",
+    "conv_weight_count", "dtype_bytes", "flops", "r2plus1d_mid_channels",
     "PADDING_MODES", "PADDING_STRINGS", "needs_input_size", "parse_padding",
     "resolve_padding", "same_padding", "transposed_same_padding", "resolve_transposed_padding",
     "ReceptiveField", "RFLayer", "chain", "compose", "conv_rf_layer", "largest",

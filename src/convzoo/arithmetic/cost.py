@@ -20,9 +20,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from convzoo.arithmetic.tuples import check_int, is_int
+from convzoo.arithmetic.tuples import check_int, is_int, to_tuple
 
 __all__ = [
+    "r2plus1d_mid_channels",
     "DTYPE_BYTES",
     "dtype_bytes",
     "conv_weight_count",
@@ -260,3 +261,15 @@ def conv_macs_formula(
         f"N*C_out*prod(out)*(C_in/g)*prod(k) = {batch}*{out_channels}*{o}*"
         f"({in_channels}/{groups})*{k} = {total}"
     )
+
+
+def r2plus1d_mid_channels(in_channels: int, out_channels: int, kernel_size: object) -> int:
+    """The R(2+1)D paper's rule: ``M = floor(t*k_h*k_w*C_in*C_out / (k_h*k_w*C_in + t*C_out))``,
+    which gives the (2+1)D block the parameter count of the full ``t x k_h x k_w`` conv.
+
+    >>> r2plus1d_mid_channels(64, 64, 3)
+    144
+    """
+    t, kh, kw = to_tuple(kernel_size, 3, "kernel_size", "positive")
+    return max((t * kh * kw * in_channels * out_channels)
+               // (kh * kw * in_channels + t * out_channels), 1)

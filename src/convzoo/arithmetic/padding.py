@@ -23,6 +23,7 @@ from typing import Any
 
 from convzoo.arithmetic.shape import Pair, effective_kernel
 from convzoo.arithmetic.tuples import broadcast_single, check_int, is_int, to_tuple
+from convzoo.names import did_you_mean
 
 __all__ = [
     "PADDING_STRINGS",
@@ -45,7 +46,7 @@ def padding_error(padding: Any) -> ValueError:
     return ValueError(
         f"`padding` (={padding!r}) must be one of 'valid', 'same', 'full', 'causal', "
         "a non-negative int, a tuple of ints (one per spatial dimension) or a tuple of "
-        "(before, after) pairs"
+        "(before, after) pairs" + did_you_mean(padding, PADDING_STRINGS)
     )
 
 

@@ -140,7 +140,7 @@ def variant_among(name: str | Variant, allowed: Sequence[str], argument: str) ->
     if key in allowed:
         return key
     raise ValueError(unknown_name(argument, name, allowed, f"{argument} name",
-                                  [a for a, v in ALIASES.items() if v in allowed],
+                                  {a: v for a, v in ALIASES.items() if v in allowed},
                                   suggestion=None if not isinstance(name, str) else
                                   suggestion_for(name)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from convzoo.cli.output import check_output_file, console
+from convzoo.cli.output import check_output_file, console, int_flag
 from convzoo.cli.shape import spec_arguments, spec_options
 from convzoo.names import deprecated_message
 from convzoo.text import parse_ints, parse_size
@@ -43,11 +43,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "shape 1,C,H,W as `summary` takes it (C then sets --in)")
     p.add_argument("--mode", help="transposed only: " + " or ".join(MODES)
                    + " (default zero-insertion)")
-    p.add_argument("--upscale-factor", type=int, help="pixel_shuffle, subpixel, resize_conv: "
+    int_flag(p, "--upscale-factor", help="pixel_shuffle, subpixel, resize_conv: "
                    "r, by which each spatial size grows (default 2)")
-    p.add_argument("--downscale-factor", type=int, help="pixel_unshuffle: r, by which each "
+    int_flag(p, "--downscale-factor", help="pixel_unshuffle: r, by which each "
                    "spatial size shrinks (default 2)")
-    p.add_argument("--factor", type=int, help=argparse.SUPPRESS)  # before 0.2: either factor
+    int_flag(p, "--factor", help=argparse.SUPPRESS)  # before 0.2: either factor
     p.add_argument("--rates", help="aspp only: dilation rates of the branches, e.g. 2,3")
     p.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
     p.add_argument("--frame", type=int, default=0, help="frame written to .svg (default 0)")

@@ -10,7 +10,7 @@ import argparse
 
 from convzoo.cli.output import output_arguments, renamed_flag, show
 from convzoo.cli.shape import spec_arguments, spec_options
-from convzoo.text import parse_ints, parse_size, per_axis
+from convzoo.text import parse_int, parse_ints, parse_size, per_axis
 
 __all__ = ["add_parser", "run"]
 
@@ -21,8 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "compare", help="conv vs group, shuffle_group, separable, flattened, dilated... measured",
         description="Build every variant of one layer configuration and compare params, MACs, "
         "bytes, arithmetic intensity, receptive field and measured latency (forward and "
-        "forward+backward, interleaved medians), each as a ratio to the standard conv. With "
-        "--upscale-factor r: transposed conv vs sub-pixel conv vs resize-conv.",
+        "forward+backward, interleaved medians), each as a ratio to conv. With "
+        "--upscale-factor r: transposed vs subpixel vs resize_conv.",
     )
     spec_arguments(p, only=("in_channels", "out_channels", "kernel_size", "stride"))
     p.add_argument("--input", required=True,
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=None,
                    help="batch size N (default 1, or N of an N,C,H,W --input)")
     p.add_argument("--groups", default="2,4", help="group counts to try (default 2,4)")
-    renamed_flag(p, "--upscale-factor", old=("--upsample",), type=int, default=None,
+    renamed_flag(p, "--upscale-factor", old=("--upsample",), parse=parse_int, default=None,
                  help="compare the upsampling variants for this factor r instead (formerly "
                  "--upsample)")
     p.add_argument("--repeats", type=int, default=20, help="timed repeats (default 20)")

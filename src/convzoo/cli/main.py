@@ -23,11 +23,23 @@ SUBCOMMANDS = ("tour", "shape", "solve", "summary", "rf", "compare", "profile", 
                "serve", "train", "bench", "decompose", "advise")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, but an abbreviation that also matches a visible flag never matches a
+    hidden one (a deprecated spelling, ``help=SUPPRESS``): ``--kern`` is ``--kernel-size``,
+    and no error names the hidden ``--kernel``. Subcommands' parsers are of this class too."""
+
+    def _get_option_tuples(self, option_string: str) -> list:  # type: ignore[override]
+        tuples = super()._get_option_tuples(option_string)
+        shown = [t for t in tuples if t[1] not in getattr(t[0], "old", ())
+                 and t[0].help != argparse.SUPPRESS]
+        return shown or tuples
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser with every subcommand registered, or only the subcommand ``only``."""
     from importlib import import_module
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="convzoo",
         description="Every convolution used in deep learning: build, compute, count, see, "
         "train and run them fast.",
@@ -58,14 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_command(argv))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(argv)  # a flag read by convzoo.text may raise ValueError
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.func(args) or 0)
     except SystemExit as stop:  # --help, --version and usage errors
         return stop.code if isinstance(stop.code, int) else int(stop.code is not None)
-    if getattr(args, "func", None) is None:
-        parser.print_help(sys.stderr)
-        return 2
-    try:
-        return int(args.func(args) or 0)
     except ValueError as e:
         message = " ".join(str(e).splitlines())  # one line, whatever the message
         print(f"convzoo: error: {message}", file=sys.stderr)

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -21,12 +22,13 @@ from rich.table import Table
 
 from convzoo.names import deprecated_message, renamed_function
 from convzoo.paths import check_output_dir, check_output_file
-from convzoo.text import expand_axes, parse_ints, parse_padding, parse_size, per_axis
+from convzoo.text import expand_axes, parse_int, parse_ints, parse_padding, parse_size, per_axis
 
 __all__ = [
     "check_output_dir",
     "check_output_file",
     "console",
+    "int_flag",
     "print_pairs",
     "parse_ints",
     "parse_padding",
@@ -71,9 +73,26 @@ def print_pairs(out: Console, rows: list[tuple[str, str]]) -> None:
     out.print(table)
 
 
-class _Renamed(argparse.Action):
-    """Stores like ``'store'``; the old spelling of the flag (:func:`renamed_flag`) also works,
-    with a warning on stderr."""
+class _Stored(argparse.Action):
+    """Stores like ``'store'``, reading the text with ``parse(text, flag)`` when given (one of
+    :mod:`convzoo.text`'s parsers, so that a flag and the playground's parameter of the same
+    value give the same error; its ``ValueError`` reaches ``main``: ``convzoo: error: ...``)."""
+
+    def __init__(self, option_strings: list[str], dest: str,
+                 parse: Callable[[str, str], Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.parse = parse
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if self.parse is not None:
+            values = self.parse(values, max(self.option_strings, key=len))
+        setattr(namespace, self.dest, values)
+
+
+class _Renamed(_Stored):
+    """Stores like :class:`_Stored`; the old spelling of the flag (:func:`renamed_flag`) also
+    works, with a warning on stderr."""
 
     def __init__(self, option_strings: list[str], dest: str, old: tuple[str, ...] = (),
                  **kwargs: Any) -> None:
@@ -82,18 +101,36 @@ class _Renamed(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
-        if option_string in self.old:
-            new = max(self.option_strings, key=len)
+        new = max(self.option_strings, key=len)
+        seen = getattr(namespace, "_renamed_spellings", None)
+        if seen is None:
+            seen = {}
+            namespace._renamed_spellings = seen
+        is_old = option_string in self.old
+        before = seen.setdefault(self.dest, (option_string, is_old))
+        if before[1] != is_old:  # the old and the new spelling both given
+            old = option_string if is_old else before[0]
+            given = before[0] if is_old else option_string
+            parser.error(f"`{old}` and `{given}` name the same option ({old} is the deprecated "
+                         f"spelling); give only `{new}`")
+        if is_old:
             print(f"convzoo: warning: {deprecated_message(option_string, new)}",
                   file=sys.stderr)
-        setattr(namespace, self.dest, values)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def int_flag(p: argparse.ArgumentParser, *flags: str, **kwargs: Any) -> argparse.Action:
+    """``p.add_argument(*flags, **kwargs)`` for a flag holding one positive int, read by
+    :func:`convzoo.text.parse_int` (as ``/api/conv`` reads its parameter): ``-g 2x2`` fails with
+    "`--groups` (='2x2') must be one positive int", not argparse's own wording."""
+    return p.add_argument(*flags, action=_Stored, parse=parse_int, **kwargs)
 
 
 def renamed_flag(p: argparse.ArgumentParser, *flags: str, old: tuple[str, ...],
                  **kwargs: Any) -> argparse.Action:
     """``p.add_argument(*flags, **kwargs)``, also reading the ``old`` spellings of the flag
     (kept for one release: each use prints a warning on stderr; ``--help`` shows the new
-    spellings only)."""
+    spellings only). ``parse``: as :func:`int_flag`'s."""
     action = p.add_argument(*flags, *old, action=_Renamed, old=old, **kwargs)
     action.option_strings = [f for f in action.option_strings if f not in old]  # help, errors
     return action

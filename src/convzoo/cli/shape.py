@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from convzoo.cli.output import console, emit_json, print_pairs, renamed_flag
+from convzoo.cli.output import console, emit_json, int_flag, print_pairs, renamed_flag
 from convzoo.spec import ConvSpec
 from convzoo.text import parse_ints, parse_padding, parse_shape, per_axis
 
@@ -46,10 +46,10 @@ def spec_arguments(p: argparse.ArgumentParser, required: bool = True,
         return f"{text} (default {_DEFAULTS[name]})" if required else text
 
     flags: dict[str, Callable[[], object]] = {
-        "in_channels": lambda: p.add_argument(
-            "--in", dest="in_channels", type=int, required=required, help="C_in"),
-        "out_channels": lambda: p.add_argument(
-            "--out", dest="out_channels", type=int, required=required, help="C_out"),
+        "in_channels": lambda: int_flag(
+            p, "--in", dest="in_channels", required=required, help="C_in"),
+        "out_channels": lambda: int_flag(
+            p, "--out", dest="out_channels", required=required, help="C_out"),
         "kernel_size": lambda: renamed_flag(
             p, "-k", "--kernel-size", old=("--kernel",), dest="kernel_size", required=required,
             help="kernel size: 3 or 3x5 (formerly --kernel)"),
@@ -61,8 +61,8 @@ def spec_arguments(p: argparse.ArgumentParser, required: bool = True,
         "dilation": lambda: p.add_argument(
             "-d", "--dilation", default=default("dilation"),
             help=shown("dilation", "dilation: 2 or 2x1")),
-        "groups": lambda: p.add_argument(
-            "-g", "--groups", type=int, default=default("groups"),
+        "groups": lambda: int_flag(
+            p, "-g", "--groups", default=default("groups"),
             help=shown("groups", "channel groups")),
         "bias": lambda: p.add_argument("--no-bias", action="store_true",
                                        help="the conv has no bias"),
@@ -131,6 +131,7 @@ def report(spec: ConvSpec, shape: tuple[int, ...], dtype: str) -> dict:
     return {
         "input_shape": shape,
         "output_shape": out,
+        "kind": str(spec.kind),
         "transposed": spec.transposed,
         "formulas": spec.output_formulas(shape),
         "padding": spec.resolved_padding(spatial),
@@ -169,8 +170,7 @@ def run(args: argparse.Namespace) -> int:
         emit_json(data)
         return 0
     c = console()
-    kind = "transposed conv" if data["transposed"] else "conv"
-    c.print(f"{kind}: {data['input_shape']} -> [bold]{data['output_shape']}[/]")
+    c.print(f"{data['kind']}: {data['input_shape']} -> [bold]{data['output_shape']}[/]")
     axes = zip(data["formulas"], data["padding"], data["output_padding"])
     for axis, (formula, pad, extra) in enumerate(axes):
         if data["transposed"]:  # padding crops a transposed conv's output

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from convzoo.arithmetic import to_tuple
+from convzoo.arithmetic import r2plus1d_mid_channels, to_tuple
 from convzoo.layers.base import Conv, add_batch, chain_repr
 from convzoo.layers.factorized import axis_padding
 from convzoo.layers.registry import register
@@ -16,18 +16,6 @@ from convzoo.layers.separable import build_activation, build_norm
 from convzoo.spec import ConvSpec
 
 __all__ = ["R2Plus1D", "r2plus1d_mid_channels"]
-
-
-def r2plus1d_mid_channels(in_channels: int, out_channels: int, kernel_size: Any) -> int:
-    """The paper's rule: ``M = floor(t*k_h*k_w*C_in*C_out / (k_h*k_w*C_in + t*C_out))``, which
-    gives the (2+1)D block the parameter count of the full ``t x k_h x k_w`` conv.
-
-    >>> r2plus1d_mid_channels(64, 64, 3)
-    144
-    """
-    t, kh, kw = to_tuple(kernel_size, 3, "kernel_size", "positive")
-    return max((t * kh * kw * in_channels * out_channels)
-               // (kh * kw * in_channels + t * out_channels), 1)
 
 
 def _examples() -> list[tuple[nn.Module, tuple[int, ...]]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch.nn as nn
 
-from convzoo.names import unknown_name
+from convzoo.names import did_you_mean, unknown_name
 
 __all__ = ["LayerEntry", "REGISTRY", "register", "create", "available", "refuse_script"]
 
@@ -97,7 +97,7 @@ def create(kind: str, **arguments: Any) -> nn.Module:
 
     name = resolve_alias(kind) if isinstance(kind, str) else kind
     if name not in REGISTRY:
-        aliases = [a for a, v in ALIASES.items() if v in REGISTRY]
+        aliases = {a: v for a, v in ALIASES.items() if v in REGISTRY}
         raise ValueError(unknown_name("kind", kind, sorted(REGISTRY), "layer kind", aliases,
                                       ALIAS_NOTE, suggestion_for(kind) if isinstance(kind, str)
                                       else None))
@@ -111,7 +111,8 @@ def create(kind: str, **arguments: Any) -> nn.Module:
     if unknown:
         raise ValueError(
             f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for "
-            f"{kind!r} ({cls.__name__}); valid: {', '.join(accepted)}"
+            f"{kind!r} ({cls.__name__}){did_you_mean(unknown[0], accepted, renamed)}; valid: "
+            f"{', '.join(accepted)}"
         )
     missing = [
         p for p in accepted

@@ -16,7 +16,7 @@ from typing import Any
 import torch.nn as nn
 
 from convzoo.arithmetic.variants import variant
-from convzoo.names import renamed_keys, renames_of, unknown_name
+from convzoo.names import did_you_mean, renamed_keys, renames_of, unknown_name
 
 __all__ = ["ModelEntry", "MODELS", "register_model", "create", "available", "entry"]
 
@@ -116,11 +116,13 @@ def create(name: str, **config: Any) -> nn.Module:
     """
     e = entry(name)
     fields = [f.name for f in dataclasses.fields(e.config)]
-    config = renamed_keys(config, renames_of(e.config))  # old field names, with a warning
+    renames = renames_of(e.config)
+    config = renamed_keys(config, renames)  # old field names, with a warning
     unknown = sorted(set(config) - set(fields))
     if unknown:
         raise ValueError(
             f"unknown config field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-            f"for model {name!r} ({e.config.__name__}); valid: {', '.join(fields) or 'none'}"
+            f"for model {name!r} ({e.config.__name__})"
+            f"{did_you_mean(unknown[0], fields, renames)}; valid: {', '.join(fields) or 'none'}"
         )
     return e.build(e.config(**config))

@@ -48,6 +48,10 @@ PARAMETERS = {
     "mode": "mode", "factor": "upscale_factor", "rates": "rates",
 }
 _SINGLE = ("in", "out", "g", "factor")
+#: Other names of a parameter's concept (the CLI's flags, torch's words): suggested as the key.
+_CONCEPTS = {"kernel": "k", "in_channels": "in", "out_channels": "out", "groups": "g",
+             "upsample": "factor", "downscale_factor": "factor", "scale_factor": "factor",
+             "max_frames": "frames", "input_size": "input"}
 _ZERO_OK = ("op",)
 
 
@@ -58,8 +62,11 @@ def _options(params: Mapping[str, str], kind: str) -> dict[str, Any]:
 
     unknown = sorted(set(params) - set(PARAMETERS) - {"kind", "frames"})
     if unknown:
+        long_names = {name: key for key, name in PARAMETERS.items()}  # kernel_size -> k
         raise ValueError(f"unknown parameter {unknown[0]!r}; valid: kind, frames, "
-                         + ", ".join(PARAMETERS) + did_you_mean(unknown[0], PARAMETERS))
+                         + ", ".join(PARAMETERS)
+                         + did_you_mean(unknown[0], [*PARAMETERS, "kind", "frames"],
+                                        {**long_names, **_CONCEPTS}))
     opts: dict[str, Any] = {}
     for key in sorted(PARAMETERS, key=lambda k: k == "input"):  # input last: it reads `in`
         name, text = PARAMETERS[key], str(params.get(key, "")).strip()

@@ -66,6 +66,31 @@ def _copy_row(label: str, scene: Scene) -> tuple[dict, list]:
     return row, [layer] * n
 
 
+def _norm_row(label: str, channels: int, shape: tuple[int, ...]) -> dict:
+    """A BatchNorm counted but not drawn: its affine weight and bias; its per-element scale and
+    shift are no multiply-accumulates (as torch's ``FlopCounterMode`` counts)."""
+    n = len(shape) - 2
+    return {"stage": label, "input": list(shape), "output": list(shape), "formulas": [],
+            "params": 2 * channels, "params_formula": f"2·C = 2·{channels} (weight and bias)",
+            "macs": 0, "macs_formula": "a per-channel scale and shift, not counted as MACs",
+            "bytes": ar.bytes_moved([math.prod(shape), math.prod(shape)]),
+            "rf": [_rf_text(ar.chain([ar.RFLayer(1, 1, 0)]))] * n}
+
+
+def _then_rows(scene: Scene) -> tuple[list[dict], list[int] | None]:
+    """The rows counted after ``scene``'s stage but not drawn (``meta['then']``: BatchNorms,
+    ASPP's image pooling and projection), and the output shape one of them sets, if any."""
+    rows, output = [], None
+    for part in scene.meta.get("then", ()):
+        if "norm" in part:
+            rows.append(_norm_row(part["label"], part["norm"], tuple(part["shape"])))
+        else:
+            rows.append(_conv_row(part["label"], part["spec"], tuple(part["shape"]))[0])
+            if part.get("output"):
+                output = rows[-1]["output"]
+    return rows, output
+
+
 def _label(scene: Scene) -> str:
     return scene.caption[0].split(":")[0] if scene.caption else ""
 
@@ -78,6 +103,7 @@ def animation_numbers(scenes: Sequence[Scene]) -> dict[str, Any]:
     rows: list[dict] = []
     chain_layers: list[list] = []  # sequential stages: per stage, its per-axis layers
     branch_fields: list[list] = []
+    output: list[int] | None = None
     for _, scene in sorted(first.items()):
         if "specs" in scene.meta:  # a stack recorded in one frame (WaveNet)
             for i, (spec, shape) in enumerate(scene.meta["specs"]):
@@ -89,10 +115,17 @@ def animation_numbers(scenes: Sequence[Scene]) -> dict[str, Any]:
                                     tuple(scene.meta["input_shape"]))
             rows.append(row)
             (branch_fields if scene.meta.get("branch") else chain_layers).append(layers)
+            output = None if scene.meta.get("branch") else row["output"]
         elif "copy" in scene.meta and scene.meta.get("input_shape"):
             row, layers = _copy_row(_label(scene), scene)
             rows.append(row)
             chain_layers.append(layers)
+            output = row["output"]
+        if "specs" in scene.meta:
+            output = rows[-1]["output"]
+        extra, joined = _then_rows(scene)
+        rows += extra
+        output = joined or output
     axes = max((len(ls) for ls in chain_layers + branch_fields), default=0)
     rf = []
     for a in range(axes):
@@ -103,5 +136,5 @@ def animation_numbers(scenes: Sequence[Scene]) -> dict[str, Any]:
         rf.append(_rf_text(field))
     totals = {"params": sum(r["params"] for r in rows), "macs": sum(r["macs"] for r in rows),
               "bytes": sum(r["bytes"] for r in rows), "rf": rf,
-              "output": rows[-1]["output"] if rows and not branch_fields else None}
+              "output": output}
     return {"stages": rows, "totals": totals}

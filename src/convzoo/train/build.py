@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from convzoo.names import renamed_keys, renames_of
+from convzoo.names import did_you_mean, renamed_keys, renames_of
 from convzoo.train.data.base import TaskData
 from convzoo.train.tasks import Task
 
@@ -36,11 +36,13 @@ def model_config(name: str, data: TaskData, overrides: dict[str, Any]) -> dict[s
 
     e = entry(name)  # ValueError listing the zoo if unknown
     fields = {f.name for f in dataclasses.fields(e.config)}
-    overrides = renamed_keys(overrides, renames_of(e.config))  # old names, with a warning
+    renames = renames_of(e.config)
+    overrides = renamed_keys(overrides, renames)  # old names, with a warning
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown config field {', '.join(unknown)} for model {name!r} "
-                         f"({e.config.__name__}); valid: {', '.join(sorted(fields)) or 'none'}")
+                         f"({e.config.__name__}){did_you_mean(unknown[0], fields, renames)}; "
+                         f"valid: {', '.join(sorted(fields)) or 'none'}")
     config = {k: v for k, v in data.model_config.items() if k in fields}
     config.update(overrides)
     return dataclasses.asdict(e.config(**config))

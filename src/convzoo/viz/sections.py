@@ -226,5 +226,5 @@ def section(name: str) -> Section:
             return s
     raise ValueError(unknown_name(
         "`variants` entry", name, SECTION_NAMES, "report section",
-        [a for a, v in ALIASES.items() if v in SECTION_NAMES], ALIAS_NOTE,
+        {a: v for a, v in ALIASES.items() if v in SECTION_NAMES}, ALIAS_NOTE,
         suggestion_for(name) if isinstance(name, str) else None))

@@ -107,58 +107,85 @@ def _axis_kernel(n: int, axis: int, k: int) -> tuple[int, ...]:
 
 
 def flattened(opts: dict, limit: int) -> list[Scene]:
-    """Jin et al.: a 1-D conv across channels, then one along each spatial axis."""
+    """Jin et al.: a 1-D conv across channels, then one along each spatial axis (the layer
+    ``convzoo.create('flattened', ...)``: no bias but on the last stage)."""
     n, c = len(opts["input_size"]), opts["out_channels"]
     k = single_int("kernel_size", opts["kernel_size"], "flattened")
-    specs = [(ConvSpec(opts["in_channels"], c, 1, ndim=n), "lateral 1-D conv across channels")]
+    specs = [(ConvSpec(opts["in_channels"], c, 1, ndim=n, bias=False),
+              "lateral 1-D conv across channels")]
     for a, name in enumerate(axis_names(n)):
         spec = ConvSpec(c, c, _axis_kernel(n, a, k), padding=_axis_padding(n, a, opts["padding"]),
-                        groups=c)
+                        groups=c, bias=a == n - 1)
         specs.append((spec, f"1-D conv along {name} (per channel)"))
     return stages(input_of(opts), specs, limit)
 
 
 def spatially_separable(opts: dict, limit: int) -> list[Scene]:
-    """k x 1, then 1 x k (one dense 1-D conv per axis)."""
+    """k x 1, then 1 x k (one dense 1-D conv per axis; as the layer
+    ``convzoo.create('spatially_separable', ...)``, only the last has a bias)."""
     n = len(opts["input_size"])
     k = single_int("kernel_size", opts["kernel_size"], "spatially_separable")
     specs, c = [], opts["in_channels"]
     for a, name in enumerate(axis_names(n)):
         kernel = _axis_kernel(n, a, k)
         spec = ConvSpec(c, opts["out_channels"], kernel,
-                        padding=_axis_padding(n, a, opts["padding"]))
+                        padding=_axis_padding(n, a, opts["padding"]), bias=a == n - 1)
         specs.append((spec, f"{'x'.join(map(str, kernel))} conv along {name}"))
         c = opts["out_channels"]
     return stages(input_of(opts), specs, limit)
 
 
 def r2plus1d(opts: dict, limit: int) -> list[Scene]:
-    """R(2+1)D: a 1 x k x k spatial conv, then a k x 1 x 1 temporal conv."""
+    """R(2+1)D as the layer ``convzoo.create('r2plus1d', ...)`` builds it: a 1 x k x k spatial
+    conv to ``M`` channels (the paper's rule, :func:`convzoo.arithmetic.r2plus1d_mid_channels`),
+    a BatchNorm (counted, not drawn), then a k x 1 x 1 temporal conv; 'same' padding, no bias."""
     if len(opts["input_size"]) != 3:
         raise ValueError(f"`input_size` (={opts['input_size']!r}) must have 3 spatial sizes "
                          "(T, H, W) for kind 'r2plus1d'")
     k = single_int("kernel_size", opts["kernel_size"], "r2plus1d")
-    p = k // 2
     c_in, c_out = opts["in_channels"], opts["out_channels"]
-    spatial = ConvSpec(c_in, c_out, (1, k, k), padding=((0, 0), (p, p), (p, p)))
-    temporal = ConvSpec(c_out, c_out, (k, 1, 1), padding=((p, p), (0, 0), (0, 0)))
-    return stages(input_of(opts), [(spatial, f"1x{k}x{k} spatial conv (per frame)"),
-                                   (temporal, f"{k}x1x1 temporal conv (across frames)")], limit)
+    mid = ar.r2plus1d_mid_channels(c_in, c_out, k)
+    spatial = ConvSpec(c_in, mid, (1, k, k), padding="same", bias=False)
+    temporal = ConvSpec(mid, c_out, (k, 1, 1), padding="same", bias=False)
+    scenes = stages(input_of(opts), [(spatial, f"1x{k}x{k} spatial conv to M={mid} (per frame)"),
+                                     (temporal, f"{k}x1x1 temporal conv (across frames)")], limit)
+    shape = (1, mid, *opts["input_size"])
+    first = next(s for s in scenes if s.meta.get("stage") == 0)
+    first.meta["then"] = [{"label": f"BatchNorm3d({mid}) after the spatial conv", "norm": mid,
+                           "shape": shape}]
+    return scenes
 
 
 def aspp(opts: dict, limit: int) -> list[Scene]:
-    """ASPP: a 1x1 branch and 'same' dilated branches at several rates, on the same input."""
+    """ASPP as the layer ``convzoo.create('aspp', ...)`` builds it: a 1x1 branch and 'same'
+    dilated branches at several rates, on the same input (drawn); an image-pooling branch, the
+    BatchNorms and the 1x1 projection of the concatenation (counted, not drawn); no bias."""
     rates = tuple(opts["rates"])
     if not rates or not all(ar.is_int(r) and r >= 1 for r in rates):
         raise ValueError(f"`rates` (={opts['rates']!r}) must be one or more positive ints")
     c_in, c_out, n = opts["in_channels"], opts["out_channels"], len(opts["input_size"])
     k = single_int("kernel_size", opts["kernel_size"], "aspp")
-    specs = [(ConvSpec(c_in, c_out, 1, ndim=n), "1x1 conv")]
-    specs += [(ConvSpec(c_in, c_out, k, padding="same", dilation=r, ndim=n),
+    specs = [(ConvSpec(c_in, c_out, 1, ndim=n, bias=False), "1x1 conv")]
+    specs += [(ConvSpec(c_in, c_out, k, padding="same", dilation=r, ndim=n, bias=False),
                f"{k}x{k} conv, rate {r}") for r in rates]
     scenes = branches(input_of(opts), specs, limit)
-    total = c_out * len(specs)
+    count = len(specs) + 1  # and the image-pooling branch
+    total = c_out * count
     for s in scenes:
-        s.caption.insert(1, f"ASPP: {len(specs)} parallel branches on the same input, outputs "
-                            f"concatenated to {len(specs)}·{c_out} = {total} channels")
+        s.caption.insert(1, f"ASPP: {len(specs)} parallel branches drawn and an image-pooling "
+                            f"branch, outputs concatenated to {count}·{c_out} = {total} "
+                            f"channels, then a 1x1 projection to {c_out}")
+    size = tuple(opts["input_size"])
+    norm = {"norm": c_out, "shape": (1, c_out, *size)}
+    last = next(s for s in scenes if s.meta.get("stage") == len(specs) - 1)
+    last.meta["then"] = [
+        *({"label": f"BatchNorm after branch {i + 1}", **norm} for i in range(len(specs))),
+        {"label": "image pooling: global mean, then 1x1 conv",
+         "spec": ConvSpec(c_in, c_out, 1, ndim=n, bias=False), "shape": (1, c_in, *[1] * n)},
+        {"label": "BatchNorm after image pooling", "norm": c_out, "shape": (1, c_out, *[1] * n)},
+        {"label": f"1x1 projection of the {total} concatenated channels",
+         "spec": ConvSpec(total, c_out, 1, ndim=n, bias=False), "shape": (1, total, *size),
+         "output": True},
+        {"label": "BatchNorm after the projection", **norm},
+    ]
     return scenes
