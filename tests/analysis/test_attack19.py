@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from tests.analysis.oracle import check, positive_
 
 from convzoo.analysis import receptive_field
@@ -49,4 +50,56 @@ def test_where_with_a_constant_mask_between_alike_branches_stays_exact():
             return torch.where(torch.arange(6) < 3, x, x * 2)
 
     right, total, rf = check(Alike(), SHAPE)
+    assert rf.exact and right == total
+
+
+# ---------------------------------------------------------------------- B: masks in buffers
+class CausalBuffer(nn.Module):  # the attack's R09: causal attention, the mask a buffer
+    def __init__(self, additive: bool = False) -> None:
+        super().__init__()
+        mask = torch.ones(8, 8, dtype=torch.bool).tril()
+        if additive:  # the attack's R07: an additive float buffer of -inf
+            mask = torch.zeros(8, 8).masked_fill(~mask, float("-inf"))
+        self.register_buffer("m", mask)
+
+    def forward(self, x):  # (N, C, L): attention over L
+        t = x.transpose(1, 2)
+        return F.scaled_dot_product_attention(t, t, t, attn_mask=self.m).transpose(1, 2)
+
+
+class MaskedScores(nn.Module):  # scores + a float mask computed from a bool buffer
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("m", torch.ones(8, 8, dtype=torch.bool).tril())
+
+    def forward(self, x):
+        t = x.transpose(1, 2)
+        bias = (~self.m).float() * -1e9
+        return (torch.softmax(t @ t.transpose(1, 2) + bias, -1) @ t).transpose(1, 2)
+
+
+def test_an_attention_mask_held_in_a_buffer_is_flagged():
+    for model in (CausalBuffer(), CausalBuffer(additive=True), MaskedScores()):
+        right, total, rf = check(model.double(), (1, 2, 8), inputs=4)
+        assert not rf.exact, type(model).__name__
+        assert any("a mask the model holds" in n for n in rf.notes), rf.notes
+    rf = receptive_field(CausalBuffer(), (1, 2, 8), dtype=torch.float64)
+    assert rf.fields[0].span(0) == (0, 7)  # an upper bound: position 0 reads position 0
+
+
+def test_a_buffer_of_finite_numbers_is_still_a_generic_value():
+    class Bias(nn.Module):  # a relative position bias gathered by an index buffer (BEiT)
+        def __init__(self) -> None:
+            super().__init__()
+            self.tab = nn.Parameter(torch.rand(15))
+            i = torch.arange(8)
+            self.register_buffer("idx", i[:, None] - i[None, :] + 7)
+            self.register_buffer("scale", torch.tensor([0.5]))
+
+        def forward(self, x):
+            t = x.transpose(1, 2) * self.scale
+            att = t @ t.transpose(1, 2) + self.tab[self.idx]
+            return (torch.softmax(att, -1) @ t).transpose(1, 2)
+
+    right, total, rf = check(positive_(Bias(), _gen()), (1, 2, 8))
     assert rf.exact and right == total

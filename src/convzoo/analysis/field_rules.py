@@ -712,6 +712,10 @@ def step(node: Node, graph: Graph, states: Sequence[NodeField]) -> NodeField:
     failing on a pattern it does not handle gives the whole input, not exact."""
     try:
         out = _step(node, graph, states)
+        if node.attrs.get("mask_operand"):
+            out = inexact(out, f"{node.op}: with a mask the model holds (a bool buffer or "
+                               "one of -inf, or computed from one; the positions it cuts are "
+                               "unknown on meta tensors; upper bound)")
     except Exception as e:  # noqa: BLE001 - an unmodelled pattern must not stop the analysis
         like = states[node.inputs[0]] if node.inputs else states[0]
         out = degrade(like, _all(like), f"{node.op}: not modelled here ({type(e).__name__}), "

@@ -147,6 +147,10 @@ class _Recorder(TorchDispatchMode):
         self.strict = False
         self.writes = Writes()
         self.constants: set[int] = set()  # tensors made in forward from constants only
+        # masks held by the model (a bool buffer, a buffer of -inf) and what is computed
+        # from them or from any bool tensor not fed by the input: the positions they cut
+        # are unknown on meta tensors
+        self.masks: set[int] = set()
         self.last_outputs: list[torch.Tensor] = []
 
     # ------------------------------------------------------------------ bookkeeping
@@ -191,6 +195,13 @@ class _Recorder(TorchDispatchMode):
         if not outs:
             return out
         if not tracked:
+            if any(id(t) in self.masks for t in _tensors(args, kwargs)) or any(
+                    t.dtype == torch.bool and not all(
+                        id(u) in self.constants for u in _tensors(args, kwargs))
+                    for t in outs):
+                for t in outs:
+                    self.masks.add(id(t))
+                    self.keep.append(t)
             if params:
                 names = tuple(dict.fromkeys(params))
                 for t in outs:
@@ -220,6 +231,8 @@ class _Recorder(TorchDispatchMode):
         if any(id(t) in self.constants and id(t) not in self.producer and t.numel() > 1
                for t in _tensors(args, kwargs)):  # (a constant written into is traced)
             node.attrs["constant_operand"] = True
+        if _mask_operand(func, args, kwargs, self.masks):
+            node.attrs["mask_operand"] = True
         record_attrs(self, node, func, args, kwargs)
         self.nodes.append(node)
         for t in outs:
@@ -261,6 +274,17 @@ def _tensors(args: tuple, kwargs: dict) -> list[torch.Tensor]:
             if isinstance(t, torch.Tensor):
                 out.append(t)
     return out
+
+
+def _mask_operand(func: Any, args: tuple, kwargs: dict, masks: set[int]) -> bool:
+    """Whether a mask the model holds is an operand (other than the condition of ``where``
+    and ``masked_fill``, whose rule handles it)."""
+    if not masks:
+        return False
+    named = named_args(func, args, kwargs)
+    return any(id(t) in masks for k, v in named.items() if k not in ("condition", "mask")
+               for t in (v if isinstance(v, list | tuple) else (v,))
+               if isinstance(t, torch.Tensor))
 
 
 _WRITTEN: dict[Any, tuple[str, ...]] = {}
@@ -315,10 +339,21 @@ def _install_hooks(model: nn.Module, rec: _Recorder, outputs: dict) -> list[Any]
     return handles
 
 
-def _meta_state(model: nn.Module, dtype: torch.dtype) -> tuple[dict, dict[int, str], dict]:
+def _is_mask(b: torch.Tensor) -> bool:
+    """A buffer that may cut positions: a bool tensor, or one holding -inf/inf/NaN (an
+    additive attention mask; its values are read where the model has them)."""
+    if b.dtype == torch.bool:
+        return True
+    return (b.is_floating_point() and b.device.type != "meta"
+            and not bool(torch.isfinite(b).all()))
+
+
+def _meta_state(model: nn.Module, dtype: torch.dtype
+                ) -> tuple[dict, dict[int, str], dict, set[int]]:
     state: dict[str, torch.Tensor] = {}
     names: dict[int, str] = {}
     info: dict[str, tuple[int, bool, int]] = {}
+    masks: set[int] = set()
     for name, p in model.named_parameters():
         kind = dtype if p.is_floating_point() else p.dtype
         meta = nn.Parameter(torch.empty(p.shape, dtype=kind, device="meta"), p.requires_grad)
@@ -328,7 +363,9 @@ def _meta_state(model: nn.Module, dtype: torch.dtype) -> tuple[dict, dict[int, s
     for name, b in model.named_buffers():
         kind = dtype if b.is_floating_point() else b.dtype
         state[name] = torch.empty(b.shape, dtype=kind, device="meta")
-    return state, names, info
+        if _is_mask(b):
+            masks.add(id(state[name]))
+    return state, names, info, masks
 
 
 def _failure(e: Exception, rec: _Recorder, model: nn.Module, given: str) -> str:
@@ -391,8 +428,10 @@ def trace(model: nn.Module, input_shape: Any, dtype: torch.dtype = torch.float32
         raise ValueError(f"`dtype` (={dtype!r}) must be a floating torch.dtype")
     name = str(dtype).removeprefix("torch.")
     element_bytes = ar.dtype_bytes(name)
-    state, param_names, param_info = _meta_state(model, dtype)
+    state, param_names, param_info, masks = _meta_state(model, dtype)
     rec = _Recorder(param_names, element_bytes, name)
+    rec.masks = masks
+    rec.keep.extend(state.values())
     rec.strict = bool(strict)
     module_outputs: dict[tuple[str, int], int] = {}
 
