@@ -4,12 +4,14 @@ of work that does not depend on the input, and integer buffers used as padding a
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tests.analysis.oracle import check, positive_
+from torch.utils.flop_counter import FlopCounterMode
 
-from convzoo.analysis import receptive_field
+from convzoo.analysis import receptive_field, summary
 
 SHAPE = (1, 2, 8, 6)
 
@@ -103,3 +105,63 @@ def test_a_buffer_of_finite_numbers_is_still_a_generic_value():
 
     right, total, rf = check(positive_(Bias(), _gen()), (1, 2, 8))
     assert rf.exact and right == total
+
+
+# ---------------------------------------------------------------------- C: constant work
+def _flop_counter(model: nn.Module, shape) -> int:
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(shape))
+    return counter.get_total_flops()
+
+
+class PositionBiasMLP(nn.Module):  # the attack's reproducer: Swin V2's MLP on a table
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(2, 2, 3, padding=1)
+        self.mlp = nn.Linear(2, 16)
+        self.register_buffer("table", torch.randn(4, 2))
+
+    def forward(self, x):
+        return self.c(x) + self.mlp(self.table).sum()
+
+
+class Queries(nn.Module):  # the attack's U01/U02: learned queries, a product of parameters
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(2, 8, 3, padding=1)
+        self.q = nn.Parameter(torch.rand(5, 8))
+        self.qp = nn.Linear(8, 8)
+        self.a = nn.Parameter(torch.rand(6, 7))
+        self.b = nn.Parameter(torch.rand(7, 6))
+
+    def forward(self, x):
+        t = self.c(x).flatten(2).transpose(1, 2)
+        att = torch.softmax(self.qp(self.q) @ t.transpose(1, 2), -1)
+        return (att @ t).sum() + self.c(x) @ (self.a @ self.b)
+
+
+class GRUOverL(nn.Module):  # the attack's U13: h0, zeros made in forward, meets W_hh
+    def __init__(self) -> None:
+        super().__init__()
+        self.r = nn.GRU(2, 3, batch_first=True)
+
+    def forward(self, x):
+        return self.r(x.transpose(1, 2))[0].transpose(1, 2)
+
+
+@pytest.mark.parametrize("make, shape", [(PositionBiasMLP, SHAPE), (Queries, SHAPE),
+                                         (GRUOverL, (1, 2, 6)), (GRUOverL, (2, 2, 5))])
+def test_work_that_does_not_depend_on_the_input_is_counted(make, shape):
+    model = make().eval()
+    s = summary(model, shape)
+    assert s.totals.flops == 2 * s.totals.macs == _flop_counter(model, shape)
+
+
+def test_constant_work_has_its_row_and_leaves_the_fields_alone():
+    s = summary(PositionBiasMLP(), SHAPE)
+    assert {r.name: r.macs for r in s.rows}["mlp"] == 4 * 2 * 16
+    right, total, rf = check(positive_(PositionBiasMLP(), _gen()), SHAPE)
+    assert rf.exact and right == total
+    # GRU(2, 3) by hand: per step, 3 gates x 3 units read 2 inputs and 3 hidden values
+    # (step 0 too: its hidden state is zeros made in forward, but the product runs)
+    assert summary(GRUOverL(), (1, 2, 6)).totals.macs == 6 * (9 * 2 + 9 * 3)

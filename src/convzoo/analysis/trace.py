@@ -213,6 +213,7 @@ class _Recorder(TorchDispatchMode):
                     self.keep.append(t)
             for t in outs:
                 self.writes.produced(t)
+            self._constant_work(func, args, kwargs, params, outs, frames)
             return out
         name, category, allocates = _op_info(func)
         if ops.base_name(name) in ops.SPLITS:  # (one piece too: a size-1 unbind)
@@ -242,6 +243,21 @@ class _Recorder(TorchDispatchMode):
             self.writes.wrote(t, self.producer.get(id(t), node.index))
         self.keep.extend(outs)
         return out
+
+    def _constant_work(self, func: Any, args: tuple, kwargs: dict, params: list[str],
+                       outs: list[torch.Tensor], frames: tuple[Frame, ...]) -> None:
+        """A conv or matrix product fed by no input (a Linear on a buffer table or on learned
+        queries, an RNN's first step from a zero state) runs on every forward pass: a node
+        with no inputs counts its MACs; its output stays a constant for the fields."""
+        name, category, allocates = _op_info(func)
+        if category not in ("conv", "linear"):
+            return
+        first = _tensors(args, kwargs)[0]
+        node = Node(len(self.nodes), name, category, (), tuple(outs[0].shape), frames,
+                    input_shape=tuple(first.shape), params=tuple(dict.fromkeys(params)),
+                    allocates=allocates)
+        record_attrs(self, node, func, args, kwargs)
+        self.nodes.append(node)
 
     def _pieces(self, name: str, func: Any, args: tuple, kwargs: dict, tracked: list[int],
                 params: list[str], first: torch.Tensor, outs: list[torch.Tensor]) -> None:
