@@ -165,3 +165,53 @@ def test_constant_work_has_its_row_and_leaves_the_fields_alone():
     # GRU(2, 3) by hand: per step, 3 gates x 3 units read 2 inputs and 3 hidden values
     # (step 0 too: its hidden state is zeros made in forward, but the product runs)
     assert summary(GRUOverL(), (1, 2, 6)).totals.macs == 6 * (9 * 2 + 9 * 3)
+
+
+# ---------------------------------------------------------------------- D: integer buffers
+class PadBuffer(nn.Module):  # the attack's reproducer (Encodec's EncodecConv1d)
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 2, 4, stride=2)
+        self.register_buffer("pad", torch.tensor(2), persistent=False)
+
+    def forward(self, x):
+        return self.conv(F.pad(x, (self.pad, self.pad)))
+
+
+def test_padding_held_in_an_integer_buffer_is_read():
+    s = summary(PadBuffer(), (1, 1, 16))
+    assert s.totals.macs == 9 * 2 * 4 == _flop_counter(PadBuffer(), (1, 1, 16)) // 2
+    right, total, rf = check(positive_(PadBuffer(), _gen()), (1, 1, 16))
+    assert rf.exact and right == total
+    assert rf.fields[0].span(0) == (0, 1) and rf.fields[0].span(8) == (14, 15)
+
+
+def test_a_value_read_from_a_meta_tensor_says_what_to_do():
+    class Item(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("pad", torch.tensor([2, 2]))  # not 0-dim: a meta tensor
+
+        def forward(self, x):
+            return F.pad(x, tuple(int(v) for v in self.pad))
+
+    with pytest.raises(ValueError, match=r"Item reads a value out of a tensor .*register_buffer"):
+        summary(Item(), (1, 1, 16))
+
+
+@pytest.mark.slow
+def test_transformers_encodec_runs():
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.EncodecConfig(
+        hidden_size=8, num_filters=4, upsampling_ratios=[2, 2], num_residual_layers=1,
+        codebook_size=16, codebook_dim=8, audio_channels=1, num_lstm_layers=1)
+    model = transformers.EncodecModel(config).encoder.eval()
+    shape = (1, 1, 64)
+    s = summary(model, shape)
+    # FlopCounterMode counts nothing for CPU aten.lstm: its MACs by hand, 16 steps of an
+    # LSTM(16, 16) (4 gates x 16 units reading 16 inputs and 16 hidden values)
+    lstm = 16 * 4 * 16 * (16 + 16)
+    assert s.totals.macs == _flop_counter(model, shape) // 2 + lstm
+    right, total, rf = check(model.double(), shape, inputs=2)
+    assert total > 0 and rf.shape == (1, 8, 16)

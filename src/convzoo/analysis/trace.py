@@ -364,6 +364,14 @@ def _is_mask(b: torch.Tensor) -> bool:
             and not bool(torch.isfinite(b).all()))
 
 
+def _is_number(b: torch.Tensor) -> bool:
+    """A 0-dim integer buffer the model has the value of: kept as it is while tracing (a
+    0-dim CPU tensor mixes with meta tensors), so ``int(buffer)``, ``.item()`` and
+    ``F.pad(x, (buffer, buffer))`` work."""
+    return (b.dim() == 0 and b.device.type != "meta" and not b.is_floating_point()
+            and not b.is_complex() and b.dtype != torch.bool)
+
+
 def _meta_state(model: nn.Module, dtype: torch.dtype
                 ) -> tuple[dict, dict[int, str], dict, set[int]]:
     state: dict[str, torch.Tensor] = {}
@@ -378,6 +386,9 @@ def _meta_state(model: nn.Module, dtype: torch.dtype
         info[name] = (p.numel(), p.requires_grad, p.numel() * meta.element_size())
     for name, b in model.named_buffers():
         kind = dtype if b.is_floating_point() else b.dtype
+        if _is_number(b):  # a size or a padding amount (Encodec's): its real value
+            state[name] = b.detach().clone()
+            continue
         state[name] = torch.empty(b.shape, dtype=kind, device="meta")
         if _is_mask(b):
             masks.add(id(state[name]))
@@ -388,6 +399,11 @@ def _failure(e: Exception, rec: _Recorder, model: nn.Module, given: str) -> str:
     """One line: where the forward pass failed, what that layer expects and what it got."""
     message = str(e).strip().splitlines()[0] if str(e).strip() else ""
     why = f"{type(e).__name__}: {message}" if not isinstance(e, _Mistake) else message
+    if "item()" in message or "data-dependent" in message:
+        who = rec.stack[-1].type if rec.stack else type(model).__name__
+        why += (f"; {who} reads a value out of a tensor (.item(), int(t), a tensor as a "
+                "size or padding amount), unknown on meta tensors: 0-dim integer buffers are "
+                "read for real, so hold such a number in one (register_buffer) or in Python")
     if not rec.stack:
         expected = _expected_input(model)
         if isinstance(e, TypeError):
