@@ -387,7 +387,7 @@ def _meta_state(model: nn.Module, dtype: torch.dtype
     for name, b in model.named_buffers():
         kind = dtype if b.is_floating_point() else b.dtype
         if _is_number(b):  # a size or a padding amount (Encodec's): its real value
-            state[name] = b.detach().clone()
+            state[name] = b.detach().to("cpu", copy=True)
             continue
         state[name] = torch.empty(b.shape, dtype=kind, device="meta")
         if _is_mask(b):
