@@ -215,3 +215,15 @@ def test_transformers_encodec_runs():
     assert s.totals.macs == _flop_counter(model, shape) // 2 + lstm
     right, total, rf = check(model.double(), shape, inputs=2)
     assert total > 0 and rf.shape == (1, 8, 16)
+
+
+@pytest.mark.slow
+def test_transformers_swinv2_counts_its_position_bias_mlp():
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.Swinv2Config(image_size=32, patch_size=2, embed_dim=8,
+                                       depths=[1, 1], num_heads=[1, 2], window_size=4)
+    config._attn_implementation = "eager"  # FlopCounterMode counts CPU SDPA as 0
+    model = transformers.Swinv2Model(config).eval()
+    shape = (1, 3, 32, 32)
+    assert summary(model, shape).totals.flops == _flop_counter(model, shape)  # 1,448,960
