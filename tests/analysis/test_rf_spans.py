@@ -117,7 +117,7 @@ def graphs_for(draw, h: int, w: int):  # noqa: C901 - one branch per op kind
             "pad", "branch", "cat_w", "groupnorm", "softmax_w", "mean_h",
             "shift_write", "canvas", "zero_slice", "roll", "flip", "repeat", "expand",
             "unfold", "as_strided", "im2col", "split", "tokens", "positions", "slice_scatter",
-            "index_select", "gather", "index_put", "reshuffle", "masked"]))
+            "index_select", "gather", "index_put", "reshuffle", "masked", "where"]))
         names.append(kind)
         if kind == "conv":
             k, s, d = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
@@ -380,6 +380,13 @@ def graphs_for(draw, h: int, w: int):  # noqa: C901 - one branch per op kind
         elif kind == "masked":  # a constant mask
             keep = (torch.rand(h, w, generator=gen) > 0.5).tolist()
             steps.append(lambda x, keep=keep: x.masked_fill(torch.tensor(keep), 1.0))
+        elif kind == "where":  # a constant mask picks between x and another branch
+            keep = (torch.rand(h, w, generator=gen) > 0.5).tolist()
+            other = draw(st.sampled_from(["twice", "roll", "flip"]))
+            dim = draw(st.sampled_from([2, 3]))
+            steps.append(lambda x, keep=keep, other=other, dim=dim: torch.where(
+                torch.tensor(keep), x, x * 2 if other == "twice" else x.roll(1, dim)
+                if other == "roll" else x.flip(dim)))
     return Net(steps, mods), names, is_global
 
 

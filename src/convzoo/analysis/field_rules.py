@@ -406,6 +406,20 @@ def _constant(node: Node, graph: Graph, states: Sequence[NodeField]) -> NodeFiel
         is_global=v.is_global, exact=v.exact, notes=v.notes)
 
 
+def _alike(branches: Sequence[NodeField]) -> bool:
+    """Whether every element of each branch depends on what the same element of the others
+    does: the same span at every coordinate (``ReceptiveField`` equality ignores spans), the
+    same places, and no dim along which elements at one coordinate may differ."""
+    first = branches[0]
+    if first.mixed or first.parts:
+        return False
+    return all(b.axes == first.axes and b.is_global == first.is_global
+               and not b.mixed and not b.parts
+               and all(b.foreign_of(a) == first.foreign_of(a) for a in range(len(b.fields)))
+               and all(f.spans == g.spans for f, g in zip(b.fields, first.fields))
+               for b in branches[1:])
+
+
 def _masked(node: Node, graph: Graph, states: Sequence[NodeField]) -> NodeField:
     """masked_fill and where: which elements keep which operand depends on the mask's
     values; a mask computed from the input is like an activation (the dependency is
@@ -417,9 +431,8 @@ def _masked(node: Node, graph: Graph, states: Sequence[NodeField]) -> NodeField:
     out = _pointwise(node, graph, states, [*values, mask])
     if mask is not None:
         return out
-    if op == "where" and len(values) == 2 and None not in values and (
-            states[values[0]].fields == states[values[1]].fields
-            and states[values[0]].axes == states[values[1]].axes):
+    if op == "where" and len(values) == 2 and None not in values and _alike(
+            [_broadcast(states[i], graph.nodes[i].shape, node.shape) for i in values]):
         return out  # both branches see the same: which one is read does not matter
     return inexact(out, f"{node.op}: a mask that does not depend on the input keeps or cuts "
                         "positions unknown on meta tensors (upper bound)")
@@ -699,6 +712,10 @@ def step(node: Node, graph: Graph, states: Sequence[NodeField]) -> NodeField:
     failing on a pattern it does not handle gives the whole input, not exact."""
     try:
         out = _step(node, graph, states)
+        if node.attrs.get("mask_operand"):
+            out = inexact(out, f"{node.op}: with a mask the model holds (a bool buffer or "
+                               "one of -inf, or computed from one; the positions it cuts are "
+                               "unknown on meta tensors; upper bound)")
     except Exception as e:  # noqa: BLE001 - an unmodelled pattern must not stop the analysis
         like = states[node.inputs[0]] if node.inputs else states[0]
         out = degrade(like, _all(like), f"{node.op}: not modelled here ({type(e).__name__}), "

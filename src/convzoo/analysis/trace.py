@@ -147,6 +147,10 @@ class _Recorder(TorchDispatchMode):
         self.strict = False
         self.writes = Writes()
         self.constants: set[int] = set()  # tensors made in forward from constants only
+        # masks held by the model (a bool buffer, a buffer of -inf) and what is computed
+        # from them or from any bool tensor not fed by the input: the positions they cut
+        # are unknown on meta tensors
+        self.masks: set[int] = set()
         self.last_outputs: list[torch.Tensor] = []
 
     # ------------------------------------------------------------------ bookkeeping
@@ -191,6 +195,13 @@ class _Recorder(TorchDispatchMode):
         if not outs:
             return out
         if not tracked:
+            if any(id(t) in self.masks for t in _tensors(args, kwargs)) or any(
+                    t.dtype == torch.bool and not all(
+                        id(u) in self.constants for u in _tensors(args, kwargs))
+                    for t in outs):
+                for t in outs:
+                    self.masks.add(id(t))
+                    self.keep.append(t)
             if params:
                 names = tuple(dict.fromkeys(params))
                 for t in outs:
@@ -202,6 +213,7 @@ class _Recorder(TorchDispatchMode):
                     self.keep.append(t)
             for t in outs:
                 self.writes.produced(t)
+            self._constant_work(func, args, kwargs, params, outs, frames)
             return out
         name, category, allocates = _op_info(func)
         if ops.base_name(name) in ops.SPLITS:  # (one piece too: a size-1 unbind)
@@ -220,6 +232,8 @@ class _Recorder(TorchDispatchMode):
         if any(id(t) in self.constants and id(t) not in self.producer and t.numel() > 1
                for t in _tensors(args, kwargs)):  # (a constant written into is traced)
             node.attrs["constant_operand"] = True
+        if _mask_operand(func, args, kwargs, self.masks):
+            node.attrs["mask_operand"] = True
         record_attrs(self, node, func, args, kwargs)
         self.nodes.append(node)
         for t in outs:
@@ -229,6 +243,21 @@ class _Recorder(TorchDispatchMode):
             self.writes.wrote(t, self.producer.get(id(t), node.index))
         self.keep.extend(outs)
         return out
+
+    def _constant_work(self, func: Any, args: tuple, kwargs: dict, params: list[str],
+                       outs: list[torch.Tensor], frames: tuple[Frame, ...]) -> None:
+        """A conv or matrix product fed by no input (a Linear on a buffer table or on learned
+        queries, an RNN's first step from a zero state) runs on every forward pass: a node
+        with no inputs counts its MACs; its output stays a constant for the fields."""
+        name, category, allocates = _op_info(func)
+        if category not in ("conv", "linear"):
+            return
+        first = _tensors(args, kwargs)[0]
+        node = Node(len(self.nodes), name, category, (), tuple(outs[0].shape), frames,
+                    input_shape=tuple(first.shape), params=tuple(dict.fromkeys(params)),
+                    allocates=allocates)
+        record_attrs(self, node, func, args, kwargs)
+        self.nodes.append(node)
 
     def _pieces(self, name: str, func: Any, args: tuple, kwargs: dict, tracked: list[int],
                 params: list[str], first: torch.Tensor, outs: list[torch.Tensor]) -> None:
@@ -261,6 +290,17 @@ def _tensors(args: tuple, kwargs: dict) -> list[torch.Tensor]:
             if isinstance(t, torch.Tensor):
                 out.append(t)
     return out
+
+
+def _mask_operand(func: Any, args: tuple, kwargs: dict, masks: set[int]) -> bool:
+    """Whether a mask the model holds is an operand (other than the condition of ``where``
+    and ``masked_fill``, whose rule handles it)."""
+    if not masks:
+        return False
+    named = named_args(func, args, kwargs)
+    return any(id(t) in masks for k, v in named.items() if k not in ("condition", "mask")
+               for t in (v if isinstance(v, list | tuple) else (v,))
+               if isinstance(t, torch.Tensor))
 
 
 _WRITTEN: dict[Any, tuple[str, ...]] = {}
@@ -315,10 +355,29 @@ def _install_hooks(model: nn.Module, rec: _Recorder, outputs: dict) -> list[Any]
     return handles
 
 
-def _meta_state(model: nn.Module, dtype: torch.dtype) -> tuple[dict, dict[int, str], dict]:
+def _is_mask(b: torch.Tensor) -> bool:
+    """A buffer that may cut positions: a bool tensor, or one holding -inf/inf/NaN (an
+    additive attention mask; its values are read where the model has them)."""
+    if b.dtype == torch.bool:
+        return True
+    return (b.is_floating_point() and b.device.type != "meta"
+            and not bool(torch.isfinite(b).all()))
+
+
+def _is_number(b: torch.Tensor) -> bool:
+    """A 0-dim integer buffer the model has the value of: kept as it is while tracing (a
+    0-dim CPU tensor mixes with meta tensors), so ``int(buffer)``, ``.item()`` and
+    ``F.pad(x, (buffer, buffer))`` work."""
+    return (b.dim() == 0 and b.device.type != "meta" and not b.is_floating_point()
+            and not b.is_complex() and b.dtype != torch.bool)
+
+
+def _meta_state(model: nn.Module, dtype: torch.dtype
+                ) -> tuple[dict, dict[int, str], dict, set[int]]:
     state: dict[str, torch.Tensor] = {}
     names: dict[int, str] = {}
     info: dict[str, tuple[int, bool, int]] = {}
+    masks: set[int] = set()
     for name, p in model.named_parameters():
         kind = dtype if p.is_floating_point() else p.dtype
         meta = nn.Parameter(torch.empty(p.shape, dtype=kind, device="meta"), p.requires_grad)
@@ -327,14 +386,24 @@ def _meta_state(model: nn.Module, dtype: torch.dtype) -> tuple[dict, dict[int, s
         info[name] = (p.numel(), p.requires_grad, p.numel() * meta.element_size())
     for name, b in model.named_buffers():
         kind = dtype if b.is_floating_point() else b.dtype
+        if _is_number(b):  # a size or a padding amount (Encodec's): its real value
+            state[name] = b.detach().to("cpu", copy=True)
+            continue
         state[name] = torch.empty(b.shape, dtype=kind, device="meta")
-    return state, names, info
+        if _is_mask(b):
+            masks.add(id(state[name]))
+    return state, names, info, masks
 
 
 def _failure(e: Exception, rec: _Recorder, model: nn.Module, given: str) -> str:
     """One line: where the forward pass failed, what that layer expects and what it got."""
     message = str(e).strip().splitlines()[0] if str(e).strip() else ""
     why = f"{type(e).__name__}: {message}" if not isinstance(e, _Mistake) else message
+    if "item()" in message or "data-dependent" in message:
+        who = rec.stack[-1].type if rec.stack else type(model).__name__
+        why += (f"; {who} reads a value out of a tensor (.item(), int(t), a tensor as a "
+                "size or padding amount), unknown on meta tensors: 0-dim integer buffers are "
+                "read for real, so hold such a number in one (register_buffer) or in Python")
     if not rec.stack:
         expected = _expected_input(model)
         if isinstance(e, TypeError):
@@ -391,8 +460,10 @@ def trace(model: nn.Module, input_shape: Any, dtype: torch.dtype = torch.float32
         raise ValueError(f"`dtype` (={dtype!r}) must be a floating torch.dtype")
     name = str(dtype).removeprefix("torch.")
     element_bytes = ar.dtype_bytes(name)
-    state, param_names, param_info = _meta_state(model, dtype)
+    state, param_names, param_info, masks = _meta_state(model, dtype)
     rec = _Recorder(param_names, element_bytes, name)
+    rec.masks = masks
+    rec.keep.extend(state.values())
     rec.strict = bool(strict)
     module_outputs: dict[tuple[str, int], int] = {}
 
