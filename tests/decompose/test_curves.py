@@ -130,5 +130,5 @@ def test_data_aware_lowers_held_out_output_error(method: str) -> None:
         f = c.build(rank)
         with torch.no_grad():
             y_hat = f.module(held)
-        errors.append(float((y_hat - y).norm() / y.norm()))
+            errors.append(float((y_hat - y).norm() / y.norm()))
     assert errors[0] < errors[1]
