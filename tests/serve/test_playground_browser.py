@@ -41,9 +41,13 @@ def state(browser):
 
 
 def wait(browser, until, timeout=30):
+    from selenium.common.exceptions import JavascriptException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout, poll_frequency=0.05).until(until)
+    # While a page loads, document.body (read by the state script) can still be null: under
+    # load a poll may land there, which is "not yet", not a failure.
+    return WebDriverWait(browser, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(JavascriptException,)).until(until)
 
 
 def settle(browser, until):
