@@ -114,10 +114,14 @@ def decompose(
     Shape:
         the new model maps the same input shape to the same output shape.
 
+    >>> _ = torch.manual_seed(0)
     >>> net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3))
-    >>> new, report = decompose(net, torch.randn(1, 3, 8, 8), "separable", repeats=0)
-    >>> [layer.status for layer in report.layers], report.output_error < 1e-5
-    (['decomposed', 'decomposed'], True)
+    >>> x = torch.randn(1, 3, 8, 8)
+    >>> new, report = decompose(net, x, "separable", budget=0.5, repeats=0)
+    >>> [layer.status for layer in report.layers], new(x).shape == net(x).shape
+    (['kept', 'decomposed'], True)
+    >>> report.conv_macs_after <= 0.5 * report.conv_macs_before
+    True
     """
     check_model(model)
     example = check_example(model, example_tensor(example_input))
