@@ -94,6 +94,8 @@ def _classify(exc: BaseException) -> str | None:
         return "a tensor leaves torch (.numpy()), which no graph can follow"
     if "tolist" in text or ".item()" in text:
         return "a tensor leaves torch (.item()/.tolist()), which no graph can follow"
+    if "Inference tensors" in text:
+        return None
     if "autograd" in text or "functorch" in text or "does not require grad" in text \
             or "grad_fn" in text:
         return ("forward computes gradients (torch.autograd.grad or .backward()), which an "
@@ -237,6 +239,9 @@ def capture(model: nn.Module, example: torch.Tensor, method: str = "export",
 
 def _capture(model: nn.Module, example: torch.Tensor, method: str,
              backend: str | None) -> Captured:
+    if example.is_inference():  # traced as a normal tensor (inference tensors refuse autograd)
+        with torch.inference_mode(False):
+            example = example.clone()
     net = private_copy(model, backend)
     before = Snapshot(net)
 

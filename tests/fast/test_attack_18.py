@@ -1,0 +1,40 @@
+"""The independent attack on issue 18 (/work/notes/attack-18.md): each reproducer pinned.
+
+Each test is one failure the attacker found on main at fcc34c7: an input or a forward for
+which ``optimize`` was silently wrong, refused for the wrong reason, or broke a promise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+import torch.nn as nn
+
+from convzoo.fast import optimize
+from convzoo.fast.verify import compare
+
+needs_ort = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
+                               reason="onnxruntime is not installed")
+needs_ov = pytest.mark.skipif(importlib.util.find_spec("openvino") is None,
+                              reason="openvino is not installed")
+X = torch.randn(2, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+
+
+def _exact(model: nn.Module, fast: nn.Module, x: torch.Tensor) -> None:
+    with torch.no_grad():
+        why = compare(fast(x), model(x))[2]
+    assert why is None, why
+
+
+@pytest.mark.parametrize("backend", ["torch", pytest.param("onnxruntime", marks=needs_ort),
+                                     pytest.param("openvino", marks=needs_ov)])
+def test_p03_inference_mode_example_optimizes(backend: str) -> None:
+    conv = nn.Conv2d(3, 4, 3).eval()
+    with torch.inference_mode():
+        x = torch.randn(1, 3, 8, 8)
+    fast = optimize(conv, x, backend=backend)
+    _exact(conv, fast, x)
+    with torch.inference_mode():
+        _exact(conv, fast, x)
