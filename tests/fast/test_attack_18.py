@@ -38,3 +38,24 @@ def test_p03_inference_mode_example_optimizes(backend: str) -> None:
     _exact(conv, fast, x)
     with torch.inference_mode():
         _exact(conv, fast, x)
+
+
+class _Expand(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c(x)[:1].expand(3, -1, -1, -1)
+
+
+@pytest.mark.parametrize("backend", ["torch", pytest.param("onnxruntime", marks=needs_ort),
+                                     pytest.param("openvino", marks=needs_ov)])
+def test_o05_expanded_output_keeps_the_original_strides(backend: str) -> None:
+    model = _Expand().eval()
+    fast = optimize(model, X, backend=backend)
+    with torch.no_grad():
+        got, ref = fast(X), model(X)
+    assert got.stride() == ref.stride() == (0, 100, 10, 1)
+    _exact(model, fast, X)
+    assert got.data_ptr() != fast(X).data_ptr()  # fresh on every call
