@@ -59,3 +59,52 @@ def test_o05_expanded_output_keeps_the_original_strides(backend: str) -> None:
     assert got.stride() == ref.stride() == (0, 100, 10, 1)
     _exact(model, fast, X)
     assert got.data_ptr() != fast(X).data_ptr()  # fresh on every call
+
+
+class _LayoutBranch(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c(x) * (2 if x.is_contiguous(memory_format=torch.channels_last) else 1)
+
+
+@pytest.mark.filterwarnings("ignore:convzoo.optimize")
+@pytest.mark.parametrize("backend", ["torch", pytest.param("onnxruntime", marks=needs_ort),
+                                     pytest.param("openvino", marks=needs_ov)])
+def test_a08_a_layout_branch_is_followed_or_runs_the_original(backend: str) -> None:
+    model = _LayoutBranch().eval()
+    fast = optimize(model, X, backend=backend)
+    xc = X.contiguous(memory_format=torch.channels_last)
+    _exact(model, fast, xc)
+    _exact(model, fast, X)
+    if backend != "torch":
+        assert any("layout or requires_grad" in why for why in fast.fallbacks.values())
+    plain = nn.Conv2d(3, 4, 3).eval()  # no branch: the session serves both layouts
+    fast = optimize(plain, X, backend=backend)
+    _exact(plain, fast, xc)
+    assert not fast.fallbacks
+
+
+class _GradBranch(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c(x) * (3 if x.requires_grad else 1)
+
+
+@pytest.mark.filterwarnings("ignore:convzoo.optimize")
+@pytest.mark.parametrize("backend", ["torch", pytest.param("onnxruntime", marks=needs_ort),
+                                     pytest.param("openvino", marks=needs_ov)])
+def test_a11_a_requires_grad_branch_is_followed_or_runs_the_original(backend: str) -> None:
+    model = _GradBranch().eval()
+    fast = optimize(model, X, backend=backend)
+    x = X.clone().requires_grad_(True)
+    _exact(model, fast, x)
+    _exact(model, fast, X)
+    fast = optimize(model, x, backend=backend)  # and the other way round
+    _exact(model, fast, X)
+    _exact(model, fast, x)

@@ -59,6 +59,7 @@ from convzoo.fast.plan import FFTConv, fft_paths, plan_channels_last
 from convzoo.fast.precision import check_precision, to_bf16
 from convzoo.fast.refusal import Refusal, refuse
 from convzoo.fast.regimes import finite_statistics
+from convzoo.fast.relayout import reverify
 from convzoo.fast.shuffle_fold import fold_shuffles
 from convzoo.fast.state import check_structure
 from convzoo.fast.verify import Check, Verified, checks, verify
@@ -297,6 +298,15 @@ class Optimized(nn.Module):
                 else:  # the same shape in another layout: the original's output strides
                     with native_only():
                         strides = strides_of(_run(self._source[0], x))
+                    try:  # verified in that layout (a forward may branch on it)
+                        reverify(self._source[0], inner, x, _head(self._source[0], self.report
+                                 .backend, self.report.precision), self.report.precision)
+                    except Refusal as exc:
+                        inner, strides = _Original(self._source[0]), ()
+                        self.fallbacks[key] = str(exc)
+                        warnings.warn(f"convzoo.optimize: inputs of shape {tuple(x.shape)} in "
+                                      f"this layout run the original model: {exc}",
+                                      RuntimeWarning, stacklevel=3)
             self._layouts[key] = (strides, storages(inner))
             self._shapes[key] = inner
 
@@ -314,10 +324,11 @@ class _Original(nn.Module):
 
 
 def _key(x: torch.Tensor) -> tuple[Any, ...]:
-    """What a graph is specialized to: the input's shape, dtype, device, layout and strides
-    (the original's output strides may follow the input's)."""
+    """What a graph is specialized to: the input's shape, dtype, device, layout, strides
+    (the original's output strides may follow the input's) and requires_grad (a forward may
+    branch on either)."""
     strides = tuple(x.stride()) if x.layout == torch.strided else ()
-    return tuple(x.shape), x.dtype, x.device, x.layout, strides
+    return tuple(x.shape), x.dtype, x.device, x.layout, strides, x.requires_grad
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> Any:
