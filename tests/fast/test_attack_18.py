@@ -7,6 +7,7 @@ which ``optimize`` was silently wrong, refused for the wrong reason, or broke a 
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import pytest
 import torch
@@ -108,3 +109,39 @@ def test_a11_a_requires_grad_branch_is_followed_or_runs_the_original(backend: st
     fast = optimize(model, x, backend=backend)  # and the other way round
     _exact(model, fast, X)
     _exact(model, fast, x)
+
+
+class _Seeds(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch.manual_seed(1234)
+        y = self.c(x)
+        return y + torch.randn_like(y)
+
+
+class _DefaultDtype(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch.set_default_dtype(torch.float32)
+        return self.c(x)
+
+
+@pytest.mark.parametrize(("cls", "name"), [(_Seeds, "torch.manual_seed()"),
+                                           (_DefaultDtype, "torch.set_default_dtype()")])
+def test_s07_a_forward_setting_global_torch_state_refused(cls: type, name: str) -> None:
+    from convzoo.fast.tracer_errors import patched
+
+    with pytest.raises(ValueError, match=rf"line \d+: forward calls {re.escape(name)}, "
+                       "which sets global torch state"):
+        optimize(cls().eval(), X)
+    assert not patched()
+    torch.manual_seed(5)  # the wrappers are gone: seeding works as before
+    a = torch.rand(1)
+    torch.manual_seed(5)
+    assert torch.equal(a, torch.rand(1))

@@ -38,7 +38,7 @@ from convzoo.fast.state import (
     hook_based_norm,
     hooks,
 )
-from convzoo.fast.tracer_errors import LeftTorch, recording
+from convzoo.fast.tracer_errors import LeftTorch, SetsGlobal, recording
 from convzoo.fast.verify import first_line
 from convzoo.functional.dispatch import native_only
 
@@ -132,6 +132,11 @@ def private_copy(model: nn.Module, backend: str | None = None) -> nn.Module:
 def _check_swallowed(model: nn.Module, net: nn.Module, swallowed: list[BaseException],
                      backend: str | None) -> None:
     """Refuse a capture during which a tracer guard error was created (and caught)."""
+    setters = [e for e in swallowed if isinstance(e, SetsGlobal)]
+    if setters:
+        raise refuse(model, f"forward calls {setters[0]}, which sets global torch state on "
+                     "every call; the optimized graph would not (set it outside the model)",
+                     _where(net, setters[0].__traceback__), backend)
     if swallowed and isinstance(swallowed[0], LeftTorch):
         raise refuse(model, f"a tensor leaves torch ({swallowed[0]}) inside the model's own "
                      "try/except, which caught the tracer's error (the graph would hold the "
