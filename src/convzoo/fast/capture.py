@@ -29,6 +29,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
+from convzoo.fast.determinism import check_repeatable
 from convzoo.fast.refusal import Refusal, describe, refuse
 from convzoo.fast.rounding import rounding_hazard
 from convzoo.fast.state import (
@@ -251,8 +252,8 @@ def _capture(model: nn.Module, example: torch.Tensor, method: str,
     before = Snapshot(net)
 
     def call() -> object:
-        with torch.no_grad():
-            return net(example.clone())
+        with torch.no_grad():  # the clone keeps requires_grad (a forward may branch on it)
+            return net(example.clone().requires_grad_(example.requires_grad))
 
     try:
         reference = call()
@@ -262,6 +263,7 @@ def _capture(model: nn.Module, example: torch.Tensor, method: str,
                          f"`model` ({type(model).__name__}): {type(exc).__name__}: {line}") \
             from None
     check_unchanged(model, net, before, call, backend)
+    check_repeatable(model, call, reference, backend)
     first: BaseException | None = None
     if method == "export":
         try:

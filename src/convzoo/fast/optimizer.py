@@ -49,6 +49,7 @@ from convzoo.fast.backends import (
     unsupported,
 )
 from convzoo.fast.capture import capture, private_copy
+from convzoo.fast.determinism import check_repeatable
 from convzoo.fast.fft_guard import FFTNoise
 from convzoo.fast.fold import fold_batchnorms, fold_batchnorms_before, fold_constants
 from convzoo.fast.fuse import fuse_convs
@@ -392,6 +393,8 @@ def _portable(model: nn.Module, example: torch.Tensor, backend: str,
     with native_only():  # the original as defined: convzoo layers' own fast paths off
         found = checks(model, example, cap.reference, seed=20261206 + example.numel(),
                        exact=exact)
+        check_repeatable(model, lambda: _run(model, example), cap.reference, backend,
+                         ", after the verification inputs")
     return _Facts(capture=cap.method, reference=cap.reference, portable=gm, checks=found,
                   strides=strides_of(cap.reference), constants=cap.constants, hooks=cap.hooks,
                   bns=bns, shuffles=shuffles)
@@ -408,8 +411,8 @@ def _hint(backend: str, precision: str) -> str:
         return " (bfloat16 is too coarse for this model on that input: use precision='fp32')"
     if backend != "torch":
         return f" ({backend} computes this model differently: use backend='torch')"
-    return (" (a forward drawing random numbers differs from itself; otherwise a convzoo "
-            "rewrite is wrong for this model: please report it, and use the original)")
+    return (" (the original repeats itself on the example, so a convzoo rewrite is wrong for "
+            "this model: please report it, and use the original)")
 
 
 def _torch_graph(facts: _Facts, example: torch.Tensor, precision: str,
