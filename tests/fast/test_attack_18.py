@@ -6,6 +6,7 @@ which ``optimize`` was silently wrong, refused for the wrong reason, or broke a 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import random
 import re
@@ -185,3 +186,83 @@ def test_state_seen_by_verification_is_named_as_state() -> None:
                        r"calls: called again on the example it gives another output \(.*, "
                        r"after the verification inputs\)"):
         optimize(_CountsInAClassAttribute().eval(), X)
+
+
+def _counting_models() -> dict[str, type]:
+    """The attacker's state the snapshot did not see, with a threshold (40 calls) beyond
+    verification's own calls: each must be refused as state at capture."""
+    import array
+
+    import numpy as np
+
+    class ClassAttr(nn.Module):
+        calls = 0
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            type(self).calls += 1
+            return self.c(x) * (2.0 if type(self).calls > 40 else 1.0)
+
+    class TensorAttr(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(3, 4, 3)
+            self.register_buffer("b", torch.zeros(1))
+            self.b.n = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.b.n += 1
+            return self.c(x) * (2.0 if self.b.n > 40 else 1.0)
+
+    class Arr(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(3, 4, 3)
+            self.a = array.array("d", [0.0])
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.a[0] += 1
+            return self.c(x) * (2.0 if self.a[0] > 40 else 1.0)
+
+    class Numpy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(3, 4, 3)
+            self.a = np.zeros(1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.a += 1
+            return self.c(x) * (2.0 if self.a[0] > 40 else 1.0)
+
+    return {"S01b class attribute ClassAttr.calls": ClassAttr,
+            "S14b buffer 'b'.n": TensorAttr,
+            "S15b attribute 'a' (an array with other contents": Arr,
+            "S16b attribute 'a' (an ndarray with other contents": Numpy}
+
+
+@pytest.mark.parametrize("case", sorted(_counting_models()))
+def test_s01b_s14b_s15b_s16b_state_the_snapshot_missed_refused(case: str) -> None:
+    said = case.split(" ", 1)[1]
+    with pytest.raises(ValueError, match=rf"forward changes {re.escape(said)}.*state kept "
+                       "across calls"):
+        optimize(_counting_models()[case]().eval(), X)
+
+
+def test_s08_lru_cache_tensor_written_in_place_refused() -> None:
+    cached = functools.lru_cache(maxsize=None)(lambda n: torch.ones(n))
+
+    class Lru(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            t = cached(4)
+            t.add_(1.0)
+            return self.c(x) * t.view(1, 4, 1, 1)
+
+    with pytest.raises(ValueError, match="forward is not deterministic or keeps state"):
+        optimize(Lru().eval(), X)
