@@ -411,7 +411,7 @@ def test_refuses_a_result_beyond_tolerance(monkeypatch) -> None:
                        r"backend='torch', precision='fp32' differs from the original on the "
                        r"example: output: max abs error [\d.e+-]+ > tolerance [\d.e+-]+ \(rtol "
                        r"0.0001 x max \|original\| [\d.e+-]+( \+ 4 x the original's own rounding "
-                       r"[\d.e+-]+)?\); refusing the result \(a forward drawing random numbers "
-                       r"differs from itself; otherwise a convzoo rewrite is wrong for this "
-                       r"model: please report it, and use the original\)$"):
+                       r"[\d.e+-]+)?\); refusing the result \(the original repeats itself on "
+                       r"the example, so a convzoo rewrite is wrong for this model: please "
+                       r"report it, and use the original\)$"):
         optimize(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), torch.randn(1, 3, 8, 8))

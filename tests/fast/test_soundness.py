@@ -39,9 +39,9 @@ def test_tolerance_is_relative_to_the_output_scale(monkeypatch) -> None:
                        r"backend='torch', precision='fp32' differs from the original on the "
                        r"example: output: max abs error [\d.e+-]+ > tolerance [\d.e+-]+ \(rtol "
                        r"0.0001 x max \|original\| [\d.e+-]+( \+ 4 x the original's own rounding "
-                       r"[\d.e+-]+)?\); refusing the result \(a forward drawing random numbers "
-                       r"differs from itself; otherwise a convzoo rewrite is wrong for this "
-                       r"model: please report it, and use the original\)$"):
+                       r"[\d.e+-]+)?\); refusing the result \(the original repeats itself on "
+                       r"the example, so a convzoo rewrite is wrong for this model: please "
+                       r"report it, and use the original\)$"):
         optimize(model, torch.randn(1, 3, 8, 8))
 
 

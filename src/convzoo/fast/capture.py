@@ -29,6 +29,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
+from convzoo.fast.determinism import check_repeatable
 from convzoo.fast.refusal import Refusal, describe, refuse
 from convzoo.fast.rounding import rounding_hazard
 from convzoo.fast.state import (
@@ -38,7 +39,7 @@ from convzoo.fast.state import (
     hook_based_norm,
     hooks,
 )
-from convzoo.fast.tracer_errors import LeftTorch, recording
+from convzoo.fast.tracer_errors import LeftTorch, SetsGlobal, recording
 from convzoo.fast.verify import first_line
 from convzoo.functional.dispatch import native_only
 
@@ -94,6 +95,8 @@ def _classify(exc: BaseException) -> str | None:
         return "a tensor leaves torch (.numpy()), which no graph can follow"
     if "tolist" in text or ".item()" in text:
         return "a tensor leaves torch (.item()/.tolist()), which no graph can follow"
+    if "Inference tensors" in text:
+        return None
     if "autograd" in text or "functorch" in text or "does not require grad" in text \
             or "grad_fn" in text:
         return ("forward computes gradients (torch.autograd.grad or .backward()), which an "
@@ -130,6 +133,11 @@ def private_copy(model: nn.Module, backend: str | None = None) -> nn.Module:
 def _check_swallowed(model: nn.Module, net: nn.Module, swallowed: list[BaseException],
                      backend: str | None) -> None:
     """Refuse a capture during which a tracer guard error was created (and caught)."""
+    setters = [e for e in swallowed if isinstance(e, SetsGlobal)]
+    if setters:
+        raise refuse(model, f"forward calls {setters[0]}, which sets global torch state on "
+                     "every call; the optimized graph would not (set it outside the model)",
+                     _where(net, setters[0].__traceback__), backend)
     if swallowed and isinstance(swallowed[0], LeftTorch):
         raise refuse(model, f"a tensor leaves torch ({swallowed[0]}) inside the model's own "
                      "try/except, which caught the tracer's error (the graph would hold the "
@@ -237,12 +245,15 @@ def capture(model: nn.Module, example: torch.Tensor, method: str = "export",
 
 def _capture(model: nn.Module, example: torch.Tensor, method: str,
              backend: str | None) -> Captured:
+    if example.is_inference():  # traced as a normal tensor (inference tensors refuse autograd)
+        with torch.inference_mode(False):
+            example = example.clone()
     net = private_copy(model, backend)
     before = Snapshot(net)
 
     def call() -> object:
-        with torch.no_grad():
-            return net(example.clone())
+        with torch.no_grad():  # the clone keeps requires_grad (a forward may branch on it)
+            return net(example.clone().requires_grad_(example.requires_grad))
 
     try:
         reference = call()
@@ -252,6 +263,7 @@ def _capture(model: nn.Module, example: torch.Tensor, method: str,
                          f"`model` ({type(model).__name__}): {type(exc).__name__}: {line}") \
             from None
     check_unchanged(model, net, before, call, backend)
+    check_repeatable(model, call, reference, backend)
     first: BaseException | None = None
     if method == "export":
         try:

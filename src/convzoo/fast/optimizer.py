@@ -49,6 +49,7 @@ from convzoo.fast.backends import (
     unsupported,
 )
 from convzoo.fast.capture import capture, private_copy
+from convzoo.fast.determinism import check_repeatable
 from convzoo.fast.fft_guard import FFTNoise
 from convzoo.fast.fold import fold_batchnorms, fold_batchnorms_before, fold_constants
 from convzoo.fast.fuse import fuse_convs
@@ -59,6 +60,7 @@ from convzoo.fast.plan import FFTConv, fft_paths, plan_channels_last
 from convzoo.fast.precision import check_precision, to_bf16
 from convzoo.fast.refusal import Refusal, refuse
 from convzoo.fast.regimes import finite_statistics
+from convzoo.fast.relayout import reverify
 from convzoo.fast.shuffle_fold import fold_shuffles
 from convzoo.fast.state import check_structure
 from convzoo.fast.verify import Check, Verified, checks, verify
@@ -297,6 +299,15 @@ class Optimized(nn.Module):
                 else:  # the same shape in another layout: the original's output strides
                     with native_only():
                         strides = strides_of(_run(self._source[0], x))
+                    try:  # verified in that layout (a forward may branch on it)
+                        reverify(self._source[0], inner, x, _head(self._source[0], self.report
+                                 .backend, self.report.precision), self.report.precision)
+                    except Refusal as exc:
+                        inner, strides = _Original(self._source[0]), ()
+                        self.fallbacks[key] = str(exc)
+                        warnings.warn(f"convzoo.optimize: inputs of shape {tuple(x.shape)} in "
+                                      f"this layout run the original model: {exc}",
+                                      RuntimeWarning, stacklevel=3)
             self._layouts[key] = (strides, storages(inner))
             self._shapes[key] = inner
 
@@ -314,10 +325,11 @@ class _Original(nn.Module):
 
 
 def _key(x: torch.Tensor) -> tuple[Any, ...]:
-    """What a graph is specialized to: the input's shape, dtype, device, layout and strides
-    (the original's output strides may follow the input's)."""
+    """What a graph is specialized to: the input's shape, dtype, device, layout, strides
+    (the original's output strides may follow the input's) and requires_grad (a forward may
+    branch on either)."""
     strides = tuple(x.stride()) if x.layout == torch.strided else ()
-    return tuple(x.shape), x.dtype, x.device, x.layout, strides
+    return tuple(x.shape), x.dtype, x.device, x.layout, strides, x.requires_grad
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> Any:
@@ -381,6 +393,8 @@ def _portable(model: nn.Module, example: torch.Tensor, backend: str,
     with native_only():  # the original as defined: convzoo layers' own fast paths off
         found = checks(model, example, cap.reference, seed=20261206 + example.numel(),
                        exact=exact)
+        check_repeatable(model, lambda: _run(model, example), cap.reference, backend,
+                         ", after the verification inputs")
     return _Facts(capture=cap.method, reference=cap.reference, portable=gm, checks=found,
                   strides=strides_of(cap.reference), constants=cap.constants, hooks=cap.hooks,
                   bns=bns, shuffles=shuffles)
@@ -397,8 +411,8 @@ def _hint(backend: str, precision: str) -> str:
         return " (bfloat16 is too coarse for this model on that input: use precision='fp32')"
     if backend != "torch":
         return f" ({backend} computes this model differently: use backend='torch')"
-    return (" (a forward drawing random numbers differs from itself; otherwise a convzoo "
-            "rewrite is wrong for this model: please report it, and use the original)")
+    return (" (the original repeats itself on the example, so a convzoo rewrite is wrong for "
+            "this model: please report it, and use the original)")
 
 
 def _torch_graph(facts: _Facts, example: torch.Tensor, precision: str,

@@ -7,7 +7,9 @@ than the original's (``flatten(2)`` of an NHWC tensor is not contiguous, so the 
 copied when it shares memory with the input, a constant of the graph or another leaf, or is
 a view — and gives it the strides the original's output had at that input (recorded once
 per input shape and layout, :func:`strides_of`), wherever those strides describe a
-non-overlapping layout (an expanded, overlapping output stays dense).
+non-overlapping layout. An output the original expanded (stride 0 along an axis) comes
+back expanded the same way (a view of a fresh compact tensor), provided its values do not
+vary along that axis; otherwise it stays dense.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.utils._pytree as pytree
 
-__all__ = ["finish", "layable", "same_strides", "storages", "strides_of"]
+__all__ = ["expanded", "finish", "layable", "same_strides", "storages", "strides_of"]
 
 
 def strides_of(reference: object) -> tuple[tuple[int, ...] | None, ...]:
@@ -51,6 +53,32 @@ def layable(shape: torch.Size, strides: tuple[int, ...]) -> bool:
             return False
         extent = stride * size
     return True
+
+
+def expanded(t: torch.Tensor, want: tuple[int, ...]) -> torch.Tensor | None:
+    """``t`` as a view of a fresh compact tensor with exactly the strides ``want``, where
+    ``want`` expands (stride 0 on axes longer than 1) an otherwise non-overlapping layout
+    and ``t`` does not vary along those axes (NaN equal to NaN); None otherwise.
+
+    >>> y = expanded(torch.ones(1, 3).expand(2, 3).clone(), (0, 1))
+    >>> y.stride(), y.tolist()
+    ((0, 1), [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    """
+    axes = [i for i, (n, s) in enumerate(zip(t.shape, want)) if n > 1 and s == 0]
+    if not axes or len(want) != t.dim():
+        return None
+    compact = [1 if i in axes else n for i, n in enumerate(t.shape)]
+    if not layable(torch.Size(compact), want):
+        return None
+    part = t[tuple(slice(0, 1) if i in axes else slice(None) for i in range(t.dim()))]
+    if not all(t.stride()[i] == 0 for i in axes):
+        same = t == part
+        if t.is_floating_point() or t.is_complex():
+            same |= t.isnan() & part.isnan()
+        if not bool(same.all()):
+            return None
+    new = torch.empty_strided(compact, want, dtype=t.dtype, device=t.device)
+    return new.copy_(part).expand(t.shape)
 
 
 def storages(module: nn.Module) -> set[int]:
@@ -97,6 +125,10 @@ def finish(out: object, strides: tuple[tuple[int, ...] | None, ...], x: torch.Te
                 t = leaves[i] = new.copy_(t)
             else:
                 t = leaves[i] = t.clone()
+        if want is not None and not lay and tuple(t.stride()) != want:
+            view = expanded(t, want)  # the original expanded this output: so do we
+            if view is not None:
+                t = leaves[i] = view
         if t.numel():
             seen.add(t.untyped_storage().data_ptr())
     return leaves, spec

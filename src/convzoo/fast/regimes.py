@@ -111,10 +111,12 @@ def _gray(shape: torch.Size, g: torch.Generator) -> torch.Tensor:
 
 
 def _like_layout(example: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """``values`` in a tensor with the example's dtype, device and strides."""
+    """``values`` in a tensor with the example's dtype, device, strides and
+    ``requires_grad`` (a forward may branch on either)."""
     out = torch.empty_like(example, memory_format=torch.preserve_format)
-    out.copy_(values)
-    return out
+    with torch.no_grad():
+        out.copy_(values)
+    return out.requires_grad_(example.requires_grad)
 
 
 def regimes(example: torch.Tensor, seed: int) -> list[Regime]:

@@ -32,12 +32,14 @@ optimize works on a private copy of the model), and the report lists them.
 
 from __future__ import annotations
 
+import array
 import collections
 import dataclasses
 import enum
 import functools
 import logging
 import math
+import sys
 import threading
 import types
 import weakref
@@ -196,6 +198,19 @@ def _leaf(value: object) -> tuple[Any, ...] | None:
     return None
 
 
+def _is_ndarray(value: object) -> bool:
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray)
+
+
+def _buffer_bytes(value: Any) -> tuple[Any, ...]:
+    """The contents of an ``array.array`` or a NumPy array, compared by value."""
+    if isinstance(value, array.array):
+        return (value.typecode, value.tobytes())
+    return (value.shape, str(value.dtype), value.tobytes() if value.dtype != object
+            else id(value))
+
+
 def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
@@ -257,8 +272,21 @@ class Snapshot:
                             self._walk(root, f"{_HOOKS[key]} {_hook_name(hook)}", hook, modules)
                     else:
                         self._walk(root, f"attribute {key!r}", value, modules)
+                self._walk_class(root, modules)
             else:
                 self._walk(root, "", root.value, modules)
+
+    def _walk_class(self, root: _Root, modules: set[int]) -> None:
+        """The class attributes (not methods) of a module's own classes, outside torch:
+        ``type(self).calls += 1`` is state kept across calls too."""
+        for cls in type(root.value).__mro__:
+            if cls.__module__.split(".")[0] in ("torch", "builtins", "convzoo"):
+                continue
+            for key, value in vars(cls).items():
+                if key.startswith("__") or isinstance(value, (
+                        types.FunctionType, property, staticmethod, classmethod)):
+                    continue
+                self._walk(root, f"class attribute {cls.__name__}.{key}", value, modules)
 
     def _walk(self, root: _Root, path: str, value: object, modules: set[int]) -> None:
         # shared: reached through a function (closure, defaults), which a deep copy of the
@@ -287,6 +315,9 @@ class Snapshot:
                 keep = plain and self.values
                 self.tensors[key] = (value, value.detach().clone() if keep else None)
                 self.entries[key] = ("tensor", tuple(value.shape), value.dtype)
+                extra = {k: v for k, v in getattr(value, "__dict__", {}).items()
+                         if not k.startswith("_")}  # Python attributes set on the tensor
+                stack.extend((f"{path}.{k}", v, shared) for k, v in extra.items())
                 if shared:
                     said = (f"{root.label}{path}" if root.external
                             else f"module {root.label} {path}")
@@ -301,6 +332,8 @@ class Snapshot:
                         k: v for k, v in vars(value).items() if k not in _SKIPPED_ATTRIBUTES
                         and k not in ("_parameters", "_buffers")}}
                     children = ((f"{path}.{k}", v) for k, v in own.items())
+            elif isinstance(value, array.array) or _is_ndarray(value):
+                self.entries[key] = ("buffer", type(value).__name__, _buffer_bytes(value))
             elif isinstance(value, (list, tuple, collections.deque)):
                 self.entries[key] = ("sequence", type(value).__name__, len(value))
                 children = ((f"{path}[{i}]", v) for i, v in enumerate(value))
@@ -394,6 +427,8 @@ def _show(fingerprint: tuple[Any, ...] | None) -> str:
         return f"{len(fingerprint[1])} registered"
     if fingerprint[0] == "tensor":
         return f"a tensor of shape {fingerprint[1]}"
+    if fingerprint[0] == "buffer":
+        return f"an {fingerprint[1]} with other contents"
     if fingerprint[0] == "object" and isinstance(fingerprint[1], str):
         return f"a {fingerprint[1]}"
     return "another object"

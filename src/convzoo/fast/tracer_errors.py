@@ -16,6 +16,7 @@ they are installed (the tests check it is False after success, refusal and crash
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import types
@@ -24,11 +25,25 @@ from typing import Any
 
 import torch
 
-__all__ = ["LeftTorch", "guard_errors", "patched", "recording"]
+__all__ = ["GLOBAL_SETTERS", "LeftTorch", "SetsGlobal", "guard_errors", "patched",
+           "recording"]
 
 
 class LeftTorch(Exception):
     """A marker: a tensor was handed to NumPy while the model was being traced."""
+
+
+class SetsGlobal(Exception):
+    """A marker: the model's own code called a torch function that sets global state (the
+    RNG seed or state, the default dtype or device, thread counts, determinism), which a
+    graph does not repeat."""
+
+
+GLOBAL_SETTERS = ("manual_seed", "seed", "set_rng_state", "set_default_dtype",
+                  "set_default_device", "set_default_tensor_type", "set_num_threads",
+                  "set_num_interop_threads", "use_deterministic_algorithms",
+                  "set_flush_denormal")
+_TORCH_DIR = os.path.dirname(torch.__file__)
 
 
 def guard_errors() -> tuple[type[BaseException], ...]:
@@ -98,8 +113,25 @@ def _install() -> None:
             return wrapper
         return make
 
+    def record_setter(name: str) -> Any:
+        def make(function: Any) -> Any:
+            def wrapper(*args, **kwargs):
+                stack = _records()
+                caller = sys._getframe(1).f_code.co_filename
+                if stack and not caller.startswith(_TORCH_DIR):  # the model's, not torch's
+                    marker = SetsGlobal(f"torch.{name}()")
+                    marker.__traceback__ = _stack()
+                    stack[-1].append(marker)
+                return function(*args, **kwargs)
+            return wrapper
+        return make
+
     for cls in guard_errors():
         _replace(cls, "__init__", record_init)
+    for owner in (torch, torch.random):
+        for name in GLOBAL_SETTERS:
+            if callable(vars(owner).get(name)):
+                _replace(owner, name, record_setter(name))
     for name in _LEAVING:
         _replace(torch.Tensor, name, record_leaving(name))
 

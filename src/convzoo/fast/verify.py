@@ -171,7 +171,8 @@ def checks(original: Callable[[torch.Tensor], object], example: torch.Tensor,
     ['example', 'like', 'image', 'gray', 'large', 'small', 'nonfinite']
     """
     def in_float64(x: torch.Tensor) -> Callable[[], object]:
-        wide = x.double() if x.dtype.is_floating_point else x
+        wide = x.detach().double().requires_grad_(x.requires_grad) \
+            if x.dtype.is_floating_point else x  # as x: a forward may branch on it
 
         def run() -> object:
             with native_only():
