@@ -40,8 +40,8 @@ from convzoo.fast.backends import (
 )
 from convzoo.fast.capture import capture, private_copy
 from convzoo.fast.fold import fold_batchnorms, fold_batchnorms_before, fold_constants
-from convzoo.fast.fuse import fuse_convs
 from convzoo.fast.graph import conv_call
+from convzoo.fast.guard import Guarded, fuse_guarded
 from convzoo.fast.interleave import interleave_concats
 from convzoo.fast.plan import FFTConv, fft_paths, plan_channels_last
 from convzoo.fast.precision import check_precision, to_bf16
@@ -266,26 +266,38 @@ def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
     if precision == "bf16":
         to_bf16(gm)
     facts["channels_last"] = plan_channels_last(gm)
-    acts, adds = fuse_convs(gm) if cpu32 and facts["channels_last"] else (0, 0)
-    facts["acts"], facts["adds"] = acts, adds
-    gm = _freeze(gm)
+    fused = fuse_guarded(gm) if cpu32 and facts["channels_last"] else None
+    facts["acts"], facts["adds"] = (fused.acts, fused.adds) if fused else (0, 0)
+    facts["post_ops"], facts["checks"] = (fused.post_ops, fused.checks) if fused else (0, 0)
+    gm = _freeze(fused.exact if fused else gm)
     facts["coverage"] = _coverage(gm)
-    facts["errors"] = _verify(model, gm, example, precision, "torch", cap.reference)
+    facts["fresh"] = {}  # the model's output at the fresh input, computed once
+    facts["errors"] = _verify(model, gm, example, precision, "torch", cap.reference,
+                              facts["fresh"])
+    if fused is not None and fused.fast is not None:  # verified apart: the exact one above
+        gm = Guarded(_freeze(fused.fast), gm, fused.checks)
+        errors = _verify(model, gm, example, precision, "torch", cap.reference, facts["fresh"])
+        facts["errors"] = tuple(max(a, b) for a, b in zip(facts["errors"], errors))
     return gm, facts
 
 
 def _verify(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,
-            backend: str, reference: object) -> tuple[float, float, float]:
+            backend: str, reference: object, cache: dict[str, Any] | None = None
+            ) -> tuple[float, float, float]:
     """``(example error, fresh-input error, largest absolute bound)``; refuses a result
     beyond the pinned tolerance of any output leaf (:func:`convzoo.fast.verify.compare`),
     or one that fails to run. ``reference``: the model's output at the example (computed
-    once, by the capture)."""
+    once, by the capture); ``cache`` keeps the model's output at the fresh input across
+    calls."""
     errors, bound = [], 0.0
     head = (f"`model` ({type(model).__name__}) optimized with backend={backend!r}, "
             f"precision={precision!r}")
+    cache = {} if cache is None else cache
     for x in (example, fresh_input(example, seed=20261206 + example.numel())):
         which = "the example" if x is example else "a fresh random input"
-        ref = reference if x is example else _run(model, x)
+        if x is not example and "fresh" not in cache:
+            cache["fresh"] = _run(model, x)
+        ref = reference if x is example else cache["fresh"]
         try:
             got = _run(result, x)
         except Exception as exc:  # noqa: BLE001 - a rewrite that fails to run is refused
@@ -383,7 +395,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         try:
             example_error, fresh_error, tol = _verify(source, candidates[chosen],
                                                       example_input, precision, chosen,
-                                                      facts["reference"])
+                                                      facts["reference"], facts["fresh"])
             break
         except ValueError as exc:
             if backend != "auto":
