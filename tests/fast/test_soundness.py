@@ -329,7 +329,8 @@ def test_copy_save_and_convert_say_why() -> None:
 
     fast = optimize(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval(), torch.randn(1, 3, 8, 8))
     copying = (r"^`Optimized` cannot be copied: {} is not supported \(it holds weights prepacked "
-               r"for this machine's oneDNN\); copy or save the original model and call "
+               r"for this machine's oneDNN\); use .save\('model.onnx'\) or .save\('model.xml'\) "
+               r"for a deployable file, or copy or save the original model and call "
                r"convzoo.optimize again$")
     with pytest.raises(ValueError, match=copying.format(r"copy.deepcopy\(\)")):
         copy.deepcopy(fast)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,31 +30,34 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.utils._pytree as pytree
 
-from convzoo.analysis.timing import interleaved
+from convzoo.analysis.timing import quartiles
 from convzoo.fast.backends import (
     BackendModule,
     check_backend,
-    export_onnx,
     failure_reason,
     onnxruntime_session,
     openvino_session,
 )
 from convzoo.fast.capture import capture, private_copy
+from convzoo.fast.dynamic import RUNTIME_REWRITES, export_portable, other_shapes, portable
 from convzoo.fast.fold import fold_batchnorms, fold_batchnorms_before, fold_constants
 from convzoo.fast.graph import conv_call
 from convzoo.fast.guard import Guarded, fuse_guarded
 from convzoo.fast.interleave import interleave_concats
+from convzoo.fast.pick import pick
 from convzoo.fast.plan import FFTConv, fft_paths, plan_channels_last
 from convzoo.fast.precision import check_precision, to_bf16
 from convzoo.fast.shuffle_fold import fold_shuffles
+from convzoo.fast.threads import Threaded, ThreadPlan
 from convzoo.fast.verify import compare, first_line, fresh_input
 
 __all__ = ["INFERENCE_ONLY", "NOT_PORTABLE", "OptimizeReport", "Optimized", "optimize"]
 
 INFERENCE_ONLY = "`Optimized` is inference-only: {what} is not supported; use the original model"
 NOT_PORTABLE = ("`Optimized` cannot be copied: {what} is not supported (it holds weights "
-                "prepacked for this machine's oneDNN); copy or save the original model and call "
-                "convzoo.optimize again")
+                "prepacked for this machine's oneDNN); use .save('model.onnx') or "
+                ".save('model.xml') for a deployable file, or copy or save the original model "
+                "and call convzoo.optimize again")
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,19 @@ class OptimizeReport:
         tolerance: the largest absolute bound the errors were checked against: each
             output leaf gets ``rtol(dtype) * max |original leaf| + tiny``
             (:func:`convzoo.fast.verify.compare`).
-        fused_activations: activations after a fused conv (or conv + add), run in place
-            on its output (torch's NaN semantics kept; not a oneDNN post-op).
+        fused_activations: activations after a fused conv (or conv + add): oneDNN
+            post-ops where :mod:`convzoo.fast.guard` proves no NaN can reach them, else run
+            in place on its output (torch's NaN semantics kept either way).
+        threads: the :class:`~convzoo.fast.threads.ThreadPlan` the result runs at (1 or
+            ``torch.get_num_threads()``, or a per-region plan), set only inside its calls.
+        post_op_activations, guard_checks: activations fused as oneDNN post-ops, and the
+            tensors checked per call so that they see no NaN (:mod:`convzoo.fast.guard`).
+        candidates_ms: every measured candidate (``backend@threads``): median, first and
+            third quartile of its block times, ms per call (:mod:`convzoo.fast.auto`).
+        decision: why the chosen candidate won, in one sentence; within_noise: the
+            candidates not told apart from the fastest.
+        input_sizes: the input shapes the result takes, per dimension an int (fixed) or
+            ``(min, max)`` (max None: unbounded).
     """
 
     backend: str
@@ -102,6 +117,13 @@ class OptimizeReport:
     fresh_error: float = 0.0
     tolerance: float = 0.0
     dropped: dict[str, str] = field(default_factory=dict)
+    threads: ThreadPlan | None = None
+    post_op_activations: int = 0
+    guard_checks: int = 0
+    candidates_ms: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    decision: str = ""
+    within_noise: tuple[str, ...] = ()
+    input_sizes: tuple[object, ...] = ()
 
 
 class _NoBackward(torch.autograd.Function):
@@ -126,7 +148,8 @@ class Optimized(nn.Module):
     the outputs carry a ``grad_fn`` whose backward raises (under ``torch.no_grad()`` or
     ``torch.inference_mode()`` they are plain tensors). Another input shape than the
     example's (or another dtype, device or layout) is optimized (and verified) on first use,
-    for ``backend='torch'``.
+    for ``backend='torch'``; the runtimes take any batch size (and spatial sizes where the
+    model allows: ``report.input_sizes``). :meth:`save` writes ONNX or OpenVINO IR.
 
     Attributes:
         inner: the rewritten graph (or a backend session) for the example's shape.
@@ -161,6 +184,16 @@ class Optimized(nn.Module):
             ".double(), .half(), .cuda() and the like are not supported; convert the original "
             "model and call convzoo.optimize again")
 
+    def save(self, path: str) -> str:
+        """Write a deployable artifact: ``*.onnx`` (the ONNX model after convzoo's rewrites
+        for ONNX Runtime) or ``*.xml`` (OpenVINO IR, weights in the ``.bin`` beside it),
+        with a dynamic batch dimension (and spatial sizes where the model allows). Plain
+        onnxruntime / openvino load it without convzoo. Returns the path written
+        (:func:`convzoo.fast.artifact.save`)."""
+        from convzoo.fast.artifact import save
+
+        return save(self, path)
+
     def train(self, mode: bool = True) -> Optimized:
         """Only ``train(False)`` (``eval()``) is allowed."""
         if mode:
@@ -172,9 +205,12 @@ class Optimized(nn.Module):
         inner = self._shapes.get(key)
         if inner is None:
             if self.report.backend != "torch":
-                inner = self.inner  # the fixed-shape session says why it refuses
+                inner = self.inner  # the session takes it, or says which shapes it takes
             else:
                 inner, _ = _build(self._source[0], x, **self._options)
+                plan = self.report.threads
+                if plan is not None:  # the chosen count (a region plan is per shape)
+                    inner = Threaded(inner, ThreadPlan(plan.threads, plan.available))
                 self._shapes[key] = inner
         with torch.no_grad():
             out = inner(x)
@@ -255,7 +291,9 @@ def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
     gm = cap.gm
     facts["capture"], facts["reference"] = cap.method, cap.reference
     fold_constants(gm)
-    facts["bns"] = fold_batchnorms(gm) + fold_batchnorms_before(gm)
+    after = fold_batchnorms(gm)
+    facts["bns_before"] = fold_batchnorms_before(gm)
+    facts["bns"] = after + facts["bns_before"]
     facts["shuffles"] = fold_shuffles(gm)
     portable = copy.deepcopy(gm)  # what the ONNX backends export
     portable.recompile()
@@ -366,69 +404,106 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     source = private_copy(model)
     options = {"precision": precision}
     inner, facts = _build(source, example_input, **options)
-    candidates: dict[str, nn.Module] = {}
+    facts["source"] = source
+    builders: dict[str, Callable[[int], nn.Module]] = {}
+    checked: dict[str, tuple[float, float, float]] = {}
     dropped: dict[str, str] = {}
+    available = max(1, torch.get_num_threads())
     if backend in ("torch", "auto"):
-        candidates["torch"] = inner
+        builders["torch"] = lambda n: Threaded(inner, ThreadPlan(n, available))
+        checked["torch"] = facts["errors"]  # verified while built
     if backend in ("onnxruntime", "openvino", "auto"):
         names = [backend] if backend != "auto" else [
             n for n in ("onnxruntime", "openvino") if _installed(n)
             and not (n == "onnxruntime" and precision == "bf16")]
         for name in names:
             try:
-                candidates[name] = _session(name, facts, example_input, precision)
+                session = _session(name, facts, example_input, precision, available)
+                checked[name] = _verify_shapes(source, session, example_input, precision,
+                                               name, facts)
+                builders[name] = lambda n, name=name, s=session: s if n == available else \
+                    _session(name, facts, example_input, precision, n)
             except Exception as exc:  # noqa: BLE001 - a backend that cannot take the model
-                dropped[name] = failure_reason(exc)
+                dropped[name] = str(exc) if isinstance(exc, ValueError) and \
+                    "refusing the result" in str(exc) else failure_reason(exc)
                 if backend != "auto":
+                    if isinstance(exc, ValueError) and "refusing the result" in str(exc):
+                        raise
                     raise ValueError(f"`backend` (={name!r}) cannot run `model` "
                                      f"({type(model).__name__}): {dropped[name]}") from None
-    chosen, timings = next(iter(candidates)), {}
-    if len(candidates) > 1:
-        with torch.no_grad():
-            measured = interleaved({n: (lambda m=m: m(example_input))
-                                    for n, m in candidates.items()}, repeats=7, warmup=2)
-        timings = {k: v.median_ms for k, v in measured.items()}
-    for chosen in sorted(candidates, key=lambda n: timings.get(n, 0.0)):
-        if chosen == "torch":
-            example_error, fresh_error, tol = facts["errors"]  # verified while built
-            break
-        try:
-            example_error, fresh_error, tol = _verify(source, candidates[chosen],
-                                                      example_input, precision, chosen,
-                                                      facts["reference"], facts["fresh"])
-            break
-        except ValueError as exc:
-            if backend != "auto":
-                raise
-            dropped[chosen] = str(exc)
-    result = candidates[chosen]
+    picked = pick(builders, example_input, inner if "torch" in builders else None)
+    chosen = picked.order[0]
+    example_error, fresh_error, tol = checked[chosen.backend]
+    if chosen.backend != "torch" and chosen.plan.threads != available:  # its own session
+        example_error, fresh_error, tol = _verify(source, chosen.module, example_input,
+                                                  precision, chosen.backend,
+                                                  facts["reference"], facts["fresh"])
+    medians = picked.decision.medians_ms()
+    timings = {b: min(v for k, v in medians.items() if k.split("@")[0] == b)
+               for b in builders} if len(medians) > 1 else {}
     report = OptimizeReport(
-        backend=chosen, folded_batchnorms=facts["bns"], folded_shuffles=facts["shuffles"],
-        fused_activations=facts["acts"] if chosen == "torch" else 0,
-        channels_last=facts["channels_last"] and chosen == "torch",
-        coverage=facts["coverage"] if chosen == "torch" else {},
+        backend=chosen.backend, folded_batchnorms=facts["bns"],
+        folded_shuffles=facts["shuffles"],
+        fused_activations=facts["acts"] if chosen.backend == "torch" else 0,
+        channels_last=facts["channels_last"] and chosen.backend == "torch",
+        coverage=facts["coverage"] if chosen.backend == "torch" else {},
         max_abs_error=max(example_error, fresh_error), seconds=time.perf_counter() - start,
-        timings_ms=timings, fused_adds=facts["adds"] if chosen == "torch" else 0,
-        interleaved_units=facts["units"] if chosen == "torch" else 0, precision=precision,
-        capture=facts["capture"], example_error=example_error, fresh_error=fresh_error,
-        tolerance=tol, dropped=dropped,
+        timings_ms=timings, fused_adds=facts["adds"] if chosen.backend == "torch" else 0,
+        interleaved_units=facts["units"] if chosen.backend == "torch" else 0,
+        precision=precision, capture=facts["capture"], example_error=example_error,
+        fresh_error=fresh_error, tolerance=tol, dropped=dropped, threads=chosen.plan,
+        post_op_activations=facts["post_ops"] if chosen.backend == "torch" else 0,
+        guard_checks=facts["checks"] if chosen.backend == "torch" else 0,
+        candidates_ms={k: (t.median_ms, *(q * 1e3 for q in quartiles(t.samples)[::2]))
+                       for k, t in picked.decision.timings.items()},
+        decision=picked.decision.reason, within_noise=picked.decision.within_noise,
+        input_sizes=facts.get("sizes", _static_sizes(example_input, chosen.backend)),
     )
-    return Optimized(result, report, source, options, _key(example_input))
+    optimized = Optimized(chosen.module, report, source, options, _key(example_input))
+    optimized._facts = facts  # the portable graphs, for save()
+    optimized._example = example_input.detach().clone()
+    return optimized
 
 
-def _session(name: str, facts: dict[str, Any], example: torch.Tensor,
-             precision: str) -> nn.Module:
-    """The ``name`` backend's module for the portable graph (export and compile may raise)."""
-    if "onnx" not in facts:
-        facts["onnx"] = export_onnx(facts["portable"], example)
-    onnx = facts["onnx"]
-    run = onnxruntime_session(onnx) if name == "onnxruntime" else \
-        openvino_session(onnx, precision)
-    module = BackendModule(run, tuple(example.shape), facts["reference"], name)
+def _static_sizes(example: torch.Tensor, backend: str) -> tuple[object, ...]:
+    """The torch backend takes any shape (each new one optimized on first use)."""
+    return tuple((0, None) for _ in example.shape) if backend == "torch" else \
+        tuple(example.shape)
+
+
+def _session(name: str, facts: dict[str, Any], example: torch.Tensor, precision: str,
+             threads: int) -> nn.Module:
+    """The ``name`` backend's module for its portable graph, with ``threads`` threads
+    (export and compile may raise)."""
+    rewrites = RUNTIME_REWRITES[name]
+    key = ("onnx", rewrites)
+    if key not in facts:  # rewritten only where one of them applies (seen on the graph)
+        needed = {"batchnorms_before": facts["bns_before"], "shuffles": facts["shuffles"]}
+        found = portable(facts["source"], example, rewrites,
+                         any(needed.get(r, 1) for r in rewrites))
+        facts[("portable", rewrites)], facts[key] = found, export_portable(found)
+    found = facts[("portable", rewrites)]
+    facts["sizes"] = found.sizes
+    run = onnxruntime_session(facts[key], threads) if name == "onnxruntime" else \
+        openvino_session(facts[key], precision, threads)
+    module = BackendModule(run, found.sizes, facts["reference"], name)
     module.input_dtype = example.dtype
     with torch.no_grad():
         module(example)  # fails here, not at the first call, when the runtime cannot run it
     return module
+
+
+def _verify_shapes(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,
+                   backend: str, facts: dict[str, Any]) -> tuple[float, float, float]:
+    """:func:`_verify` at the example, then at the other shapes the portable graph admits
+    (another batch size, other spatial sizes: :func:`convzoo.fast.dynamic.other_shapes`)."""
+    errors = _verify(model, result, example, precision, backend, facts["reference"],
+                     facts["fresh"])
+    for shape in other_shapes(example, result.input_shape):
+        other = fresh_input(example, seed=20261207 + sum(shape), shape=shape)
+        more = _verify(model, result, other, precision, backend, _run(model, other), {})
+        errors = tuple(max(a, b) for a, b in zip(errors, more))
+    return errors  # type: ignore[return-value]
 
 
 def _installed(name: str) -> bool:

@@ -46,8 +46,10 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return line
 
 
-def fresh_input(example: torch.Tensor, seed: int) -> torch.Tensor:
-    """A new random input of ``example``'s shape, dtype and device, not the example.
+def fresh_input(example: torch.Tensor, seed: int,
+                shape: tuple[int, ...] | None = None) -> torch.Tensor:
+    """A new random input of ``example``'s shape (or ``shape``), dtype and device, not the
+    example.
 
     Floats: normal with the example's mean and standard deviation; integers and booleans:
     uniform over the example's range.
@@ -57,18 +59,19 @@ def fresh_input(example: torch.Tensor, seed: int) -> torch.Tensor:
     (torch.Size([2, 3]), torch.float32, True)
     """
     g = torch.Generator().manual_seed(seed)
+    size = example.shape if shape is None else torch.Size(shape)
     if example.dtype.is_floating_point or example.dtype.is_complex:
         ex = example.detach().float()
         std = ex.std().item() if ex.numel() > 1 else 1.0
         std = std if std > 0 and std == std else 1.0
         mean = ex.mean().item() if ex.numel() else 0.0
-        y = torch.randn(example.shape, generator=g) * std + mean
+        y = torch.randn(size, generator=g) * std + mean
     elif example.dtype == torch.bool:
-        y = torch.randint(0, 2, example.shape, generator=g).bool()
+        y = torch.randint(0, 2, size, generator=g).bool()
     else:
         lo = int(example.min()) if example.numel() else 0
         hi = int(example.max()) if example.numel() else 1
-        y = torch.randint(lo, max(hi, lo) + 1, example.shape, generator=g)
+        y = torch.randint(lo, max(hi, lo) + 1, size, generator=g)
     return y.to(dtype=example.dtype, device=example.device)
 
 
