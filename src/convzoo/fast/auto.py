@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from convzoo.analysis.timing import Timing, quartiles
 
-__all__ = ["Decision", "NOISE", "tournament"]
+__all__ = ["Decision", "NOISE", "block_sizes", "blocks", "one_round", "tournament"]
 
 #: Medians closer than this (relative) are "within noise": the issue's 0.97x target.
 NOISE = 0.03
@@ -77,6 +77,52 @@ def _place(ratios: list[float], noise: float) -> str:
     return "open"
 
 
+def block_sizes(candidates: Mapping[str, Callable[[], object]], block_s: float
+                ) -> tuple[dict[str, float], dict[str, int]]:
+    """Call each candidate once (warm-up) and size its block: ``(first call's seconds, calls
+    per block)``, at least 1 and at most 100 calls, lasting about ``block_s``."""
+    first = {}
+    for name, fn in candidates.items():
+        start = time.perf_counter()
+        fn()
+        first[name] = max(time.perf_counter() - start, 1e-7)
+    return first, {n: max(1, min(100, math.ceil(block_s / t))) for n, t in first.items()}
+
+
+def one_round(candidates: Mapping[str, Callable[[], object]], active: list[str],
+              block: dict[str, int], samples: dict[str, list[float]], index: int) -> None:
+    """One block of each active candidate, the order rotated by ``index``: an untimed call
+    (the previous block's threads may still spin), then ``block[name]`` timed calls; appends
+    the mean seconds per call to ``samples[name]``."""
+    clock = time.perf_counter
+    shift = index % len(active)
+    for name in active[shift:] + active[:shift]:
+        fn = candidates[name]
+        fn()
+        start = clock()
+        for _ in range(block[name]):
+            fn()
+        samples[name].append((clock() - start) / block[name])
+
+
+def blocks(candidates: Mapping[str, Callable[[], object]], rounds: int,
+           block_s: float = 0.2) -> dict[str, Timing]:
+    """Every candidate timed in ``rounds`` interleaved blocks (no early stop: the
+    benchmarks' measurement); one sample per round, seconds per call.
+
+    >>> t = blocks({"a": lambda: None, "b": lambda: sum(range(50))}, rounds=3, block_s=1e-4)
+    >>> sorted(t), len(t["a"].samples)
+    (['a', 'b'], 3)
+    """
+    if not candidates:
+        raise ValueError("`candidates` (={}) must name at least one call")
+    _, block = block_sizes(candidates, block_s)
+    samples: dict[str, list[float]] = {n: [] for n in candidates}
+    for r in range(rounds):
+        one_round(candidates, list(candidates), block, samples, r)
+    return {n: Timing(tuple(v)) for n, v in samples.items()}
+
+
 def tournament(candidates: Mapping[str, Callable[[], object]], nan_keeping: set[str],
                budget_s: float = 3.0, min_rounds: int = 3, max_rounds: int = 30,
                block_s: float = 0.02, noise: float = NOISE) -> Decision:
@@ -99,26 +145,14 @@ def tournament(candidates: Mapping[str, Callable[[], object]], nan_keeping: set[
     names = list(candidates)
     if not names:
         raise ValueError("`candidates` (={}) must name at least one call")
-    first = {}
-    for name in names:  # warm-up, and the size of each block
-        start = time.perf_counter()
-        candidates[name]()
-        first[name] = max(time.perf_counter() - start, 1e-7)
-    block = {n: max(1, min(100, math.ceil(block_s / first[n]))) for n in names}
+    first, block = block_sizes(candidates, block_s)
     samples: dict[str, list[float]] = {n: [] for n in names}
     active, dropped = list(names), []
     places: dict[str, str] = {}
     clock, began, rounds = time.perf_counter, time.perf_counter(), 0
     leader = names[0]
     while rounds < max_rounds and len(names) > 1:
-        shift = rounds % len(active)
-        for name in active[shift:] + active[:shift]:
-            fn = candidates[name]
-            fn()  # untimed: the previous block's threads may still spin
-            start = clock()
-            for _ in range(block[name]):
-                fn()
-            samples[name].append((clock() - start) / block[name])
+        one_round(candidates, active, block, samples, rounds)
         rounds += 1
         if rounds < min_rounds:
             continue

@@ -19,6 +19,7 @@ BatchNorm folded into the unpadded conv after it removes a node neither runtime 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -155,8 +156,11 @@ def export_portable(p: Portable) -> bytes:
     if isinstance(p.source, torch.export.ExportedProgram):
         program = torch.onnx.export(p.source, dynamo=True, verbose=False)
     else:
-        program = torch.onnx.export(p.source, (p.trace,), dynamic_shapes=p.spec, dynamo=True,
-                                    verbose=False)
+        with warnings.catch_warnings():  # an exported graph has no train/eval mode to set
+            warnings.filterwarnings("ignore", message="Exporting a model while it is in "
+                                    "training mode")
+            program = torch.onnx.export(p.source, (p.trace,), dynamic_shapes=p.spec,
+                                        dynamo=True, verbose=False)
     return program.model_proto.SerializeToString()
 
 
