@@ -77,24 +77,25 @@ def _place(ratios: list[float], noise: float) -> str:
     return "open"
 
 
-def block_sizes(candidates: Mapping[str, Callable[[], object]], block_s: float
+def block_sizes(candidates: Mapping[str, Callable[[], object]], block_s: float,
+                clock: Callable[[], float] = time.perf_counter
                 ) -> tuple[dict[str, float], dict[str, int]]:
     """Call each candidate once (warm-up) and size its block: ``(first call's seconds, calls
     per block)``, at least 1 and at most 100 calls, lasting about ``block_s``."""
     first = {}
     for name, fn in candidates.items():
-        start = time.perf_counter()
+        start = clock()
         fn()
-        first[name] = max(time.perf_counter() - start, 1e-7)
+        first[name] = max(clock() - start, 1e-7)
     return first, {n: max(1, min(100, math.ceil(block_s / t))) for n, t in first.items()}
 
 
 def one_round(candidates: Mapping[str, Callable[[], object]], active: list[str],
-              block: dict[str, int], samples: dict[str, list[float]], index: int) -> None:
+              block: dict[str, int], samples: dict[str, list[float]], index: int,
+              clock: Callable[[], float] = time.perf_counter) -> None:
     """One block of each active candidate, the order rotated by ``index``: an untimed call
     (the previous block's threads may still spin), then ``block[name]`` timed calls; appends
     the mean seconds per call to ``samples[name]``."""
-    clock = time.perf_counter
     shift = index % len(active)
     for name in active[shift:] + active[:shift]:
         fn = candidates[name]
@@ -106,7 +107,8 @@ def one_round(candidates: Mapping[str, Callable[[], object]], active: list[str],
 
 
 def blocks(candidates: Mapping[str, Callable[[], object]], rounds: int,
-           block_s: float = 0.2) -> dict[str, Timing]:
+           block_s: float = 0.2, clock: Callable[[], float] = time.perf_counter
+           ) -> dict[str, Timing]:
     """Every candidate timed in ``rounds`` interleaved blocks (no early stop: the
     benchmarks' measurement); one sample per round, seconds per call.
 
@@ -116,16 +118,17 @@ def blocks(candidates: Mapping[str, Callable[[], object]], rounds: int,
     """
     if not candidates:
         raise ValueError("`candidates` (={}) must name at least one call")
-    _, block = block_sizes(candidates, block_s)
+    _, block = block_sizes(candidates, block_s, clock)
     samples: dict[str, list[float]] = {n: [] for n in candidates}
     for r in range(rounds):
-        one_round(candidates, list(candidates), block, samples, r)
+        one_round(candidates, list(candidates), block, samples, r, clock)
     return {n: Timing(tuple(v)) for n, v in samples.items()}
 
 
 def tournament(candidates: Mapping[str, Callable[[], object]], nan_keeping: set[str],
                budget_s: float = 3.0, min_rounds: int = 3, max_rounds: int = 30,
-               block_s: float = 0.02, noise: float = NOISE) -> Decision:
+               block_s: float = 0.02, noise: float = NOISE,
+               clock: Callable[[], float] = time.perf_counter) -> Decision:
     """Time ``candidates`` in interleaved blocks and choose (see the module docstring).
 
     Args:
@@ -135,6 +138,7 @@ def tournament(candidates: Mapping[str, Callable[[], object]], nan_keeping: set[
         min_rounds, max_rounds: rounds run at least / at most.
         block_s: how long one block of timed calls should last.
         noise: relative difference below which two medians are "within noise".
+        clock: the time source (seconds).
 
     >>> import time as t
     >>> d = tournament({"slow": lambda: t.sleep(0.004), "fast": lambda: t.sleep(0.001)},
@@ -145,14 +149,14 @@ def tournament(candidates: Mapping[str, Callable[[], object]], nan_keeping: set[
     names = list(candidates)
     if not names:
         raise ValueError("`candidates` (={}) must name at least one call")
-    first, block = block_sizes(candidates, block_s)
+    first, block = block_sizes(candidates, block_s, clock)
     samples: dict[str, list[float]] = {n: [] for n in names}
     active, dropped = list(names), []
     places: dict[str, str] = {}
-    clock, began, rounds = time.perf_counter, time.perf_counter(), 0
+    began, rounds = clock(), 0
     leader = names[0]
     while rounds < max_rounds and len(names) > 1:
-        one_round(candidates, active, block, samples, rounds)
+        one_round(candidates, active, block, samples, rounds, clock)
         rounds += 1
         if rounds < min_rounds:
             continue

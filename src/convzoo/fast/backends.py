@@ -126,7 +126,8 @@ class BackendModule(nn.Module):
         outs = self.run(np.ascontiguousarray(x.detach().cpu().numpy()))
         if len(outs) != len(self.slots):
             raise ValueError(f"the {self.name} graph returned {len(outs)} tensors, the model "
-                             f"{len(self.slots)}")
+                             f"{len(self.slots)} (a non-tensor output computed from the input, "
+                             "such as a size, becomes a tensor there)")
         leaves = list(self.leaves)
         for slot, array in zip(self.slots, outs):
             leaves[slot] = torch.from_numpy(np.asarray(array))

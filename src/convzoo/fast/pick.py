@@ -17,7 +17,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from convzoo.fast.auto import Decision, tournament
-from convzoo.fast.guard import Guarded
+from convzoo.fast.guard import Guarded, OutOfBounds
 from convzoo.fast.threads import Threaded, ThreadPlan, node_times, region_plan, with_regions
 
 __all__ = ["KEEPS_NAN", "Candidate", "Picked", "pick"]
@@ -55,7 +55,10 @@ def _regions(inner: nn.Module, example: torch.Tensor, n: int) -> Candidate | Non
     graph = inner.fast if isinstance(inner, Guarded) else inner
     if not isinstance(graph, fx.GraphModule) or n <= 1:
         return None
-    times = node_times(graph, example, (1, n), rounds=3)
+    try:
+        times = node_times(graph, example, (1, n), rounds=3)
+    except OutOfBounds:  # the example itself takes the exact graph: no plan for the fused one
+        return None
     order = [node.name for node in graph.graph.nodes if node.op == "call_function"]
     start, changes = region_plan(order, times)
     if not changes:
