@@ -1,8 +1,9 @@
 """``Optimized.save(path)``: a file plain ONNX Runtime or OpenVINO can deploy.
 
 - ``*.onnx``: the ONNX model of the portable graph after the rewrites ONNX Runtime gains
-  from (:data:`convzoo.fast.dynamic.RUNTIME_REWRITES`), with a dynamic batch dimension
-  (and spatial sizes where the model allows);
+  from (:data:`convzoo.fast.dynamic.RUNTIME_REWRITES`), with a dynamic batch dimension;
+  spatial sizes fixed at the example's (a file cannot carry the range of sizes a graph was
+  proven for, which convzoo's own sessions check: :func:`convzoo.fast.dynamic.check_shape`);
 - ``*.xml``: the same graph (OpenVINO's rewrites) as OpenVINO IR, its float32 weights in the
   ``.bin`` of the same name (``openvino.save_model``, no float16 compression).
 
@@ -55,9 +56,9 @@ def _onnx(facts: dict[str, Any], runtime: str, example: torch.Tensor) -> tuple[b
     """The ONNX bytes and portable graph for ``runtime`` (exported once, cached)."""
     from convzoo.fast.optimizer import _session
 
-    _session(runtime, facts, example, "fp32", 1)  # exports once (cached in facts)
+    _session(runtime, facts, example, "fp32", 1, spatial=False)  # exported once, cached
     rewrites = RUNTIME_REWRITES[runtime]
-    return facts[("onnx", rewrites)], facts[("portable", rewrites)]
+    return facts[("onnx", rewrites, False)], facts[("portable", rewrites, False)]
 
 
 def _openvino_run(xml: Path):

@@ -71,13 +71,13 @@ class Portable:
     note: str = ""
 
 
-def _specs(example: torch.Tensor) -> list[dict[int, object]]:
+def _specs(example: torch.Tensor, spatial: bool) -> list[dict[int, object]]:
     """The dynamic dimensions to try, most general first: batch and spatial, batch only."""
     from torch.export import Dim
 
     batch: dict[int, object] = {0: Dim("batch", min=1, max=_MAX)}
-    spatial = {d: Dim.AUTO for d in range(2, example.dim())}
-    return [{**batch, **spatial}, batch] if spatial else [batch]
+    sizes = {d: Dim.AUTO for d in range(2, example.dim())} if spatial else {}
+    return [{**batch, **sizes}, batch] if sizes else [batch]
 
 
 def _finite(value: object) -> int | None:
@@ -109,11 +109,17 @@ def _sizes(program: torch.export.ExportedProgram) -> tuple[int | tuple[int, int 
 
 
 def portable(model: nn.Module, example: torch.Tensor,
-             rewrites: tuple[str, ...] = tuple(REWRITES), rewrite: bool = True) -> Portable:
-    """``model`` exported with a dynamic batch (and spatial sizes where it allows), then
-    the named rewrites (:data:`REWRITES`) applied (``rewrite=False``: the caller knows none
-    applies, so the export is passed on as it is, saving a trace); sizes fixed at the
-    example's where no dynamic export succeeds (``note`` says why).
+             rewrites: tuple[str, ...] = tuple(REWRITES), rewrite: bool = True,
+             spatial: bool = True) -> Portable:
+    """``model`` exported with a dynamic batch (and spatial sizes where it allows, when
+    ``spatial``), then the named rewrites (:data:`REWRITES`) applied (``rewrite=False``: the
+    caller knows none applies, so the export is passed on as it is, saving a trace); sizes
+    fixed at the example's where no dynamic export succeeds (``note`` says why).
+
+    A dynamic size comes with the range ``torch.export`` proved the graph for (``sizes``);
+    outside it the graph may compute something else (an intermediate size of 1 that the
+    trace specialized, e.g.), which convzoo's sessions refuse (:func:`check_shape`) but a
+    file cannot say: files are written with ``spatial=False``.
 
     Shape:
         ``example``: ``(N, C, *spatial)`` (any N; traced at N = 2).
@@ -122,7 +128,7 @@ def portable(model: nn.Module, example: torch.Tensor,
 
     trace = torch.zeros((2, *example.shape[1:]), dtype=example.dtype, device=example.device)
     notes, found = [], None
-    for spec in _specs(example) if example.dim() >= 1 else []:
+    for spec in _specs(example, spatial) if example.dim() >= 1 else []:
         try:
             with native_only():
                 found = (torch.export.export(model, (trace,), dynamic_shapes=(spec,),
@@ -137,6 +143,8 @@ def portable(model: nn.Module, example: torch.Tensor,
     program, spec = found
     sizes = _sizes(program)
     fixed = [d for d in range(len(sizes)) if d != 1 and isinstance(sizes[d], int)]
+    if not spatial and fixed:
+        notes.append("spatial sizes fixed on request")
     if fixed and not notes:
         notes.append("the model's computation depends on them (torch.export kept them fixed)")
     note = f"sizes of dims {fixed} fixed: {'; '.join(notes)}" if fixed else ""

@@ -418,11 +418,12 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
             and not (n == "onnxruntime" and precision == "bf16")]
         for name in names:
             try:
-                session = _session(name, facts, example_input, precision, available)
-                checked[name] = _verify_shapes(source, session, example_input, precision,
-                                               name, facts)
-                builders[name] = lambda n, name=name, s=session: s if n == available else \
-                    _session(name, facts, example_input, precision, n)
+                session, checked[name], spatial = _runtime(name, facts, example_input,
+                                                           precision, available)
+                facts["sizes"] = session.input_shape
+                builders[name] = lambda n, name=name, s=session, sp=spatial: s \
+                    if n == available else _session(name, facts, example_input, precision, n,
+                                                    sp)
             except Exception as exc:  # noqa: BLE001 - a backend that cannot take the model
                 dropped[name] = str(exc) if isinstance(exc, ValueError) and \
                     "refusing the result" in str(exc) else failure_reason(exc)
@@ -472,18 +473,17 @@ def _static_sizes(example: torch.Tensor, backend: str) -> tuple[object, ...]:
 
 
 def _session(name: str, facts: dict[str, Any], example: torch.Tensor, precision: str,
-             threads: int) -> nn.Module:
+             threads: int, spatial: bool = True) -> nn.Module:
     """The ``name`` backend's module for its portable graph, with ``threads`` threads
-    (export and compile may raise)."""
+    (export and compile may raise); ``spatial=False``: spatial sizes fixed (for files)."""
     rewrites = RUNTIME_REWRITES[name]
-    key = ("onnx", rewrites)
+    key = ("onnx", rewrites, spatial)
     if key not in facts:  # rewritten only where one of them applies (seen on the graph)
         needed = {"batchnorms_before": facts["bns_before"], "shuffles": facts["shuffles"]}
         found = portable(facts["source"], example, rewrites,
-                         any(needed.get(r, 1) for r in rewrites))
-        facts[("portable", rewrites)], facts[key] = found, export_portable(found)
-    found = facts[("portable", rewrites)]
-    facts["sizes"] = found.sizes
+                         any(needed.get(r, 1) for r in rewrites), spatial)
+        facts[("portable", rewrites, spatial)], facts[key] = found, export_portable(found)
+    found = facts[("portable", rewrites, spatial)]
     run = onnxruntime_session(facts[key], threads) if name == "onnxruntime" else \
         openvino_session(facts[key], precision, threads)
     module = BackendModule(run, found.sizes, facts["reference"], name)
@@ -491,6 +491,24 @@ def _session(name: str, facts: dict[str, Any], example: torch.Tensor, precision:
     with torch.no_grad():
         module(example)  # fails here, not at the first call, when the runtime cannot run it
     return module
+
+
+def _runtime(name: str, facts: dict[str, Any], example: torch.Tensor, precision: str,
+             threads: int) -> tuple[nn.Module, tuple[float, float, float], bool]:
+    """The ``name`` session, verified at every shape it admits, and whether its spatial
+    sizes are dynamic: where a spatial size the export admitted fails verification (a
+    ``Linear`` over flattened features, whose size relation no range expresses), the
+    session is rebuilt with them fixed."""
+    session = _session(name, facts, example, precision, threads)
+    try:
+        return session, _verify_shapes(facts["source"], session, example, precision, name,
+                                       facts), True
+    except ValueError:
+        if all(isinstance(s, int) for s in session.input_shape[2:]):
+            raise
+    session = _session(name, facts, example, precision, threads, spatial=False)
+    return session, _verify_shapes(facts["source"], session, example, precision, name,
+                                   facts), False
 
 
 def _verify_shapes(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,
@@ -501,7 +519,12 @@ def _verify_shapes(model: nn.Module, result: nn.Module, example: torch.Tensor, p
                      facts["fresh"])
     for shape in other_shapes(example, result.input_shape):
         other = fresh_input(example, seed=20261207 + sum(shape), shape=shape)
-        more = _verify(model, result, other, precision, backend, _run(model, other), {})
+        try:
+            ref = _run(model, other)
+        except Exception as exc:  # noqa: BLE001 - the model itself takes no such input
+            raise ValueError(f"`model` ({type(model).__name__}) does not run at input shape "
+                             f"{shape}: {type(exc).__name__}: {first_line(exc)}") from None
+        more = _verify(model, result, other, precision, backend, ref, {})
         errors = tuple(max(a, b) for a, b in zip(errors, more))
     return errors  # type: ignore[return-value]
 

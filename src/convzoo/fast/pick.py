@@ -60,6 +60,8 @@ def _regions(inner: nn.Module, example: torch.Tensor, n: int) -> Candidate | Non
     except OutOfBounds:  # the example itself takes the exact graph: no plan for the fused one
         return None
     order = [node.name for node in graph.graph.nodes if node.op == "call_function"]
+    if not order:
+        return None
     start, changes = region_plan(order, times)
     if not changes:
         return None
