@@ -251,7 +251,8 @@ def _bound(rules: _Rules, env: dict[fx.Node, float], node: fx.Node) -> float:
         if isinstance(src, fx.Node) and src.target in _NORMS and node.args[1] != 0:
             return math.inf  # the mean and reciprocal deviation of a norm: not bounded here
         return largest
-    if target in _SAME or getattr(target, "__name__", "") in ("interleave", "to_contiguous"):
+    if target in _SAME or getattr(target, "__name__", "") in ("interleave", "interleave_chunks",
+                                                             "to_contiguous"):
         pad = [abs(float(v)) for v in _flat(node.args[2:]) if isinstance(v, (int, float))] \
             if target is aten.constant_pad_nd.default else []
         return max([largest, *pad]) * (1.0 + _EPS)

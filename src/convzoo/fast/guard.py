@@ -13,7 +13,7 @@ no value up to the next cut exceeds :data:`~convzoo.fast.bounds.LIMIT` (1e30). T
 graph checks ``max |cut| <= S`` at each cut (:func:`bounded`: one read of that tensor;
 NaN and infinity fail it) and stops at the first failure; :class:`Guarded` then runs the
 exact graph (activations in place, NaN kept) from the start. Cuts are placed greedily, as
-far apart as the proof allows at ``S >= 2^40``, so a network with bounded activations
+far apart as the proof allows at ``S >= 2^30``, so a network with bounded activations
 (ReLU6) needs only the input check, a ReLU network a few (ResNet-50: see the report).
 An activation whose proof fails even between adjacent cuts stays in place in both graphs.
 """
@@ -40,7 +40,7 @@ from convzoo.fast.graph import tensor_meta
 __all__ = ["Fused", "Guarded", "OutOfBounds", "bounded", "cuts", "fuse_guarded", "plan_checks"]
 
 #: The smallest limit worth checking against (larger activations fall back to exact).
-MIN_LIMIT_EXP = 40
+MIN_LIMIT_EXP = 30
 
 
 class OutOfBounds(Exception):

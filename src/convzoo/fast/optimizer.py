@@ -43,7 +43,7 @@ from convzoo.fast.dynamic import RUNTIME_REWRITES, export_portable, other_shapes
 from convzoo.fast.fold import fold_batchnorms, fold_batchnorms_before, fold_constants
 from convzoo.fast.graph import conv_call
 from convzoo.fast.guard import Guarded, fuse_guarded
-from convzoo.fast.interleave import interleave_concats
+from convzoo.fast.interleave import interleave_concats, split_interleaves
 from convzoo.fast.pick import pick
 from convzoo.fast.plan import FFTConv, fft_paths, plan_channels_last
 from convzoo.fast.precision import check_precision, to_bf16
@@ -299,6 +299,7 @@ def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
     portable.recompile()
     facts["portable"] = portable
     facts["units"] = interleave_concats(gm)
+    split_interleaves(gm)
     cpu32 = example.dtype == torch.float32 and example.device.type == "cpu"
     facts["fft"] = fft_paths(gm) if cpu32 and precision == "fp32" else 0
     if precision == "bf16":
