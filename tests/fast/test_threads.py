@@ -12,8 +12,8 @@ import torch.nn as nn
 
 from convzoo.fast import optimize
 from convzoo.fast.threads import (
-    ThreadPlan,
     Threaded,
+    ThreadPlan,
     region_plan,
     set_threads,
     torch_threads,
