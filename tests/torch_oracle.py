@@ -1,8 +1,11 @@
-"""Run a ConvSpec with torch.nn.functional primitives only (the torch oracle of the tests)."""
+"""The torch oracle of the tests: torch's conv modules and functions by spatial dims, a
+ConvSpec run with torch.nn.functional primitives only, and gradcheck over a layer's
+parameters (one copy, shared by every test file)."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from convzoo import ConvSpec
@@ -10,8 +13,21 @@ from convzoo import ConvSpec
 _MODES = {
     "zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"
 }
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+#: torch's modules and functions by number of spatial dims.
+NN_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+NN_CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
+F_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+F_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+def param_gradcheck(layer: nn.Module, x: torch.Tensor) -> bool:
+    """gradcheck with respect to every parameter of ``layer`` at the input ``x``."""
+    params = {k: v.detach().clone().requires_grad_() for k, v in layer.named_parameters()}
+    return torch.autograd.gradcheck(
+        lambda *vals: torch.func.functional_call(
+            layer, dict(zip(params, vals, strict=True)), (x,)),
+        tuple(params.values()),
+    )
 
 
 def make_params(spec: ConvSpec, dtype=torch.float64, generator=None):
@@ -29,7 +45,7 @@ def torch_conv(spec: ConvSpec, x: torch.Tensor, w: torch.Tensor, b=None) -> torc
         x = x.unsqueeze(0)
     pads = spec.resolved_padding(tuple(x.shape[2:]))
     if spec.transposed:
-        y = _CONV_T[n](
+        y = F_CONV_T[n](
             x, w, b, spec.stride, 0, spec.output_padding, spec.groups, spec.dilation
         )
         index = [slice(None), slice(None)] + [
@@ -42,5 +58,5 @@ def torch_conv(spec: ConvSpec, x: torch.Tensor, w: torch.Tensor, b=None) -> torc
             x = F.pad(x, flat)
         elif any(flat):
             x = F.pad(x, flat, mode=_MODES[spec.padding_mode])
-        y = _CONV[n](x, w, b, spec.stride, 0, spec.dilation, spec.groups)
+        y = F_CONV[n](x, w, b, spec.stride, 0, spec.dilation, spec.groups)
     return y.squeeze(0) if unbatched else y

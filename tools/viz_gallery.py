@@ -23,18 +23,18 @@ IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 #: ``convzoo animate`` command lines of the gallery (each also printed in the doc).
 ANIMATIONS = (
-    "conv --input 5x5 --kernel 3 --stride 2 --padding 1 -o conv_stride2_pad1.gif",
-    "transposed --mode zero-insertion --input 3x3 --kernel 3 --stride 2 --padding 1 "
+    "conv --input 5x5 --kernel-size 3 --stride 2 --padding 1 -o conv_stride2_pad1.gif",
+    "transposed --mode zero-insertion --input 3x3 --kernel-size 3 --stride 2 --padding 1 "
     "--output-padding 1 -o transposed_zero_insertion.gif",
-    "transposed --mode scatter --input 3x3 --kernel 3 --stride 2 --padding 1 "
+    "transposed --mode scatter --input 3x3 --kernel-size 3 --stride 2 --padding 1 "
     "--output-padding 1 -o transposed_scatter.gif",
-    "grouped -o grouped.gif",
+    "group -o group.gif",
     "separable -o separable.gif",
     "shuffle -o shuffle.gif",
     "pixel_shuffle -o pixel_shuffle.gif",
     "wavenet -o wavenet.gif",
     "atrous --input 7x7 -o dilated.gif",
-    "conv --input 7 --kernel 3 --dilation 2 --padding same -o conv1d_dilated.svg --frame 3",
+    "conv --input 7 --kernel-size 3 --dilation 2 --padding same -o conv1d_dilated.svg --frame 3",
 )
 
 
@@ -45,7 +45,7 @@ def main() -> int:
         args[out] = str(IMG / args[out])
         if cli(["animate", *args]) != 0:
             return 1
-    for kind in ("grouped", "shuffle"):
+    for kind in ("group", "shuffle_group"):
         (IMG / f"connectivity_{kind}.svg").write_text(connectivity(kind, 8, 2).svg())
     checkerboard_figure(checkerboard()).save(IMG / "checkerboard.png")
     net, shape = rf_network(), (1, 1, 64, 64)

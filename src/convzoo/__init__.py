@@ -24,6 +24,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "arithmetic": ("convzoo.arithmetic", None),
     "functional": ("convzoo.functional", None),
     "layers": ("convzoo.layers", None),
+    "models": ("convzoo.models", None),
     "compare": ("convzoo.analysis", "compare"),
     "profile": ("convzoo.analysis", "profile"),
     "receptive_field": ("convzoo.analysis", "receptive_field"),
@@ -40,12 +41,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 __all__ = [
     "ConvSpec", "advise", "analysis", "arithmetic", "available", "compare", "create",
-    "decompose", "functional", "layers", "optimize", "profile", "receptive_field",
+    "decompose", "functional", "layers", "models", "optimize", "profile", "receptive_field",
     "spec_from_call", "summary", "__version__",
 ]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ loads these
-    from convzoo import analysis, arithmetic, functional, layers
+    from convzoo import analysis, arithmetic, functional, layers, models
     from convzoo.analysis import compare, profile, receptive_field, summary
     from convzoo.decompose import advise, decompose
     from convzoo.fast.optimizer import optimize

@@ -64,7 +64,7 @@ def test_rows_cover_every_leaf_module(result):
 
 def test_rows_carry_summary_numbers(result):
     by_name = {r.name: r for r in result.rows if r.call <= 0}
-    assert by_name["stem"].macs == 8 * 8 * 8 * 3 * 9 and by_name["stem"].kind == "standard"
+    assert by_name["stem"].macs == 8 * 8 * 8 * 3 * 9 and by_name["stem"].kind == "conv"
     assert by_name["up"].kind == "transposed" and by_name["up"].macs == 8 * 8 * 8 * 4 * 4
     assert by_name["sep.depthwise"].kind == "depthwise"
     assert by_name["stem"].gmacs_per_s > 0
@@ -76,7 +76,7 @@ def test_kind_totals_sum_to_total(result):
     timed = [r for r in result.rows if r.forward_ms is not None]
     assert sum(r.share for r in timed) + result.by_kind[OUTSIDE] / result.total_ms == \
         pytest.approx(1.0)
-    assert {"standard", "transposed", "depthwise", "pointwise", "norm"} <= set(result.by_kind)
+    assert {"conv", "transposed", "depthwise", "pointwise", "norm"} <= set(result.by_kind)
     assert result.backward_ms is None
 
 

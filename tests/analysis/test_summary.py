@@ -13,7 +13,8 @@ import torch.nn as nn
 from rich.console import Console
 
 import convzoo.layers as L
-from convzoo.analysis import summary
+from convzoo.analysis import receptive_field, summary, trace
+from convzoo.arithmetic import variant_names
 from convzoo.spec import ConvSpec
 
 
@@ -51,7 +52,7 @@ def test_torch_nn_and_convzoo_layers_give_the_same_summary():
     assert keys(a) == keys(b)
     assert a.totals == b.totals
     assert [r.kind for r in a.rows] == [
-        "standard", "norm", "activation", "depthwise", "pointwise", "grouped", "dilated",
+        "conv", "norm", "activation", "depthwise", "pointwise", "group", "dilated",
         "transposed"]
 
 
@@ -101,7 +102,7 @@ def test_depth_control_aggregates_into_ancestors():
     stage = top.rows[1]
     assert stage.macs == sum(r.macs for r in inner)
     assert stage.params == sum(r.params for r in inner) == 2 * (2 * (8 * 8 * 9 + 8) + 16)
-    assert stage.output_shape == (1, 8, 8, 8) and stage.kind == "standard"
+    assert stage.output_shape == (1, 8, 8, 8) and stage.kind == "conv"
     for s in (full, top, mid):
         assert sum(r.macs for r in s.rows) == s.totals.macs
         assert sum(r.params for r in s.rows) == s.totals.params
@@ -161,7 +162,7 @@ class Flattened(nn.Module):
         return self.horizontal(self.vertical(self.channel(x)))
 
 
-class ShuffleUnit(nn.Module):
+class ShuffleGroup(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.gconv = nn.Conv2d(4, 4, 1, groups=2)
@@ -169,6 +170,41 @@ class ShuffleUnit(nn.Module):
 
     def forward(self, x):
         return self.shuffle(self.gconv(x))
+
+
+class ShuffleUnit(ShuffleGroup):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+
+    def forward(self, x):
+        return self.dw(super().forward(x))
+
+
+class Pyramid(nn.Module):
+    """Torch-only ASPP: a 1x1 and two atrous 3x3 convs on one input, concatenated, projected."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList([nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 3, padding=2,
+                                                                     dilation=2),
+                                       nn.Conv2d(4, 4, 3, padding=3, dilation=3)])
+        self.project = nn.Conv2d(12, 4, 1)
+
+    def forward(self, x):
+        return self.project(torch.cat([b(x) for b in self.branches], 1))
+
+
+class Stack(nn.Module):
+    """Atrous convs in sequence (WaveNet-like): dilated, never an ASPP."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(4, 4, 3, padding=2, dilation=2)
+        self.b = nn.Conv2d(4, 4, 3, padding=4, dilation=4)
+
+    def forward(self, x):
+        return self.b(self.a(x))
 
 
 class ResizeConv(nn.Module):
@@ -183,21 +219,79 @@ class ResizeConv(nn.Module):
 
 @pytest.mark.parametrize("module,kind", [
     (L.DepthwiseSeparable(4, 8, 3, padding=1), "separable"),
-    (SubPixel(), "sub-pixel"),
+    (SubPixel(), "subpixel"),
     (Flattened(), "flattened"),
-    (nn.Sequential(nn.Conv2d(4, 4, (3, 1)), nn.Conv2d(4, 4, (1, 3))), "spatially separable"),
-    (ShuffleUnit(), "shuffle"),
-    (ResizeConv(), "resize-conv"),
+    (nn.Sequential(nn.Conv2d(4, 4, (3, 1)), nn.Conv2d(4, 4, (1, 3))), "spatially_separable"),
+    (ShuffleGroup(), "shuffle_group"),
+    (ShuffleUnit(), "shuffle_unit"),
+    (ResizeConv(), "resize_conv"),
     (nn.Sequential(nn.ConvTranspose2d(4, 4, 2, 2)), "transposed"),
+    (Pyramid(), "aspp"),
+    (Stack(), "dilated"),
+    (nn.PixelShuffle(2), "pixel_shuffle"),
+    (nn.PixelUnshuffle(2), "pixel_unshuffle"),
+    (nn.ChannelShuffle(2), "shuffle"),
 ])
 def test_block_kinds(module, kind):
     wrapped = nn.Sequential(module)
     assert summary(wrapped, (1, 4, 6, 6), depth=1).rows[0].kind == kind
+    assert kind in variant_names()  # every kind is a word of the one vocabulary
 
 
 def test_3d_kind():
     s = summary(nn.Sequential(nn.Conv3d(2, 2, 3), nn.Conv3d(2, 2, 3, groups=2)), (1, 2, 6, 6, 6))
-    assert [r.kind for r in s.rows] == ["3D", "depthwise"]
+    assert [r.kind for r in s.rows] == ["conv3d", "depthwise"]
+    factored = nn.Sequential(nn.Sequential(nn.Conv3d(2, 4, (1, 3, 3)), nn.Conv3d(4, 4, (3, 1, 1))))
+    assert summary(factored, (1, 2, 6, 6, 6), depth=1).rows[0].kind == "r2plus1d"
+
+
+@pytest.mark.parametrize("kind", sorted(L.REGISTRY))
+def test_a_created_layer_is_summarized_under_its_own_kind(kind):
+    """``create(kind)`` and ``summary`` speak one vocabulary: the layer's row says its kind.
+
+    Two dims are exempt, where the pattern is another variant's: a 1-D flattened conv is a
+    depthwise-separable one (pointwise and one 1-D depthwise conv), a 1-D spatially separable
+    conv a single conv; convzoo's 1-D and 3-D pixel shuffle trace as views (no pixel-shuffle
+    op to see).
+    """
+    for module, shape in L.REGISTRY[kind].examples():
+        ndim = len(shape) - 2
+        if ndim != 2 and kind in ("flattened", "spatially_separable", "pixel_shuffle",
+                                  "pixel_unshuffle", "subpixel"):
+            continue
+        row = summary(nn.Sequential(module), shape, depth=1).rows[0]
+        expected = {"conv": module.spec.kind if hasattr(module, "spec") else kind,
+                    "group": "depthwise" if getattr(module, "spec", None) is not None
+                    and module.spec.groups == module.spec.in_channels else "group"}
+        assert row.kind == expected.get(kind, kind), (kind, shape)
+
+
+def test_summary_and_receptive_field_take_a_traced_graph():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.Conv2d(2, 2, 3, dilation=2))
+    graph = trace(net, (1, 1, 17, 17))
+    assert summary(graph, depth=1).rows == summary(net, (1, 1, 17, 17), depth=1).rows
+    assert receptive_field(graph).fields == receptive_field(net, (1, 1, 17, 17)).fields
+    assert receptive_field(graph, layer="0").sizes == (3, 3)
+    with pytest.raises(ValueError, match=r"^`input_shape` \(=\(1, 1, 17, 17\)\) must be omitted "
+                                         r"when `model` is a traced Graph"):
+        summary(graph, (1, 1, 17, 17))
+    with pytest.raises(ValueError, match=r"^`input_shape`, `empirical`, `dtype` and `partial` "
+                                         r"must be left at their defaults"):
+        receptive_field(graph, empirical=True)
+    with pytest.raises(ValueError, match=r"^`input_shape` \(=None\) must be given with a model"):
+        summary(net)
+
+
+def test_summarize_and_receptive_field_of_are_deprecated_aliases():
+    from convzoo.analysis import receptive_field_of, summarize
+
+    graph = trace(nn.Conv2d(1, 2, 3), (1, 1, 9, 9))
+    with pytest.warns(FutureWarning, match=r"^`convzoo.analysis.summarize` is deprecated and "
+                                           r"will be removed in convzoo 0.2: use "
+                                           r"`convzoo.analysis.summary`$"):
+        assert summarize(graph, 1).rows == summary(graph, depth=1).rows
+    with pytest.warns(FutureWarning, match=r"use `convzoo.analysis.receptive_field`$"):
+        assert receptive_field_of(graph).sizes == receptive_field(graph).sizes
 
 
 def test_to_json_round_trips():

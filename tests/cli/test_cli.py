@@ -69,9 +69,8 @@ def test_solve_forward_transposed_inverse(capsys):
     (["shape", "--in", "3", "--out", "4", "-k", "3", "--input", "1,a"],
      "convzoo: error: `--input` (='1,a') must be comma- or x-separated non-negative ints\n"),
     (["shape", "--in", "3", "--out", "4", "-k", "3", "-p", "half", "--input", "1,3,8,8"],
-     "convzoo: error: `padding` (='half') must be one of 'valid', 'same', 'full', 'causal', a "
-     "non-negative int, a tuple of ints (one per spatial dimension) or a tuple of (before, "
-     "after) pairs\n"),
+     "convzoo: error: `--padding` (='half') must be one of 'valid', 'same', 'full', 'causal' "
+     "or comma- or x-separated non-negative ints\n"),
     (["shape", "--in", "3", "--out", "4", "-k", "5", "--input", "1,3,4,8"],
      "convzoo: error: effective kernel size d*(k-1)+1 (=5) must not exceed the padded input "
      "size (=4) along spatial dim 0\n"),

@@ -46,7 +46,7 @@ def test_summary_text_json_csv(capsys, net):
     code, out, _ = run(capsys, "summary", f"{net}:make", "--input", "1,3,16,16", "--json")
     data = json.loads(out)
     assert data["totals"]["macs"] == 13824 + 18432 + 32768
-    assert [r["kind"] for r in data["rows"]] == ["standard", "activation", "grouped",
+    assert [r["kind"] for r in data["rows"]] == ["conv", "activation", "group",
                                                  "transposed"]
     # transposed conv: N*C_in*prod(in)*(C_out/g)*prod(k), not prod(stride) times more
     assert data["rows"][3]["macs"] == 8 * 8 * 8 * 4 * 16
@@ -77,10 +77,14 @@ def test_compare_counts_and_measured(capsys):
     code, out, _ = run(capsys, "compare", "--in", "8", "--out", "16", "-k", "3", "--input",
                        "8x8", "--no-measure", "--json")
     data = json.loads(out)
-    assert code == 0 and data["measured"] is False and data["baseline"] == "standard"
+    assert code == 0 and data["measured"] is False and data["baseline"] == "conv"
     rows = {v["name"]: v for v in data["variants"]}
-    assert rows["standard"]["macs"] == 16 * 64 * 8 * 9
-    assert rows["standard"]["ratios"]["macs"] == 1
+    assert rows["conv"]["macs"] == 16 * 64 * 8 * 9
+    assert rows["conv"]["ratios"]["macs"] == 1
+    assert [v["kind"] for v in data["variants"]] == [
+        "conv", "group", "group", "shuffle_group", "shuffle_group", "separable", "flattened",
+        "spatially_separable", "dilated"]
+    assert not any("family" in v for v in data["variants"])  # one word: the kind
     assert rows["separable"]["macs"] == 8 * 64 * 9 + 16 * 64 * 8
     assert rows["dilated d=2"]["rf"] == [5, 5]
     code, out, _ = run(capsys, "compare", "--in", "4", "--out", "4", "-k", "3", "--input",
@@ -91,11 +95,11 @@ def test_compare_counts_and_measured(capsys):
     assert data["variants"][0]["ratios"]["forward"] == 1.0
     code, out, _ = run(capsys, "compare", "--in", "4", "--out", "4", "-k", "3", "--input",
                        "6x6", "--groups", "2", "--repeats", "1")
-    assert code == 0 and "Fwd" in out and "shuffle g=2" in out and "interleaved" in out
+    assert code == 0 and "Fwd" in out and "shuffle_group g=2" in out and "interleaved" in out
     code, out, _ = run(capsys, "compare", "--in", "4", "--out", "2", "-k", "4", "--input", "5",
-                       "--upsample", "2", "--no-measure", "--json")
+                       "--upscale-factor", "2", "--no-measure", "--json")
     data = json.loads(out)
-    assert [v["name"] for v in data["variants"]] == ["transposed", "sub-pixel", "resize-conv"]
+    assert [v["name"] for v in data["variants"]] == ["transposed", "subpixel", "resize_conv"]
     assert {tuple(v["output_shape"]) for v in data["variants"]} == {(1, 2, 10, 10)}
 
 
@@ -112,7 +116,8 @@ def test_profile_text_and_json(capsys, net):
 
 
 @pytest.mark.parametrize("model, why", [
-    ("resnet18", "is not a zoo model: ValueError: `name` (='resnet18') must be one of: "),
+    ("resnet18", "is not a zoo model: ValueError: `name` (='resnet18') is not a zoo model; "
+                 "did you mean 'resnet50'? Valid: "),
     ("missing.py:make", "names a file that does not exist: missing.py"),
     ("net.txt:make", "must name a .py file before the ':'"),
     ("{net}", "needs ':factory' after the file name"),
@@ -142,8 +147,8 @@ def test_bad_input_and_import_error(capsys, net, tmp_path):
     assert code == 2 and err.count("\n") == 1
     assert "failed to import: ModuleNotFoundError: No module named" in err
     code, _, err = run(capsys, "compare", "--in", "4", "--out", "4", "-k", "3", "--input", "8",
-                       "--upsample", "2", "--stride", "2", "--no-measure")
-    assert code == 2 and "`stride` (=2) must be 1 with `upsample` (=2)" in err
+                       "--upscale-factor", "2", "--stride", "2", "--no-measure")
+    assert code == 2 and "`stride` (=2) must be 1 with `upscale_factor` (=2)" in err
 
 
 def test_compare_and_animate_take_the_whole_shape_too(capsys, tmp_path):

@@ -148,12 +148,15 @@ def test_piped_text_has_no_ansi_codes_even_when_color_is_forced(capsys, monkeypa
      "`--input` (='1,3,8,8,8,8') must be N,C,*spatial with 1 to 3 spatial sizes, "
      "e.g. 1,3,32,32"),
     (["--in", "3", "--out", "4", "-k", "3", "-p", "half", "--input", "1,3,8,8"],
-     "`padding` (='half') must be one of 'valid', 'same', 'full', 'causal', a non-negative "
-     "int, a tuple of ints (one per spatial dimension) or a tuple of (before, after) pairs"),
+     "`--padding` (='half') must be one of 'valid', 'same', 'full', 'causal' or comma- or "
+     "x-separated non-negative ints"),
+    (["--in", "3", "--out", "4", "-k", "3", "-p", "vaild", "--input", "1,3,8,8"],
+     "`--padding` (='vaild') must be one of 'valid', 'same', 'full', 'causal' or comma- or "
+     "x-separated non-negative ints (did you mean 'valid'?)"),
     (["--in", "3", "--out", "4", "-k", "3", "-p", "1,-1", "--input", "1,3,8,8"],
      "`--padding` (='1,-1') must be comma- or x-separated non-negative ints"),
     (["--in", "3", "--out", "4", "-k", "0", "--input", "1,3,8,8"],
-     "`--kernel` (='0') must be comma- or x-separated positive ints"),
+     "`--kernel-size` (='0') must be comma- or x-separated positive ints"),
     (["--in", "3", "--out", "4", "-k", "3,3,3", "--input", "1,3,8,8"],
      "`kernel_size` (=(3, 3, 3)) must have 2 elements, one per spatial dimension"),
     (["--in", "4", "--out", "4", "-k", "3", "--input", "1,3,8,8"],

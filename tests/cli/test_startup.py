@@ -69,6 +69,13 @@ def test_lazy_names_are_the_library_objects():
         convzoo.nope  # noqa: B018
 
 
+def test_models_loads_without_an_import():
+    # convzoo.models was missing from the lazy table: AttributeError until imported
+    result = loaded_after("import convzoo\nprint('resnet50' in convzoo.models.available())")
+    assert result["out"].strip() == "True"
+    assert "convzoo.models" in result["loaded"]
+
+
 @pytest.mark.parametrize("argv", [
     ["shape", "--in", "3", "--out", "8", "-k", "3", "--input", "1,3,32,32"],
     ["solve", "--input", "32", "--target", "16", "-k", "3", "-s", "2"],

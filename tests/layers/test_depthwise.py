@@ -8,26 +8,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.torch_oracle import F_CONV, NN_CONV, param_gradcheck
 
 from convzoo import reference as ref
 from convzoo.arithmetic import effective_kernel
 from convzoo.layers import Depthwise
-
-NN_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-F_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
-
-def param_gradcheck(layer: nn.Module, x: torch.Tensor) -> bool:
-    """gradcheck with respect to every parameter of ``layer`` at the input ``x``."""
-    params = {k: v.detach().clone().requires_grad_() for k, v in layer.named_parameters()}
-    return torch.autograd.gradcheck(
-        lambda *vals: torch.func.functional_call(
-            layer, dict(zip(params, vals, strict=True)), (x,)),
-        tuple(params.values()),
-    )
 
 
 @st.composite

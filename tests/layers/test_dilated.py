@@ -10,12 +10,11 @@ import torch
 import torch.nn as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.torch_oracle import NN_CONV, param_gradcheck
 
 from convzoo import reference as ref
 from convzoo.arithmetic import same_padding
 from convzoo.layers import Dilated
-
-NN_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 
 @st.composite
@@ -76,12 +75,7 @@ def test_dilated_gradcheck():
         x = torch.randn(1, 2, *([3] * n), dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(lambda t, mod=layer: mod(t), (x,))
     layer = Dilated(2, 2, 3, dilation=2, stride=2).double()
-    w = layer.weight.detach().clone().requires_grad_()
-    x = torch.randn(1, 2, 5, 4, dtype=torch.float64)
-    assert torch.autograd.gradcheck(
-        lambda w_: torch.func.functional_call(layer, {"weight": w_, "bias": layer.bias}, (x,)),
-        (w,),
-    )
+    assert param_gradcheck(layer, torch.randn(1, 2, 5, 4, dtype=torch.float64))
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.torch_oracle import F_CONV
 
 from convzoo import reference as ref
 from convzoo.arithmetic import same_padding
 from convzoo.layers import ASPP, Flattened, R2Plus1D, SpatiallySeparable
 from convzoo.layers.r2plus1d import r2plus1d_mid_channels
-
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def _np(t):
@@ -46,7 +45,7 @@ def test_flattened_matches_reference_and_its_dense_conv(config):
     np.testing.assert_allclose(y.detach().numpy(), expected, atol=1e-10)
     dense, b = m.to_dense()
     flat_pads = [v for pair in reversed(per_axis) for v in pair]
-    torch.testing.assert_close(_CONV[ndim](F.pad(x, flat_pads), dense, b), y)
+    torch.testing.assert_close(F_CONV[ndim](F.pad(x, flat_pads), dense, b), y)
     # every (o, c) filter is rank one: an outer product of per-axis vectors
     if ndim == 2 and k > 1:
         assert all(torch.linalg.matrix_rank(dense[o, c]) <= 1
@@ -77,7 +76,7 @@ def test_spatially_separable_matches_reference_and_its_dense_conv(config, mid):
     dense, b = m.to_dense()
     assert dense.shape == (cout, cin, *([k] * ndim))
     flat = [v for _ in range(ndim) for v in pair]
-    torch.testing.assert_close(_CONV[ndim](F.pad(x, flat), dense, b), y)
+    torch.testing.assert_close(F_CONV[ndim](F.pad(x, flat), dense, b), y)
     if ndim == 2:  # rank of each (o, c) kernel is at most mid_channels
         assert all(torch.linalg.matrix_rank(dense[o, c]) <= mid
                    for o in range(cout) for c in range(cin))
@@ -114,7 +113,7 @@ def test_aspp_matches_explicit_torch(ndim):
     torch.manual_seed(ndim)
     m = ASPP(3, 2, rates=(1, 2), ndim=ndim).double().eval()
     x = torch.randn(2, 3, *([5] * ndim), dtype=torch.float64)
-    conv = _CONV[ndim]
+    conv = F_CONV[ndim]
 
     def bn(t, mod):
         return F.batch_norm(t, mod.running_mean, mod.running_var, mod.weight, mod.bias, False,

@@ -76,8 +76,15 @@ def test_create_every_kind_of_mine(kind, arguments, out_shape):
 
 def test_unknown_kind_lists_the_valid_ones():
     with pytest.raises(ValueError, match=re.escape(
-        f"`kind` (='deconv') must be one of: {', '.join(sorted(REGISTRY))}"
+        f"`kind` (='convolution') must be one of: {', '.join(sorted(REGISTRY))} (or an alias "
+        "such as grouped, atrous, sub-pixel)"
     )):
+        convzoo.create("convolution")
+    with pytest.raises(ValueError, match=re.escape(  # the closest kind, not fifty names
+        "`kind` (='depthwize') is not a layer kind; did you mean 'depthwise'? Valid: aspp, ")):
+        convzoo.create("depthwize")
+    with pytest.raises(ValueError, match=re.escape(  # a misnomer, never an alias
+        "`kind` (='deconv') is not a layer kind; did you mean 'transposed'? Valid: aspp, ")):
         convzoo.create("deconv")
     for kind in MINE:
         assert kind in sorted(REGISTRY)

@@ -8,16 +8,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.torch_oracle import F_CONV, NN_CONV, param_gradcheck
 
 from convzoo import reference as ref
 from convzoo.arithmetic import effective_kernel
 from convzoo.layers import GroupConv
-
-NN_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-F_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 @st.composite
@@ -78,7 +75,7 @@ def test_group_seed_shapes_params_repr():
     assert layer(torch.randn(2, 8, 32, 32)).shape == (2, 16, 32, 32)
     assert layer.weight.shape == (16, 4, 3, 3)
     assert sum(p.numel() for p in layer.parameters()) == 16 * 4 * 9 + 16 == layer.spec.params
-    assert layer.specs()[0].kind == "grouped"
+    assert layer.specs()[0].kind == "group"
     assert repr(layer) == "GroupConv(8, 16, kernel_size=(3, 3), padding=(1, 1), groups=2, ndim=2)"
     native = nn.Conv2d(8, 16, 3, padding=1, groups=2)
     native.load_state_dict(layer.state_dict())
@@ -97,12 +94,7 @@ def test_group_gradcheck():
         x = torch.randn(1, 4, *([2] * n), dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(lambda t, mod=layer: mod(t), (x,))
     layer = GroupConv(4, 2, 2, groups=2).double()
-    x = torch.randn(1, 4, 3, 3, dtype=torch.float64)
-    w = layer.weight.detach().clone().requires_grad_()
-    assert torch.autograd.gradcheck(
-        lambda w_: torch.func.functional_call(layer, {"weight": w_, "bias": layer.bias}, (x,)),
-        (w,),
-    )
+    assert param_gradcheck(layer, torch.randn(1, 4, 3, 3, dtype=torch.float64))
 
 
 @pytest.mark.parametrize(

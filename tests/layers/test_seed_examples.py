@@ -4,14 +4,13 @@ own torch.nn code (weights copied)."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import effective_kernel
 from convzoo.layers import (
+    ChannelShuffle,
     Conv2d,
     Conv3d,
     Depthwise,
@@ -19,6 +18,7 @@ from convzoo.layers import (
     Dilated,
     GroupConv,
     Pointwise,
+    ShuffleGroupConv,
     TransposedConv2d,
 )
 
@@ -99,20 +99,25 @@ def _article_channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.view(batch_size, channels, height, width)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("convzoo.layers.shuffle") is None,
-                    reason="convzoo.layers.shuffle (ChannelShuffle) not written yet")
-def test_seed000_shuffle_group():
-    from convzoo.layers.shuffle import ChannelShuffle
-
-    group = GroupConv(8, 16, 3, groups=2, padding=1)
-    layer = nn.Sequential(group, ChannelShuffle(2))
-    article = nn.Conv2d(8, 16, 3, groups=2, padding=1)
+@pytest.mark.parametrize("groups", [2, 4])
+def test_seed000_shuffle_group(groups):
+    """The article's ShuffleGroupConvNet (group conv, then its view/transpose/view channel
+    shuffle) with its weights copied: convzoo's ChannelShuffle after a GroupConv and the one
+    ShuffleGroupConv layer give its output exactly."""
+    group = GroupConv(8, 16, 3, groups=groups, padding=1)
+    layer = nn.Sequential(group, ChannelShuffle(groups))
+    fused = ShuffleGroupConv(8, 16, 3, groups, padding=1)
+    fused.conv.load_state_dict(group.state_dict())
+    article = nn.Conv2d(8, 16, 3, groups=groups, padding=1)
     article.load_state_dict(group.state_dict())
     x = torch.randn(2, 8, 32, 32)
+    expected = _article_channel_shuffle(article(x), groups)
     y = layer(x)
     assert y.shape == (2, 16, 32, 32)
-    torch.testing.assert_close(y, _article_channel_shuffle(article(x), 2))
-    assert count(layer) == 592
+    torch.testing.assert_close(y, expected)
+    torch.testing.assert_close(fused(x), expected)
+    assert not torch.equal(expected, article(x))  # the shuffle moved channels
+    assert count(layer) == count(fused) == 16 * (8 // groups) * 9 + 16
 
 
 # --------------------------------------------------------------------------- seed 001

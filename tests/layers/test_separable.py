@@ -10,17 +10,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.torch_oracle import F_CONV, NN_CONV, param_gradcheck
 
 import convzoo
 from convzoo import reference as ref
 from convzoo.arithmetic import effective_kernel
 from convzoo.layers import Conv, DepthwiseSeparable
-
-NN_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-F_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 @st.composite
@@ -148,13 +145,7 @@ def test_separable_gradcheck():
         x = torch.randn(1, 2, *([3] * n), dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(lambda t, mod=layer: mod(t), (x,))
     layer = DepthwiseSeparable(2, 3, 3, padding=1).double()
-    params = {k: v.detach().clone().requires_grad_() for k, v in layer.named_parameters()}
-    x = torch.randn(1, 2, 4, 4, dtype=torch.float64)
-    assert torch.autograd.gradcheck(
-        lambda *vals: torch.func.functional_call(layer, dict(zip(params, vals, strict=True)),
-                                                 (x,)),
-        tuple(params.values()),
-    )
+    assert param_gradcheck(layer, torch.randn(1, 2, 4, 4, dtype=torch.float64))
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.torch_oracle import F_CONV, NN_CONV_T, param_gradcheck
 
 from convzoo import reference as ref
 from convzoo.arithmetic import effective_kernel, transposed_output_range
@@ -22,9 +23,6 @@ from convzoo.layers import (
     TransposedConv2d,
     TransposedConv3d,
 )
-
-NN_CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
-F_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def zero_insertion(x, w, b, stride, pads, output_padding, groups, dilation):
@@ -200,13 +198,7 @@ def test_transposed_gradcheck():
         x = torch.randn(1, 2, *([2] * n), dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(lambda t, mod=layer: mod(t), (x,))
     layer = TransposedConv(4, 2, 3, stride=2, padding="same", groups=2).double()
-    params = {k: v.detach().clone().requires_grad_() for k, v in layer.named_parameters()}
-    x = torch.randn(1, 4, 3, 2, dtype=torch.float64)
-    assert torch.autograd.gradcheck(
-        lambda *vals: torch.func.functional_call(layer, dict(zip(params, vals, strict=True)),
-                                                 (x,)),
-        tuple(params.values()),
-    )
+    assert param_gradcheck(layer, torch.randn(1, 4, 3, 2, dtype=torch.float64))
 
 
 def test_compiles_without_graph_breaks_with_output_size():

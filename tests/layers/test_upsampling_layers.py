@@ -86,7 +86,7 @@ def test_resize_conv_is_interpolate_then_same_conv(ndim, mode):
      "`input` spatial sizes (=(3, 4)) must be divisible by `downscale_factor` (=2)"),
     (lambda: ResizeConv(2, 2, 2, mode="bilinear", ndim=1),
      "`mode` (='bilinear') must be one of 'nearest', 'linear' for 1 spatial dim"),
-    (lambda: ResizeConv(2, 2, 0), "`scale_factor` (=0) must be a positive int"),
+    (lambda: ResizeConv(2, 2, 0), "`upscale_factor` (=0) must be a positive int"),
     (lambda: icnr_(torch.empty(6, 2, 3, 3), 2, 2),
      "`weight` dim 0 (=6) must be divisible by upscale_factor**2 (=4)"),
 ])

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.analysis import summary
-from convzoo.analysis.kinds import CONV_KINDS
+from convzoo.arithmetic import variant_names
 from convzoo.models import create, entry
 from convzoo.models.resnet import ResNetConfig, build_resnet, resnet50_backbone
 
@@ -49,23 +49,23 @@ PINNED = [
     ("resnet50", {}, 25_557_032, 4_089_184_256),
     ("resnext50_32x4d", {}, 25_028_904, 4_230_479_872),
     ("mobilenet_v2", {}, 3_504_872, 300_774_272),
-    ("shufflenet_v2", {"width": 0.5}, 1_366_792, 40_476_448),
-    ("shufflenet_v2", {"width": 1.0}, 2_278_604, 144_907_992),
-    ("shufflenet_v2", {"width": 1.5}, 3_503_624, 295_759_392),
-    ("shufflenet_v2", {"width": 2.0}, 7_393_996, 583_253_464),
+    ("shufflenet_v2", {"width_mult": 0.5}, 1_366_792, 40_476_448),
+    ("shufflenet_v2", {"width_mult": 1.0}, 2_278_604, 144_907_992),
+    ("shufflenet_v2", {"width_mult": 1.5}, 3_503_624, 295_759_392),
+    ("shufflenet_v2", {"width_mult": 2.0}, 7_393_996, 583_253_464),
     ("mobilenet_v1", {}, 4_231_976, 568_740_352),
-    ("mobilenet_v1", {"alpha": 0.75}, 2_585_560, 325_400_448),
-    ("mobilenet_v1", {"alpha": 0.5}, 1_331_592, 149_497_088),
-    ("mobilenet_v1", {"alpha": 0.25}, 470_072, 41_030_272),
+    ("mobilenet_v1", {"width_mult": 0.75}, 2_585_560, 325_400_448),
+    ("mobilenet_v1", {"width_mult": 0.5}, 1_331_592, 149_497_088),
+    ("mobilenet_v1", {"width_mult": 0.25}, 470_072, 41_030_272),
     ("shufflenet_v1", {"groups": 1}, 1_531_936, 143_078_976),
     ("shufflenet_v1", {"groups": 2}, 1_733_848, 140_836_512),
     ("shufflenet_v1", {"groups": 3}, 1_865_728, 137_460_672),
     ("shufflenet_v1", {"groups": 4}, 1_968_344, 134_339_776),
     ("shufflenet_v1", {"groups": 8}, 2_434_768, 138_365_952),
-    ("shufflenet_v1", {"scale": 0.25}, 306_124, 13_300_656),
-    ("shufflenet_v1", {"scale": 0.5}, 718_324, 37_589_856),
-    ("shufflenet_v1", {"scale": 1.5}, 3_442_168, 292_443_552),
-    ("shufflenet_v1", {"scale": 2.0}, 5_450_776, 524_045_184),
+    ("shufflenet_v1", {"width_mult": 0.25}, 306_124, 13_300_656),
+    ("shufflenet_v1", {"width_mult": 0.5}, 718_324, 37_589_856),
+    ("shufflenet_v1", {"width_mult": 1.5}, 3_442_168, 292_443_552),
+    ("shufflenet_v1", {"width_mult": 2.0}, 5_450_776, 524_045_184),
     ("xception", {}, 22_855_952, 8_357_403_496),
 ]
 
@@ -85,10 +85,10 @@ TORCHVISION = [
     ("resnet50", {}, 25_557_032, 4.09),
     ("resnext50_32x4d", {}, 25_028_904, 4.23),
     ("mobilenet_v2", {}, 3_504_872, 0.30),
-    ("shufflenet_v2", {"width": 0.5}, 1_366_792, 0.04),
-    ("shufflenet_v2", {"width": 1.0}, 2_278_604, 0.14),
-    ("shufflenet_v2", {"width": 1.5}, 3_503_624, 0.30),
-    ("shufflenet_v2", {"width": 2.0}, 7_393_996, 0.58),
+    ("shufflenet_v2", {"width_mult": 0.5}, 1_366_792, 0.04),
+    ("shufflenet_v2", {"width_mult": 1.0}, 2_278_604, 0.14),
+    ("shufflenet_v2", {"width_mult": 1.5}, 3_503_624, 0.30),
+    ("shufflenet_v2", {"width_mult": 2.0}, 7_393_996, 0.58),
 ]
 
 
@@ -102,8 +102,8 @@ def test_torchvision_documented(name, config, params, gmacs):
 # Howard et al. 2017: Table 8 (1.0-224), Table 6 (alpha), Table 7 (resolution): M mult-adds, M
 # params. The paper counts the FC layer in both and BatchNorm in neither.
 MOBILENET_V1 = [
-    ({}, 569, 4.2), ({"alpha": 0.75}, 325, 2.6), ({"alpha": 0.5}, 149, 1.3),
-    ({"alpha": 0.25}, 41, 0.5), ({"resolution": 192}, 418, 4.2),
+    ({}, 569, 4.2), ({"width_mult": 0.75}, 325, 2.6), ({"width_mult": 0.5}, 149, 1.3),
+    ({"width_mult": 0.25}, 41, 0.5), ({"resolution": 192}, 418, 4.2),
     ({"resolution": 160}, 290, 4.2), ({"resolution": 128}, 186, 4.2),
 ]
 
@@ -145,9 +145,10 @@ def test_shufflenet_v1_table1(groups, mmacs, channels):
 
 # Table 2 (0.25x 13M, 0.5x 38M) and the MobileNet comparison (1.5x 292M, 2x 524M), g = 3, FC
 # included.
-@pytest.mark.parametrize(("scale", "mmacs"), [(0.25, 13), (0.5, 38), (1.5, 292), (2.0, 524)])
-def test_shufflenet_v1_scales(scale, mmacs):
-    _, s = measure("shufflenet_v1", scale=scale)
+@pytest.mark.parametrize(("width_mult", "mmacs"),
+                         [(0.25, 13), (0.5, 38), (1.5, 292), (2.0, 524)])
+def test_shufflenet_v1_widths(width_mult, mmacs):
+    _, s = measure("shufflenet_v1", width_mult=width_mult)
     assert round(s.totals.macs / 1e6) == mmacs
 
 
@@ -204,7 +205,7 @@ def test_torchvision_state_dict_keys():
 def test_registry_entry(name):
     e = entry(name)
     assert dataclasses.is_dataclass(e.config) and e.config.__dataclass_params__.frozen
-    assert set(e.variants) <= set(CONV_KINDS) and e.variants
+    assert set(e.variants) <= set(variant_names()) and e.variants
     assert "Table" in e.source and e.input_shape[:2] == (1, 3)
     module_doc = __import__(e.build.__module__, fromlist=["_"]).__doc__
     assert "Table" in module_doc and re.search(r"\b20[01]\d\b", module_doc)  # paper, year
@@ -221,13 +222,13 @@ def test_registry_entry(name):
     ("resnet50", {"replace_stride_with_dilation": (False, True)},
      "`replace_stride_with_dilation` (=(False, True)) must be a tuple of 3 bools"),
     ("resnext50_32x4d", {"groups": 0}, "`groups` (=0) must be a positive int"),
-    ("mobilenet_v1", {"alpha": 1.5}, "`alpha` (=1.5) must be a number in (0, 1]"),
+    ("mobilenet_v1", {"width_mult": 1.5}, "`width_mult` (=1.5) must be a number in (0, 1]"),
     ("mobilenet_v1", {"resolution": 16}, "`resolution` (=16) must be >= 32 (stride 32)"),
     ("mobilenet_v2", {"width_mult": 0}, "`width_mult` (=0) must be a number in (0, 4]"),
     ("shufflenet_v1", {"groups": 5}, "`groups` (=5) must be one of 1, 2, 3, 4, 8"),
-    ("shufflenet_v1", {"scale": 0.75},
-     "`scale` (=0.75) must be one of 0.25, 0.5, 1.0, 1.5, 2.0"),
-    ("shufflenet_v2", {"width": 3.0}, "`width` (=3.0) must be one of 0.5, 1.0, 1.5, 2.0"),
+    ("shufflenet_v1", {"width_mult": 0.75},
+     "`width_mult` (=0.75) must be one of 0.25, 0.5, 1.0, 1.5, 2.0"),
+    ("shufflenet_v2", {"width_mult": 3.0}, "`width_mult` (=3.0) must be one of 0.5, 1.0, 1.5, 2.0"),
     ("xception", {"middle_repeats": -1}, "`middle_repeats` (=-1) must be a positive int"),
     ("xception", {"in_channels": 2.0}, "`in_channels` (=2.0) must be a positive int"),
 ])
@@ -242,15 +243,41 @@ def test_unknown_field():
         create("resnet50", alpha=0.5)
 
 
+@pytest.mark.parametrize("name, old, new, value", [
+    ("mobilenet_v1", "alpha", "width_mult", 0.5),
+    ("shufflenet_v1", "scale", "width_mult", 0.5),
+    ("shufflenet_v2", "width", "width_mult", 0.5),
+    ("digits_separable", "width", "base_channels", 8),
+    ("clips_r2plus1d", "width", "base_channels", 8),
+    ("deeplabv3", "backbone_width", "backbone_base_channels", 8),
+    ("espcn", "scale", "upscale_factor", 2),
+])
+def test_renamed_config_fields_still_work_with_a_warning(name, old, new, value):
+    from convzoo.models import entry
+
+    config = entry(name).config
+    message = (f"`{old}` is deprecated and will be removed in convzoo 0.2: use `{new}`")
+    with pytest.warns(FutureWarning, match=re.escape(message)):
+        made = config(**{old: value})
+    assert getattr(made, new) == value and made == config(**{new: value})
+    with pytest.warns(FutureWarning, match=re.escape(f"`{config.__name__}.{old}` is "
+                                                     "deprecated")):
+        assert getattr(made, old) == value
+    with pytest.warns(FutureWarning, match=re.escape(message)):
+        create(name, **{old: value})  # the zoo's own check of field names reads them too
+    with pytest.raises(ValueError, match=f"`{old}` .* and `{new}` .* name the same argument"):
+        config(**{old: value, new: value})
+
+
 # ------------------------------------------------------------------ one small real forward each
 @pytest.mark.parametrize(("name", "config", "size"), [
     ("vgg16", {"hidden": 32, "num_classes": 10}, 32),
     ("resnet50", {"num_classes": 10}, 64),
     ("resnext50_32x4d", {"num_classes": 10, "layers": (1, 1, 1, 1)}, 64),
-    ("mobilenet_v1", {"alpha": 0.25, "num_classes": 10}, 64),
+    ("mobilenet_v1", {"width_mult": 0.25, "num_classes": 10}, 64),
     ("mobilenet_v2", {"width_mult": 0.5, "num_classes": 10}, 64),
-    ("shufflenet_v1", {"groups": 8, "scale": 0.5, "num_classes": 10}, 64),
-    ("shufflenet_v2", {"width": 0.5, "num_classes": 10}, 64),
+    ("shufflenet_v1", {"groups": 8, "width_mult": 0.5, "num_classes": 10}, 64),
+    ("shufflenet_v2", {"width_mult": 0.5, "num_classes": 10}, 64),
     ("xception", {"middle_repeats": 1, "num_classes": 10}, 64),
 ])
 def test_forward_small(name, config, size):

@@ -64,14 +64,14 @@ def test_reference_counts(name, config, shape, params, macs, out):
 
 def test_espcn_upsamplers_do_equal_work():
     counts = {up: _count("espcn", (1, 1, 32, 32), upsampler=up) for up in
-              ("subpixel", "transposed", "resize")}
+              ("subpixel", "transposed", "resize_conv")}
     assert {m for _, m, _ in counts.values()} == {counts["subpixel"][1]}
     # the transposed conv (kernel 3r, stride r) has the sub-pixel conv's weights, fewer biases
     assert counts["subpixel"][0] - counts["transposed"][0] == 9 - 1
 
 
 def test_unet_upsampler_params():
-    for up, params in (("transposed", 31_030_658), ("resize", 31_030_658),
+    for up, params in (("transposed", 31_030_658), ("resize_conv", 31_030_658),
                        ("subpixel", 39_389_378)):
         with torch.device("meta"):
             net = create("unet", upsampler=up)
@@ -134,12 +134,12 @@ def test_mu_law_round_trip():
 
 SMALL = [
     ("unet", {"base_channels": 8, "depth": 3}, (2, 1, 64, 64), (2, 2, 64, 64)),
-    ("unet", {"base_channels": 4, "depth": 2, "upsampler": "resize", "batch_norm": True,
+    ("unet", {"base_channels": 4, "depth": 2, "upsampler": "resize_conv", "batch_norm": True,
               "num_classes": 3}, (2, 1, 32, 32), (2, 3, 32, 32)),
     ("unet", {"base_channels": 4, "depth": 2, "padding": "valid", "upsampler": "subpixel"},
      (1, 1, 44, 44), (1, 2, 4, 4)),
     ("deeplabv3", {"backbone": "small", "in_channels": 1, "num_classes": 11,
-                   "backbone_width": 8, "aspp_channels": 16, "output_stride": 16},
+                   "backbone_base_channels": 8, "aspp_channels": 16, "output_stride": 16},
      (2, 1, 64, 64), (2, 11, 64, 64)),
     ("wavenet", {"layers_per_block": 4, "blocks": 2, "residual_channels": 8,
                  "dilation_channels": 8, "skip_channels": 16, "quantization": 16},
@@ -150,10 +150,10 @@ SMALL = [
                   "num_classes": 10}, (2, 1, 16, 32, 32), (2, 10)),
     ("dcgan_generator", {"nz": 16, "ngf": 8, "out_channels": 1, "image_size": 32},
      (2, 16, 1, 1), (2, 1, 32, 32)),
-    ("espcn", {"scale": 2}, (2, 1, 16, 16), (2, 1, 32, 32)),
-    ("espcn", {"scale": 4, "channels": 3, "upsampler": "transposed"}, (1, 3, 8, 8),
+    ("espcn", {"upscale_factor": 2}, (2, 1, 16, 16), (2, 1, 32, 32)),
+    ("espcn", {"upscale_factor": 4, "channels": 3, "upsampler": "transposed"}, (1, 3, 8, 8),
      (1, 3, 32, 32)),
-    ("espcn", {"scale": 3, "upsampler": "resize"}, (1, 1, 8, 8), (1, 1, 24, 24)),
+    ("espcn", {"upscale_factor": 3, "upsampler": "resize"}, (1, 1, 8, 8), (1, 1, 24, 24)),
 ]
 
 
@@ -173,8 +173,9 @@ def test_small_forward_backward(name, config, shape, out):
 
 def test_deeplab_small_dilated_and_aux():
     torch.manual_seed(0)
-    net = create("deeplabv3", backbone="small", in_channels=1, num_classes=4, backbone_width=4,
-                 aspp_channels=8, output_stride=8, aux_classifier=True).eval()
+    net = create("deeplabv3", backbone="small", in_channels=1, num_classes=4,
+                 backbone_base_channels=4, aspp_channels=8, output_stride=8,
+                 aux_classifier=True).eval()
     assert net.config.rates == (12, 24, 36)
     feats = net.backbone.features(torch.randn(1, 1, 64, 64))
     assert feats["layer4"].shape == (1, 32, 8, 8) and feats["layer3"].shape == (1, 16, 8, 8)
@@ -221,7 +222,7 @@ def test_c3d_clip_shape_checked():
         ("unet", {"depth": 0}, "`depth` (=0) must be a positive int"),
         ("unet", {"padding": "full"}, "`padding` (='full') must be one of 'same', 'valid'"),
         ("unet", {"upsampler": "bilinear"},
-         "`upsampler` (='bilinear') must be one of 'transposed', 'subpixel', 'resize'"),
+         "`upsampler` (='bilinear') must be one of: transposed, subpixel, resize_conv"),
         ("unet", {"batch_norm": 1}, "`batch_norm` (=1) must be a bool"),
         ("deeplabv3", {"output_stride": 32}, "`output_stride` (=32) must be one of 8, 16"),
         ("deeplabv3", {"backbone": "resnet18"},
@@ -241,9 +242,12 @@ def test_c3d_clip_shape_checked():
          "`mid_channels` (='rule') must be one of 'torchvision', 'paper'"),
         ("dcgan_generator", {"image_size": 128}, "`image_size` (=128) must be one of 32, 64"),
         ("dcgan_generator", {"nz": -1}, "`nz` (=-1) must be a positive int"),
-        ("espcn", {"scale": 1}, "`scale` (=1) must be an int >= 2"),
+        ("espcn", {"upscale_factor": 1}, "`upscale_factor` (=1) must be an int >= 2"),
         ("espcn", {"upsampler": "bicubic"},
-         "`upsampler` (='bicubic') must be one of 'subpixel', 'transposed', 'resize'"),
+         "`upsampler` (='bicubic') must be one of: subpixel, transposed, resize_conv"),
+        ("espcn", {"upsampler": "subpixle"},
+         "`upsampler` (='subpixle') is not an upsampler name; did you mean 'subpixel'? Valid: "
+         "subpixel, transposed, resize_conv"),
         ("espcn", {"channels": 0}, "`channels` (=0) must be a positive int"),
     ],
 )

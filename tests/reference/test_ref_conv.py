@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.torch_oracle import NN_CONV
 
 from convzoo import reference as ref
 
@@ -23,7 +24,6 @@ MODES = ("zeros", "reflect", "replicate", "circular")
 TORCH_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
               "circular": "circular"}
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-NN_CONV = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
 TOL = dict(rtol=1e-10, atol=1e-10)
 
 

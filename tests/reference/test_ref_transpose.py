@@ -13,10 +13,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.reference.test_ref_conv import TOL, explicit_pads, forward_configs, per_axis_arg
+from tests.torch_oracle import F_CONV_T
 
 from convzoo import reference as ref
-
-CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 class Tr(NamedTuple):
@@ -79,7 +78,7 @@ def torch_conv_transpose(c: Tr, x: torch.Tensor | None = None, w: torch.Tensor |
     xb = x.unsqueeze(0) if unbatched else x
     if b is None and c.b is not None:
         b = torch.from_numpy(c.b)
-    y = CONV_T[n](xb, w, b, c.stride, 0, c.output_padding, c.groups, c.dilation)
+    y = F_CONV_T[n](xb, w, b, c.stride, 0, c.output_padding, c.groups, c.dilation)
     keep = [slice(lo, y.shape[2 + a] - hi) for a, (lo, hi) in enumerate(c.pads)]
     y = y[(slice(None), slice(None), *keep)]
     return y.squeeze(0) if unbatched else y
@@ -105,7 +104,7 @@ def test_symmetric_padding_matches_torch_own_padding_argument(c):
     if any(lo != hi for lo, hi in c.pads):  # torch has no per-side crop: use the smaller
         c = c._replace(padding=padding, pads=tuple((p, p) for p in padding))
     b = None if c.b is None else torch.from_numpy(c.b)
-    y = CONV_T[n](torch.from_numpy(c.x), torch.from_numpy(c.w), b, c.stride, padding,
+    y = F_CONV_T[n](torch.from_numpy(c.x), torch.from_numpy(c.w), b, c.stride, padding,
                   c.output_padding, c.groups, c.dilation)
     np.testing.assert_allclose(ref.conv_transpose(*as_ref_args(c)), y.numpy(), **TOL)
 

@@ -102,9 +102,19 @@ def test_stack_fields_follow_the_engine_and_the_chain_algebra():
      "`frames` (=256) x 3200 cells per frame is more than the limit of 100000 cells drawn per "
      "request; ask for at most 31 frames or a smaller input"),
     (lambda: conv_api({"kind": "nope"}), "`kind` (='nope') must be one of: conv, "),
-    (lambda: conv_api({"k": "0"}), "`kernel_size` (="),
+    (lambda: conv_api({"kind": "seperable"}), "`kind` (='seperable') is not a variant name; "
+                                              "did you mean 'separable'? Valid: conv, "),
+    (lambda: conv_api({"k": "0"}), "`k` (='0') must be comma- or x-separated positive ints"),
     (lambda: conv_api({"p": "wide"}), "`p` (='wide') must be one of 'valid', 'same', 'full', "
-                                      "'causal' or ints separated by x or commas"),
+                                      "'causal' or comma- or x-separated non-negative ints"),
+    (lambda: conv_api({"p": "smae"}), "`p` (='smae') must be one of 'valid', 'same', 'full', "
+     "'causal' or comma- or x-separated non-negative ints (did you mean 'same'?)"),
+    (lambda: conv_api({"input": "3,4,4"}), "`input` (='3,4,4') must have N=1: an animation "
+                                           "draws one sample (a 3-D spatial size is written "
+                                           "3x4x4)"),
+    (lambda: conv_api({"in": "2", "input": "1,3,4,4"}), "`input` (='1,3,4,4') has C=3 where "
+                                                        "`in` is 2"),
+    (lambda: conv_api({"kerenl": "3"}), "unknown parameter 'kerenl'; valid: kind, frames, "),
     (lambda: conv_api({"g": "2"}), "`in_channels` (=1) must be divisible by `groups` (=2)"),
     (lambda: conv_api({"evil": "1"}), "unknown parameter 'evil'; valid: kind, frames, input"),
     (lambda: stack_api({"input": "1000000"}), "`input` (=1000000) must be an int from 1 to 256"),
@@ -114,3 +124,45 @@ def test_bad_requests_are_one_line(call, message):
     with pytest.raises(ValueError) as e:
         call()
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_the_playground_reads_text_as_the_cli_does():
+    """One parser (convzoo.text): the same strings mean the same in a URL and on the command
+    line, ``3,4,4`` the shape N,C,L and ``3x4x4`` a 3-D spatial size in both."""
+    import argparse
+
+    from convzoo.cli.animate import add_parser, options_from_args
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+
+    def cli(*argv):
+        return options_from_args(parser.parse_args(["animate", *argv, "-o", "x.gif"]))
+
+    def url(kind, **query):
+        from convzoo.serve.api import _options
+
+        return _options(query, kind)
+
+    assert cli("conv3d", "--input", "3x4x4") == url("conv3d", input="3x4x4") == {
+        "input_size": (3, 4, 4)}
+    assert cli("conv", "--input", "1,2,5,5") == url("conv", input="1,2,5,5") == {
+        "input_size": (5, 5), "in_channels": 2}
+    assert (cli("conv", "-k", "3x1", "-s", "2", "-p", "SAME", "-d", "1,2")
+            == url("conv", k="3x1", s="2", p="SAME", d="1,2")
+            == {"kernel_size": (3, 1), "stride": 2, "padding": "same", "dilation": (1, 2)})
+    assert cli("pixel_unshuffle", "--downscale-factor", "3") == url(
+        "pixel_unshuffle", factor="3") == {"downscale_factor": 3}
+    assert cli("subpixel", "--upscale-factor", "3") == url("subpixel", factor="3") == {
+        "upscale_factor": 3}
+    for argv, query in (((["conv", "--input", "3,4,4"]), dict(input="3,4,4")),
+                        ((["conv", "-p", "smae"]), dict(p="smae")),
+                        ((["conv", "-k", "0"]), dict(k="0"))):
+        with pytest.raises(ValueError) as flag:
+            cli(*argv)
+        with pytest.raises(ValueError) as param:
+            url(argv[0], **query)
+        # the same rule, naming the flag or the parameter as the user wrote it
+        name = {"input": "--input", "p": "--padding", "k": "--kernel-size"}[next(iter(query))]
+        assert str(flag.value) == str(param.value).replace(f"`{next(iter(query))}`",
+                                                           f"`{name}`", 1)

@@ -1,14 +1,13 @@
 """The tour's numbers: the issue's examples, torch running the articles' code, claim checks."""
 
+import pytest
 import torch
-import torch.nn as nn
 from rich.console import Console
+from tests.torch_oracle import NN_CONV, NN_CONV_T
 
 from convzoo.cli.tour import render
 from convzoo.tour import ARITHMETIC_EXAMPLES, LAYER_EXAMPLES, evaluate
-
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-_CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
+from convzoo.tour.examples import LayerExample
 
 
 def _torch_module(spec):
@@ -17,11 +16,11 @@ def _torch_module(spec):
     assert all(lo == hi for lo, hi in pads)
     padding = tuple(lo for lo, _ in pads)
     if spec.transposed:
-        return _CONV_T[spec.ndim](
+        return NN_CONV_T[spec.ndim](
             spec.in_channels, spec.out_channels, spec.kernel_size, spec.stride, padding,
             spec.output_padding, spec.groups, spec.bias, spec.dilation, device="meta",
         )
-    return _CONV[spec.ndim](
+    return NN_CONV[spec.ndim](
         spec.in_channels, spec.out_channels, spec.kernel_size, spec.stride, padding,
         spec.dilation, spec.groups, spec.bias, device="meta",
     )
@@ -65,8 +64,8 @@ def test_claims_agree_except_the_two_known_article_errors():
 def test_every_seed_and_variant_is_covered():
     assert {ex.seed for ex in LAYER_EXAMPLES} == {"000", "001", "002", "003", "004"}
     variants = {ex.variant for ex in LAYER_EXAMPLES}
-    assert {"standard", "3D", "transposed", "dilated", "depthwise-separable", "flattened",
-            "grouped", "shuffle", "pointwise", "depthwise"} <= variants
+    assert {"conv", "conv3d", "transposed", "dilated", "separable", "flattened",
+            "group", "shuffle_group", "pointwise", "depthwise"} <= variants
 
 
 def test_render_prints_formulas_and_a_verdict(capsys):
@@ -94,4 +93,9 @@ def test_every_examples_variant_is_a_name_of_the_one_vocabulary():
     from convzoo.arithmetic import variant
 
     for ex in LAYER_EXAMPLES:
-        variant(ex.variant)  # raises for a name outside the vocabulary and its aliases
+        assert variant(ex.variant).value == ex.variant  # canonical, never an alias
+    ex = LayerExample("001", "t", "grouped", (1, 4, 8, 8), ())
+    assert ex.variant == "group"
+    with pytest.raises(ValueError, match=r"^`variant` \(='seperable'\) is not a variant name; "
+                                         r"did you mean 'separable'\?"):
+        LayerExample("001", "t", "seperable", (1, 4, 8, 8), ())

@@ -17,7 +17,7 @@ def test_rows_reproduce_the_pinned_counts_and_fields():
     # the last spatial map of ResNet-50 (before global pooling): r = 427, S = 32
     assert resnet.rf_sizes == (427, 427) and resnet.rf_strides == (32, 32)
     assert resnet.rf_layer.startswith("layer4")
-    assert dict(resnet.kinds).keys() == {"standard", "pointwise"}
+    assert dict(resnet.kinds).keys() == {"conv", "pointwise"}
     assert abs(sum(share for _, share in resnet.kinds) - 1) < 1e-9
     # 3 blocks of 10 dilated layers (k=2) + the causal input conv: 3 * 1023 + 2 = 3071 samples
     assert wavenet.rf_sizes == (3071,) and "dilated" in dict(wavenet.kinds)
@@ -36,7 +36,7 @@ def test_table_lists_every_row():
 
 
 def test_every_model_declares_known_variants():
-    from convzoo.analysis.kinds import CONV_KINDS
+    from convzoo.arithmetic import variant_names
 
     for name, e in MODELS.items():
-        assert e.variants and set(e.variants) <= set(CONV_KINDS), (name, e.variants)
+        assert e.variants and set(e.variants) <= set(variant_names()), (name, e.variants)

@@ -13,7 +13,7 @@ from convzoo.cli.main import build_parser, main
 from convzoo.cli.train import _argv
 from convzoo.train import CHECKPOINT, TrainConfig, load_checkpoint, train
 
-TINY = ["--epochs", "1", "--batch-size", "8", "--limit", "16", "--set", "width=4",
+TINY = ["--epochs", "1", "--batch-size", "8", "--limit", "16", "--set", "base_channels=4",
         "--no-progress", "--threads", "1"]
 
 
@@ -33,12 +33,14 @@ def test_cli_table_output(capsys):
 
 def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     cases = [
-        (["train", "resnet", "--data", "digits"], "convzoo: error: `name` (='resnet') must be "
-         "one of:"),
+        (["train", "resnet", "--data", "digits"], "convzoo: error: `name` (='resnet') is not a "
+         "zoo model; did you mean 'resnet50'? Valid: c3d, "),
+        (["train", "alexnet", "--data", "digits"], "convzoo: error: `name` (='alexnet') must be "
+         "one of: c3d, "),
         (["train", "digits_separable", "--data", "cifar"], "convzoo: error: `data` (='cifar') "
          "must be one of:"),
-        (["train", "digits_separable", "--data", "digits", "--set", "width"],
-         "convzoo: error: `--set` (='width') must be KEY=VALUE"),
+        (["train", "digits_separable", "--data", "digits", "--set", "base_channels"],
+         "convzoo: error: `--set` (='base_channels') must be KEY=VALUE"),
         (["train", "digits_separable", "--data", "digits", "--resume"],
          "convzoo: error: `resume` (=True) needs `out`"),
         (["train", "digits_separable", "--data", "digits", "--out", str(tmp_path), "--resume"],
@@ -64,7 +66,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     """A run killed with SIGKILL right after its first mid-epoch checkpoint resumes from it and
     ends with the same weights as an uninterrupted run."""
     argv = ["train", "digits_separable", "--data", "digits", "--epochs", "3", "--batch-size",
-            "8", "--limit", "80", "--set", "width=4", "--no-progress", "--threads", "1",
+            "8", "--limit", "80", "--set", "base_channels=4", "--no-progress", "--threads", "1",
             "--checkpoint-every", "1", "--out", str(tmp_path)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "convzoo", *argv], env=env,
@@ -83,7 +85,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     final = load_checkpoint(tmp_path / CHECKPOINT)
     assert final["global_step"] == 30 and final["epoch"] == 3
     reference = train(TrainConfig("digits_separable", "digits", epochs=3, batch_size=8,
-                                  limit=80, model_config={"width": 4}, progress=False,
+                                  limit=80, model_config={"base_channels": 4}, progress=False,
                                   threads=1))
     ref = reference.model.state_dict()
     assert all(torch.equal(final["model"][k], ref[k]) for k in ref)
@@ -95,9 +97,9 @@ def test_nproc_relaunches_under_torchrun(monkeypatch):
     seen = []
     monkeypatch.setattr(cli_train.subprocess, "call", lambda cmd: seen.append(cmd) or 0)
     assert main(["train", "digits_separable", "--data", "digits", "--nproc", "2", "--epochs",
-                 "1", "--set", "width=4"]) == 0
+                 "1", "--set", "base_channels=4"]) == 0
     cmd = seen[0]
     assert cmd[1:5] == ["-m", "torch.distributed.run", "--nproc-per-node", "2"]
     assert cmd[cmd.index("convzoo") + 1:] == ["train", "digits_separable", "--data", "digits",
                                               "--seed", "0", "--epochs", "1", "--set",
-                                              "width=4"]
+                                              "base_channels=4"]

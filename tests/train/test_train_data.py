@@ -72,9 +72,21 @@ def test_digits_gan_range():
     ("digits", {"colour": 1}, "unknown option colour for data set 'digits'; valid: size, seed"),
     ("digits", {"limit": 0}, "`limit` (=0) must be None or a positive int"),
     ("digits", {"size": 4}, "`size` (=4) must be an int >= 8"),
-    ("superres", {"patch": 40}, "`patch` (=40) must be a multiple of `scale` (=3), >= 9"),
+    ("superres", {"patch": 40},
+     "`patch` (=40) must be a multiple of `upscale_factor` (=3), >= 9"),
 ])
 def test_bad_options(name, options, message):
     with pytest.raises(ValueError) as e:
         load_dataset(name, **options)
     assert str(e.value).startswith(message)
+
+
+def test_superres_scale_is_a_deprecated_name_of_upscale_factor():
+    from convzoo.train.tasks import SuperResTask
+
+    with pytest.warns(FutureWarning, match=r"`scale` is deprecated .* use `upscale_factor`"):
+        d = load_dataset("superres", scale=2, n_train=2, n_test=2)
+    assert d.extra == {"upscale_factor": 2} and d.x_train.shape[-1] * 2 == d.y_train.shape[-1]
+    task = SuperResTask(d)
+    with pytest.warns(FutureWarning, match=r"`SuperResTask.scale` is deprecated"):
+        assert task.scale == task.upscale_factor == 2

@@ -8,7 +8,7 @@ import torch
 from convzoo.train import CHECKPOINT, TrainConfig, load_checkpoint, train
 from convzoo.train.tasks import ClassificationTask
 
-TINY = dict(epochs=2, batch_size=8, limit=32, model_config={"width": 4}, progress=False,
+TINY = dict(epochs=2, batch_size=8, limit=32, model_config={"base_channels": 4}, progress=False,
             threads=1)
 
 
@@ -86,7 +86,7 @@ def test_resume_errors(tmp_path):
     assert str(e.value) == (f"checkpoint '{tmp_path / CHECKPOINT}' does not match this run: "
                             "lr is 0.003 in the checkpoint, 0.5 now")
     with pytest.raises(ValueError, match="does not match this run: model_config is"):
-        train(tiny(tmp_path, epochs=1, resume=True, model_config={"width": 8}))
+        train(tiny(tmp_path, epochs=1, resume=True, model_config={"base_channels": 8}))
     (tmp_path / CHECKPOINT).write_bytes(b"\x00" * 64)
     with pytest.raises(ValueError, match="is corrupt or not a convzoo checkpoint"):
         train(tiny(tmp_path, epochs=1, resume=True))
@@ -97,9 +97,9 @@ def test_resume_errors(tmp_path):
     ("digits_separable", "mnist", {}, "`data` (='mnist') must be one of: digits"),
     ("digits_separable", "digits", {"model_config": {"widht": 4}},
      "unknown config field widht for model 'digits_separable' (SeparableClassifierConfig); "
-     "valid: blocks, dropout, in_channels, num_classes, width"),
-    ("digits_separable", "digits", {"model_config": {"width": 0}}, "`width` (=0) must be a "
-     "positive int"),
+     "valid: base_channels, blocks, dropout, in_channels, num_classes"),
+    ("digits_separable", "digits", {"model_config": {"base_channels": 0}},
+     "`base_channels` (=0) must be a positive int"),
     ("clips_r2plus1d", "digits", {}, "model 'clips_r2plus1d' cannot take the input of data set "
      "'digits' (shape (2, 1, 16, 16)): "),
     ("digits_separable", "shapes", {}, "model 'digits_separable' is incompatible with data set "
@@ -120,3 +120,20 @@ def test_factory_models_are_accepted():
 
     r = train(TrainConfig(factory, "digits", epochs=1, batch_size=8, limit=16, progress=False))
     assert r.steps == 2
+
+
+def test_a_run_saved_before_the_renames_resumes(tmp_path):
+    """A checkpoint whose meta has the old config names (``width`` before ``base_channels``)
+    still matches this run; a real difference is still refused."""
+    from convzoo.train.checkpoint import save_checkpoint
+
+    first = train(tiny(tmp_path, epochs=1))
+    state = load_checkpoint(tmp_path / CHECKPOINT)
+    config = dict(state["meta"]["model_config"])
+    config["width"] = config.pop("base_channels")  # as written before 0.1's renames
+    state["meta"]["model_config"] = config
+    save_checkpoint(tmp_path / CHECKPOINT, state)
+    again = train(tiny(tmp_path, epochs=1, resume=True))
+    assert same_weights(first.model, again.model)
+    with pytest.raises(ValueError, match="does not match this run: model_config is"):
+        train(tiny(tmp_path, epochs=1, resume=True, model_config={"base_channels": 8}))

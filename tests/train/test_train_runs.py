@@ -12,7 +12,7 @@ import convzoo.train
 from convzoo.cli.main import main
 from convzoo.train import CHECKPOINT, TrainConfig, load_checkpoint, train
 
-TINY = dict(batch_size=8, limit=32, model_config={"width": 4}, progress=False, threads=1)
+TINY = dict(batch_size=8, limit=32, model_config={"base_channels": 4}, progress=False, threads=1)
 
 
 def tiny(out=None, **kw):
@@ -87,5 +87,5 @@ def test_cli_refuses_a_run_folder_unless_force(monkeypatch, capsys, tmp_path):
     monkeypatch.undo()
     assert main(["train", "digits_separable", "--data", "digits", "--out", str(tmp_path),
                  "--force", "--epochs", "1", "--batch-size", "8", "--limit", "16", "--set",
-                 "width=4", "--no-progress", "--threads", "1", "--json"]) == 0
+                 "base_channels=4", "--no-progress", "--threads", "1", "--json"]) == 0
     assert load_checkpoint(tmp_path / CHECKPOINT)["global_step"] == 2

@@ -9,8 +9,8 @@ from PIL import Image
 from convzoo.train import TrainConfig, train
 
 CASES = [
-    ("digits_separable", "lfw_faces", {"width": 4}, {}, "test_accuracy"),
-    ("clips_r2plus1d", "moving_digits", {"width": 4}, {}, "test_accuracy"),
+    ("digits_separable", "lfw_faces", {"base_channels": 4}, {}, "test_accuracy"),
+    ("clips_r2plus1d", "moving_digits", {"base_channels": 4}, {}, "test_accuracy"),
     ("r2plus1d", "moving_digits", {"layers": (1, 1, 1, 1), "widths": (4, 4, 4, 4)}, {},
      "test_accuracy"),
     ("c3d", "moving_digits", {"base_channels": 2, "fc_features": 8}, {"frames": 16, "size": 32},
@@ -19,7 +19,8 @@ CASES = [
     ("unet", "shapes", {"base_channels": 4, "depth": 2, "upsampler": "subpixel"},
      {"size": 16}, "test_mean_iou"),
     ("espcn", "superres", {}, {"patch": 24, "test_patch": 24}, "test_psnr"),
-    ("espcn", "superres", {"upsampler": "resize"}, {"patch": 24, "test_patch": 24}, "test_psnr"),
+    ("espcn", "superres", {"upsampler": "resize_conv"}, {"patch": 24, "test_patch": 24},
+     "test_psnr"),
     ("wavenet", "sequences", {"layers_per_block": 3, "blocks": 1, "residual_channels": 4,
                               "dilation_channels": 4, "skip_channels": 8},
      {"length": 32, "levels": 16}, "test_accuracy"),

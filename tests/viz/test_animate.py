@@ -49,11 +49,11 @@ def drawn_inputs(scene, taps):
 
 
 CONV_CASES = [
-    dict(input_size=(5, 5), kernel=3, stride=2, padding=1),
-    dict(input_size=(6, 5), kernel=(3, 2), stride=(2, 1), padding="same", dilation=(1, 2)),
-    dict(input_size=(9,), kernel=3, stride=2, padding="full", dilation=2, groups=2,
+    dict(input_size=(5, 5), kernel_size=3, stride=2, padding=1),
+    dict(input_size=(6, 5), kernel_size=(3, 2), stride=(2, 1), padding="same", dilation=(1, 2)),
+    dict(input_size=(9,), kernel_size=3, stride=2, padding="full", dilation=2, groups=2,
          in_channels=2, out_channels=4),
-    dict(input_size=(4, 4), kernel=2, padding=((0, 1), (1, 0)), groups=2, in_channels=4,
+    dict(input_size=(4, 4), kernel_size=2, padding=((0, 1), (1, 0)), groups=2, in_channels=4,
          out_channels=2),
 ]
 
@@ -62,8 +62,8 @@ CONV_CASES = [
 def test_conv_frames_highlight_exactly_the_engines_cells(case):
     scenes = animate("conv", **case)
     o = {**animate_module.DEFAULTS["conv"], **case}
-    spec = ConvSpec(o["in_channels"], o["out_channels"], o["kernel"], o["stride"], o["padding"],
-                    o["dilation"], o["groups"], ndim=len(o["input_size"]))
+    spec = ConvSpec(o["in_channels"], o["out_channels"], o["kernel_size"], o["stride"],
+                    o["padding"], o["dilation"], o["groups"], ndim=len(o["input_size"]))
     taps = conv_taps(spec, o["input_size"])
     x = np.ones((spec.in_channels, *o["input_size"]))
     w = np.random.default_rng(0).uniform(0.5, 1.5, spec.weight_shape)
@@ -81,14 +81,14 @@ def test_conv_frames_highlight_exactly_the_engines_cells(case):
 
 @pytest.mark.parametrize("mode", ["zero-insertion", "scatter"])
 @pytest.mark.parametrize("case", [
-    dict(input_size=(3, 3), kernel=3, stride=2, padding=1, output_padding=1),
-    dict(input_size=(4,), kernel=2, stride=3, padding=((0, 2),), dilation=2, output_padding=2,
+    dict(input_size=(3, 3), kernel_size=3, stride=2, padding=1, output_padding=1),
+    dict(input_size=(4,), kernel_size=2, stride=3, padding=((0, 2),), dilation=2, output_padding=2,
          in_channels=2, out_channels=4, groups=2),
 ])
 def test_transposed_frames_highlight_exactly_the_engines_cells(mode, case):
     scenes = animate("transposed", mode=mode, **case)
     o = {**animate_module.DEFAULTS["transposed"], **case}
-    spec = ConvSpec(o["in_channels"], o["out_channels"], o["kernel"], o["stride"],
+    spec = ConvSpec(o["in_channels"], o["out_channels"], o["kernel_size"], o["stride"],
                     o["padding"],
                     o["dilation"], o["groups"], transposed=True,
                     output_padding=o["output_padding"], ndim=len(o["input_size"]))
@@ -185,12 +185,16 @@ def test_pixel_shuffle_and_shuffle_follow_the_engine():
 
 @pytest.mark.parametrize("call, message", [
     (lambda: animate("convolution"), r"^`kind` \(='convolution'\) must be one of: conv, "
-                                     r"conv3d, .*r2plus1d \(aliases: .*atrous.*grouped"),
+                                     r"conv3d, .*r2plus1d \(or an alias such as grouped, "
+                                     r"atrous, sub-pixel\)$"),
+    (lambda: animate("dilatd"), r"^`kind` \(='dilatd'\) is not a variant name; did you mean "
+                                r"'dilated'\? Valid: conv, "),
     (lambda: animate("transposed", mode="gather"),
      r"^`mode` \(='gather'\) must be one of 'zero-insertion', 'scatter'$"),
     (lambda: animate("conv", mode="scatter"),
-     r"^`mode` \(='scatter'\) does not apply to kind 'conv', which takes: kernel, stride"),
-    (lambda: animate("pointwise", kernel=3), r"^`kernel` \(=3\) does not apply to kind"),
+     r"^`mode` \(='scatter'\) does not apply to kind 'conv', which takes: kernel_size, "
+     r"stride"),
+    (lambda: animate("pointwise", kernel_size=3), r"^`kernel_size` \(=3\) does not apply to kind"),
     (lambda: animate("conv", input_size=(0, 3)),
      r"^`input_size` \(=\(0, 3\)\) must be 1 to 3 positive ints"),
     (lambda: animate("conv3d", input_size=(4, 4)),
@@ -199,8 +203,8 @@ def test_pixel_shuffle_and_shuffle_follow_the_engine():
      r"^`input_size` \(=\(4, 4\)\) must have 1 spatial size for kind 'wavenet'$"),
     (lambda: animate("conv", groups=2), r"^`in_channels` \(=1\) must be divisible by `groups`"),
     (lambda: animate("conv", max_frames=1), r"^`max_frames` \(=1\) must be an int from 2 to 4096$"),
-    (lambda: animate("flattened", kernel=(3, 3)),
-     r"^`kernel` \(=\(3, 3\)\) must be a single int for kind 'flattened'$"),
+    (lambda: animate("flattened", kernel_size=(3, 3)),
+     r"^`kernel_size` \(=\(3, 3\)\) must be a single int for kind 'flattened'$"),
     (lambda: animate("conv", input_size=(60, 60)), r"more than the limit of 2048; use a smaller"),
 ])
 def test_bad_arguments_raise_pinned_messages(call, message):
@@ -209,7 +213,7 @@ def test_bad_arguments_raise_pinned_messages(call, message):
 
 
 def test_writer_errors(tmp_path, monkeypatch):
-    scenes = animate("conv", input_size=(3, 3), kernel=2)
+    scenes = animate("conv", input_size=(3, 3), kernel_size=2)
     with pytest.raises(ValueError, match=r"^`path` \(='.*a\.png'\) must end in one of \.gif, "
                                          r"\.svg, \.mp4$"):
         save(scenes, tmp_path / "a.png")
@@ -225,7 +229,7 @@ def test_writer_errors(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(writers.shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 def test_mp4_with_ffmpeg(tmp_path):
-    scenes = animate("conv", input_size=(3, 3), kernel=2)
+    scenes = animate("conv", input_size=(3, 3), kernel_size=2)
     path = save(scenes, tmp_path / "a.mp4")
     assert path.read_bytes()[4:8] == b"ftyp"  # an ISO media file, not an error text
     probe = subprocess.run(
@@ -250,8 +254,9 @@ def test_cli_writes_gif_and_svg(capsys, tmp_path):
     with Image.open(gif) as im:
         assert im.n_frames == 4
     svg = tmp_path / "c.svg"
-    code, out, _ = run(capsys, "animate", "conv", "--kernel", "3", "--stride", "2", "--padding",
-                       "same", "--input", "6x6", "--in", "2", "--out", "2", "--groups", "2",
+    code, out, _ = run(capsys, "animate", "conv", "--kernel-size", "3", "--stride", "2",
+                       "--padding", "same", "--input", "6x6", "--in", "2", "--out", "2",
+                       "--groups", "2",
                        "--frame", "2", "-o", str(svg))
     assert code == 0 and "(conv: 1 frame)" in out
     ET.parse(svg)
@@ -327,12 +332,13 @@ def test_copy_kinds_follow_the_engine(kind, engine):
      r"^the input to animate \(1x1000000x1000000\) has 1000000000000 cells, more than the "
      r"limit of 2048; use a smaller input$"),
     (lambda: animate("conv", max_frames=10**5), r"^`max_frames` \(=100000\) must be an int "),
-    (lambda: animate("conv", kernel=10**6), r"^`kernel` \(=1000000\) must be at most 64 per "),
+    (lambda: animate("conv", kernel_size=10**6),
+     r"^`kernel_size` \(=1000000\) must be at most 64 per "),
     (lambda: animate("conv", in_channels=10**6), r"^`in_channels` \(=1000000\) must be an int "
                                                  r"from 1 to 64 to animate$"),
     (lambda: animate("aspp", rates=(0,)), r"^`rates` \(=\(0,\)\) must be one or more positive"),
     (lambda: animate("pixel_unshuffle", input_size=(3, 4)),
-     r"^`input_size` \(=\(3, 4\)\) must be divisible by `factor` \(=2\)"),
+     r"^`input_size` \(=\(3, 4\)\) must be divisible by `downscale_factor` \(=2\)"),
 ])
 def test_size_guard_and_new_kind_errors(call, message):
     with pytest.raises(ValueError, match=message):
@@ -347,7 +353,7 @@ def test_sum_text_reads_like_arithmetic():
 
 
 def test_gif_holds_the_last_frame(tmp_path):
-    scenes = animate("conv", input_size=(3, 3), kernel=2)
+    scenes = animate("conv", input_size=(3, 3), kernel_size=2)
     with Image.open(save(scenes, tmp_path / "h.gif", fps=2)) as im:
         durations = []
         for i in range(im.n_frames):
@@ -364,3 +370,19 @@ def test_cli_speaks_the_vocabulary(capsys, tmp_path):
     code, _, err = run(capsys, "animate", "aspp", "--rates", "1,2", "--input", "3x3", "-o",
                        str(tmp_path / "a.gif"))
     assert code == 0 and err == ""
+
+
+def test_kernel_and_factor_are_deprecated_names_of_animate():
+    with pytest.warns(FutureWarning, match=r"`kernel` is deprecated .* use `kernel_size`"):
+        old = animate("conv", input_size=(3, 3), kernel=2)
+    new = animate("conv", input_size=(3, 3), kernel_size=2)
+    assert [s.meta for s in old] == [s.meta for s in new]
+    for kind, name in (("pixel_shuffle", "upscale_factor"), ("pixel_unshuffle",
+                                                              "downscale_factor")):
+        with pytest.warns(FutureWarning, match=f"`factor` is deprecated .* use `{name}`"):
+            old = animate(kind, factor=3, input_size=(3, 3) if name == "upscale_factor"
+                          else (6, 6), in_channels=9 if name == "upscale_factor" else 1)
+        assert old[0].meta["copy"] == (kind, 3)
+    with pytest.raises(ValueError, match=r"^`kernel` \(=2\) and `kernel_size` \(=3\) name the "
+                                         r"same argument; pass only `kernel_size`$"):
+        animate("conv", kernel=2, kernel_size=3)

@@ -26,7 +26,7 @@ def _links(diagram, stage):
     return m
 
 
-@pytest.mark.parametrize("kind, groups", [("standard", 1), ("grouped", 2), ("grouped", 4),
+@pytest.mark.parametrize("kind, groups", [("conv", 1), ("group", 2), ("grouped", 4),
                                           ("depthwise", 8)])
 def test_connectivity_edges_are_the_engines(kind, groups):
     d = connectivity(kind, 8, groups)
@@ -44,8 +44,8 @@ def test_connectivity_edges_are_the_engines(kind, groups):
 
 
 def test_shuffle_mixes_groups_and_plain_group_convs_do_not():
-    d = connectivity("shuffle", 8, 2)
-    assert d.labels == ("input", "conv 1", "shuffled", "conv 2")
+    d = connectivity("shuffle_group", 8, 2)
+    assert d.kind == "shuffle_group" and d.labels == ("input", "conv 1", "shuffled", "conv 2")
     after = ref.channel_shuffle(np.arange(8.0).reshape(1, 8, 1), 2)[0, :, 0]
     assert sorted(d.edges[1]) == sorted((int(a), i) for i, a in enumerate(after))
     assert reachable(d).all()  # every output sees every input after the shuffle
@@ -54,12 +54,15 @@ def test_shuffle_mixes_groups_and_plain_group_convs_do_not():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: connectivity("dense"), "`kind` (='dense') must be one of 'standard', 'grouped'"),
+    (lambda: connectivity("transposed"), "`kind` (='transposed') must be one of: conv, group, "
+     "depthwise, shuffle_group"),
+    (lambda: connectivity("grop"), "`kind` (='grop') is not a connectivity kind; did you mean "
+     "'group'? Valid: conv, group, depthwise, shuffle_group"),
     (lambda: connectivity("grouped", 6, 4), "`groups` (=4) must be a positive int dividing "
      "`channels` (=6)"),
     (lambda: connectivity("standard", 0), "`channels` (=0) must be a positive int"),
-    (lambda: checkerboard(kernel=0), "`kernel` (=0) must be an int >= 1"),
-    (lambda: checkerboard(factor=1), "`factor` (=1) must be an int >= 2"),
+    (lambda: checkerboard(kernel_size=0), "`kernel_size` (=0) must be an int >= 1"),
+    (lambda: checkerboard(upscale_factor=1), "`upscale_factor` (=1) must be an int >= 2"),
     (lambda: effective_field(rf_network(), (1, 1, 16, 16), init="zeros"),
      "`init` (='zeros') must be one of 'model', 'ones'"),
 ])
@@ -67,7 +70,7 @@ def test_figure_errors_are_pinned(call, message):
     with pytest.raises(ValueError) as e:
         call()
     assert str(e.value) == message or str(e.value).startswith(message)
-    assert CONNECTIVITY_KINDS == ("standard", "grouped", "depthwise", "shuffle")
+    assert CONNECTIVITY_KINDS == ("conv", "group", "depthwise", "shuffle_group")
 
 
 def test_overlap_count_is_the_transposed_layers_response_to_ones():
@@ -93,7 +96,7 @@ def test_checkerboard_only_the_transposed_conv_ripples():
                                cb.overlap[inner, inner])
     assert cb.ripple_box["transposed"] == pytest.approx(4 / 3)  # (4 - 1) / mean 2.25
     assert cb.ripple_random["transposed"] > 0.1
-    for m in ("resize-conv", "sub-pixel (ICNR)"):
+    for m in ("resize_conv", "subpixel"):
         assert cb.ripple_box[m] < 1e-12 and cb.ripple_random[m] < 1e-12
     assert cb.ripple_box == pytest.approx(checkerboard(3, 2, 16).ripple_box)
     assert checkerboard(4, 2, 16).ripple_box["transposed"] < 1e-12  # divisible: no artifact
@@ -140,3 +143,16 @@ def test_bars_show_compares_numbers():
     sep = c["separable"]
     assert f"{sep.params:,} ({sep.ratios['params']:.2f}x)" in texts
     assert list(bar_values(compare(8, 8, 3, 8, measure=False))) == ["params", "MACs"]
+
+
+def test_old_names_of_the_figures_warn():
+    with pytest.warns(FutureWarning, match=r"`connectivity\('shuffle'\)` is deprecated .* use "
+                                           r"`connectivity\('shuffle_group'\)`"):
+        assert connectivity("shuffle", 8, 2).kind == "shuffle_group"
+    with pytest.warns(FutureWarning, match=r"`kernel` is deprecated .* use `kernel_size`"):
+        cb = checkerboard(kernel=3, size=16)
+    with pytest.warns(FutureWarning, match=r"`Checkerboard.factor` is deprecated"):
+        assert cb.factor == cb.upscale_factor == 2
+    with pytest.warns(FutureWarning, match=r"`kernel` is deprecated .* use `kernel_size`"):
+        np.testing.assert_array_equal(overlap_count(kernel=3, stride=2, size=6),
+                                      overlap_count(3, 2, 6))

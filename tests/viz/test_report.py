@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 
@@ -55,9 +56,13 @@ def test_small_report_numbers_are_compares(small_report):
     text = result.path.read_text(encoding="utf-8")
     comp = result.comparisons["upsample"]
     assert set(result.comparisons) == {"upsample"}  # no same-resolution variant asked for
-    for v in comp.variants:  # each row, with its measured latency, is in the table
-        assert f"<td>{v.params:,}" in text and f"<td>{v.macs:,}" in text
-        assert f"{v.forward_ms:.3f}" in text
+    # compare's own table serves (every digit, spreads and noise marks): each of its cells,
+    # measured latencies included, is a cell of the page
+    (spec,) = comp.table_specs(wide=True)
+    for row in spec.rows:
+        for cell in row:
+            assert f">{html.escape(cell)}</td>" in text, cell
+    assert "±" in text and all(v.forward_ms is not None for v in comp.variants)
     assert "every same-resolution variant" not in text  # that table was not asked for
     # the depthwise section's arithmetic: 32 channels, 3x3, 32x32 input
     assert "C_out*(C_in/g)*prod(k) + bias = 32*(32/32)*3*3 + 32 = 320" in text
@@ -76,7 +81,9 @@ def test_stage_arithmetic_follows_each_stage():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(variants=("nope",)), "`variants` entry (='nope') must be one of conv, dilated"),
+    (dict(variants=("nope",)), "`variants` entry (='nope') must be one of: conv, dilated"),
+    (dict(variants=("dilatd",)), "`variants` entry (='dilatd') is not a report section; did "
+                                 "you mean 'dilated'? Valid: conv, dilated"),
     (dict(variants=()), "`variants` (=()) must name at least one of conv"),
     (dict(repeats=0), "`repeats` (=0) must be an int >= 1"),
     (dict(max_frames=1), "`max_frames` (=1) must be an int >= 2"),
@@ -114,7 +121,7 @@ def test_cli_report(tmp_path, capsys):
     assert f"wrote {out}" in printed and "1 variants" in printed
     assert '<section id="pointwise">' in out.read_text(encoding="utf-8")
     assert main(["report", "-o", str(out), "--variants", "bogus"]) == 2
-    assert "`variants` entry (='bogus') must be one of" in capsys.readouterr().err
+    assert "`variants` entry (='bogus') must be one of: " in capsys.readouterr().err
 
 
 def test_numbers_table_keeps_the_baseline_when_it_is_the_only_row():
@@ -123,7 +130,7 @@ def test_numbers_table_keeps_the_baseline_when_it_is_the_only_row():
 
     comp = compare(4, 8, 3, (8, 8), measure=False)
     table = _numbers_table(section("conv"), {"same": comp}, {})
-    assert table.count("<tr>") == 2 and "<td>standard</td>" in table  # header + the row
+    assert table.count("<tr>") == 2 and ">conv</td>" in table  # header + the row
     table = _numbers_table(section("group"), {"same": comp}, {})
     assert table.count("<tr>") == 4  # header, the baseline, g=2, g=4
 

@@ -6,9 +6,9 @@
 (3456, (3, 3))
 """
 
-from convzoo.analysis.compare import COMPARE_CONVENTIONS, Comparison, Variant, compare
+from convzoo.analysis.compare import COMPARE_CONVENTIONS, Comparison, ComparisonRow, compare
 from convzoo.analysis.graph import CATEGORIES, Frame, Graph, Node
-from convzoo.analysis.kinds import CONV_KINDS, classify, conv_kind
+from convzoo.analysis.kinds import CONV_KINDS, MIXED, classify, conv_kind
 from convzoo.analysis.profile import OUTSIDE, Profile, ProfileRow, profile
 from convzoo.analysis.receptive import (
     EMPIRICAL_NOTE,
@@ -23,14 +23,20 @@ from convzoo.analysis.receptive import (
 )
 from convzoo.analysis.summary import CONVENTIONS, Row, Summary, Totals, summarize, summary
 from convzoo.analysis.trace import check_input_shape, normalize_inputs, trace
+from convzoo.names import module_aliases
 
 __all__ = [
     "CATEGORIES", "Frame", "Graph", "Node", "trace", "check_input_shape", "normalize_inputs",
-    "CONV_KINDS", "classify", "conv_kind",
+    "CONV_KINDS", "MIXED", "classify", "conv_kind",
     "EMPIRICAL_NOTE", "EmpiricalField", "NodeField", "ReceptiveFieldResult",
     "empirical_receptive_field", "node_fields", "receptive_field", "receptive_field_of",
     "spatial_dims",
     "CONVENTIONS", "Row", "Summary", "Totals", "summarize", "summary",
-    "COMPARE_CONVENTIONS", "Comparison", "Variant", "compare",
+    "COMPARE_CONVENTIONS", "Comparison", "ComparisonRow", "compare",
     "OUTSIDE", "Profile", "ProfileRow", "profile",
 ]
+
+#: Names kept for one release (a warning names the new one).
+__getattr__ = module_aliases("convzoo.analysis", {
+    "Variant": ("ComparisonRow", lambda: ComparisonRow),
+})

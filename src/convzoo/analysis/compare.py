@@ -3,13 +3,17 @@
 Seed 000 section 9 compares the variants with one word each (high / medium / low); this is
 that table measured. For one configuration (``C_in -> C_out``, kernel ``k``, input size,
 stride) every applicable variant is built from ``convzoo.layers`` with ``'same'`` padding
-(so they all give the same output shape): standard, grouped (each ``g`` dividing both channel
-counts), shuffled grouped, depthwise-separable, flattened, spatially separable and dilated
-(d=2). With ``upsample=r`` the upsampling variants are compared instead: transposed conv
-(the baseline), sub-pixel conv and resize-conv, all giving ``in * r``.
+(so they all give the same output shape), one row each, labelled with its variant's name:
+``conv`` (the baseline), ``group`` (each ``g`` dividing both channel counts),
+``shuffle_group``, ``separable``, ``flattened``, ``spatially_separable`` and ``dilated``
+(d=2). With ``upscale_factor=r`` the upsampling variants are compared instead: transposed
+conv (``transposed``, the baseline), sub-pixel conv (``subpixel``) and resize-conv
+(``resize_conv``), all giving ``in * r``. Each row's
+``kind`` is the variant's name in the one vocabulary (:class:`convzoo.arithmetic.Variant`),
+as :func:`convzoo.analysis.classify` reads it from the traced layer.
 
-Params, MACs and bias adds come from :func:`convzoo.analysis.summarize`, the receptive field
-from :func:`convzoo.analysis.receptive_field_of` (one trace for both), bytes moved from
+Params, MACs and bias adds come from :func:`convzoo.analysis.summary`, the receptive field
+from :func:`convzoo.analysis.receptive_field` (one trace for both), bytes moved from
 :func:`convzoo.arithmetic.conv_cost` per conv (plus one read and one write for each copying
 op: upsample, the copy of a shuffle); nothing is re-derived here. Latencies are medians of
 repeats interleaved round-robin across all variants (:mod:`convzoo.analysis.timing`), each
@@ -20,7 +24,7 @@ overlap is marked as inside the noise.
 from __future__ import annotations
 
 import math
-import platform
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
@@ -32,13 +36,13 @@ import torch.nn as nn
 from convzoo import arithmetic as ar
 from convzoo.analysis.graph import Graph
 from convzoo.analysis.kinds import classify
-from convzoo.analysis.receptive import receptive_field_of
-from convzoo.analysis.summary import summarize
+from convzoo.analysis.receptive import receptive_field
+from convzoo.analysis.summary import summary
 from convzoo.analysis.table import Column, Rendered, TableSpec, count
-from convzoo.analysis.timing import Timing, check_repeats, interleaved, within_noise
+from convzoo.analysis.timing import Timing, check_repeats, environment, interleaved, within_noise
 from convzoo.analysis.trace import trace
 from convzoo.arithmetic import check_int, is_int, to_tuple
-from convzoo.arithmetic.variants import variant as variant_name
+from convzoo.arithmetic.variants import resolve_alias
 from convzoo.layers import (
     Conv,
     DepthwiseSeparable,
@@ -51,9 +55,10 @@ from convzoo.layers import (
     SubPixelConv,
     TransposedConv,
 )
+from convzoo.names import did_you_mean, module_aliases, renamed_arguments, renamed_attribute
 from convzoo.spec import ConvSpec
 
-__all__ = ["Variant", "Comparison", "compare", "COMPARE_CONVENTIONS", "SEED_000"]
+__all__ = ["ComparisonRow", "Comparison", "compare", "COMPARE_CONVENTIONS", "SEED_000"]
 
 #: What the numbers of a comparison mean.
 COMPARE_CONVENTIONS = (
@@ -89,13 +94,17 @@ def _num(x: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Variant:
-    """One row of a :class:`Comparison`.
+class ComparisonRow:
+    """One row of a :class:`Comparison` (called ``Variant`` before 0.2, a name that clashed
+    with :class:`convzoo.arithmetic.Variant`).
 
     Attributes:
-        name: row label (``'grouped g=2'``...). family: the variant, a name of the one
-            vocabulary (``'group'``, see :class:`convzoo.arithmetic.Variant`).
-        kind: what :func:`convzoo.analysis.classify` calls the traced layer.
+        name: row label: the variant built (the kind ``convzoo.create`` takes), with its
+            parameter (``'group g=2'``, ``'dilated d=2'``); ``comparison[label]`` also reads
+            aliases (``'grouped g=2'``).
+        kind: the variant, a name of the one vocabulary (``'group'``, see
+            :class:`convzoo.arithmetic.Variant`), as :func:`convzoo.analysis.classify` reads
+            it from the traced layer (the same word ``summary`` prints for it).
         layer: ``repr`` of the module, one line.
         output_shape, params, macs, flops, bias_adds, bytes, intensity (FLOP/byte).
         rf: receptive field size ``r`` per spatial axis.
@@ -110,7 +119,6 @@ class Variant:
     """
 
     name: str
-    family: str
     kind: str
     layer: str
     output_shape: tuple[int, ...]
@@ -130,6 +138,8 @@ class Variant:
     forward_backward_spread_ms: float | None = None
     noise: dict[str, bool] = field(default_factory=dict)
 
+    family = renamed_attribute("family", "kind")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
         d = asdict(self)
@@ -140,11 +150,11 @@ class Variant:
 
 @dataclass
 class Comparison(Rendered):
-    """Result of :func:`compare`: one :class:`Variant` per row, the baseline first."""
+    """Result of :func:`compare`: one :class:`ComparisonRow` per variant, the baseline first."""
 
     config: dict[str, Any]
     baseline: str
-    variants: list[Variant]
+    variants: list[ComparisonRow]
     measured: bool
     repeats: int
     warmup: int
@@ -152,11 +162,27 @@ class Comparison(Rendered):
     skipped: list[str] = field(default_factory=list)
     conventions: tuple[str, ...] = COMPARE_CONVENTIONS
 
-    def __getitem__(self, name: str) -> Variant:
+    def __getitem__(self, name: str) -> ComparisonRow:
         for v in self.variants:
             if v.name == name:
                 return v
-        raise KeyError(f"no variant named {name!r}; rows: {[v.name for v in self.variants]}")
+        wanted = _canonical(name)
+        for v in self.variants:
+            if v.name == wanted:
+                return v
+        names = [v.name for v in self.variants]
+        raise KeyError(f"no variant named {name!r}{did_you_mean(name, names)}; rows: {names}")
+
+    def subset(self, names: Sequence[str]) -> Comparison:
+        """The comparison with only the baseline and the rows ``names`` (labels or aliases,
+        each once, in the order given): what the report shows under one variant.
+
+        >>> c = compare(8, 8, 3, 8, measure=False)
+        >>> [v.name for v in c.subset(["grouped g=2", "conv"]).variants]
+        ['conv', 'group g=2']
+        """
+        rows = [self[name] for name in (self.baseline, *names)]
+        return replace(self, variants=list({id(v): v for v in rows}.values()))
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain Python (JSON-ready)."""
@@ -177,7 +203,7 @@ class Comparison(Rendered):
         table, counts compact (``4.09 M``). ``wide``: one table, every digit."""
         c = self.config
         size = "x".join(map(str, c["input_shape"]))
-        what = (f"x{c['upsample']} upsampling" if c["upsample"]
+        what = (f"x{c['upscale_factor']} upsampling" if c["upscale_factor"]
                 else f"stride {'x'.join(map(str, c['stride']))}")
         title = (f"convzoo compare: {c['in_channels']} -> {c['out_channels']}, k="
                  f"{'x'.join(map(str, c['kernel_size']))}, input {size}, {what}")
@@ -220,6 +246,14 @@ class Comparison(Rendered):
         return "\n".join(lines)
 
 
+def _canonical(label: str) -> str:
+    """A row label with its variant read through the aliases: ``'grouped g=2'`` -> ``'group
+    g=2'``, ``'standard'`` -> ``'conv'``."""
+    match = re.fullmatch(r"(.*?)((?:\s+[a-z]=\d+)?)", str(label).strip())
+    assert match is not None  # the pattern matches every string
+    return resolve_alias(match.group(1)) + match.group(2)
+
+
 def _latency(ms: float | None, spread: float | None, ratio: float | None, noise: bool) -> str:
     """``'0.123±0.004 (1.52x)'``; ``'~'`` after a ratio inside the noise."""
     if ms is None:
@@ -251,68 +285,64 @@ def _bytes(graph: Graph) -> int:
     return total
 
 
-def _count(name: str, family: str, module: nn.Module, shape: tuple[int, ...], note: str
-           ) -> Variant:
+def _count(name: str, module: nn.Module, shape: tuple[int, ...], note: str) -> ComparisonRow:
     graph = trace(module, shape)  # once: the summary and the field both read it
     if graph.partial:
         raise ValueError(f"variant {name!r} could not be traced: {graph.reason}")
-    s = summarize(graph)
-    rf = receptive_field_of(graph)
+    s = summary(graph)
+    rf = receptive_field(graph)
     moved = _bytes(graph)
     flops = s.totals.flops
-    family = variant_name(family, "family").value  # the one vocabulary (arithmetic.variants)
-    return Variant(
-        name=name, family=family, kind=classify(graph.nodes[1:]),
-        layer=" ".join(repr(module).split()), output_shape=graph.nodes[graph.outputs[0]].shape,
+    kind = classify(graph.nodes[1:])  # the one vocabulary (arithmetic.Variant)
+    return ComparisonRow(
+        name=name, kind=kind, layer=" ".join(repr(module).split()),
+        output_shape=graph.nodes[graph.outputs[0]].shape,
         params=s.totals.params, macs=s.totals.macs, flops=flops, bias_adds=s.totals.bias_adds,
         bytes=moved, intensity=ar.arithmetic_intensity(flops, moved), rf=rf.sizes, note=note,
-        seed_000=SEED_000.get(family, ""),
+        seed_000=SEED_000.get(kind, ""),
     )
 
 
 # ---------------------------------------------------------------------- building
-Builder = tuple[str, str, Callable[[], nn.Module], str]
+#: (row name, builder, note)
+Builder = tuple[str, Callable[[], nn.Module], str]
 
 
 def _same_variants(cin: int, cout: int, k: tuple[int, ...], stride: tuple[int, ...],
                    groups: Sequence[int], skipped: list[str]) -> list[Builder]:
     n = len(k)
-    rows: list[Builder] = [("standard", "conv",
-                            lambda: Conv(cin, cout, k, stride, "same", ndim=n),
+    rows: list[Builder] = [("conv", lambda: Conv(cin, cout, k, stride, "same", ndim=n),
                             "dense C_in x C_out x prod(k) weights")]
     for g in groups:
         if cin % g or cout % g:
-            skipped.append(f"grouped/shuffle g={g}: `groups` (={g}) must divide C_in (={cin}) "
+            skipped.append(f"group/shuffle_group g={g}: `groups` (={g}) must divide C_in (={cin}) "
                            f"and C_out (={cout})")
             continue
-        rows.append((f"grouped g={g}", "group",
+        rows.append((f"group g={g}",
                      lambda g=g: GroupConv(cin, cout, k, g, stride, "same", ndim=n),
                      f"each output sees C_in/{g} channels: 1/{g} of the weights and MACs"))
     for g in groups:
         if cin % g or cout % g:
             continue
-        rows.append((f"shuffle g={g}", "shuffle_group",
+        rows.append((f"shuffle_group g={g}",
                      lambda g=g: ShuffleGroupConv(cin, cout, k, g, stride, "same", ndim=n),
-                     f"grouped g={g} + channel shuffle (a permutation: 0 params, 0 MACs, "
+                     f"group g={g} + channel shuffle (a permutation: 0 params, 0 MACs, "
                      "one copy)"))
-    rows.append(("separable", "separable",
-                 lambda: DepthwiseSeparable(cin, cout, k, stride, "same", ndim=n),
+    rows.append(("separable", lambda: DepthwiseSeparable(cin, cout, k, stride, "same", ndim=n),
                  "depthwise k per channel + pointwise 1x1 (C_in -> C_out)"))
     if all(v == 1 for v in k):
         skipped.append("flattened, spatially separable, dilated: the kernel is 1x1 (nothing "
                        "to factor or dilate)")
         return rows
-    rows.append(("flattened", "flattened",
-                 lambda: Flattened(cin, cout, k, stride, "same", ndim=n),
+    rows.append(("flattened", lambda: Flattened(cin, cout, k, stride, "same", ndim=n),
                  "pointwise C_in -> C_out, then a 1-D depthwise conv along each axis "
                  "(rank-1 filters, Jin et al. 2014)"))
-    rows.append(("spatially separable", "spatially_separable",
+    rows.append(("spatially_separable",
                  lambda: SpatiallySeparable(cin, cout, k, None, stride, "same", ndim=n),
                  "one dense 1-D conv per axis (k x 1 then 1 x k), C_out channels between"))
     eff = tuple(ar.effective_kernel(v, 2) for v in k)
     big = ConvSpec(cin, cout, eff).params
-    rows.append(("dilated d=2", "dilated",
-                 lambda: Dilated(cin, cout, k, 2, stride, ndim=n),
+    rows.append(("dilated d=2", lambda: Dilated(cin, cout, k, 2, stride, ndim=n),
                  f"the standard conv's weights and MACs with a field of {'x'.join(map(str, eff))}"
                  f" per output: a standard conv with that field has {big:,} params"))
     return rows
@@ -322,16 +352,13 @@ def _upsample_variants(cin: int, cout: int, k: tuple[int, ...], r: int) -> list[
     n = len(k)
     uneven = any(v % r for v in k)
     return [
-        ("transposed", "transposed",
-         lambda: TransposedConv(cin, cout, k, r, "same", ndim=n),
+        ("transposed", lambda: TransposedConv(cin, cout, k, r, "same", ndim=n),
          f"stride {r}, padding 'same' (out = in*{r}); "
          + ("k not divisible by the stride: uneven overlap, checkerboard risk" if uneven
             else "k divisible by the stride: even overlap")),
-        ("sub-pixel", "subpixel",
-         lambda: SubPixelConv(cin, cout, r, k, ndim=n),
+        ("subpixel", lambda: SubPixelConv(cin, cout, r, k, ndim=n),
          f"conv at input resolution to C_out*{r}^{n} channels, then pixel shuffle (ICNR init)"),
-        ("resize-conv", "resize_conv",
-         lambda: ResizeConv(cin, cout, r, k, ndim=n),
+        ("resize_conv", lambda: ResizeConv(cin, cout, r, k, ndim=n),
          f"nearest upsampling x{r}, then a 'same' conv at output resolution"),
     ]
 
@@ -342,7 +369,7 @@ def _measure(modules: dict[str, nn.Module], shape: tuple[int, ...], repeats: int
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(shape, generator=gen)
     xg = x.clone().requires_grad_(True)
-    candidates: dict[str, Callable[[], object]] = {}
+    candidates: dict[tuple[str, str], Callable[[], object]] = {}
     for name, m in modules.items():
         m.eval()
         with torch.no_grad():
@@ -358,21 +385,10 @@ def _measure(modules: dict[str, nn.Module], shape: tuple[int, ...], repeats: int
                              ) -> object:
             return torch.autograd.grad(m(xg), inputs, grad)
 
-        candidates[f"{name}\0forward"] = forward
-        candidates[f"{name}\0forward_backward"] = forward_backward
+        candidates[name, "forward"] = forward
+        candidates[name, "forward_backward"] = forward_backward
     times = interleaved(candidates, repeats, warmup)
-    return {name: (times[f"{name}\0forward"], times[f"{name}\0forward_backward"])
-            for name in modules}
-
-
-def _environment() -> dict[str, Any]:
-    return {
-        "torch": torch.__version__.split("+")[0],
-        "threads": torch.get_num_threads(),
-        "device": "cpu",
-        "machine": platform.machine() or "unknown",
-        "python": platform.python_version(),
-    }
+    return {name: (times[name, "forward"], times[name, "forward_backward"]) for name in modules}
 
 
 # ---------------------------------------------------------------------- entry point
@@ -386,6 +402,7 @@ def _check_groups(groups: Any) -> tuple[int, ...]:
     return tuple(dict.fromkeys(int(g) for g in values))
 
 
+@renamed_arguments(upsample="upscale_factor")
 def compare(
     in_channels: int,
     out_channels: int,
@@ -394,7 +411,7 @@ def compare(
     stride: int | Sequence[int] = 1,
     batch: int = 1,
     groups: int | Sequence[int] = (2, 4),
-    upsample: int | None = None,
+    upscale_factor: int | None = None,
     repeats: int = 20,
     measure: bool = True,
     warmup: int = 3,
@@ -406,13 +423,15 @@ def compare(
         kernel_size: int or per-axis tuple (its length, or ``input_size``'s, sets the number
             of spatial dims; 2 when both are ints).
         input_size: spatial input size, int or per-axis tuple.
-        stride: of every variant (default 1); must be 1 with ``upsample``.
+        stride: of every variant (default 1); must be 1 with ``upscale_factor``.
         batch: ``N`` (default 1).
-        groups: group counts tried for the grouped and shuffle variants (default ``(2, 4)``);
+        groups: group counts tried for the group and shuffle_group variants (default ``(2, 4)``);
             a ``g`` not dividing both channel counts is skipped (listed in ``skipped``).
-        upsample: None (default) for the same-resolution variants, or an integer factor
-            ``r >= 2`` to compare transposed conv (the baseline), sub-pixel conv and
-            resize-conv, all producing ``in * r``.
+        upscale_factor: None (default) for the same-resolution variants, or the integer
+            ``r >= 2`` by which each spatial size grows (as ``nn.PixelShuffle`` names it), to
+            compare transposed conv (the baseline), sub-pixel conv and resize-conv, all
+            producing ``in * r``. Called ``upsample`` before 0.2 (still accepted, with a
+            warning).
         repeats: timed repeats (default 20); warmup: untimed rounds first (default 3).
         measure: time the variants (default True); False gives the counts only.
 
@@ -420,8 +439,10 @@ def compare(
         A :class:`Comparison`; ``comparison['separable'].ratios['macs']`` etc.
 
     >>> c = compare(64, 128, 3, 56, measure=False)
-    >>> [v.name for v in c.variants][:3], c["standard"].params
-    (['standard', 'grouped g=2', 'grouped g=4'], 73856)
+    >>> [v.name for v in c.variants][:3], c["conv"].params
+    (['conv', 'group g=2', 'group g=4'], 73856)
+    >>> c["grouped g=2"] is c["group g=2"]  # row labels read through the aliases
+    True
     >>> c["separable"].macs, round(c["separable"].ratios["macs"], 4)
     (27496448, 0.1189)
     """
@@ -437,18 +458,20 @@ def compare(
     ConvSpec(in_channels, out_channels, k, s)  # validates the channel counts
     shape = (int(batch), in_channels, *size)
     skipped: list[str] = []
-    if upsample is not None:
-        if not is_int(upsample) or upsample < 2:
-            raise ValueError(f"`upsample` (={upsample!r}) must be None or an int >= 2")
+    if upscale_factor is not None:
+        if not is_int(upscale_factor) or upscale_factor < 2:
+            raise ValueError(f"`upscale_factor` (={upscale_factor!r}) must be None or an int "
+                             ">= 2")
         if any(v != 1 for v in s):
-            raise ValueError(f"`stride` (={stride!r}) must be 1 with `upsample` (={upsample}): "
-                             "the upsampling factor sets the stride of the transposed conv")
-        builders = _upsample_variants(in_channels, out_channels, k, int(upsample))
+            raise ValueError(f"`stride` (={stride!r}) must be 1 with `upscale_factor` "
+                             f"(={upscale_factor}): the upscale factor sets the stride of the "
+                             "transposed conv")
+        builders = _upsample_variants(in_channels, out_channels, k, int(upscale_factor))
     else:
         builders = _same_variants(in_channels, out_channels, k, s, gs, skipped)
     torch.manual_seed(0)
-    modules = {name: build() for name, _, build, _ in builders}
-    rows = [_count(name, fam, modules[name], shape, note) for name, fam, _, note in builders]
+    modules = {name: build() for name, build, _ in builders}
+    rows = [_count(name, modules[name], shape, note) for name, _, note in builders]
     timed = _measure(modules, shape, repeats, warmup) if measure else {}
     base = rows[0]
     variants = []
@@ -475,7 +498,13 @@ def compare(
     config = {
         "in_channels": in_channels, "out_channels": out_channels, "kernel_size": k,
         "input_size": size, "input_shape": shape, "stride": s, "batch": int(batch),
-        "groups": gs, "upsample": upsample, "dtype": "float32",
+        "groups": gs, "upscale_factor": upscale_factor, "dtype": "float32",
     }
     return Comparison(config, base.name, variants, bool(measure), repeats, warmup,
-                      _environment(), skipped)
+                      environment(), skipped)
+
+
+#: Names kept for one release (a warning names the new one).
+__getattr__ = module_aliases("convzoo.analysis.compare", {
+    "Variant": ("ComparisonRow", lambda: ComparisonRow),
+})

@@ -11,7 +11,6 @@ the sum of the per-module medians, so the groups add up to the total.
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from torch.utils._pytree import tree_flatten
 
 from convzoo.analysis.summary import Row, Summary, summary
 from convzoo.analysis.table import Column, Rendered, TableSpec, count
-from convzoo.analysis.timing import check_repeats, spread_ms
+from convzoo.analysis.timing import check_repeats, environment, spread_ms
 from convzoo.analysis.trace import check_input_shape
 
 __all__ = ["ProfileRow", "Profile", "profile", "OUTSIDE"]
@@ -159,7 +158,8 @@ class Profile(Rendered):
                  f"{self.wall_ms:.3f}{spread} ms, ± half the interquartile range)"
                  + ("" if self.backward_ms is None else
                     f"; backward {self.backward_ms:.3f} ms")
-                 + f"; torch {env['torch']}, {env['threads']} threads, {env['device']}."]
+                 + f"; torch {env['torch']}, {env['threads']} threads, {env['device']} "
+                 f"({env['machine']})."]
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -273,15 +273,6 @@ def _row_call(s: Summary, row: Row) -> tuple[bool, int]:
     return False, 0
 
 
-def _environment(model: nn.Module) -> dict[str, Any]:
-    device = _device(model)
-    return {
-        "torch": torch.__version__.split("+")[0],
-        "threads": torch.get_num_threads(),
-        "device": str(device) if device.type != "cpu" else f"cpu ({platform.machine()})",
-    }
-
-
 def profile(
     model: nn.Module,
     input_shape: Sequence[int],
@@ -306,8 +297,8 @@ def profile(
     >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU())
     >>> p = profile(net, (1, 3, 16, 16), repeats=2, warmup=0)
     >>> [(r.name, r.kind, r.forward_ms > 0) for r in p.rows], sorted(p.by_kind)
-    ([('0', 'standard', True), ('1', 'activation', True)], ['(outside leaf modules)', \
-'activation', 'standard'])
+    ([('0', 'conv', True), ('1', 'activation', True)], ['(outside leaf modules)', \
+'activation', 'conv'])
     """
     shape = check_input_shape(input_shape)
     repeats = check_repeats(repeats)
@@ -365,7 +356,7 @@ def profile(
     return Profile(
         rows=rows, by_kind=by_kind, total_ms=total, wall_ms=wall,
         backward_ms=statistics.median(backward_times) * 1e3 if backward else None,
-        input_shape=shape, repeats=repeats, warmup=warmup, environment=_environment(model),
+        input_shape=shape, repeats=repeats, warmup=warmup, environment=environment(_device(model)),
         notes=notes + list(s.notes), summary=s, wall_spread_ms=spread_ms(forward),
     )
 

@@ -39,6 +39,7 @@ from convzoo import arithmetic as ar
 from convzoo.analysis.graph import Graph, Node
 from convzoo.analysis.trace import check_input_shape, trace
 from convzoo.arithmetic import ReceptiveField, RFLayer
+from convzoo.names import renamed_function
 
 __all__ = [
     "NodeField", "EmpiricalField", "ReceptiveFieldResult", "node_fields", "receptive_field",
@@ -549,8 +550,8 @@ def _target(graph: Graph, layer: str | None) -> int:
 
 
 def receptive_field(
-    model: nn.Module,
-    input_shape: Any,
+    model: nn.Module | Graph,
+    input_shape: Any = None,
     layer: str | None = None,
     empirical: bool = False,
     threshold: float = 0.01,
@@ -561,7 +562,10 @@ def receptive_field(
     """Theoretical receptive field of the output (or of ``layer``'s output) per spatial axis.
 
     Args:
-        model: any ``nn.Module``; input_shape: ``(N, C, *spatial)``.
+        model: any ``nn.Module``, or a :class:`~convzoo.analysis.Graph` already traced by
+            :func:`convzoo.analysis.trace` (then ``input_shape``, ``dtype`` and ``partial``
+            are the graph's own and are not passed, and ``empirical`` needs the model).
+        input_shape: ``(N, C, *spatial)``.
         layer: qualified module name (default: the model's first output).
         empirical: also measure the effective field from input gradients (a real forward
             and backward pass at ``input_shape`` with batch 1).
@@ -580,24 +584,31 @@ def receptive_field(
     >>> rf = receptive_field(net, (1, 1, 32, 32))
     >>> rf.sizes, rf.strides, rf.paddings, rf.centers
     ((7, 7), (1, 1), (1, 1), (2, 2))
+    >>> receptive_field(trace(nn.Conv2d(1, 1, 3, stride=2), (1, 1, 9, 9))).fields[0].span(3)
+    (6, 8)
     """
+    if isinstance(model, Graph):
+        if input_shape is not None or empirical or dtype is not torch.float32 or partial:
+            raise ValueError(
+                "`input_shape`, `empirical`, `dtype` and `partial` must be left at their "
+                "defaults when `model` is a traced Graph (it carries its input shape and "
+                "dtype; the empirical field needs the model itself)")
+        return _field_of(model, layer)
+    if input_shape is None:
+        raise ValueError("`input_shape` (=None) must be given with a model (only a traced "
+                         "Graph carries its own)")
     graph = trace(model, input_shape, dtype, strict=not partial)
     if graph.partial and not partial:
         raise ValueError(f"{graph.reason} (partial=True gives the field of the traced part)")
-    result = receptive_field_of(graph, layer)
+    result = _field_of(graph, layer)
     if empirical:
         measured = empirical_receptive_field(model, input_shape, layer, threshold, init, graph)
         result = replace(result, empirical=measured)
     return result
 
 
-def receptive_field_of(graph: Graph, layer: str | None = None) -> ReceptiveFieldResult:
-    """The field of an already traced graph's output (or of ``layer``'s output).
-
-    >>> g = trace(nn.Conv2d(1, 1, 3, stride=2), (1, 1, 9, 9))
-    >>> receptive_field_of(g).fields[0].span(3)
-    (6, 8)
-    """
+def _field_of(graph: Graph, layer: str | None = None) -> ReceptiveFieldResult:
+    """The field of an already traced graph's output (or of ``layer``'s output)."""
     index = _target(graph, layer)
     node, state = graph.nodes[index], node_fields(graph)[index]
     return ReceptiveFieldResult(
@@ -606,6 +617,12 @@ def receptive_field_of(graph: Graph, layer: str | None = None) -> ReceptiveField
         aligned=state.aligned, exact=state.exact, notes=state.notes, partial=graph.partial,
         reason=graph.reason,
     )
+
+
+@renamed_function("convzoo.analysis.receptive_field_of", "convzoo.analysis.receptive_field")
+def receptive_field_of(graph: Graph, layer: str | None = None) -> ReceptiveFieldResult:
+    """Deprecated: ``receptive_field(graph, layer=...)``."""
+    return _field_of(graph, layer)
 
 
 def empirical_receptive_field(

@@ -1,4 +1,5 @@
-"""``summary(model, input_shape)``: a per-layer table of shapes, params, MACs and fields.
+"""``summary(model, input_shape)`` (or ``summary(graph)``): a per-layer table of shapes,
+params, MACs and fields.
 
 Rows are module calls (the innermost module of each op by default; ``depth=d`` aggregates
 everything below depth ``d`` into its ancestor, like torchinfo); ops run directly in a
@@ -25,6 +26,7 @@ from convzoo.analysis.receptive import node_fields
 from convzoo.analysis.table import Column, Rendered, TableSpec, count
 from convzoo.analysis.trace import trace
 from convzoo.arithmetic import ReceptiveField
+from convzoo.names import renamed_function
 
 __all__ = ["Row", "Totals", "Summary", "summary", "summarize", "CONVENTIONS"]
 
@@ -224,13 +226,8 @@ def _row_key(node: Node, depth: int | None) -> tuple:
     return ("op", node.index, len(frames))
 
 
-def summarize(graph: Graph, depth: int | None = None) -> Summary:
-    """Build the :class:`Summary` of an already traced graph.
-
-    >>> g = trace(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (1, 3, 8, 8))
-    >>> [(r.name, r.kind, r.macs) for r in summarize(g).rows]
-    [('0', 'standard', 7776), ('1', 'activation', 0)]
-    """
+def _summarize(graph: Graph, depth: int | None = None) -> Summary:
+    """The :class:`Summary` of an already traced graph."""
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool)
                               or depth < 1):
         raise ValueError(f"`depth` (={depth!r}) must be None or a positive int")
@@ -303,16 +300,18 @@ def _notes(graph: Graph, used: set[str], states: list) -> list[str]:
 
 
 def summary(
-    model: nn.Module,
-    input_shape: Any,
+    model: nn.Module | Graph,
+    input_shape: Any = None,
     depth: int | None = None,
     dtype: torch.dtype = torch.float32,
     partial: bool = False,
 ) -> Summary:
-    """Trace ``model`` on meta tensors and summarize it.
+    """Trace ``model`` on meta tensors and summarize it (or summarize a graph already traced).
 
     Args:
-        model: any ``nn.Module`` (not modified).
+        model: any ``nn.Module`` (not modified), or a :class:`~convzoo.analysis.Graph` from
+            :func:`convzoo.analysis.trace` (then ``input_shape``, ``dtype`` and ``partial``
+            are the graph's own and are not passed).
         input_shape: ``(N, C, *spatial)``, a tensor, a tuple of shapes or tensors (one per
             positional argument of ``forward``) or a dict of keyword inputs, as torchinfo
             takes them (:func:`convzoo.analysis.trace`).
@@ -331,8 +330,34 @@ def summary(
     ...             (1, 3, 32, 32))
     >>> s.totals.params, s.totals.macs, s.totals.flops
     (480, 442368, 884736)
+    >>> g = trace(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (1, 3, 8, 8))
+    >>> [(r.name, r.kind, r.macs) for r in summary(g).rows]
+    [('0', 'conv', 7776), ('1', 'activation', 0)]
     """
+    if isinstance(model, Graph):
+        _graph_arguments(model, input_shape, dtype, partial)
+        return _summarize(model, depth)
+    if input_shape is None:
+        raise ValueError("`input_shape` (=None) must be given with a model (only a traced "
+                         "Graph carries its own)")
     graph = trace(model, input_shape, dtype, strict=not partial)
     if graph.partial and not partial:
         raise ValueError(f"{graph.reason} (partial=True summarizes the traced part)")
-    return summarize(graph, depth)
+    return _summarize(graph, depth)
+
+
+def _graph_arguments(graph: Graph, input_shape: Any, dtype: Any, partial: bool) -> None:
+    """A traced graph brings its input shape, dtype and partial state: refuse others."""
+    if input_shape is not None:
+        raise ValueError(f"`input_shape` (={input_shape!r}) must be omitted when `model` is a "
+                         f"traced Graph (it was traced at {graph.input_shape})")
+    if dtype is not torch.float32 or partial:
+        raise ValueError(f"`dtype` and `partial` must be left at their defaults when `model` "
+                         f"is a traced Graph (pass them to trace); got dtype={dtype}, "
+                         f"partial={partial}")
+
+
+@renamed_function("convzoo.analysis.summarize", "convzoo.analysis.summary")
+def summarize(graph: Graph, depth: int | None = None) -> Summary:
+    """Deprecated: ``summary(graph, depth=...)``."""
+    return summary(graph, depth=depth)

@@ -8,14 +8,19 @@ runs right after the same other one.
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from convzoo.arithmetic import is_int
 
-__all__ = ["Timing", "interleaved", "check_repeats", "quartiles", "within_noise", "spread_ms"]
+__all__ = ["Timing", "interleaved", "check_repeats", "quartiles", "within_noise", "spread_ms",
+           "environment"]
+
+K = TypeVar("K", bound=Hashable)
 
 
 def check_repeats(repeats: object, name: str = "repeats", minimum: int = 1) -> int:
@@ -99,20 +104,21 @@ class Timing:
 
 
 def interleaved(
-    candidates: Mapping[str, Callable[[], object]],
+    candidates: Mapping[K, Callable[[], object]],
     repeats: int = 20,
     warmup: int = 3,
     sync: Callable[[], object] | None = None,
-) -> dict[str, Timing]:
+) -> dict[K, Timing]:
     """Time each zero-argument callable ``repeats`` times, round-robin, after ``warmup`` rounds.
 
     Args:
-        candidates: name -> callable (its return value is discarded).
+        candidates: key -> callable (its return value is discarded); any hashable key, such
+            as ``(variant, 'forward')``.
         repeats: timed rounds (default 20); warmup: untimed rounds first (default 3).
         sync: called before each clock read (e.g. ``torch.cuda.synchronize``); default None.
 
     Returns:
-        name -> :class:`Timing` (samples in run order).
+        key -> :class:`Timing` (samples in run order).
 
     >>> t = interleaved({"a": lambda: sum(range(100)), "b": lambda: None}, repeats=3, warmup=1)
     >>> sorted(t), len(t["a"].samples), t["a"].median > 0
@@ -123,7 +129,7 @@ def interleaved(
     names = list(candidates)
     if not names:
         raise ValueError("`candidates` (={}) must name at least one callable")
-    samples: dict[str, list[float]] = {n: [] for n in names}
+    samples: dict[K, list[float]] = {n: [] for n in names}
     clock = time.perf_counter
     for r in range(warmup + repeats):
         shift = r % len(names)
@@ -139,3 +145,21 @@ def interleaved(
             if r >= warmup:
                 samples[name].append(elapsed)
     return {n: Timing(tuple(samples[n])) for n in names}
+
+
+def environment(device: Any = None) -> dict[str, Any]:
+    """Where times were measured: torch version, intra-op threads, device (``'cpu'`` or e.g.
+    ``'cuda:0'``), machine and Python (the record ``compare`` and ``profile`` keep).
+
+    >>> sorted(environment())
+    ['device', 'machine', 'python', 'threads', 'torch']
+    """
+    import torch
+
+    return {
+        "torch": torch.__version__.split("+")[0],
+        "threads": torch.get_num_threads(),
+        "device": "cpu" if device is None else str(device),
+        "machine": platform.machine() or "unknown",
+        "python": platform.python_version(),
+    }

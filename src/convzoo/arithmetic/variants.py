@@ -13,9 +13,13 @@ underscores, then the alias table (``grouped`` -> ``group``, ``atrous`` -> ``dil
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
-__all__ = ["Variant", "ALIASES", "variant", "variant_names", "resolve_alias"]
+from convzoo.names import unknown_name
+
+__all__ = ["Variant", "ALIASES", "ALIAS_NOTE", "MISNOMERS", "variant", "variant_among",
+           "suggestion_for", "variant_names", "resolve_alias"]
 
 
 class Variant(StrEnum):
@@ -50,7 +54,8 @@ class Variant(StrEnum):
 
 #: Other names for a variant (already normalized: lower case, ``_`` for spaces and hyphens).
 ALIASES: dict[str, Variant] = {
-    "standard": Variant.CONV, "dense": Variant.CONV, "conv2d": Variant.CONV,
+    "standard": Variant.CONV, "dense": Variant.CONV, "conv1d": Variant.CONV,
+    "conv2d": Variant.CONV,
     "conv_3d": Variant.CONV3D, "3d": Variant.CONV3D,
     "1x1": Variant.POINTWISE,
     "depthwise_separable": Variant.SEPARABLE, "separable_conv": Variant.SEPARABLE,
@@ -69,6 +74,16 @@ ALIASES: dict[str, Variant] = {
 }
 
 
+#: Names that are not aliases (a deconvolution inverts a convolution, another operation) but
+#: that usually mean a variant: suggested in the error, never accepted.
+MISNOMERS: dict[str, Variant] = {
+    "deconv": Variant.TRANSPOSED, "deconvolution": Variant.TRANSPOSED,
+}
+
+#: What error messages say about the aliases (they are not all listed).
+ALIAS_NOTE = " (or an alias such as grouped, atrous, sub-pixel)"
+
+
 def _normal(name: str) -> str:
     return "_".join(name.strip().lower().replace("-", " ").split())
 
@@ -81,7 +96,16 @@ def variant(name: str | Variant, argument: str = "kind") -> Variant:
         argument: the argument name used in the error message (default ``'kind'``).
 
     Raises:
-        ValueError: naming the value and listing every accepted name.
+        ValueError: naming the value, the closest accepted name (aliases included) and the
+            canonical names.
+
+    >>> variant("seperable")
+    Traceback (most recent call last):
+    ...
+    ValueError: `kind` (='seperable') is not a variant name; did you mean 'separable'? Valid: \
+conv, conv3d, pointwise, depthwise, separable, group, shuffle, shuffle_group, shuffle_unit, \
+dilated, aspp, wavenet, transposed, subpixel, pixel_shuffle, pixel_unshuffle, resize_conv, \
+flattened, spatially_separable, r2plus1d (or an alias such as grouped, atrous, sub-pixel)
 
     >>> variant("depthwise separable").value
     'separable'
@@ -97,10 +121,38 @@ def variant(name: str | Variant, argument: str = "kind") -> Variant:
         pass
     if key in ALIASES:
         return ALIASES[key]
-    raise ValueError(
-        f"`{argument}` (={name!r}) must be one of: {', '.join(v.value for v in Variant)} "
-        f"(aliases: {', '.join(sorted(ALIASES))})"
-    )
+    raise ValueError(unknown_name(argument, name, variant_names(), "variant name", ALIASES,
+                                  ALIAS_NOTE, suggestion_for(name)))
+
+
+def variant_among(name: str | Variant, allowed: Sequence[str], argument: str) -> str:
+    """The canonical name of ``name`` (an alias works too), which must be one of ``allowed``;
+    the ValueError names the closest allowed name.
+
+    >>> variant_among("resize", ("transposed", "subpixel", "resize_conv"), "upsampler")
+    'resize_conv'
+    >>> variant_among("bilinear", ("transposed", "resize_conv"), "upsampler")
+    Traceback (most recent call last):
+    ...
+    ValueError: `upsampler` (='bilinear') must be one of: transposed, resize_conv
+    """
+    key = resolve_alias(name) if isinstance(name, str) else None
+    if key in allowed:
+        return key
+    raise ValueError(unknown_name(argument, name, allowed, f"{argument} name",
+                                  [a for a, v in ALIASES.items() if v in allowed],
+                                  suggestion=None if not isinstance(name, str) else
+                                  suggestion_for(name)))
+
+
+def suggestion_for(name: str) -> str | None:
+    """The variant a misnomer usually means (:data:`MISNOMERS`), for an error message.
+
+    >>> suggestion_for("Deconv"), suggestion_for("conv")
+    ('transposed', None)
+    """
+    hint = MISNOMERS.get(_normal(name))
+    return None if hint is None else hint.value
 
 
 def resolve_alias(name: str) -> str:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from convzoo.cli.output import (
-    check_output_file,
-    console,
-    parse_input,
-    parse_ints,
-    parse_padding,
-    per_axis,
-)
+from convzoo.cli.output import check_output_file, console
+from convzoo.cli.shape import spec_arguments, spec_options
+from convzoo.names import deprecated_message
+from convzoo.text import parse_ints, parse_size
 
-__all__ = ["add_parser", "run", "options_from_args", "MODES", "MAX_FRAMES"]
+__all__ = ["add_parser", "run", "options_from_args", "MODES", "MAX_FRAMES", "ANIMATED_FLAGS"]
+
+#: The convolution flags of :func:`convzoo.cli.shape.spec_arguments` that animate takes.
+ANIMATED_FLAGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding",
+                  "dilation", "groups", "output_padding")
 
 #: convzoo.viz.animate's MODES and MAX_FRAMES, kept in step by a test so that building the
 #: parser (``--help``) does not import the drawing code and NumPy.
@@ -37,20 +38,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("kind", metavar="KIND", help="one of: " + ", ".join(KINDS)
                    + " (or an alias such as grouped, atrous, sub-pixel)")
     p.add_argument("-o", "--output", required=True, help="file to write: .gif, .svg or .mp4")
-    p.add_argument("-k", "--kernel", help="kernel size: 3 or 3,5")
-    p.add_argument("-s", "--stride", help="stride: 2 or 2,1")
-    p.add_argument("-p", "--padding", help="valid, same, full, causal, or ints like 1 / 1,2")
-    p.add_argument("-d", "--dilation", help="dilation: 2 or 2,1")
-    p.add_argument("-g", "--groups", type=int, help="channel groups")
-    p.add_argument("--in", dest="in_channels", type=int, help="C_in")
-    p.add_argument("--out", dest="out_channels", type=int, help="C_out")
+    spec_arguments(p, required=False, only=ANIMATED_FLAGS)
     p.add_argument("--input", help="spatial size of the input: 16, 5x5 or 3x4x4; or the whole "
                    "shape 1,C,H,W as `summary` takes it (C then sets --in)")
-    p.add_argument("--output-padding", help="transposed only: 0 or 1,0")
     p.add_argument("--mode", help="transposed only: " + " or ".join(MODES)
                    + " (default zero-insertion)")
-    p.add_argument("--factor", type=int, help="pixel_shuffle, pixel_unshuffle, subpixel, "
-                   "resize_conv: the scale factor (default 2)")
+    p.add_argument("--upscale-factor", type=int, help="pixel_shuffle, subpixel, resize_conv: "
+                   "r, by which each spatial size grows (default 2)")
+    p.add_argument("--downscale-factor", type=int, help="pixel_unshuffle: r, by which each "
+                   "spatial size shrinks (default 2)")
+    p.add_argument("--factor", type=int, help=argparse.SUPPRESS)  # before 0.2: either factor
     p.add_argument("--rates", help="aspp only: dilation rates of the branches, e.g. 2,3")
     p.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
     p.add_argument("--frame", type=int, default=0, help="frame written to .svg (default 0)")
@@ -61,26 +58,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def options_from_args(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`convzoo.viz.animate` the flags give (unset: omitted)."""
-    spatial, batch, channels = (None, None, None) if not args.input else parse_input(
-        args.input, args.in_channels)
-    if batch not in (None, 1):
-        raise ValueError(f"`--input` (={args.input!r}) must have N=1: an animation draws one "
-                         "sample")
+    spatial, _, channels = (None, None, None) if not args.input else parse_size(
+        args.input, "--input", args.in_channels, one_sample=True)
     opts = {
-        "kernel": args.kernel and per_axis(parse_ints(args.kernel, "--kernel")),
-        "stride": args.stride and per_axis(parse_ints(args.stride, "--stride")),
-        "padding": args.padding and parse_padding(args.padding),
-        "dilation": args.dilation and per_axis(parse_ints(args.dilation, "--dilation")),
-        "output_padding": args.output_padding
-        and per_axis(parse_ints(args.output_padding, "--output-padding", allow_zero=True)),
+        **spec_options(args),
         "input_size": spatial,
-        "groups": args.groups,
         "in_channels": args.in_channels if args.in_channels is not None else channels,
-        "out_channels": args.out_channels,
         "mode": args.mode,
-        "factor": args.factor,
+        "upscale_factor": args.upscale_factor,
+        "downscale_factor": args.downscale_factor,
         "rates": args.rates and parse_ints(args.rates, "--rates"),
     }
+    if args.factor is not None:  # the old flag: the factor of whichever kind is drawn
+        from convzoo.viz.animate.options import factor_name
+
+        name = factor_name(args.kind)
+        new = "--" + name.replace("_", "-")
+        print(f"convzoo: warning: {deprecated_message('--factor', new)}", file=sys.stderr)
+        if opts[name] is not None:
+            raise ValueError(f"`--factor` (={args.factor}) and `{new}` name the same option; "
+                             f"pass only `{new}`")
+        opts[name] = args.factor
     return {name: value for name, value in opts.items() if value is not None}
 
 

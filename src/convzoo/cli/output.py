@@ -1,11 +1,15 @@
-"""Shared CLI helpers: parsing of shapes and per-axis values, output paths, JSON, the console,
-tables."""
+"""Shared CLI helpers: renamed flags, output paths, JSON, the console, tables.
+
+Text is read by :mod:`convzoo.text`, the one parser the playground uses too (its
+``parse_ints``, ``parse_padding``, ``per_axis`` and ``expand_axes`` are importable from here as
+before).
+"""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
-import re
 import sys
 from fractions import Fraction
 from typing import Any
@@ -15,24 +19,25 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from convzoo.names import deprecated_message, renamed_function
 from convzoo.paths import check_output_dir, check_output_file
+from convzoo.text import expand_axes, parse_ints, parse_padding, parse_size, per_axis
 
 __all__ = [
     "check_output_dir",
     "check_output_file",
     "console",
     "print_pairs",
-    "parse_input",
     "parse_ints",
     "parse_padding",
     "per_axis",
     "expand_axes",
+    "renamed_flag",
+    "output_arguments",
+    "show",
     "emit_json",
     "jsonable",
 ]
-
-_SPLIT = re.compile(r"[,x×]")
-_DIGITS = re.compile(r"[0-9]+")
 
 
 def console() -> Console:
@@ -66,95 +71,64 @@ def print_pairs(out: Console, rows: list[tuple[str, str]]) -> None:
     out.print(table)
 
 
-def parse_ints(text: str, name: str, allow_zero: bool = False) -> tuple[int, ...]:
-    """``'1,3,32,32'`` or ``'32x32'`` -> ints; ValueError naming the flag otherwise.
+class _Renamed(argparse.Action):
+    """Stores like ``'store'``; the old spelling of the flag (:func:`renamed_flag`) also works,
+    with a warning on stderr."""
 
-    Args:
-        text: the flag's text; ``,``, ``x`` or ``×`` separate the values.
-        name: the flag, as the user typed it (``'--input'``), for the error message.
-        allow_zero: accept 0 (default False: every value must be positive).
+    def __init__(self, option_strings: list[str], dest: str, old: tuple[str, ...] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.old = old
 
-    >>> parse_ints("32x64", "--input")
-    (32, 64)
-    >>> parse_ints("1,a", "--input")
-    Traceback (most recent call last):
-    ...
-    ValueError: `--input` (='1,a') must be comma- or x-separated positive ints
-    """
-    parts = [p.strip() for p in _SPLIT.split(str(text))]
-    low = 0 if allow_zero else 1
-    if not all(_DIGITS.fullmatch(p) and int(p) >= low for p in parts):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"`{name}` (={text!r}) must be comma- or x-separated {kind} ints")
-    return tuple(int(p) for p in parts)
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if option_string in self.old:
+            new = max(self.option_strings, key=len)
+            print(f"convzoo: warning: {deprecated_message(option_string, new)}",
+                  file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
-def parse_input(text: str, channels: int | None = None,
-                channels_flag: str = "--in") -> tuple[tuple[int, ...], int | None, int | None]:
-    """``--input`` of the commands that build their own layer (compare, animate): the spatial
-    size (``56x56``, ``16``) or, as ``shape`` and ``summary`` take it, the whole input shape
-    N,C,*spatial (``1,64,56,56``: commas and at least three values).
-
-    Returns ``(spatial, batch, channels)``; ``batch`` and ``channels`` are None for the
-    spatial form. A shape whose C differs from ``channels`` (the ``--in`` flag) is refused.
-
-    >>> parse_input("56x56"), parse_input("2,64,56,56", 64)
-    (((56, 56), None, None), ((56, 56), 2, 64))
-    >>> parse_input("1,3,56,56", 64)
-    Traceback (most recent call last):
-    ...
-    ValueError: `--input` (='1,3,56,56') has C=3 where `--in` is 64
-    """
-    values = parse_ints(text, "--input")
-    if "," not in str(text) or len(values) < 3:
-        return values, None, None
-    if len(values) > 5:
-        raise ValueError(f"`--input` (={text!r}) must be the spatial size (like 56x56) or "
-                         "N,C,*spatial with 1 to 3 spatial sizes")
-    batch, given, *spatial = values
-    if channels is not None and given != channels:
-        raise ValueError(f"`--input` (={text!r}) has C={given} where `{channels_flag}` is "
-                         f"{channels}")
-    return tuple(spatial), batch, given
+def renamed_flag(p: argparse.ArgumentParser, *flags: str, old: tuple[str, ...],
+                 **kwargs: Any) -> argparse.Action:
+    """``p.add_argument(*flags, **kwargs)``, also reading the ``old`` spellings of the flag
+    (kept for one release: each use prints a warning on stderr; ``--help`` shows the new
+    spellings only)."""
+    action = p.add_argument(*flags, *old, action=_Renamed, old=old, **kwargs)
+    action.option_strings = [f for f in action.option_strings if f not in old]  # help, errors
+    return action
 
 
-def per_axis(values: tuple[int, ...]) -> int | tuple[int, ...]:
-    """A single value stands for every axis (``(3,)`` -> ``3``).
-
-    >>> per_axis((3,)), per_axis((3, 5))
-    (3, (3, 5))
-    """
-    return values[0] if len(values) == 1 else values
+@renamed_function("convzoo.cli.output.parse_input", "convzoo.text.parse_size")
+def parse_input(text: str, channels: int | None = None, channels_flag: str = "--in"
+                ) -> tuple[tuple[int, ...], int | None, int | None]:
+    """Deprecated: ``convzoo.text.parse_size(text, "--input", channels, channels_flag)``."""
+    return parse_size(text, "--input", channels, channels_flag)
 
 
-def expand_axes(text: str, name: str, n: int, allow_zero: bool = False) -> tuple[int, ...]:
-    """Parse a per-axis flag into exactly ``n`` values (one value stands for every axis).
-
-    >>> expand_axes("3", "--kernel", 2), expand_axes("3x5", "--kernel", 2)
-    ((3, 3), (3, 5))
-    """
-    values = parse_ints(text, name, allow_zero)
-    if len(values) == 1:
-        return values * n
-    if len(values) != n:
-        rule = f"1 value or {n}, one per axis" if n > 1 else "1 value, like `--input`"
-        raise ValueError(f"`{name}` (={text!r}) must have {rule}")
-    return values
+def output_arguments(p: argparse.ArgumentParser, csv: bool = False) -> None:
+    """``--json`` (and ``--csv``) and ``--wide``: how a result with tables is printed (shared
+    by summary, profile, compare...)."""
+    if csv:
+        fmt = p.add_mutually_exclusive_group()
+        fmt.add_argument("--json", action="store_true", help="print JSON")
+        fmt.add_argument("--csv", action="store_true", help="print CSV (one line per row)")
+    else:
+        p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--wide", action="store_true",
+                   help="every digit (4,089,184,256 instead of 4.09 G); may exceed 80 columns")
 
 
-def parse_padding(text: str) -> Any:
-    """``'same'`` / ``'1'`` / ``'1,2'`` -> the padding argument ConvSpec takes.
-
-    Words are passed through so that ConvSpec rejects unknown ones with its message listing
-    the valid strings.
-
-    >>> parse_padding("same"), parse_padding("1"), parse_padding("1,2")
-    ('same', 1, (1, 2))
-    """
-    text = text.strip()
-    if text.isalpha():
-        return text
-    return per_axis(parse_ints(text, "--padding", allow_zero=True))
+def show(result: Any, args: argparse.Namespace) -> int:
+    """Print a result with tables as :func:`output_arguments` asked: JSON, CSV or the tables
+    (fitting 80 columns unless ``--wide``)."""
+    if args.json:
+        emit_json(result.to_dict())
+    elif getattr(args, "csv", False):
+        print(result.to_csv(), end="")
+    else:
+        result.render(console(), wide=args.wide)
+    return 0
 
 
 def jsonable(obj: Any) -> Any:

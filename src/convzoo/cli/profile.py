@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.cli.models import load_model
-from convzoo.cli.output import console, emit_json, parse_ints
-from convzoo.cli.summary import model_arguments
+from convzoo.cli.output import output_arguments, show
+from convzoo.cli.summary import model_and_shape, model_arguments
 
 __all__ = ["add_parser", "run"]
 
@@ -21,9 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     model_arguments(p)
     p.add_argument("--backward", action="store_true", help="also time a backward pass")
     p.add_argument("--repeats", type=int, default=10, help="timed runs (default 10)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--wide", action="store_true",
-                   help="every digit (4,089,184,256 instead of 4.09 G); may exceed 80 columns")
+    output_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -31,11 +28,5 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo profile``."""
     from convzoo.analysis.profile import profile
 
-    shape = parse_ints(args.input, "--input")
-    result = profile(load_model(args.model), shape, backward=args.backward,
-                     repeats=args.repeats)
-    if args.json:
-        emit_json(result.to_dict())
-    else:
-        result.render(console(), wide=args.wide)
-    return 0
+    model, shape = model_and_shape(args)
+    return show(profile(model, shape, backward=args.backward, repeats=args.repeats), args)

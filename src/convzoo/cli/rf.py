@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from convzoo.cli.models import load_model
-from convzoo.cli.output import console, emit_json, parse_ints
-from convzoo.cli.summary import model_arguments
+from convzoo.cli.output import console, emit_json
+from convzoo.cli.summary import model_and_shape, model_arguments
 
 if TYPE_CHECKING:
     from convzoo.analysis import ReceptiveFieldResult
@@ -62,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo rf``."""
     from convzoo.analysis import receptive_field
 
-    shape = parse_ints(args.input, "--input")
-    rf = receptive_field(load_model(args.model), shape, layer=args.layer,
+    model, shape = model_and_shape(args)
+    rf = receptive_field(model, shape, layer=args.layer,
                          empirical=args.empirical, partial=args.partial)
     data = report(rf)
     if args.json:

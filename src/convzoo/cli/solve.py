@@ -23,7 +23,8 @@ from convzoo.arithmetic import (
     solve_padding,
     transposed_output_range,
 )
-from convzoo.cli.output import console, emit_json, expand_axes, parse_ints
+from convzoo.cli.output import console, emit_json, renamed_flag
+from convzoo.text import expand_axes, parse_ints
 
 __all__ = ["add_parser", "run", "solve_axes"]
 
@@ -38,7 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--input", required=True, help="input size per axis: 32 or 32x64")
     p.add_argument("--target", help="target output size per axis (not with --inverse)")
-    p.add_argument("-k", "--kernel", required=True, help="kernel size: 3 or 3x5")
+    renamed_flag(p, "-k", "--kernel-size", old=("--kernel",), dest="kernel_size", required=True,
+                 help="kernel size: 3 or 3x5 (formerly --kernel)")
     p.add_argument("-s", "--stride", default="1", help="stride (default 1)")
     p.add_argument("-d", "--dilation", default="1", help="dilation (default 1)")
     p.add_argument(
@@ -93,7 +95,7 @@ def solve_axes(args: argparse.Namespace) -> list[dict]:
     """Validate the flags and solve each axis; one dict per axis."""
     sizes = parse_ints(args.input, "--input")
     n = len(sizes)
-    kernel = expand_axes(args.kernel, "--kernel", n)
+    kernel = expand_axes(args.kernel_size, "--kernel-size", n)
     stride = expand_axes(args.stride, "--stride", n)
     dilation = expand_axes(args.dilation, "--dilation", n)
     if args.padding is not None and not (args.transposed or args.inverse):

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from convzoo.cli.models import FORMS, load_model
-from convzoo.cli.output import console, emit_json, parse_ints
+from convzoo.cli.output import output_arguments, show
+from convzoo.text import parse_shape
 
-__all__ = ["add_parser", "run", "model_arguments"]
+__all__ = ["add_parser", "run", "model_arguments", "model_and_shape"]
 
 
 def model_arguments(p: argparse.ArgumentParser) -> None:
     """``MODEL`` and ``--input`` (shared by summary, rf and profile)."""
     p.add_argument("model", metavar="MODEL", help=FORMS)
     p.add_argument("--input", required=True, help="input shape N,C,*spatial, e.g. 1,3,224,224")
+
+
+def model_and_shape(args: argparse.Namespace) -> tuple[Any, tuple[int, ...]]:
+    """The model and the input shape the :func:`model_arguments` flags name."""
+    shape = parse_shape(args.input, "--input")
+    return load_model(args.model), shape
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -29,11 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "(lower bounds) instead of exiting with the error")
     p.add_argument("--depth", type=int, default=None,
                    help="aggregate rows into the modules at this depth (default: leaf modules)")
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print JSON")
-    fmt.add_argument("--csv", action="store_true", help="print CSV (one line per row)")
-    p.add_argument("--wide", action="store_true",
-                   help="every digit (4,089,184,256 instead of 4.09 G); may exceed 80 columns")
+    output_arguments(p, csv=True)
     p.set_defaults(func=run)
 
 
@@ -41,12 +45,5 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``convzoo summary``."""
     from convzoo.analysis import summary
 
-    shape = parse_ints(args.input, "--input")
-    s = summary(load_model(args.model), shape, depth=args.depth, partial=args.partial)
-    if args.json:
-        emit_json(s.to_dict())
-    elif args.csv:
-        print(s.to_csv(), end="")
-    else:
-        s.render(console(), wide=args.wide)
-    return 0
+    model, shape = model_and_shape(args)
+    return show(summary(model, shape, depth=args.depth, partial=args.partial), args)

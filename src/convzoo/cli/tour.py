@@ -126,7 +126,7 @@ TOUR_COMPARISONS = (
                                                     kernel_size=3, input_size=(32, 32))),
     ("2x upsampling vs the transposed conv", dict(in_channels=32, out_channels=64,
                                                   kernel_size=3, input_size=(16, 16),
-                                                  upsample=2)),
+                                                  upscale_factor=2)),
 )
 
 

@@ -20,17 +20,18 @@ __all__ = ["add_parser", "run", "parse_assignments", "init_factory"]
 
 
 def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
-    """``["width=16", "upsampler=subpixel"]`` -> ``{"width": 16, "upsampler": "subpixel"}``.
+    """``["base_channels=16", "upsampler=subpixel"]`` -> ``{"base_channels": 16, "upsampler":
+    "subpixel"}``.
 
     Values are Python literals when they parse as one (ints, floats, tuples, True/None),
     otherwise strings.
 
-    >>> parse_assignments(["width=16", "upsampler=resize", "layers=(1, 2)"], "--set")
-    {'width': 16, 'upsampler': 'resize', 'layers': (1, 2)}
-    >>> parse_assignments(["width"], "--set")
+    >>> parse_assignments(["base_channels=16", "upsampler=resize_conv", "layers=(1, 2)"], "--set")
+    {'base_channels': 16, 'upsampler': 'resize_conv', 'layers': (1, 2)}
+    >>> parse_assignments(["base_channels"], "--set")
     Traceback (most recent call last):
     ...
-    ValueError: `--set` (='width') must be KEY=VALUE
+    ValueError: `--set` (='base_channels') must be KEY=VALUE
     """
     out: dict[str, Any] = {}
     for item in items or []:
@@ -91,7 +92,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "e.g. `convzoo decompose --out`) instead of a fresh MODEL")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="model_config",
-                   help="model config field, repeatable (e.g. --set width=16)")
+                   help="model config field, repeatable (e.g. --set base_channels=16)")
     p.add_argument("--data-option", action="append", metavar="KEY=VALUE", dest="data_config",
                    help="data set loader option, repeatable (e.g. --data-option size=24)")
     p.add_argument("--limit", type=int, default=None, help="at most N samples per split")

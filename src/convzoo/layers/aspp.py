@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -58,6 +59,8 @@ class ASPP(nn.Module):
         pooling: include the image-pooling branch (default True). ndim: default 2.
         norm: factory called with ``C_out`` (default BatchNorm of ``ndim``; None for none).
         activation: factory (default ``nn.ReLU``). dropout: after the projection (default 0).
+        device, dtype: where and in which dtype the parameters (the norms' too) are created
+            (torch.nn's factory arguments; default torch's).
 
     Shape:
         ``(N, C_in, *in)`` -> concat ``(N, C_out*(2 + len(rates)), *in)`` (one fewer without
@@ -81,29 +84,34 @@ class ASPP(nn.Module):
         norm: Callable[[int], nn.Module] | None | str = "batch",
         activation: Callable[[], nn.Module] | None = nn.ReLU,
         dropout: float = 0.0,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
+        factory = {"device": device, "dtype": dtype}
         if not rates or not all(is_int(r) and r >= 1 for r in rates):
             raise ValueError(f"`rates` (={rates!r}) must be a non-empty sequence of positive ints")
         norm_factory = batch_norm(ndim) if norm == "batch" else norm
 
         def branch(conv: nn.Module) -> nn.Sequential:
-            return _branch(conv, build_norm("norm", norm_factory, out_channels),
+            return _branch(conv, build_norm("norm", norm_factory, out_channels, **factory),
                            build_activation("activation", activation))
 
         self.rates = tuple(int(r) for r in rates)
         self.ndim = ndim
         self.branches = nn.ModuleList(
-            [branch(Pointwise(in_channels, out_channels, bias=False, ndim=ndim))]
-            + [branch(Dilated(in_channels, out_channels, 3, r, bias=False, ndim=ndim))
+            [branch(Pointwise(in_channels, out_channels, bias=False, ndim=ndim, **factory))]
+            + [branch(Dilated(in_channels, out_channels, 3, r, bias=False, ndim=ndim, **factory))
                for r in self.rates]
         )
         self.pool = (
-            _ImagePool(branch(Pointwise(in_channels, out_channels, bias=False, ndim=ndim)))
+            _ImagePool(branch(Pointwise(in_channels, out_channels, bias=False, ndim=ndim,
+                                        **factory)))
             if pooling else None
         )
         count = len(self.branches) + (1 if pooling else 0)
-        self.project = branch(Pointwise(count * out_channels, out_channels, bias=False, ndim=ndim))
+        self.project = branch(Pointwise(count * out_channels, out_channels, bias=False, ndim=ndim,
+                                        **factory))
         if dropout:
             self.project.append(nn.Dropout(dropout))
 

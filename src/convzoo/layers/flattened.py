@@ -42,6 +42,8 @@ class Flattened(nn.Module):
         stride: per-axis stride, applied in that axis's stage (default 1).
         padding: any :class:`Conv` padding (default 0); each axis's share goes to its stage.
         ndim: spatial dims (default 2). bias: default True.
+        device, dtype: where and in which dtype the parameters are created (torch.nn's
+            factory arguments; default torch's).
 
     Shape:
         ``(N, C_in, *in)`` -> ``(N, C_out, *out)``, ``out = floor((in + lo + hi - k)/s) + 1``.
@@ -64,15 +66,19 @@ class Flattened(nn.Module):
         padding: Any = 0,
         ndim: int = 2,
         bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
+        factory = {"device": device, "dtype": dtype}
         kernel = to_tuple(kernel_size, ndim, "kernel_size", "positive")
         strides = to_tuple(stride, ndim, "stride", "positive")
-        self.lateral = Pointwise(in_channels, out_channels, bias=False, ndim=ndim)
+        self.lateral = Pointwise(in_channels, out_channels, bias=False, ndim=ndim, **factory)
         self.axes = nn.ModuleList(
             Depthwise(
                 out_channels, axis_kernel(kernel[a], a, ndim), axis_kernel(strides[a], a, ndim),
                 axis_padding(padding, a, ndim), bias=bias and a == ndim - 1, ndim=ndim,
+                **factory,
             )
             for a in range(ndim)
         )

@@ -53,6 +53,8 @@ class R2Plus1D(nn.Module):
         mid_channels: ``M`` (default: the paper's rule). bias: default False.
         norm: factory called with ``M`` (default ``nn.BatchNorm3d``; None for none).
         activation: factory (default ``nn.ReLU``; None for none).
+        device, dtype: where and in which dtype the parameters (and the norm's) are created
+            (torch.nn's factory arguments; default torch's).
 
     Shape:
         ``(N, C_in, T, H, W)`` -> spatial ``(N, M, T, H', W')`` -> ``(N, C_out, T', H', W')``.
@@ -76,8 +78,11 @@ class R2Plus1D(nn.Module):
         bias: bool = False,
         norm: Callable[[int], nn.Module] | None = nn.BatchNorm3d,
         activation: Callable[[], nn.Module] | None = nn.ReLU,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
+        factory = {"device": device, "dtype": dtype}
         t, kh, kw = to_tuple(kernel_size, 3, "kernel_size", "positive")
         st, sh, sw = to_tuple(stride, 3, "stride", "positive")
         mid = mid_channels or r2plus1d_mid_channels(in_channels, out_channels, (t, kh, kw))
@@ -86,10 +91,12 @@ class R2Plus1D(nn.Module):
             pairs = [axis_padding(padding, a, 3) for a in range(3)]
             pad_t = pairs[0]
             pad_s = ((0, 0), pairs[1][1], pairs[2][2])
-        self.spatial = Conv(in_channels, mid, (1, kh, kw), (1, sh, sw), pad_s, bias=bias, ndim=3)
-        self.norm = build_norm("norm", norm, mid)
+        self.spatial = Conv(in_channels, mid, (1, kh, kw), (1, sh, sw), pad_s, bias=bias, ndim=3,
+                            **factory)
+        self.norm = build_norm("norm", norm, mid, **factory)
         self.activation = build_activation("activation", activation)
-        self.temporal = Conv(mid, out_channels, (t, 1, 1), (st, 1, 1), pad_t, bias=bias, ndim=3)
+        self.temporal = Conv(mid, out_channels, (t, 1, 1), (st, 1, 1), pad_t, bias=bias, ndim=3,
+                             **factory)
 
     def extra_repr(self) -> str:
         s, t = self.spatial.spec, self.temporal.spec

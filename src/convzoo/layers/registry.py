@@ -19,6 +19,8 @@ from typing import Any
 
 import torch.nn as nn
 
+from convzoo.names import unknown_name
+
 __all__ = ["LayerEntry", "REGISTRY", "register", "create", "available", "refuse_script"]
 
 Example = tuple[nn.Module, tuple[int, ...]]
@@ -91,20 +93,21 @@ def create(kind: str, **arguments: Any) -> nn.Module:
     ...                padding="same")
     Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2), padding=same)
     """
-    from convzoo.arithmetic.variants import ALIASES, resolve_alias
+    from convzoo.arithmetic.variants import ALIAS_NOTE, ALIASES, resolve_alias, suggestion_for
 
     name = resolve_alias(kind) if isinstance(kind, str) else kind
     if name not in REGISTRY:
-        raise ValueError(
-            f"`kind` (={kind!r}) must be one of: {', '.join(sorted(REGISTRY))} (or an alias: "
-            f"{', '.join(sorted(a for a, v in ALIASES.items() if v in REGISTRY))})"
-        )
+        aliases = [a for a, v in ALIASES.items() if v in REGISTRY]
+        raise ValueError(unknown_name("kind", kind, sorted(REGISTRY), "layer kind", aliases,
+                                      ALIAS_NOTE, suggestion_for(kind) if isinstance(kind, str)
+                                      else None))
     kind = str(name)
     cls = REGISTRY[kind].cls
     params = inspect.signature(cls.__init__).parameters
     accepted = [p for p in params if p != "self" and params[p].kind not in (
         inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
-    unknown = sorted(set(arguments) - set(accepted))
+    renamed = getattr(cls.__init__, "__renamed__", {})  # old names, accepted with a warning
+    unknown = sorted(set(arguments) - set(accepted) - set(renamed))
     if unknown:
         raise ValueError(
             f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for "
@@ -113,6 +116,7 @@ def create(kind: str, **arguments: Any) -> nn.Module:
     missing = [
         p for p in accepted
         if params[p].default is inspect.Parameter.empty and p not in arguments
+        and p not in (renamed.get(a) for a in arguments)
     ]
     if missing:
         raise ValueError(

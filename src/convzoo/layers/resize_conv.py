@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from convzoo.arithmetic import check_int
 from convzoo.layers.base import Conv
 from convzoo.layers.registry import register
+from convzoo.names import renamed_arguments, renamed_attribute
 from convzoo.spec import ConvSpec
 
 __all__ = ["ResizeConv", "RESIZE_MODES"]
@@ -33,14 +34,19 @@ def _examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
 
 @register("resize_conv", "upsample then 'same' conv: checkerboard-free upsampling", _examples)
 class ResizeConv(nn.Module):
-    """Resize-convolution: interpolate by ``scale_factor`` then a stride-1 ``'same'`` conv,
+    """Resize-convolution: interpolate by ``upscale_factor`` then a stride-1 ``'same'`` conv,
     the checkerboard-free alternative to a transposed conv (every output pixel sees the same
     number of input pixels).
 
     Args:
-        in_channels, out_channels: ``C_in``, ``C_out``. scale_factor: integer ``r``.
+        in_channels, out_channels: ``C_in``, ``C_out``. upscale_factor: the integer ``r``
+            by which each spatial size grows (as :class:`SubPixelConv` and ``nn.PixelShuffle``
+            name it; it is passed to ``F.interpolate`` as its ``scale_factor``). Called
+            ``scale_factor`` before 0.2 (still accepted, with a warning).
         kernel_size: default 3. mode: interpolation (default ``'nearest'``; see
             :data:`RESIZE_MODES`). ndim: spatial dims (default 2). bias: default True.
+        device, dtype: where and in which dtype the parameters are created (torch.nn's
+            factory arguments; default torch's).
 
     Shape:
         ``(N, C_in, *in)`` -> upsampled ``(N, C_in, *(in*r))`` -> ``(N, C_out, *(in*r))``.
@@ -52,15 +58,18 @@ class ResizeConv(nn.Module):
     torch.Size([1, 3, 32, 32])
     """
 
+    @renamed_arguments(scale_factor="upscale_factor")
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
-        scale_factor: int,
+        upscale_factor: int,
         kernel_size: Any = 3,
         mode: str = "nearest",
         ndim: int = 2,
         bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         if ndim not in RESIZE_MODES:
@@ -70,11 +79,13 @@ class ResizeConv(nn.Module):
                 f"`mode` (={mode!r}) must be one of {', '.join(map(repr, RESIZE_MODES[ndim]))} "
                 f"for {ndim} spatial dim{'s' if ndim > 1 else ''}"
             )
-        check_int("scale_factor", scale_factor)
-        self.scale_factor = int(scale_factor)
+        check_int("upscale_factor", upscale_factor)
+        self.upscale_factor = int(upscale_factor)
         self.mode = mode
         self.conv = Conv(in_channels, out_channels, kernel_size, padding="same", bias=bias,
-                         ndim=ndim)
+                         ndim=ndim, device=device, dtype=dtype)
+
+    scale_factor = renamed_attribute("scale_factor", "upscale_factor")
 
     def specs(self, input_shape: tuple[int, ...] | None = None) -> list[ConvSpec]:
         """The conv's spec (it runs on the upsampled input)."""
@@ -87,8 +98,8 @@ class ResizeConv(nn.Module):
                 f"`input` shape (={tuple(x.shape)}) must be (N, C, *spatial) with {n} spatial "
                 f"dim{'s' if n > 1 else ''} (interpolation needs a batch dim)"
             )
-        x = F.interpolate(x, scale_factor=self.scale_factor, mode=self.mode)  # (N, C, *(in*r))
+        x = F.interpolate(x, scale_factor=self.upscale_factor, mode=self.mode)  # (N, C, *(in*r))
         return self.conv(x)  # (N, C_out, *(in*r))
 
     def extra_repr(self) -> str:
-        return f"scale_factor={self.scale_factor}, mode={self.mode!r}"
+        return f"upscale_factor={self.upscale_factor}, mode={self.mode!r}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +22,14 @@ __all__ = ["DepthwiseSeparable", "build_norm", "build_activation"]
 ModuleFactory = Callable[..., nn.Module]
 
 
-def build_norm(name: str, factory: ModuleFactory | None, channels: int) -> nn.Module | None:
-    """``factory(channels)`` (e.g. ``nn.BatchNorm2d``), or None; a ValueError for anything else."""
+def build_norm(name: str, factory: ModuleFactory | None, channels: int, device: Any = None,
+               dtype: Any = None) -> nn.Module | None:
+    """``factory(channels)`` (e.g. ``nn.BatchNorm2d``), or None; a ValueError for anything else.
+
+    ``device`` and ``dtype`` (torch.nn's factory arguments) are passed to a factory that takes
+    them (torch's norms do), so its parameters are created there; another factory's module is
+    moved there after it is built.
+    """
     if factory is None:
         return None
     if isinstance(factory, str) or not callable(factory):
@@ -30,10 +37,20 @@ def build_norm(name: str, factory: ModuleFactory | None, channels: int) -> nn.Mo
             f"`{name}` (={factory!r}) must be None or a class/callable building a module from "
             "the channel count, e.g. nn.BatchNorm2d"
         )
-    module = factory(channels)
+    placed = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
+    direct = placed and _takes_factory_arguments(factory)
+    module = factory(channels, **placed) if direct else factory(channels)
     if not isinstance(module, nn.Module):
         raise ValueError(f"`{name}` (={factory!r}) must build an nn.Module, got {module!r}")
-    return module
+    return module.to(**placed) if placed and not direct else module
+
+
+def _takes_factory_arguments(factory: ModuleFactory) -> bool:
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    return "device" in params and "dtype" in params
 
 
 def build_activation(name: str, factory: ModuleFactory | None) -> nn.Module | None:
@@ -130,10 +147,10 @@ class DepthwiseSeparable(nn.Module):
             padding_mode, ndim, **factory,
         )
         mid = self.depthwise.spec.out_channels
-        self.mid_norm = build_norm("mid_norm", mid_norm, mid)
+        self.mid_norm = build_norm("mid_norm", mid_norm, mid, **factory)
         self.mid_activation = build_activation("mid_activation", mid_activation)
         self.pointwise = Pointwise(mid, out_channels, bias, self.depthwise.spec.ndim, **factory)
-        self.norm = build_norm("norm", norm, out_channels)
+        self.norm = build_norm("norm", norm, out_channels, **factory)
         self.activation = build_activation("activation", activation)
 
     in_channels = property(lambda self: self.depthwise.spec.in_channels)

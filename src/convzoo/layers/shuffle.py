@@ -121,6 +121,8 @@ class ShuffleGroupConv(nn.Module):
     Args:
         in_channels, out_channels, kernel_size, groups: of the group conv.
         stride, padding, dilation, bias, padding_mode, ndim: of the group conv.
+        device, dtype: where and in which dtype the parameters are created (torch.nn's
+            factory arguments; default torch's).
 
     Shape:
         ``(N, C_in, *in)`` -> ``(N, C_out, *out)``,
@@ -145,11 +147,13 @@ class ShuffleGroupConv(nn.Module):
         bias: bool = True,
         padding_mode: str = "zeros",
         ndim: int | None = None,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         self.conv = GroupConv(
             in_channels, out_channels, kernel_size, groups, stride, padding, dilation, bias,
-            padding_mode, ndim,
+            padding_mode, ndim, device=device, dtype=dtype,
         )
         self.shuffle = ChannelShuffle(groups, ndim=self.conv.spec.ndim)
 

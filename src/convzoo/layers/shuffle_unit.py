@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -40,6 +42,8 @@ class ShuffleUnit(nn.Module):
         groups: ``g`` of the 1x1 group convs (default 3). stride: 1 or 2 (default 1).
         first_group_conv: group the first 1x1 conv (False for the first unit of stage 2,
             whose input has too few channels). ndim: spatial dims (default 2).
+        device, dtype: where and in which dtype the parameters (the norms' too) are created
+            (torch.nn's factory arguments; default torch's).
 
     Shape:
         stride 1: ``(N, C, *in)`` -> ``(N, C, *in)``; stride 2: ``(N, C_in, *in)`` ->
@@ -63,8 +67,11 @@ class ShuffleUnit(nn.Module):
         stride: int = 1,
         first_group_conv: bool = True,
         ndim: int = 2,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
+        factory = {"device": device, "dtype": dtype}
         if stride not in (1, 2):
             raise ValueError(f"`stride` (={stride!r}) must be 1 or 2")
         if stride == 1 and in_channels != out_channels:
@@ -83,13 +90,13 @@ class ShuffleUnit(nn.Module):
         norm = batch_norm(ndim)
         self.stride = stride
         self.ndim = ndim
-        self.conv1 = GroupConv(in_channels, mid, 1, g1, bias=False, ndim=ndim)
-        self.bn1 = norm(mid)
+        self.conv1 = GroupConv(in_channels, mid, 1, g1, bias=False, ndim=ndim, **factory)
+        self.bn1 = norm(mid, **factory)
         self.shuffle = ChannelShuffle(g1)
-        self.dwconv = Depthwise(mid, 3, stride, 1, bias=False, ndim=ndim)
-        self.bn2 = norm(mid)
-        self.conv2 = GroupConv(mid, branch_out, 1, groups, bias=False, ndim=ndim)
-        self.bn3 = norm(branch_out)
+        self.dwconv = Depthwise(mid, 3, stride, 1, bias=False, ndim=ndim, **factory)
+        self.bn2 = norm(mid, **factory)
+        self.conv2 = GroupConv(mid, branch_out, 1, groups, bias=False, ndim=ndim, **factory)
+        self.bn3 = norm(branch_out, **factory)
 
     def extra_repr(self) -> str:
         combine = "concat" if self.stride == 2 else "add"

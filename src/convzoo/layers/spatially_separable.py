@@ -38,6 +38,8 @@ class SpatiallySeparable(nn.Module):
         stride: per-axis, applied in that axis's stage (default 1).
         padding: any :class:`Conv` padding (default 0), split per axis. ndim: default 2.
         bias: default True.
+        device, dtype: where and in which dtype the parameters are created (torch.nn's
+            factory arguments; default torch's).
 
     Shape:
         ``(N, C_in, *in)`` -> ``(N, C_out, *out)``, ``out = floor((in + lo + hi - k)/s) + 1``.
@@ -60,6 +62,8 @@ class SpatiallySeparable(nn.Module):
         padding: Any = 0,
         ndim: int = 2,
         bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         kernel = to_tuple(kernel_size, ndim, "kernel_size", "positive")
@@ -70,7 +74,7 @@ class SpatiallySeparable(nn.Module):
             Conv(
                 channels[a], channels[a + 1], axis_kernel(kernel[a], a, ndim),
                 axis_kernel(strides[a], a, ndim), axis_padding(padding, a, ndim),
-                bias=bias and a == ndim - 1, ndim=ndim,
+                bias=bias and a == ndim - 1, ndim=ndim, device=device, dtype=dtype,
             )
             for a in range(ndim)
         )

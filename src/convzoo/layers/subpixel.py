@@ -43,7 +43,8 @@ def icnr_(
             f"(={block})"
         )
     with torch.no_grad():
-        base = torch.empty((weight.shape[0] // block, *weight.shape[1:]), dtype=weight.dtype)
+        base = torch.empty((weight.shape[0] // block, *weight.shape[1:]), dtype=weight.dtype,
+                           device=weight.device)
         init(base)
         weight.copy_(base.repeat_interleave(block, dim=0))
         if bias is not None:
@@ -69,7 +70,8 @@ class SubPixelConv(nn.Module):
     Args:
         in_channels, out_channels: ``C_in``, ``C_out``. upscale_factor: ``r``.
         kernel_size: default 3. ndim: spatial dims (default 2). bias: default True.
-        icnr: ICNR initialisation (default True).
+        icnr: ICNR initialisation (default True). device, dtype: where and in which dtype
+        the parameters are created (torch.nn's factory arguments; default torch's).
 
     Shape:
         ``(N, C_in, *in)`` -> conv ``(N, C_out*r**n, *in)`` -> ``(N, C_out, *(in*r))``.
@@ -90,12 +92,14 @@ class SubPixelConv(nn.Module):
         ndim: int = 2,
         bias: bool = True,
         icnr: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         self.shuffle = PixelShuffle(upscale_factor, ndim)
         block = self.shuffle.upscale_factor**ndim
         self.conv = Conv(in_channels, out_channels * block, kernel_size, padding="same",
-                         bias=bias, ndim=ndim)
+                         bias=bias, ndim=ndim, device=device, dtype=dtype)
         if icnr:
             icnr_(self.conv.weight, upscale_factor, ndim, bias=self.conv.bias)
 

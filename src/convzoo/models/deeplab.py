@@ -25,6 +25,7 @@ from convzoo.arithmetic import check_int
 from convzoo.layers import ASPP, Conv2d, Pointwise
 from convzoo.models.registry import register_model
 from convzoo.models.resnet import ResNetConfig, build_resnet_backbone
+from convzoo.names import renamed_arguments, renamed_fields
 
 __all__ = [
     "DeepLabV3Config", "DeepLabV3", "DeepLabHead", "FCNHead", "SmallBackbone", "BasicBlock",
@@ -36,6 +37,7 @@ BACKBONES = ("resnet50", "small")
 DILATE = {8: (False, True, True), 16: (False, False, True)}
 
 
+@renamed_fields(backbone_width="backbone_base_channels")
 @dataclass(frozen=True)
 class DeepLabV3Config:
     """Configuration of DeepLabv3 (defaults: torchvision's ``deeplabv3_resnet50``, no aux).
@@ -44,7 +46,9 @@ class DeepLabV3Config:
         num_classes: default 21 (PASCAL VOC). in_channels: default 3.
         output_stride: 8 (default, ASPP rates 12/24/36) or 16 (rates 6/12/18).
         backbone: ``'resnet50'`` (default) or ``'small'``.
-        backbone_width: ``w`` of the small backbone (default 16; unused for resnet50).
+        backbone_base_channels: ``w`` of the small backbone, the channels of its stem
+            (default 16; unused for resnet50). Called ``backbone_width`` before 0.2 (still
+            accepted, with a warning).
         aspp_channels: channels of the ASPP branches and the head (default 256).
         aux_classifier: add torchvision's auxiliary FCN head on stage 3; ``forward`` then
             returns ``(out, aux)`` (default False).
@@ -54,12 +58,12 @@ class DeepLabV3Config:
     in_channels: int = 3
     output_stride: int = 8
     backbone: str = "resnet50"
-    backbone_width: int = 16
+    backbone_base_channels: int = 16
     aspp_channels: int = 256
     aux_classifier: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("num_classes", "in_channels", "backbone_width", "aspp_channels"):
+        for name in ("num_classes", "in_channels", "backbone_base_channels", "aspp_channels"):
             check_int(name, getattr(self, name))
         if self.output_stride not in DILATE:
             raise ValueError(f"`output_stride` (={self.output_stride!r}) must be one of 8, 16")
@@ -115,7 +119,8 @@ class SmallBackbone(nn.Module):
     resolution and multiply the dilation by 2 instead.
 
     Args:
-        in_channels: ``C``. width: ``w``. replace_stride_with_dilation: for stages 2, 3, 4.
+        in_channels: ``C``. base_channels: ``w``, the stem's channels.
+        replace_stride_with_dilation: for stages 2, 3, 4.
 
     Shape:
         ``(N, C, H, W)`` -> ``(N, 8w, H/os, W/os)`` (ceil at each stride).
@@ -124,13 +129,15 @@ class SmallBackbone(nn.Module):
     torch.Size([1, 32, 8, 8])
     """
 
-    def __init__(self, in_channels: int, width: int,
+    @renamed_arguments(width="base_channels")
+    def __init__(self, in_channels: int, base_channels: int,
                  replace_stride_with_dilation: tuple[bool, bool, bool]) -> None:
         super().__init__()
-        self.stem = nn.Sequential(Conv2d(in_channels, width, 3, 2, "same", bias=False),
-                                  nn.BatchNorm2d(width), nn.ReLU(inplace=True))
-        widths = (width, 2 * width, 4 * width, 8 * width)
-        dilation, c_in = 1, width
+        w = base_channels
+        self.stem = nn.Sequential(Conv2d(in_channels, w, 3, 2, "same", bias=False),
+                                  nn.BatchNorm2d(w), nn.ReLU(inplace=True))
+        widths = (w, 2 * w, 4 * w, 8 * w)
+        dilation, c_in = 1, w
         stages = []
         for w, dilate in zip(widths, (False, *replace_stride_with_dilation), strict=True):
             stride = 2
@@ -198,7 +205,7 @@ class DeepLabV3(nn.Module):
         ``ceil(H/os)`` and upsampled); with ``aux_classifier`` a pair ``(out, aux)``.
 
     >>> net = DeepLabV3(DeepLabV3Config(num_classes=3, in_channels=1, backbone="small",
-    ...                                 backbone_width=4, aspp_channels=8))
+    ...                                 backbone_base_channels=4, aspp_channels=8))
     >>> net(torch.randn(2, 1, 32, 32)).shape
     torch.Size([2, 3, 32, 32])
     """
@@ -213,7 +220,7 @@ class DeepLabV3(nn.Module):
                 ResNetConfig(in_channels=c.in_channels, replace_stride_with_dilation=dilate))
             out_ch, aux_ch = 2048, 1024
         else:
-            self.backbone = SmallBackbone(c.in_channels, c.backbone_width, dilate)
+            self.backbone = SmallBackbone(c.in_channels, c.backbone_base_channels, dilate)
             out_ch, aux_ch = self.backbone.out_channels, self.backbone.aux_channels
         self.classifier = DeepLabHead(out_ch, c.aspp_channels, c.num_classes, c.rates)
         self.aux = FCNHead(aux_ch, c.num_classes) if c.aux_classifier else None
@@ -234,7 +241,7 @@ class DeepLabV3(nn.Module):
     "deeplabv3", config=DeepLabV3Config,
     description="DeepLabv3: ASPP (atrous rates 12/24/36 at OS 8) on a dilated ResNet-50, "
     "upsampled logits",
-    input_shape=(1, 3, 520, 520), variants=("dilated", "pointwise"),
+    input_shape=(1, 3, 520, 520), variants=("aspp", "dilated", "pointwise"),
     source="Chen et al. 2017, Rethinking Atrous Convolution, Sec. 3.3, Fig. 5; torchvision "
     "deeplabv3_resnet50 (42,004,074 params with the aux head; 39,638,869 without)",
 )

@@ -22,37 +22,41 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import check_int, is_int
+from convzoo.arithmetic.variants import variant_among
 from convzoo.layers import Conv2d, ResizeConv, SubPixelConv, TransposedConv2d
 from convzoo.models.registry import register_model
+from convzoo.names import renamed_fields
 
 __all__ = ["ESPCNConfig", "ESPCN", "build_espcn", "UPSAMPLERS"]
 
-UPSAMPLERS = ("subpixel", "transposed", "resize")
+#: The last layer's upsamplers: names of the one vocabulary (``'resize'`` and other aliases
+#: work).
+UPSAMPLERS = ("subpixel", "transposed", "resize_conv")
 
 
+@renamed_fields(scale="upscale_factor")
 @dataclass(frozen=True)
 class ESPCNConfig:
     """Configuration of an ESPCN (defaults: the paper's r = 3, luminance only).
 
     Args:
-        scale: upscaling factor ``r`` (default 3; the paper reports 2, 3, 4).
+        upscale_factor: ``r`` (default 3; the paper reports 2, 3, 4), as ``nn.PixelShuffle``
+            names it. Called ``scale`` before 0.2 (still accepted, with a warning).
         channels: image channels ``C`` (default 1, the Y channel; 3 for RGB).
-        upsampler: ``'subpixel'`` (default), ``'transposed'`` or ``'resize'``.
+        upsampler: ``'subpixel'`` (default), ``'transposed'`` or ``'resize_conv'``; aliases
+            such as ``'resize'`` are stored under these names.
     """
 
-    scale: int = 3
+    upscale_factor: int = 3
     channels: int = 1
     upsampler: str = "subpixel"
 
     def __post_init__(self) -> None:
-        if not is_int(self.scale) or self.scale < 2:
-            raise ValueError(f"`scale` (={self.scale!r}) must be an int >= 2")
+        if not is_int(self.upscale_factor) or self.upscale_factor < 2:
+            raise ValueError(f"`upscale_factor` (={self.upscale_factor!r}) must be an int >= 2")
         check_int("channels", self.channels)
-        if self.upsampler not in UPSAMPLERS:
-            raise ValueError(
-                f"`upsampler` (={self.upsampler!r}) must be one of 'subpixel', 'transposed', "
-                "'resize'"
-            )
+        object.__setattr__(self, "upsampler",
+                           variant_among(self.upsampler, UPSAMPLERS, "upsampler"))
 
 
 class ESPCN(nn.Module):
@@ -65,13 +69,14 @@ class ESPCN(nn.Module):
     Shape:
         ``(N, C, H, W)`` -> ``(N, C, r*H, r*W)``.
 
-    >>> ESPCN(ESPCNConfig(scale=2, upsampler="transposed"))(torch.randn(1, 1, 17, 16)).shape
+    >>> ESPCN(ESPCNConfig(upscale_factor=2, upsampler="transposed"))(torch.randn(1, 1, 17, 16)
+    ... ).shape
     torch.Size([1, 1, 34, 32])
     """
 
     def __init__(self, config: ESPCNConfig) -> None:
         super().__init__()
-        c, r = config.channels, config.scale
+        c, r = config.channels, config.upscale_factor
         self.config = config
         self.features = nn.Sequential(
             Conv2d(c, 64, 5, padding="same"), nn.Tanh(),
@@ -93,7 +98,7 @@ class ESPCN(nn.Module):
     "espcn", config=ESPCNConfig,
     description="ESPCN super-resolution: two convs then sub-pixel conv (or transposed / "
     "resize-conv)",
-    input_shape=(1, 1, 224, 224), variants=("sub-pixel", "transposed", "resize-conv"),
+    input_shape=(1, 1, 224, 224), variants=("subpixel", "transposed", "resize_conv"),
     source="Shi et al. 2016, ESPCN, Sec. 3 and 4.2 (l=3, (5,64), (3,32), f3=3, r=3): 22,729 params",
 )
 def build_espcn(config: ESPCNConfig) -> ESPCN:

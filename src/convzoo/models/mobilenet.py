@@ -3,11 +3,11 @@
 v1 ("MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications"):
 Table 1's body, a 3x3/2 conv then 13 depthwise-separable convs (depthwise 3x3 + BN + ReLU,
 pointwise 1x1 + BN + ReLU), global average pool, a fully connected layer. The width multiplier
-``alpha`` thins every layer (Table 6), the resolution (``rho = resolution / 224``) sets the
-reference input (Table 7); Table 8 gives the 1.0-224 model. The paper's mult-adds include the
-fully connected layer (1,024,000 of the 569M at 1.0) and its parameter counts include the FC
-weights (1,025,000 of the 4.2M); neither counts BatchNorm (convzoo's params include the BN
-affine parameters: 2 per channel).
+(the paper's alpha, ``width_mult`` as in torchvision's MobileNet v2) thins every layer (Table
+6), the resolution (``rho = resolution / 224``) sets the reference input (Table 7); Table 8
+gives the 1.0-224 model. The paper's mult-adds include the fully connected layer (1,024,000
+of the 569M at 1.0) and its parameter counts include the FC weights (1,025,000 of the 4.2M);
+neither counts BatchNorm (convzoo's params include the BN affine parameters: 2 per channel).
 
 v2 ("MobileNetV2: Inverted Residuals and Linear Bottlenecks", Table 2): inverted residual
 blocks (1x1 expansion + BN + ReLU6, 3x3 depthwise + BN + ReLU6, 1x1 linear projection + BN,
@@ -24,6 +24,7 @@ import torch.nn as nn
 from convzoo.arithmetic import check_int
 from convzoo.layers import Conv2d, Depthwise, DepthwiseSeparable, Pointwise
 from convzoo.models.registry import register_model
+from convzoo.names import renamed_fields
 
 __all__ = [
     "MobileNetV1Config", "MobileNetV1", "MOBILENET_V1_BODY", "build_mobilenet_v1",
@@ -31,7 +32,7 @@ __all__ = [
     "build_mobilenet_v2", "make_divisible",
 ]
 
-#: Table 1: (output channels, stride) of the 13 depthwise-separable layers (at alpha = 1).
+#: Table 1: (output channels, stride) of the 13 depthwise-separable layers (at width 1).
 MOBILENET_V1_BODY: tuple[tuple[int, int], ...] = (
     (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
     (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
@@ -61,27 +62,29 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 
 
 # --------------------------------------------------------------------------- MobileNet v1
+@renamed_fields(alpha="width_mult")
 @dataclass(frozen=True)
 class MobileNetV1Config:
     """Configuration of MobileNet v1 (defaults: 1.0 MobileNet-224, Table 8).
 
     Args:
-        alpha: width multiplier in ``(0, 1]`` (Table 6: 1, 0.75, 0.5, 0.25); every layer has
-            ``int(C * alpha)`` channels. Default 1.0.
+        width_mult: width multiplier, the paper's alpha, in ``(0, 1]`` (Table 6: 1, 0.75,
+            0.5, 0.25); every layer has ``int(C * width_mult)`` channels. Default 1.0. Called
+            ``alpha`` before 0.2 (still accepted, with a warning).
         resolution: input side (Table 7: 224, 192, 160, 128); ``rho = resolution / 224``.
             It sets the reference input shape, the network itself accepts any size >= 32.
         num_classes: default 1000. in_channels: default 3. dropout: before the classifier,
             in ``[0, 1)`` (default 0.001, as the Keras/TF-slim reference).
     """
 
-    alpha: float = 1.0
+    width_mult: float = 1.0
     resolution: int = 224
     num_classes: int = 1000
     in_channels: int = 3
     dropout: float = 0.001
 
     def __post_init__(self) -> None:
-        _fraction("alpha", self.alpha, 1.0)
+        _fraction("width_mult", self.width_mult, 1.0)
         for name in ("resolution", "num_classes", "in_channels"):
             check_int(name, getattr(self, name))
         if self.resolution < 32:
@@ -109,24 +112,24 @@ class MobileNetV1(nn.Module):
         config: a :class:`MobileNetV1Config`.
 
     Shape:
-        ``(N, C_in, H, W)`` -> ``(N, num_classes)``; the features are ``(N, int(1024 alpha),
+        ``(N, C_in, H, W)`` -> ``(N, num_classes)``; the features are ``(N, int(1024 width_mult),
         ceil(H/32), ceil(W/32))``.
 
-    >>> MobileNetV1(MobileNetV1Config(alpha=0.25))(torch.randn(1, 3, 64, 64)).shape
+    >>> MobileNetV1(MobileNetV1Config(width_mult=0.25))(torch.randn(1, 3, 64, 64)).shape
     torch.Size([1, 1000])
     """
 
     def __init__(self, config: MobileNetV1Config) -> None:
         super().__init__()
         self.config = config
-        width = int(32 * config.alpha)
+        width = int(32 * config.width_mult)
         self.stem = nn.Sequential(
             Conv2d(config.in_channels, width, 3, 2, padding=1, bias=False),
             nn.BatchNorm2d(width), nn.ReLU(inplace=True),
         )
         layers = []
         for channels, stride in MOBILENET_V1_BODY:
-            out = int(channels * config.alpha)
+            out = int(channels * config.width_mult)
             layers.append(DepthwiseSeparable(
                 width, out, 3, stride, padding=1, bias=False, mid_norm=nn.BatchNorm2d,
                 mid_activation=nn.ReLU, norm=nn.BatchNorm2d, activation=nn.ReLU,
@@ -145,16 +148,16 @@ class MobileNetV1(nn.Module):
 
 @register_model(
     "mobilenet_v1", config=MobileNetV1Config,
-    description="MobileNet v1: 13 depthwise-separable convs, width multiplier alpha, resolution "
+    description="MobileNet v1: 13 depthwise-separable convs, width multiplier, resolution "
     "rho",
     input_shape=(1, 3, 224, 224), variants=("separable", "depthwise", "pointwise"),
     source="Howard et al. 2017, MobileNets, Table 1 (body), Table 8 (1.0-224: 569M mult-adds, 4.2M "
-    "params), Tables 6-7 (alpha 0.75/0.5/0.25: 325/149/41M; 192/160/128: 418/290/186M)",
+    "params), Tables 6-7 (width 0.75/0.5/0.25: 325/149/41M; 192/160/128: 418/290/186M)",
 )
 def build_mobilenet_v1(config: MobileNetV1Config) -> MobileNetV1:
     """The MobileNet v1 of ``config`` (its reference input: ``config.input_shape``).
 
-    >>> build_mobilenet_v1(MobileNetV1Config(alpha=0.5)).classifier
+    >>> build_mobilenet_v1(MobileNetV1Config(width_mult=0.5)).classifier
     Linear(in_features=512, out_features=1000, bias=True)
     """
     return MobileNetV1(config)

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch.nn as nn
 
-from convzoo.analysis.kinds import CONV_KINDS
+from convzoo.arithmetic.variants import variant
+from convzoo.names import renamed_keys, renames_of, unknown_name
 
 __all__ = ["ModelEntry", "MODELS", "register_model", "create", "available", "entry"]
 
@@ -32,8 +33,9 @@ class ModelEntry:
         config: the config dataclass; its defaults are the reference configuration.
         description: one line for ``available()``.
         input_shape: the input ``(N, C, *spatial)`` at which the reference numbers hold.
-        variants: the convolution variants the model is famous for (names of
-            :data:`convzoo.analysis.kinds.CONV_KINDS`, the kinds ``summary`` reports).
+        variants: the convolution variants the model is famous for: names of the one
+            vocabulary (:class:`convzoo.arithmetic.Variant`, the kinds ``summary`` reports);
+            aliases given to :func:`register_model` are stored under their canonical names.
         source: the paper and table (or other source) its params/MACs reproduce.
     """
 
@@ -70,24 +72,25 @@ def register_model(
     ...                 input_shape=(1, 1, 8, 8), variants=("standard",), source="here")
     ... def tiny_doctest_model(config):
     ...     return None
-    >>> MODELS.pop("tiny_doctest_model").description
-    'a doctest model'
+    >>> MODELS["tiny_doctest_model"].variants, MODELS.pop("tiny_doctest_model").description
+    (('conv',), 'a doctest model')
     """
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"config for {name!r} must be a dataclass, got {config!r}")
-    unknown = [v for v in variants if v not in CONV_KINDS]
-    if unknown or not variants:
-        raise ValueError(
-            f"`variants` (={tuple(variants)!r}) of model {name!r} must be one or more of: "
-            f"{', '.join(CONV_KINDS)}"
-        )
+    if isinstance(variants, str) or not variants:
+        raise ValueError(f"`variants` (={variants!r}) of model {name!r} must be a non-empty "
+                         "tuple of variant names")
+    try:
+        tags = tuple(dict.fromkeys(variant(v, "variants").value for v in variants))
+    except ValueError as e:
+        raise ValueError(f"{e} (model {name!r})") from None
 
     def decorate(build: Builder) -> Builder:
         key = name if name is not None else build.__name__
         if key in MODELS:
             raise ValueError(f"model {key!r} is registered twice")
-        MODELS[key] = ModelEntry(key, build, config, description, tuple(input_shape),
-                                 tuple(variants), source)
+        MODELS[key] = ModelEntry(key, build, config, description, tuple(input_shape), tags,
+                                 source)
         return build
 
     return decorate
@@ -96,7 +99,7 @@ def register_model(
 def entry(name: str) -> ModelEntry:
     """The registry entry of ``name``; ValueError listing the zoo if unknown."""
     if name not in MODELS:
-        raise ValueError(f"`name` (={name!r}) must be one of: {', '.join(sorted(MODELS))}")
+        raise ValueError(unknown_name("name", name, sorted(MODELS), "zoo model"))
     return MODELS[name]
 
 
@@ -113,6 +116,7 @@ def create(name: str, **config: Any) -> nn.Module:
     """
     e = entry(name)
     fields = [f.name for f in dataclasses.fields(e.config)]
+    config = renamed_keys(config, renames_of(e.config))  # old field names, with a warning
     unknown = sorted(set(config) - set(fields))
     if unknown:
         raise ValueError(

@@ -294,7 +294,7 @@ register_model(
     "resnet50", config=ResNetConfig,
     description="ResNet-50 v1.5: bottleneck residual blocks, stride on the 3x3 (torchvision "
     "layout)",
-    input_shape=(1, 3, 224, 224), variants=("standard", "pointwise"),
+    input_shape=(1, 3, 224, 224), variants=("conv", "pointwise"),
     source="He et al. 2016, Deep Residual Learning, Table 1 (50-layer); torchvision resnet50 "
     "(25,557,032 params, 4.09 GFLOPS = GMACs)",
 )(build_resnet)
@@ -302,7 +302,7 @@ register_model(
 register_model(
     "resnext50_32x4d", config=ResNeXtConfig,
     description="ResNeXt-50 32x4d: ResNet-50 whose 3x3 convs are grouped (32 groups of width 4)",
-    input_shape=(1, 3, 224, 224), variants=("grouped", "pointwise"),
+    input_shape=(1, 3, 224, 224), variants=("group", "pointwise"),
     source="Xie et al. 2017, Aggregated Residual Transformations, Table 1 (ResNeXt-50 32x4d); "
     "torchvision resnext50_32x4d (25,028,904 params, 4.23 GFLOPS = GMACs)",
 )(build_resnet)

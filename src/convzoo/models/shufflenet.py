@@ -4,7 +4,7 @@ v1 ("ShuffleNet: An Extremely Efficient Convolutional Neural Network for Mobile 
 Table 1's network, a 3x3/2 conv (24 channels) and a 3x3/2 max pool, then stages of
 :class:`~convzoo.layers.ShuffleUnit` (1x1 group conv, channel shuffle, 3x3 depthwise, 1x1 group
 conv; 4/8/4 units, the first of each with stride 2), global pool and FC. ``groups`` picks the
-Table 1 column; ``scale`` s multiplies every filter count ("ShuffleNet s x", Table 2). Scaled
+Table 1 column; ``width_mult`` s multiplies every filter count ("ShuffleNet s x", Table 2). Scaled
 stage widths are rounded to the nearest multiple of ``4 g`` (the bottleneck, a quarter of a
 unit's width, must split into g groups; at 1x this changes nothing). The stem is not scaled
 by s: its widths per scale are :data:`SHUFFLENET_V1_STEM` (the authors' reference code,
@@ -29,6 +29,7 @@ import torch.nn as nn
 from convzoo.arithmetic import check_int, is_int
 from convzoo.layers import ChannelShuffle, Conv2d, Depthwise, Pointwise, ShuffleUnit
 from convzoo.models.registry import register_model
+from convzoo.names import renamed_fields
 
 __all__ = [
     "ShuffleNetV1Config", "ShuffleNetV1", "SHUFFLENET_V1_CHANNELS", "SHUFFLENET_V1_STEM",
@@ -54,32 +55,35 @@ SHUFFLENET_V2_CHANNELS: dict[float, tuple[int, int, int, int, int]] = {
 
 
 # --------------------------------------------------------------------------- ShuffleNet v1
+@renamed_fields(scale="width_mult")
 @dataclass(frozen=True)
 class ShuffleNetV1Config:
     """Configuration of ShuffleNet v1 (defaults: ShuffleNet 1x, g = 3).
 
     Args:
         groups: g of the 1x1 group convs, one of 1, 2, 3, 4, 8 (Table 1; default 3).
-        scale: filter multiplier s, one of 0.25, 0.5, 1.0, 1.5, 2.0 (Table 2; default 1.0).
+        width_mult: the paper's filter multiplier s, one of 0.25, 0.5, 1.0, 1.5, 2.0
+            (Table 2; default 1.0). Called ``scale`` before 0.2 (still accepted, with a
+            warning).
         num_classes: default 1000. in_channels: default 3.
     """
 
     groups: int = 3
-    scale: float = 1.0
+    width_mult: float = 1.0
     num_classes: int = 1000
     in_channels: int = 3
 
     def __post_init__(self) -> None:
         if not is_int(self.groups) or self.groups not in SHUFFLENET_V1_CHANNELS:
             raise ValueError(f"`groups` (={self.groups!r}) must be one of 1, 2, 3, 4, 8")
-        if isinstance(self.scale, bool) or self.scale not in V1_SCALES:
+        if isinstance(self.width_mult, bool) or self.width_mult not in V1_SCALES:
             raise ValueError(
-                f"`scale` (={self.scale!r}) must be one of 0.25, 0.5, 1.0, 1.5, 2.0")
+                f"`width_mult` (={self.width_mult!r}) must be one of 0.25, 0.5, 1.0, 1.5, 2.0")
         for name in ("num_classes", "in_channels"):
             check_int(name, getattr(self, name))
 
 
-def shufflenet_v1_channels(groups: int, scale: float) -> tuple[int, int, int, int]:
+def shufflenet_v1_channels(groups: int, width_mult: float) -> tuple[int, int, int, int]:
     """Stem and stage 2-4 widths: the stages are Table 1 scaled by s, rounded to multiples of
     4g; the stem is :data:`SHUFFLENET_V1_STEM` rounded to a multiple of g.
 
@@ -87,9 +91,9 @@ def shufflenet_v1_channels(groups: int, scale: float) -> tuple[int, int, int, in
     ((24, 240, 480, 960), (16, 192, 384, 768))
     """
     quantum = 4 * groups
-    stages = tuple(max(quantum, round(c * scale / quantum) * quantum)
+    stages = tuple(max(quantum, round(c * width_mult / quantum) * quantum)
                    for c in SHUFFLENET_V1_CHANNELS[groups])
-    stem = max(groups, round(SHUFFLENET_V1_STEM[scale] / groups) * groups)
+    stem = max(groups, round(SHUFFLENET_V1_STEM[width_mult] / groups) * groups)
     return (stem, *stages)  # type: ignore[return-value]
 
 
@@ -103,7 +107,8 @@ class ShuffleNetV1(nn.Module):
     Shape:
         ``(N, C_in, H, W)`` -> ``(N, num_classes)`` (stage 4 at ``ceil(H/32)``).
 
-    >>> ShuffleNetV1(ShuffleNetV1Config(groups=8, scale=0.25))(torch.randn(1, 3, 64, 64)).shape
+    >>> ShuffleNetV1(ShuffleNetV1Config(groups=8, width_mult=0.25))(torch.randn(1, 3, 64, 64)
+    ... ).shape
     torch.Size([1, 1000])
     """
 
@@ -111,7 +116,7 @@ class ShuffleNetV1(nn.Module):
         super().__init__()
         self.config = config
         g = config.groups
-        stem, *widths = shufflenet_v1_channels(g, config.scale)
+        stem, *widths = shufflenet_v1_channels(g, config.width_mult)
         self.conv1 = nn.Sequential(
             Conv2d(config.in_channels, stem, 3, 2, padding=1, bias=False),
             nn.BatchNorm2d(stem), nn.ReLU(inplace=True),
@@ -135,7 +140,7 @@ class ShuffleNetV1(nn.Module):
 @register_model(
     "shufflenet_v1", config=ShuffleNetV1Config,
     description="ShuffleNet v1: 1x1 group convs with channel shuffle around a 3x3 depthwise conv",
-    input_shape=(1, 3, 224, 224), variants=("grouped", "shuffle", "depthwise"),
+    input_shape=(1, 3, 224, 224), variants=("group", "shuffle", "depthwise"),
     source="Zhang et al. 2017, ShuffleNet, Table 1 (channels per g; 143/140/137/133/137 MFLOPs for "
     "g = 1/2/3/4/8) and Table 2 (1x 140, 0.5x 38, 0.25x 13 MFLOPs = mult-adds)",
 )
@@ -149,22 +154,25 @@ def build_shufflenet_v1(config: ShuffleNetV1Config) -> ShuffleNetV1:
 
 
 # --------------------------------------------------------------------------- ShuffleNet v2
+@renamed_fields(width="width_mult")
 @dataclass(frozen=True)
 class ShuffleNetV2Config:
     """Configuration of ShuffleNet v2 (defaults: 1x).
 
     Args:
-        width: one of 0.5, 1.0, 1.5, 2.0 (torchvision ``shufflenet_v2_x0_5`` .. ``x2_0``).
+        width_mult: one of 0.5, 1.0, 1.5, 2.0 (torchvision ``shufflenet_v2_x0_5`` ..
+            ``x2_0``). Called ``width`` before 0.2 (still accepted, with a warning).
         num_classes: default 1000. in_channels: default 3.
     """
 
-    width: float = 1.0
+    width_mult: float = 1.0
     num_classes: int = 1000
     in_channels: int = 3
 
     def __post_init__(self) -> None:
-        if isinstance(self.width, bool) or self.width not in SHUFFLENET_V2_CHANNELS:
-            raise ValueError(f"`width` (={self.width!r}) must be one of 0.5, 1.0, 1.5, 2.0")
+        if isinstance(self.width_mult, bool) or self.width_mult not in SHUFFLENET_V2_CHANNELS:
+            raise ValueError(
+                f"`width_mult` (={self.width_mult!r}) must be one of 0.5, 1.0, 1.5, 2.0")
         for name in ("num_classes", "in_channels"):
             check_int(name, getattr(self, name))
 
@@ -235,14 +243,14 @@ class ShuffleNetV2(nn.Module):
     Shape:
         ``(N, C_in, H, W)`` -> ``(N, num_classes)``.
 
-    >>> ShuffleNetV2(ShuffleNetV2Config(width=0.5))(torch.randn(1, 3, 64, 64)).shape
+    >>> ShuffleNetV2(ShuffleNetV2Config(width_mult=0.5))(torch.randn(1, 3, 64, 64)).shape
     torch.Size([1, 1000])
     """
 
     def __init__(self, config: ShuffleNetV2Config) -> None:
         super().__init__()
         self.config = config
-        stem, *widths, last = SHUFFLENET_V2_CHANNELS[config.width]
+        stem, *widths, last = SHUFFLENET_V2_CHANNELS[config.width_mult]
         self.conv1 = nn.Sequential(
             Conv2d(config.in_channels, stem, 3, 2, padding=1, bias=False),
             nn.BatchNorm2d(stem), nn.ReLU(inplace=True),
@@ -276,7 +284,7 @@ class ShuffleNetV2(nn.Module):
 def build_shufflenet_v2(config: ShuffleNetV2Config) -> ShuffleNetV2:
     """The ShuffleNet v2 of ``config``.
 
-    >>> build_shufflenet_v2(ShuffleNetV2Config(width=2.0)).fc
+    >>> build_shufflenet_v2(ShuffleNetV2Config(width_mult=2.0)).fc
     Linear(in_features=2048, out_features=1000, bias=True)
     """
     return ShuffleNetV2(config)

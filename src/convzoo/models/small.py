@@ -19,6 +19,7 @@ import torch.nn as nn
 from convzoo.arithmetic import check_int
 from convzoo.layers import Conv2d, DepthwiseSeparable, R2Plus1D
 from convzoo.models.registry import register_model
+from convzoo.names import renamed_fields
 
 __all__ = [
     "SeparableClassifierConfig", "SeparableClassifier", "ClipClassifierConfig",
@@ -26,25 +27,27 @@ __all__ = [
 ]
 
 
+@renamed_fields(width="base_channels")
 @dataclass(frozen=True)
 class SeparableClassifierConfig:
     """Configuration of :class:`SeparableClassifier`.
 
     Args:
         in_channels: input channels (default 1). num_classes: classifier outputs (default 10).
-        width: channels of the stem; each stride-2 block doubles them (default 32).
+        base_channels: channels of the stem; each stride-2 block doubles them (default 32).
+            Called ``width`` before 0.2 (still accepted, with a warning).
         blocks: number of stride-2 depthwise-separable blocks (default 2).
         dropout: dropout before the classifier (default 0.1).
     """
 
     in_channels: int = 1
     num_classes: int = 10
-    width: int = 32
+    base_channels: int = 32
     blocks: int = 2
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("in_channels", "num_classes", "width", "blocks"):
+        for name in ("in_channels", "num_classes", "base_channels", "blocks"):
             check_int(name, getattr(self, name))
         if not isinstance(self.dropout, int | float) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`dropout` (={self.dropout!r}) must be a float in [0, 1)")
@@ -60,7 +63,8 @@ class SeparableClassifier(nn.Module):
 
     Shape:
         ``(N, C_in, H, W)`` -> ``(N, num_classes)``; the last feature map is
-        ``ceil(H / 2**blocks) x ceil(W / 2**blocks)`` with ``width * 2**blocks`` channels.
+        ``ceil(H / 2**blocks) x ceil(W / 2**blocks)`` with ``base_channels * 2**blocks``
+        channels.
 
     >>> SeparableClassifier(SeparableClassifierConfig())(torch.randn(2, 1, 16, 16)).shape
     torch.Size([2, 10])
@@ -68,7 +72,7 @@ class SeparableClassifier(nn.Module):
 
     def __init__(self, config: SeparableClassifierConfig) -> None:
         super().__init__()
-        c = config.width
+        c = config.base_channels
         layers: list[nn.Module] = [
             Conv2d(config.in_channels, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
         ]
@@ -84,8 +88,8 @@ class SeparableClassifier(nn.Module):
         self.classifier = nn.Linear(c, config.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)  # (N, C_in, H, W) -> (N, width * 2**blocks, H', W')
-        x = self.pool(x).flatten(1)  # -> (N, width * 2**blocks)
+        x = self.features(x)  # (N, C_in, H, W) -> (N, base_channels * 2**blocks, H', W')
+        x = self.pool(x).flatten(1)  # -> (N, base_channels * 2**blocks)
         return self.classifier(self.dropout(x))  # -> (N, num_classes)
 
 
@@ -100,21 +104,23 @@ def build_digits_separable(config: SeparableClassifierConfig) -> nn.Module:
     return SeparableClassifier(config)
 
 
+@renamed_fields(width="base_channels")
 @dataclass(frozen=True)
 class ClipClassifierConfig:
     """Configuration of :class:`ClipClassifier`.
 
     Args:
         in_channels: input channels (default 1). num_classes: classifier outputs (default 4).
-        width: channels of the first (2+1)D block; the second doubles them (default 16).
+        base_channels: channels of the first (2+1)D block; the second doubles them (default
+            16). Called ``width`` before 0.2 (still accepted, with a warning).
     """
 
     in_channels: int = 1
     num_classes: int = 4
-    width: int = 16
+    base_channels: int = 16
 
     def __post_init__(self) -> None:
-        for name in ("in_channels", "num_classes", "width"):
+        for name in ("in_channels", "num_classes", "base_channels"):
             check_int(name, getattr(self, name))
 
 
@@ -134,7 +140,7 @@ class ClipClassifier(nn.Module):
 
     def __init__(self, config: ClipClassifierConfig) -> None:
         super().__init__()
-        w = config.width
+        w = config.base_channels
         plan = [(config.in_channels, w, 1), (w, 2 * w, 2), (2 * w, 2 * w, 2)]
         layers: list[nn.Module] = []
         for cin, cout, s in plan:
@@ -152,7 +158,7 @@ class ClipClassifier(nn.Module):
 @register_model(
     "clips_r2plus1d", config=ClipClassifierConfig,
     description="small R(2+1)D video classifier for short clips (moving digits)",
-    input_shape=(1, 1, 8, 16, 16), variants=("spatially separable", "3D"),
+    input_shape=(1, 1, 8, 16, 16), variants=("r2plus1d", "conv3d"),
     source="R(2+1)D blocks (Tran et al. 2018), scaled down for 8x16x16 clips",
 )
 def build_clips_r2plus1d(config: ClipClassifierConfig) -> nn.Module:

@@ -20,12 +20,14 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import check_int
+from convzoo.arithmetic.variants import variant_among
 from convzoo.layers import Conv2d, Pointwise, ResizeConv, SubPixelConv, TransposedConv2d
 from convzoo.models.registry import register_model
 
 __all__ = ["UNetConfig", "UNet", "build_unet", "unet_output_size", "UPSAMPLERS", "PADDINGS"]
 
-UPSAMPLERS = ("transposed", "subpixel", "resize")
+#: The decoder's upsamplers: names of the one vocabulary (``'resize'`` and other aliases work).
+UPSAMPLERS = ("transposed", "subpixel", "resize_conv")
 PADDINGS = ("same", "valid")
 
 
@@ -40,8 +42,9 @@ class UNetConfig:
         padding: ``'same'`` (default; output size = input size, input divisible by
             ``2**depth``) or ``'valid'`` (the paper: unpadded convs, skips center-cropped).
         upsampler: ``'transposed'`` (default, the paper's 2x2 up-convolution),
-            ``'subpixel'`` (conv to 4x channels + pixel shuffle, ICNR init) or ``'resize'``
-            (nearest x2 then a 'same' conv).
+            ``'subpixel'`` (conv to 4x channels + pixel shuffle, ICNR init) or
+            ``'resize_conv'`` (nearest x2 then a 'same' conv); aliases such as ``'resize'``
+            are stored under these names.
         up_kernel_size: kernel of the upsampler's conv (default 2; 'same' padded).
         batch_norm: BatchNorm after every 3x3 conv, whose bias is then dropped (default False,
             as the paper).
@@ -61,11 +64,8 @@ class UNetConfig:
             check_int(name, getattr(self, name))
         if self.padding not in PADDINGS:
             raise ValueError(f"`padding` (={self.padding!r}) must be one of 'same', 'valid'")
-        if self.upsampler not in UPSAMPLERS:
-            raise ValueError(
-                f"`upsampler` (={self.upsampler!r}) must be one of 'transposed', 'subpixel', "
-                "'resize'"
-            )
+        object.__setattr__(self, "upsampler",
+                           variant_among(self.upsampler, UPSAMPLERS, "upsampler"))
         if not isinstance(self.batch_norm, bool):
             raise ValueError(f"`batch_norm` (={self.batch_norm!r}) must be a bool")
 
@@ -202,7 +202,7 @@ class UNet(nn.Module):
     "unet", config=UNetConfig,
     description="U-Net: conv encoder/decoder with skip concatenation; transposed/sub-pixel/resize "
     "upsampling",
-    input_shape=(1, 1, 512, 512), variants=("standard", "transposed", "sub-pixel", "resize-conv"),
+    input_shape=(1, 1, 512, 512), variants=("conv", "transposed", "subpixel", "resize_conv"),
     source="Ronneberger et al. 2015, U-Net, Fig. 1 (572x572 -> 388x388 with padding='valid'); "
     "31,030,658 params (biases, no norm; the Keras port's 31,031,685 has a different head)",
 )

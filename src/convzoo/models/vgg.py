@@ -100,7 +100,7 @@ class VGG(nn.Module):
 @register_model(
     "vgg16", config=VGGConfig,
     description="VGG-16 (configuration D): thirteen 3x3 convs, three fully connected layers",
-    input_shape=(1, 3, 224, 224), variants=("standard",),
+    input_shape=(1, 3, 224, 224), variants=("conv",),
     source="Simonyan & Zisserman 2015, Very Deep Convolutional Networks, Tables 1-2 (config D, "
     "138M "
     "params); torchvision vgg16 (138,357,544 params, 15.47 GFLOPS = GMACs)",

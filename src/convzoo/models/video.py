@@ -137,7 +137,7 @@ class C3D(nn.Module):
 @register_model(
     "c3d", config=C3DConfig,
     description="C3D: 8 convs 3x3x3 + 5 max pools + fc6/fc7 4096 on 16-frame 112x112 clips",
-    input_shape=(1, 3, 16, 112, 112), variants=("3D",),
+    input_shape=(1, 3, 16, 112, 112), variants=("conv3d",),
     source="Tran et al. 2015, C3D, Sec. 3.3, Fig. 3 (Sports-1M, 487 classes)",
 )
 def build_c3d(config: C3DConfig) -> C3D:
@@ -275,7 +275,7 @@ class R2Plus1DNet(nn.Module):
     "r2plus1d", config=R2Plus1DConfig,
     description="R(2+1)D-18: ResNet-18 video net whose 3x3x3 convs are (2+1)D (spatial then "
     "temporal)",
-    input_shape=(1, 3, 16, 112, 112), variants=("spatially separable", "3D"),
+    input_shape=(1, 3, 16, 112, 112), variants=("r2plus1d", "conv3d"),
     source="Tran et al. 2018, A Closer Look at Spatiotemporal Convolutions, Table 1 (R(2+1)D-18); "
     "torchvision r2plus1d_18 (31,505,325 params, 40.52 GFLOPS = GMACs at 16x112x112)",
 )

@@ -5,6 +5,8 @@ Every number and every tap comes from Python: the frames from :func:`convzoo.viz
 fields from :mod:`convzoo.arithmetic` (:mod:`convzoo.serve.numbers`). Every request goes
 through :func:`convzoo.viz.animate.options.normalize` (validation and size guard) before
 anything is allocated; a bad request raises ``ValueError`` with convzoo's one-line message.
+Query values are read by :mod:`convzoo.text`, the parser of the CLI's flags: ``input=3,4,4``
+means N,C,L here as ``--input 3,4,4`` does there, and ``input=3x4x4`` a 3-D spatial size.
 
 >>> r = conv_api({"kind": "conv", "input": "5x5", "s": "2", "p": "1"})
 >>> r["kind"], r["frames"], r["numbers"]["stages"][0]["formulas"][0]
@@ -18,11 +20,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from convzoo import arithmetic as ar
+from convzoo.names import did_you_mean
 from convzoo.serve.numbers import animation_numbers
+from convzoo.text import parse_int, parse_ints, parse_padding, parse_size, per_axis
 
 __all__ = ["DEFAULT_FRAMES", "MAX_DRAWN", "MAX_FRAMES", "MAX_QUERY", "MAX_STACK_INPUT",
            "MAX_STACK_LAYERS", "PARAMETERS", "kinds_api", "conv_api", "stack_api", "parse_ints",
-           "parse_padding"]
+           "parse_padding"]  # parse_ints, parse_padding: convzoo.text's (the CLI's too)
 
 #: The most frames one playground request may ask for (``frames``), and its default.
 MAX_FRAMES, DEFAULT_FRAMES = 256, 100
@@ -33,67 +37,49 @@ MAX_QUERY = 2000
 #: The stack view's limits: input length and number of layers.
 MAX_STACK_INPUT, MAX_STACK_LAYERS = 256, 8
 
-#: Query parameter -> ``animate`` argument.
+#: Query parameter -> ``animate`` argument (``factor`` is the kind's ``upscale_factor``, or
+#: ``downscale_factor`` for pixel_unshuffle: :func:`convzoo.viz.animate.options.factor_name`).
 PARAMETERS = {
-    "input": "input_size", "in": "in_channels", "out": "out_channels", "k": "kernel",
+    "input": "input_size", "in": "in_channels", "out": "out_channels", "k": "kernel_size",
     "s": "stride", "p": "padding", "d": "dilation", "g": "groups", "op": "output_padding",
-    "mode": "mode", "factor": "factor", "rates": "rates",
+    "mode": "mode", "factor": "upscale_factor", "rates": "rates",
 }
-_PER_AXIS = ("k", "s", "d", "op")
 _SINGLE = ("in", "out", "g", "factor")
+_ZERO_OK = ("op",)
 
 
-def parse_ints(text: str, name: str) -> tuple[int, ...]:
-    """``'5'``, ``'5x5'`` or ``'3,4,4'`` -> ints.
+def _options(params: Mapping[str, str], kind: str) -> dict[str, Any]:
+    """The ``animate`` arguments of a query, each value read by :mod:`convzoo.text` as the CLI
+    reads the same flag (``input=3,4,4`` is N,C,L in both)."""
+    from convzoo.viz.animate.options import factor_name
 
-    >>> parse_ints("3x4", "input")
-    (3, 4)
-    """
-    parts = [p.strip() for p in text.replace("x", ",").replace("X", ",").split(",")]
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"`{name}` (={text!r}) must be ints separated by x or commas") from None
-    return values
-
-
-def parse_padding(text: str) -> Any:
-    """``'same'``/``'valid'``/``'full'``/``'causal'``, an int, or ints per axis."""
-    if text.strip().lower() in ar.PADDING_STRINGS:
-        return text.strip().lower()
-    try:
-        values = parse_ints(text, "p")
-    except ValueError:
-        raise ValueError(f"`p` (={text!r}) must be one of "
-                         + ", ".join(repr(w) for w in ar.PADDING_STRINGS)
-                         + " or ints separated by x or commas") from None
-    return values[0] if len(values) == 1 else values
-
-
-def _options(params: Mapping[str, str]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(PARAMETERS) - {"kind", "frames"})
     if unknown:
         raise ValueError(f"unknown parameter {unknown[0]!r}; valid: kind, frames, "
-                         + ", ".join(PARAMETERS))
+                         + ", ".join(PARAMETERS) + did_you_mean(unknown[0], PARAMETERS))
     opts: dict[str, Any] = {}
-    for key, name in PARAMETERS.items():
-        text = str(params.get(key, "")).strip()
+    for key in sorted(PARAMETERS, key=lambda k: k == "input"):  # input last: it reads `in`
+        name, text = PARAMETERS[key], str(params.get(key, "")).strip()
         if not text:
             continue
         if key == "p":
-            opts[name] = parse_padding(text)
+            opts[name] = parse_padding(text, key)
         elif key == "mode":
             opts[name] = text
+        elif key == "factor":
+            opts[factor_name(kind)] = parse_int(text, key)
         elif key in _SINGLE:
-            values = parse_ints(text, key)
-            if len(values) != 1:
-                raise ValueError(f"`{key}` (={text!r}) must be one int")
-            opts[name] = values[0]
-        elif key in ("input", "rates"):
+            opts[name] = parse_int(text, key)
+        elif key == "input":
+            channels = opts.get("in_channels")
+            spatial, _, given = parse_size(text, key, channels, "in", one_sample=True)
+            opts[name] = spatial
+            if given is not None:
+                opts["in_channels"] = given
+        elif key == "rates":
             opts[name] = parse_ints(text, key)
         else:
-            values = parse_ints(text, key)
-            opts[name] = values[0] if len(values) == 1 else values
+            opts[name] = per_axis(parse_ints(text, key, allow_zero=key in _ZERO_OK))
     return opts
 
 
@@ -101,10 +87,13 @@ def _frames(params: Mapping[str, str]) -> int:
     text = str(params.get("frames", "")).strip()
     if not text:
         return DEFAULT_FRAMES
-    value = parse_ints(text, "frames")
-    if len(value) != 1 or not 2 <= value[0] <= MAX_FRAMES:
+    try:
+        value: int | None = parse_int(text, "frames")
+    except ValueError:
+        value = None  # the range below is the rule to state
+    if value is None or not 2 <= value <= MAX_FRAMES:
         raise ValueError(f"`frames` (={text!r}) must be an int from 2 to {MAX_FRAMES}")
-    return value[0]
+    return value
 
 
 def kinds_api() -> dict[str, Any]:
@@ -113,7 +102,7 @@ def kinds_api() -> dict[str, Any]:
     from convzoo.viz.animate import DEFAULTS, KINDS, MODES
 
     described = available()
-    back = {v: k for k, v in PARAMETERS.items()}
+    back = {**{v: k for k, v in PARAMETERS.items()}, "downscale_factor": "factor"}
     defaults = {kind: {back[n]: (list(v) if isinstance(v, tuple) else v)
                        for n, v in DEFAULTS[kind].items()} for kind in KINDS}
     return {"kinds": list(KINDS), "available": sorted(described),
@@ -144,7 +133,7 @@ def conv_api(params: Mapping[str, str]) -> dict[str, Any]:
     from convzoo.viz.animate.options import normalize
 
     kind = str(params.get("kind", "conv")).strip() or "conv"
-    options, limit = _options(params), _frames(params)
+    options, limit = _options(params, kind), _frames(params)
     _, opts = normalize(kind, options, limit)  # the size guard, before anything is drawn
     cells = 2 * (opts.get("in_channels") or 1) * math.prod(opts.get("input_size", (1,)))
     if cells * limit > MAX_DRAWN:
@@ -159,7 +148,7 @@ def conv_api(params: Mapping[str, str]) -> dict[str, Any]:
 def _stack_layers(text: str) -> list[tuple[int, int, int, int]]:
     layers = []
     for i, part in enumerate(p for p in text.split(";") if p.strip()):
-        values = parse_ints(part, f"layers[{i}]")
+        values = parse_ints(part, f"layers[{i}]", allow_zero=True)
         if len(values) != 4:
             raise ValueError(f"`layers[{i}]` (={part.strip()!r}) must be 4 ints: k,s,p,d")
         layers.append(values)

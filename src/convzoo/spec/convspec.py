@@ -197,19 +197,29 @@ class ConvSpec:
         )
 
     @property
-    def kind(self) -> str:
-        """Variant name: transposed, pointwise, depthwise, grouped, dilated or standard."""
+    def kind(self) -> ar.Variant:
+        """Which variant this one convolution is, a name of the one vocabulary
+        (:class:`convzoo.arithmetic.Variant`, a ``str``): ``transposed``, ``pointwise`` (1x1,
+        one group), ``depthwise`` (``groups == in_channels``), ``group``, ``dilated``,
+        ``conv3d`` (a dense conv over 3 spatial axes) or ``conv``, checked in that order.
+
+        >>> [str(ConvSpec(8, 8, 3, groups=8).kind), str(ConvSpec(4, 4, (3, 3, 3)).kind)]
+        ['depthwise', 'conv3d']
+        >>> ConvSpec(8, 16, 3, groups=2).kind == "group"
+        True
+        """
+        v = ar.Variant
         if self.transposed:
-            return "transposed"
+            return v.TRANSPOSED
         if all(k == 1 for k in self.kernel_size) and self.groups == 1:
-            return "pointwise"
+            return v.POINTWISE
         if self.groups > 1 and self.groups == self.in_channels:
-            return "depthwise"
+            return v.DEPTHWISE
         if self.groups > 1:
-            return "grouped"
+            return v.GROUP
         if any(d > 1 for d in self.dilation):
-            return "dilated"
-        return "standard"
+            return v.DILATED
+        return v.CONV3D if self.ndim == 3 else v.CONV
 
     # ----------------------------------------------------------------- input-dependent numbers
     def split_input_shape(self, input_shape: Sequence[int]) -> tuple[int | None, int, tuple]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from convzoo.arithmetic.variants import variant
 from convzoo.spec import ConvSpec
 
 __all__ = ["Stage", "LayerExample", "LayerResult", "ArithmeticExample", "evaluate"]
@@ -30,7 +31,8 @@ class LayerExample:
     Attributes:
         seed: seed document number ("000".."004").
         title: what the example shows.
-        variant: variant name (standard, depthwise-separable, transposed, ...).
+        variant: a name of the one vocabulary (:class:`convzoo.arithmetic.Variant`: conv,
+            separable, transposed...); an alias is stored under its canonical name.
         input_shape: the example's input tensor shape.
         stages: applied in order, each to the previous output.
         claimed_shape: output shape the article prints or states (None if it states none).
@@ -48,6 +50,9 @@ class LayerExample:
     claimed_params: int | None = None
     baseline: ConvSpec | None = None
     note: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variant", variant(self.variant, "variant").value)
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class LayerResult:
 def evaluate(example: LayerExample) -> LayerResult:
     """Run the example's arithmetic: shapes, params, MACs, formulas and claim checks.
 
-    >>> ex = LayerExample("001", "256 filters", "standard", (1, 3, 12, 12),
+    >>> ex = LayerExample("001", "256 filters", "conv", (1, 3, 12, 12),
     ...                   (Stage("conv 5x5", ConvSpec(3, 256, 5)),), (1, 256, 8, 8))
     >>> r = evaluate(ex)
     >>> r.output_shape, r.params, r.macs, r.agrees

@@ -31,7 +31,7 @@ def _dw(c: int, k: int, **kw) -> ConvSpec:
 LAYER_EXAMPLES: tuple[LayerExample, ...] = (
     # ---------------------------------------------------------------- seed 000
     LayerExample(
-        "000", "3D conv on a 4-frame clip (ThreeDConvNet)", "3D", (2, 1, 4, 32, 32),
+        "000", "3D conv on a 4-frame clip (ThreeDConvNet)", "conv3d", (2, 1, 4, 32, 32),
         (Stage("Conv3d 1->16, 3x3x3, p=1", ConvSpec(1, 16, (3, 3, 3), padding=1)),),
         note="the article prints the shape only; padding 1 keeps depth, height and width",
     ),
@@ -48,7 +48,7 @@ LAYER_EXAMPLES: tuple[LayerExample, ...] = (
         note="9 weights per filter with the 5x5 field of a dense 5x5 kernel",
     ),
     LayerExample(
-        "000", "depthwise-separable conv (SeparableConvNet)", "depthwise-separable",
+        "000", "depthwise-separable conv (SeparableConvNet)", "separable",
         (2, 3, 32, 32),
         (Stage("depthwise 3x3, g=3, p=1", _dw(3, 3, padding=1)),
          Stage("pointwise 1x1 3->16", ConvSpec(3, 16, 1))),
@@ -56,7 +56,7 @@ LAYER_EXAMPLES: tuple[LayerExample, ...] = (
         note="the article's 'about 1/9' holds only as C_out grows: MAC ratio = 1/C_out + 1/k^2",
     ),
     LayerExample(
-        "000", "'flat' conv as the article writes it (FlatConvNet)", "standard",
+        "000", "'flat' conv as the article writes it (FlatConvNet)", "conv",
         (2, 3, 32, 32),
         (Stage("Conv2d 3->16, k=3, p=1", ConvSpec(3, 16, 3, padding=1)),),
         note="the article's code is an ordinary conv; the flattened conv of Jin et al. follows",
@@ -70,27 +70,27 @@ LAYER_EXAMPLES: tuple[LayerExample, ...] = (
         baseline=ConvSpec(3, 16, 3, padding=1),
     ),
     LayerExample(
-        "000", "grouped conv, 8->16 in 2 groups (GroupConvNet)", "grouped", (2, 8, 32, 32),
+        "000", "grouped conv, 8->16 in 2 groups (GroupConvNet)", "group", (2, 8, 32, 32),
         (Stage("Conv2d 8->16, k=3, g=2, p=1", ConvSpec(8, 16, 3, padding=1, groups=2)),),
         baseline=ConvSpec(8, 16, 3, padding=1),
     ),
     LayerExample(
-        "000", "shuffled group conv (ShuffleGroupConvNet)", "shuffle", (2, 8, 32, 32),
+        "000", "shuffled group conv (ShuffleGroupConvNet)", "shuffle_group", (2, 8, 32, 32),
         (Stage("Conv2d 8->16, k=3, g=2, p=1", ConvSpec(8, 16, 3, padding=1, groups=2)),
          Stage("channel shuffle, g=2 (a permutation: 0 params, 0 MACs)")),
         baseline=ConvSpec(8, 16, 3, padding=1),
     ),
     # ---------------------------------------------------------------- seed 001
     LayerExample(
-        "001", "12x12x3 input, one 5x5x3 filter", "standard", (1, 3, 12, 12),
+        "001", "12x12x3 input, one 5x5x3 filter", "conv", (1, 3, 12, 12),
         (Stage("Conv2d 3->1, k=5", ConvSpec(3, 1, 5)),), claimed_shape=(1, 1, 8, 8),
     ),
     LayerExample(
-        "001", "12x12x3 input, 256 5x5x3 filters", "standard", (1, 3, 12, 12),
+        "001", "12x12x3 input, 256 5x5x3 filters", "conv", (1, 3, 12, 12),
         (Stage("Conv2d 3->256, k=5", ConvSpec(3, 256, 5)),), claimed_shape=(1, 256, 8, 8),
     ),
     LayerExample(
-        "001", "grouped conv 256->32 in 8 groups", "grouped", (1, 256, 12, 12),
+        "001", "grouped conv 256->32 in 8 groups", "group", (1, 256, 12, 12),
         (Stage("Conv2d 256->32, k=3, p=1, g=8", ConvSpec(256, 32, 3, padding=1, groups=8)),),
         claimed_shape=(1, 32, 12, 12), baseline=ConvSpec(256, 32, 3, padding=1),
     ),
@@ -103,7 +103,7 @@ LAYER_EXAMPLES: tuple[LayerExample, ...] = (
         (Stage("Conv2d 3->3, k=5, g=3", _dw(3, 5)),), claimed_shape=(1, 3, 8, 8),
     ),
     LayerExample(
-        "001", "depthwise-separable: 12x12x3 -> 8x8x256", "depthwise-separable",
+        "001", "depthwise-separable: 12x12x3 -> 8x8x256", "separable",
         (1, 3, 12, 12),
         (Stage("depthwise 5x5, g=3", _dw(3, 5)),
          Stage("pointwise 1x1 3->256", ConvSpec(3, 256, 1))),
@@ -111,19 +111,19 @@ LAYER_EXAMPLES: tuple[LayerExample, ...] = (
     ),
     LayerExample(
         "001", "Depth_Wise_Conv(3, 16) on 16x16 (pointwise with padding=1)",
-        "depthwise-separable", (1, 3, 16, 16),
+        "separable", (1, 3, 16, 16),
         (Stage("depthwise 3x3, g=3, p=1", _dw(3, 3, padding=1)),
          Stage("pointwise 1x1 3->16, p=1 (as written)", ConvSpec(3, 16, 1, padding=1))),
         note="the article pads its 1x1 conv by 1, so the map grows to 18x18 (zeros around it)",
     ),
     # ---------------------------------------------------------------- seed 002
     LayerExample(
-        "002", "standard conv 3->4, 3x3, no bias", "standard", (2, 3, 32, 32),
+        "002", "standard conv 3->4, 3x3, no bias", "conv", (2, 3, 32, 32),
         (Stage("Conv2d 3->4, k=3, p=1", ConvSpec(3, 4, 3, padding=1, bias=False)),),
         claimed_shape=(2, 4, 32, 32), claimed_params=108,
     ),
     LayerExample(
-        "002", "depthwise-separable 3->4, 3x3, no bias (27 + 12)", "depthwise-separable",
+        "002", "depthwise-separable 3->4, 3x3, no bias (27 + 12)", "separable",
         (2, 3, 32, 32),
         (Stage("depthwise 3x3, g=3, p=1", _dw(3, 3, padding=1, bias=False)),
          Stage("pointwise 1x1 3->4", ConvSpec(3, 4, 1, bias=False))),
@@ -149,7 +149,7 @@ LAYER_EXAMPLES: tuple[LayerExample, ...] = (
     ),
     # ---------------------------------------------------------------- seed 004
     LayerExample(
-        "004", "Conv2d 3->16, 3x3, s=1, p=1", "standard", (1, 3, 32, 32),
+        "004", "Conv2d 3->16, 3x3, s=1, p=1", "conv", (1, 3, 32, 32),
         (Stage("Conv2d 3->16, k=3, p=1", ConvSpec(3, 16, 3, padding=1)),),
         claimed_shape=(1, 16, 32, 32),
     ),

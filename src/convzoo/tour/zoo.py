@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from convzoo.analysis.kinds import CONV_KINDS
 from convzoo.analysis.receptive import node_fields
-from convzoo.analysis.summary import summarize
+from convzoo.analysis.summary import summary
 from convzoo.analysis.trace import trace
 
 __all__ = ["ZooRow", "zoo_rows", "zoo_row", "format_count"]
@@ -64,10 +64,10 @@ def zoo_row(name: str) -> ZooRow:
     e = entry(name)
     model = create(name)
     graph = trace(model, e.input_shape)
-    summary = summarize(graph)
-    totals = summary.totals
+    counted = summary(graph)
+    totals = counted.totals
     by_kind: dict[str, int] = {}
-    for row in summary.rows:
+    for row in counted.rows:
         if row.kind in CONV_KINDS:
             by_kind[row.kind] = by_kind.get(row.kind, 0) + row.macs
     conv_macs = sum(by_kind.values()) or 1

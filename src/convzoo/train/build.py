@@ -1,9 +1,9 @@
 """Building the model for a data set: adapt the zoo config, then probe one batch.
 
-The data set proposes config fields (``num_classes``, ``in_channels``, ``scale``...) that are
-set when the model's config dataclass has them; the user's fields win. A forward pass on two
-samples (eval mode, no gradients) then checks that the model takes the data set's input and
-produces what the task needs; every failure is one line of ``ValueError``.
+The data set proposes config fields (``num_classes``, ``in_channels``, ``upscale_factor``...)
+that are set when the model's config dataclass has them; the user's fields win. A forward pass
+on two samples (eval mode, no gradients) then checks that the model takes the data set's input
+and produces what the task needs; every failure is one line of ``ValueError``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from convzoo.names import renamed_keys, renames_of
 from convzoo.train.data.base import TaskData
 from convzoo.train.tasks import Task
 
-__all__ = ["model_config", "build_model", "probe"]
+__all__ = ["model_config", "build_model", "probe", "current_names"]
 
 ModelSpec = str | Callable[[], nn.Module]
 
@@ -27,13 +28,15 @@ def model_config(name: str, data: TaskData, overrides: dict[str, Any]) -> dict[s
     """The full config of zoo model ``name`` for ``data`` (data's fields, then ``overrides``).
 
     >>> from convzoo.train.data import load_dataset
-    >>> model_config("digits_separable", load_dataset("lfw_faces"), {"width": 8})["num_classes"]
+    >>> model_config("digits_separable", load_dataset("lfw_faces"), {"base_channels": 8}
+    ...              )["num_classes"]
     2
     """
     from convzoo.models import entry
 
     e = entry(name)  # ValueError listing the zoo if unknown
     fields = {f.name for f in dataclasses.fields(e.config)}
+    overrides = renamed_keys(overrides, renames_of(e.config))  # old names, with a warning
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown config field {', '.join(unknown)} for model {name!r} "
@@ -41,6 +44,37 @@ def model_config(name: str, data: TaskData, overrides: dict[str, Any]) -> dict[s
     config = {k: v for k, v in data.model_config.items() if k in fields}
     config.update(overrides)
     return dataclasses.asdict(e.config(**config))
+
+
+def current_names(meta: dict[str, Any]) -> dict[str, Any]:
+    """A run's record (a checkpoint's ``meta``) in today's names: its zoo config rebuilt by
+    the config dataclass (fields renamed since, and alias values such as ``upsampler='resize'``,
+    read as now) and its data options under their loader's current names, so that a run
+    saved before a rename resumes.
+
+    >>> current_names({"model": "digits_separable", "model_config": {"width": 8},
+    ...                "data": "digits", "data_config": {}})["model_config"]["base_channels"]
+    8
+    """
+    import warnings
+
+    from convzoo.models import MODELS
+    from convzoo.train.data import DATASETS
+
+    out = dict(meta)
+    entry, config = MODELS.get(str(meta.get("model"))), meta.get("model_config")
+    if entry is not None and isinstance(config, dict):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # the record's names, not the user's
+            try:
+                out["model_config"] = dataclasses.asdict(entry.config(**config))
+            except (TypeError, ValueError):
+                pass  # a config that no longer builds: compared as stored, and refused
+    loader = DATASETS.get(str(meta.get("data")), (None,))[0]
+    renames = getattr(loader, "__renamed__", {})
+    if isinstance(meta.get("data_config"), dict):
+        out["data_config"] = {renames.get(k, k): v for k, v in meta["data_config"].items()}
+    return out
 
 
 def build_model(model: ModelSpec, data: TaskData, overrides: dict[str, Any]

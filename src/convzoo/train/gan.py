@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from convzoo.layers import Conv2d
+from convzoo.names import renamed_arguments
 from convzoo.train.sums import Sums, add_sums, make_sums
 from convzoo.train.tasks import Task
 
@@ -32,7 +33,8 @@ class Discriminator(nn.Module):
 
     Args:
         channels: image channels (default 1). image_size: a power of two >= 8 (default 32).
-        width: channels of the first conv, doubled at each further stride (default 32).
+        base_channels: channels of the first conv, doubled at each further stride (default
+            32; called ``width`` before 0.2, still accepted with a warning).
 
     Shape:
         ``(N, channels, S, S)`` -> ``(N,)`` logits (real > 0).
@@ -41,12 +43,14 @@ class Discriminator(nn.Module):
     torch.Size([2])
     """
 
-    def __init__(self, channels: int = 1, image_size: int = 32, width: int = 32) -> None:
+    @renamed_arguments(width="base_channels")
+    def __init__(self, channels: int = 1, image_size: int = 32, base_channels: int = 32
+                 ) -> None:
         super().__init__()
         if not isinstance(image_size, int) or image_size < 8 or image_size & (image_size - 1):
             raise ValueError(f"`image_size` (={image_size!r}) must be a power of two >= 8")
         layers: list[nn.Module] = []
-        c_in, c_out, size = channels, width, image_size
+        c_in, c_out, size = channels, base_channels, image_size
         while size > 4:
             layers.append(Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=c_in == channels))
             if c_in != channels:

@@ -27,7 +27,7 @@ import torch.nn as nn
 from torch.utils.data import DistributedSampler
 
 from convzoo.paths import check_run_dir
-from convzoo.train.build import build_model, probe
+from convzoo.train.build import build_model, current_names, probe
 from convzoo.train.checkpoint import (
     check_matches,
     load_checkpoint,
@@ -235,7 +235,7 @@ class _Run:
     def restore(self) -> None:
         path = Path(self.cfg.out or ".") / CHECKPOINT
         state = load_checkpoint(path)
-        stored = state.get("meta", {})
+        stored = current_names(state.get("meta", {}))  # a run saved before a rename resumes
         check_matches(path, stored, {k: v for k, v in self.meta().items() if k != "epochs"})
         done = int(state.get("epoch", 0))
         if self.epochs < done:
@@ -342,7 +342,7 @@ def train(config: TrainConfig) -> TrainResult:
             missing, corrupt or mismatched checkpoint on resume.
 
     >>> r = train(TrainConfig("digits_separable", "digits", epochs=1, batch_size=8, limit=16,
-    ...                       model_config={"width": 4}, progress=False))
+    ...                       model_config={"base_channels": 4}, progress=False))
     >>> r.steps, sorted(r.final)[:2]
     (2, ['epoch', 'lr'])
     """

@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from convzoo.names import renamed_attribute
 from convzoo.train.data.base import TaskData
 from convzoo.train.metrics import confusion, mean_iou
 from convzoo.train.sums import Sums, add_sums, make_sums
@@ -181,8 +182,11 @@ class SuperResTask(Task):
     offset = 0.5
 
     @property
-    def scale(self) -> int:
-        return int(self.data.extra["scale"])
+    def upscale_factor(self) -> int:
+        """``r``: the targets are ``r`` times the inputs' size per axis."""
+        return int(self.data.extra["upscale_factor"])
+
+    scale = renamed_attribute("scale", "upscale_factor")
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         return x - self.offset
@@ -191,13 +195,14 @@ class SuperResTask(Task):
         return tuple(y.shape)
 
     def describe_output(self) -> str:
-        return f"images upscaled x{self.scale} (N, C, {self.scale}H, {self.scale}W)"
+        r = self.upscale_factor
+        return f"images upscaled x{r} (N, C, {r}H, {r}W)"
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(out + self.offset, y)
 
     def _psnr_sum(self, img: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        s = self.scale
+        s = self.upscale_factor
         diff = (img.clamp(0, 1) - y)[..., s:-s, s:-s]
         mse = diff.double().pow(2).flatten(1).mean(1).clamp_min(1e-12)
         return (10.0 * torch.log10(1.0 / mse)).sum()
@@ -211,7 +216,7 @@ class SuperResTask(Task):
         from convzoo.train.data.superres import bicubic_upscale
 
         result = super().evaluate(model, x, y, batch_size, device)
-        base = self._psnr_sum(bicubic_upscale(x, self.scale), y) / len(y)
+        base = self._psnr_sum(bicubic_upscale(x, self.upscale_factor), y) / len(y)
         result["bicubic_psnr"] = float(base)
         result["psnr_gain"] = result["psnr"] - result["bicubic_psnr"]
         return result

@@ -17,7 +17,7 @@
   convzoo.viz`` (animations and figures from the NumPy engine) does not.
 
 >>> from convzoo.viz import animate
->>> len(animate("conv", input_size=(3, 3), kernel=2))
+>>> len(animate("conv", input_size=(3, 3), kernel_size=2))
 4
 """
 

@@ -31,7 +31,7 @@ def bar_values(comparison: Comparison) -> dict[str, list[tuple[str, float]]]:
 
     >>> from convzoo.analysis import compare
     >>> bar_values(compare(8, 8, 3, 8, measure=False))["params"][:2]
-    [('standard', 584), ('grouped g=2', 296)]
+    [('conv', 584), ('group g=2', 296)]
     """
     out = {}
     for title, get, _, _ in BAR_QUANTITIES:

@@ -28,14 +28,18 @@ import torch.nn as nn
 
 from convzoo import reference as ref
 from convzoo.layers import ResizeConv, SubPixelConv, TransposedConv, icnr_
+from convzoo.names import renamed_arguments, renamed_fields
 
 __all__ = [
     "METHODS", "Checkerboard", "checkerboard", "checkerboard_figure", "camera", "ripple",
     "overlap_count",
 ]
 
-#: The upsampling methods compared, in display order.
-METHODS = ("transposed", "resize-conv", "sub-pixel (ICNR)")
+#: The upsampling methods compared, in display order (names of the one vocabulary,
+#: :class:`convzoo.arithmetic.Variant`; the sub-pixel conv is ICNR-initialized).
+METHODS = ("transposed", "resize_conv", "subpixel")
+
+_LABELS = {"subpixel": "subpixel (ICNR)"}
 
 
 def camera(size: int = 96) -> np.ndarray:
@@ -55,19 +59,21 @@ def camera(size: int = 96) -> np.ndarray:
     return image[top:top + size, left:left + size]
 
 
-def overlap_count(kernel: int, stride: int, size: int) -> np.ndarray:
+@renamed_arguments(kernel="kernel_size")
+def overlap_count(kernel_size: int, stride: int, size: int) -> np.ndarray:
     """How many input elements each output pixel of a transposed conv receives (2-D).
 
     Reference engine: ``conv_transpose`` of an all-ones ``size x size`` input with an
-    all-ones ``kernel x kernel`` kernel at ``stride``, padding ``'same'`` (cropped so that
+    all-ones ``kernel_size x kernel_size`` kernel at ``stride``, padding ``'same'`` (cropped so that
     ``out = size * stride``).
 
     >>> overlap_count(3, 2, 3)[2].astype(int).tolist()
     [2, 2, 4, 2, 4, 2]
     """
-    spec = TransposedConv(1, 1, kernel, stride, "same").call_spec((size, size))
+    k = kernel_size
+    spec = TransposedConv(1, 1, k, stride, "same").call_spec((size, size))
     pads = spec.resolved_padding((size, size))
-    out = ref.conv_transpose(np.ones((1, 1, size, size)), np.ones((1, 1, kernel, kernel)),
+    out = ref.conv_transpose(np.ones((1, 1, size, size)), np.ones((1, 1, k, k)),
                              None, stride, pads)
     return out[0, 0]
 
@@ -82,12 +88,14 @@ def ripple(output: np.ndarray, border: int) -> float:
     return float((inner.max() - inner.min()) / abs(inner.mean()))
 
 
+@renamed_fields(kernel="kernel_size", factor="upscale_factor")
 @dataclass(frozen=True)
 class Checkerboard:
     """What :func:`checkerboard` computed.
 
     Attributes:
-        kernel, factor: kernel size ``k`` and upsampling factor ``r`` (the transposed stride).
+        kernel_size, upscale_factor: kernel size ``k`` and upscale factor ``r`` (the
+            transposed conv's stride); called ``kernel`` and ``factor`` before 0.2.
         image: the input photograph crop. overlap: :func:`overlap_count` of the output.
         upsampled: method -> the upsampled photograph (box kernels).
         flat: method -> output on a constant input (box kernels).
@@ -95,8 +103,8 @@ class Checkerboard:
             and random (Kaiming, seed 0) kernels.
     """
 
-    kernel: int
-    factor: int
+    kernel_size: int
+    upscale_factor: int
     image: np.ndarray
     overlap: np.ndarray
     upsampled: dict[str, np.ndarray]
@@ -109,8 +117,8 @@ def _layers(k: int, r: int, box: bool) -> dict[str, nn.Module]:
     torch.manual_seed(0)
     layers: dict[str, nn.Module] = {
         "transposed": TransposedConv(1, 1, k, r, "same"),
-        "resize-conv": ResizeConv(1, 1, r, k),
-        "sub-pixel (ICNR)": SubPixelConv(1, 1, r, k),
+        "resize_conv": ResizeConv(1, 1, r, k),
+        "subpixel": SubPixelConv(1, 1, r, k),
     }
     for m in layers.values():
         m.double()
@@ -120,8 +128,8 @@ def _layers(k: int, r: int, box: bool) -> dict[str, nn.Module]:
     if box:
         with torch.no_grad():
             layers["transposed"].weight.fill_((r / k) ** 2)
-            layers["resize-conv"].conv.weight.fill_(1.0 / k**2)
-            sub = layers["sub-pixel (ICNR)"].conv
+            layers["resize_conv"].conv.weight.fill_(1.0 / k**2)
+            sub = layers["subpixel"].conv
             icnr_(sub.weight, r, 2, init=lambda w: nn.init.constant_(w, 1.0 / k**2))
     return layers
 
@@ -132,20 +140,23 @@ def _run(layers: dict[str, nn.Module], x: np.ndarray) -> dict[str, np.ndarray]:
         return {n: m(t)[0, 0].numpy() for n, m in layers.items()}
 
 
-def checkerboard(kernel: int = 3, factor: int = 2, size: int = 64) -> Checkerboard:
-    """Upsample a photograph by ``factor`` with the three methods of :data:`METHODS`.
+@renamed_arguments(kernel="kernel_size", factor="upscale_factor")
+def checkerboard(kernel_size: int = 3, upscale_factor: int = 2, size: int = 64
+                 ) -> Checkerboard:
+    """Upsample a photograph by ``upscale_factor`` with the three methods of :data:`METHODS`.
 
     Args:
-        kernel: kernel size ``k`` of every method (default 3: not divisible by 2).
-        factor: upsampling factor ``r`` (default 2). size: crop of ``camera`` (default 64).
+        kernel_size: ``k`` of every method (default 3: not divisible by 2).
+        upscale_factor: ``r`` (default 2). size: crop of ``camera`` (default 64).
 
     >>> cb = checkerboard(3, 2, 16)
     >>> cb.upsampled["transposed"].shape, round(cb.ripple_box["transposed"], 3)
     ((32, 32), 1.333)
-    >>> cb.ripple_box["resize-conv"], cb.ripple_box["sub-pixel (ICNR)"]
+    >>> cb.ripple_box["resize_conv"], cb.ripple_box["subpixel"]
     (0.0, 0.0)
     """
-    for name, v, low in (("kernel", kernel, 1), ("factor", factor, 2)):
+    kernel, factor = kernel_size, upscale_factor
+    for name, v, low in (("kernel_size", kernel, 1), ("upscale_factor", factor, 2)):
         if not isinstance(v, int) or isinstance(v, bool) or v < low:
             raise ValueError(f"`{name}` (={v!r}) must be an int >= {low}")
     image = camera(size)
@@ -155,7 +166,8 @@ def checkerboard(kernel: int = 3, factor: int = 2, size: int = 64) -> Checkerboa
     flat = _run(box, flat_in)
     random_flat = _run(_layers(kernel, factor, box=False), flat_in)
     return Checkerboard(
-        kernel=kernel, factor=factor, image=image, overlap=overlap_count(kernel, factor, size),
+        kernel_size=kernel, upscale_factor=factor, image=image,
+        overlap=overlap_count(kernel, factor, size),
         upsampled=_run(box, image), flat=flat,
         ripple_box={n: ripple(v, border) for n, v in flat.items()},
         ripple_random={n: ripple(v, border) for n, v in random_flat.items()},
@@ -172,15 +184,15 @@ def checkerboard_figure(cb: Checkerboard, zoom: int = 2):
     """
     from convzoo.viz.raster import array_image, colour_bar, panels
 
-    r, k = cb.factor, cb.kernel
+    r, k = cb.upscale_factor, cb.kernel_size
     lo, hi = k * r, k * r + 16  # a 16 x 16 patch away from the zero-padded border
     detail = [(f"overlap count (k={k}, s={r})", cb.overlap)]
-    detail += [(f"{n}, constant input", cb.flat[n]) for n in METHODS]
+    detail += [(f"{_LABELS.get(n, n)}, constant input", cb.flat[n]) for n in METHODS]
     top = [("input (camera crop)", array_image(cb.image, 0, 1, zoom * r))]
     top += [(t, array_image(a[lo:hi, lo:hi], 0, None, 10, True)) for t, a in detail]
     top.append(("overlap count", colour_bar(0, float(cb.overlap[lo:hi, lo:hi].max()), 160,
                                             int(cb.overlap[lo:hi, lo:hi].max()) + 1)))
-    bottom = [(f"{n} x{r}", array_image(np.clip(cb.upsampled[n], 0, 1), 0, 1, zoom))
+    bottom = [(f"{_LABELS.get(n, n)} x{r}", array_image(np.clip(cb.upsampled[n], 0, 1), 0, 1, zoom))
               for n in METHODS]
     counts = sorted({int(v) for v in np.unique(cb.overlap[k * r:-k * r, k * r:-k * r])})
     caption = [

@@ -1,4 +1,4 @@
-"""Channel connectivity diagrams (inputs -> outputs) for standard, grouped, depthwise, shuffle.
+"""Channel connectivity diagrams (inputs -> outputs) of conv, group, depthwise, shuffle_group.
 
 Every edge is read off the reference engine: :func:`convzoo.viz.taps.channel_links` probes a
 conv with one-hot channels, and the shuffle permutation is :func:`convzoo.reference.
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from convzoo import reference as ref
-from convzoo.arithmetic import check_int
+from convzoo.arithmetic import Variant, check_int, variant
+from convzoo.names import unknown_name, warn_renamed
 from convzoo.spec import ConvSpec
 from convzoo.viz.draw import group_colour
 from convzoo.viz.fonts import text_colour_on, text_width
@@ -23,8 +24,9 @@ from convzoo.viz.taps import channel_links
 
 __all__ = ["CONNECTIVITY_KINDS", "ChannelDiagram", "connectivity", "reachable"]
 
-#: Kinds :func:`connectivity` draws.
-CONNECTIVITY_KINDS = ("standard", "grouped", "depthwise", "shuffle")
+#: Kinds :func:`connectivity` draws (names of :class:`convzoo.arithmetic.Variant`).
+CONNECTIVITY_KINDS = tuple(v.value for v in (Variant.CONV, Variant.GROUP, Variant.DEPTHWISE,
+                                             Variant.SHUFFLE_GROUP))
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def _edges(links: np.ndarray) -> tuple[tuple[int, int], ...]:
 def reachable(diagram: ChannelDiagram) -> np.ndarray:
     """``r[o, c]``: whether input channel ``c`` reaches last-layer channel ``o`` along edges.
 
-    >>> reachable(connectivity("grouped", 4, 2)).astype(int).tolist()
+    >>> reachable(connectivity("group", 4, 2)).astype(int).tolist()
     [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]]
     """
     r = np.eye(diagram.sizes[0], dtype=bool)
@@ -113,30 +115,40 @@ def connectivity(kind: str, channels: int = 8, groups: int = 2) -> ChannelDiagra
     """The channel connectivity of one kind of conv, ``channels -> channels``.
 
     Args:
-        kind: ``'standard'``, ``'grouped'``, ``'depthwise'`` or ``'shuffle'`` (group conv,
-            channel shuffle, group conv).
+        kind: ``'conv'``, ``'group'``, ``'depthwise'`` or ``'shuffle_group'`` (group conv,
+            channel shuffle, group conv); aliases (``'standard'``, ``'grouped'``) work too.
+            ``'shuffle'`` (the channel shuffle alone) draws ``'shuffle_group'`` until 0.2,
+            with a warning.
         channels: channels per layer (default 8).
-        groups: groups of ``'grouped'`` and ``'shuffle'`` (default 2); must divide ``channels``.
+        groups: groups of ``'group'`` and ``'shuffle_group'`` (default 2); must divide
+            ``channels``.
 
     >>> d = connectivity("depthwise", 3)
     >>> d.edges
     (((0, 0), (1, 1), (2, 2)),)
     """
-    if kind not in CONNECTIVITY_KINDS:
-        raise ValueError(f"`kind` (={kind!r}) must be one of "
-                         + ", ".join(map(repr, CONNECTIVITY_KINDS)))
+    try:
+        v = variant(kind)
+    except ValueError:
+        v = None
+    if v is Variant.SHUFFLE:
+        warn_renamed("connectivity('shuffle')", "connectivity('shuffle_group')")
+        v = Variant.SHUFFLE_GROUP
+    if v is None or v.value not in CONNECTIVITY_KINDS:
+        raise ValueError(unknown_name("kind", kind, CONNECTIVITY_KINDS, "connectivity kind"))
+    kind = v.value
     check_int("channels", channels)
-    if kind in ("grouped", "shuffle") and (not isinstance(groups, int) or groups < 1
+    if kind in ("group", "shuffle_group") and (not isinstance(groups, int) or groups < 1
                                            or channels % groups):
         raise ValueError(f"`groups` (={groups!r}) must be a positive int dividing `channels` "
                          f"(={channels})")
-    g = {"standard": 1, "depthwise": channels}.get(kind, groups)
+    g = {"conv": 1, "depthwise": channels}.get(kind, groups)
     per = channels // g
     by_group = tuple(c // per for c in range(channels))
     links = channel_links(ConvSpec(channels, channels, 1, groups=g))
-    if kind != "shuffle":
-        title = {"standard": f"standard conv: every output sees all {channels} inputs",
-                 "grouped": f"grouped conv, g={g}: each output sees its group's {per} inputs",
+    if kind != "shuffle_group":
+        title = {"conv": f"standard conv: every output sees all {channels} inputs",
+                 "group": f"grouped conv, g={g}: each output sees its group's {per} inputs",
                  "depthwise": "depthwise conv: output c sees input c only"}[kind]
         return ChannelDiagram(kind, title, ("input", "output"), (channels, channels),
                               (_edges(links),), (by_group, by_group))

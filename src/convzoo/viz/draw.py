@@ -10,7 +10,7 @@ and its SVG show the same picture.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -26,6 +26,13 @@ __all__ = [
     "legend_entries",
     "Grid",
     "Scene",
+    "CellRef",
+    "Link",
+    "Box",
+    "Rect",
+    "Line",
+    "Text",
+    "Primitive",
     "group_colour",
     "tint",
     "layout",
@@ -90,6 +97,83 @@ def tint(colour: str, amount: float) -> str:
     return "#" + "".join(f"{round(v + (255 - v) * amount):02x}" for v in rgb)
 
 
+class CellRef(NamedTuple):
+    """One cell of a scene: the grid at ``row``, ``col`` of :attr:`Scene.rows`, and the cell's
+    ``index`` in that grid."""
+
+    row: int
+    col: int
+    index: tuple[int, ...]
+
+
+class Link(NamedTuple):
+    """A line between two cells' centres, in ``colour``."""
+
+    start: CellRef
+    end: CellRef
+    colour: str
+
+
+class Box(NamedTuple):
+    """A cell's pixel box: top-left ``(x0, y0)``, bottom-right ``(x1, y1)``."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+class Rect(NamedTuple):
+    """A rectangle primitive (``kind`` is ``'rect'``; ``fill`` None: not filled)."""
+
+    kind: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    fill: str | None
+    outline: str
+    width: int
+
+
+class Line(NamedTuple):
+    """A line primitive (``kind`` is ``'line'``)."""
+
+    kind: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    colour: str
+    width: int
+
+
+class Text(NamedTuple):
+    """A text primitive (``kind`` is ``'text'``); ``anchor`` ``'mm'`` centres it on ``(x, y)``,
+    ``'la'`` puts its top-left corner there."""
+
+    kind: str
+    x: float
+    y: float
+    text: str
+    size: int
+    colour: str
+    anchor: str
+
+
+#: What :func:`layout` draws. Each is a tuple whose first item names its kind, as the player's
+#: JSON carries it (``['rect', x0, y0, ...]``).
+Primitive = Rect | Line | Text
+
+
+def _rect(box: Box | tuple, fill: str | None, outline: str, width: int) -> Rect:
+    return Rect("rect", *box, fill, outline, width)
+
+
+def _text(x: float, y: float, text: str, size: int, colour: str, anchor: str) -> Text:
+    return Text("text", x, y, text, size, colour, anchor)
+
+
 @dataclass
 class Grid:
     """A panel of cells: 1-D (a row), 2-D, or 3-D (depth slices drawn side by side).
@@ -144,13 +228,13 @@ class Grid:
 class Scene:
     """One frame: rows of grids, links between cells, caption lines, and ``meta`` data.
 
-    ``links`` are ``((row, col, cell index), (row, col, cell index), colour)`` lines between
-    cell centres. ``meta`` holds what the frame shows in machine-readable form.
+    ``links`` are :class:`Link` lines between cell centres. ``meta`` holds what the frame shows
+    in machine-readable form.
     """
 
     rows: list[list[Grid]]
     caption: list[str] = field(default_factory=list)
-    links: list[tuple[tuple, tuple, str]] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def grids(self, role: str | None = None) -> list[Grid]:
@@ -205,30 +289,30 @@ def legend_entries(scene: Scene) -> list[tuple[str, str]]:
     return entries
 
 
-def _layout(scene: Scene) -> tuple[tuple[int, int], list[tuple], dict]:
+def _layout(scene: Scene) -> tuple[tuple[int, int], list[Primitive], dict[CellRef, Box]]:
     cs = _cell_size(scene)
     with_text = cs >= CELL
-    rects: list[tuple] = []
-    outlines: list[tuple] = []
-    halos: list[tuple] = []
-    texts: list[tuple] = []
+    rects: list[Primitive] = []
+    outlines: list[Primitive] = []
+    halos: list[Primitive] = []
+    texts: list[Primitive] = []
     origins: dict[tuple[int, int], tuple[int, int]] = {}
-    boxes: dict[tuple, tuple[int, int, int, int]] = {}
+    boxes: dict[CellRef, Box] = {}
     y, width = _MARGIN, 0
     for r, row in enumerate(scene.rows):
         x, height = _MARGIN, 0
         for c, grid in enumerate(row):
             w, h = _grid_size(grid, cs)
             tw = text_width(grid.title, _TEXT)
-            halos.append(("rect", x - 2, y, x + tw + 2, y + _TEXT + 4, COLOURS["background"],
-                          COLOURS["background"], 1))
-            texts.append(("text", x, y + 1, grid.title, _TEXT, COLOURS["text"], "la"))
+            halos.append(_rect((x - 2, y, x + tw + 2, y + _TEXT + 4), COLOURS["background"],
+                               COLOURS["background"], 1))
+            texts.append(_text(x, y + 1, grid.title, _TEXT, COLOURS["text"], "la"))
             top = y + _TITLE
             slices, _, cols = _cells_2d(grid.shape)
             if slices > 1:
                 for sl in range(slices):
                     sx = x + sl * (cols * cs + cs // 2)
-                    texts.append(("text", sx, top, f"d={sl}", _TEXT, COLOURS["text"], "la"))
+                    texts.append(_text(sx, top, f"d={sl}", _TEXT, COLOURS["text"], "la"))
                 top += _TITLE
             origins[(r, c)] = (x, top)
             for index in np.ndindex(*grid.shape):
@@ -236,81 +320,83 @@ def _layout(scene: Scene) -> tuple[tuple[int, int], list[tuple], dict]:
                 if fill is None:
                     continue
                 cx, cy = _cell_origin(grid, index, cs)
-                box = (x + cx, top + cy, x + cx + cs, top + cy + cs)
-                boxes[(r, c, tuple(int(i) for i in index))] = box
-                rects.append(("rect", *box, fill, COLOURS["grid"], 1))
+                box = Box(x + cx, top + cy, x + cx + cs, top + cy + cs)
+                boxes[CellRef(r, c, tuple(int(i) for i in index))] = box
+                rects.append(_rect(box, fill, COLOURS["grid"], 1))
                 if grid.bold[index]:
-                    outlines.append(("rect", *box, None, "#000000", 3))
+                    outlines.append(_rect(box, None, "#000000", 3))
                 if not with_text:
                     continue
                 ink = text_colour_on(str(fill))
                 weight = grid.weight[index]
                 if weight:
-                    texts.append(("text", box[0] + 4, box[1] + 3, f"×{weight}", _TEXT, ink, "la"))
+                    texts.append(_text(box.x0 + 4, box.y0 + 3, f"×{weight}", _TEXT, ink, "la"))
                 if grid.text[index]:
-                    cy_text = box[1] + cs * (0.64 if weight else 0.5)
-                    texts.append(("text", box[0] + cs / 2, cy_text, str(grid.text[index]),
-                                  _VALUE, ink, "mm"))
+                    cy_text = box.y0 + cs * (0.64 if weight else 0.5)
+                    texts.append(_text(box.x0 + cs / 2, cy_text, str(grid.text[index]),
+                                       _VALUE, ink, "mm"))
             x += w + _GAP
             height = max(height, h)
         width = max(width, x - _GAP + _MARGIN)
         y += height + _ROW_GAP
-    lines = []
-    for a, b, colour in scene.links:
-        (ax, ay), (bx, by) = [_link_point(scene, origins, end, cs) for end in (a, b)]
+    lines: list[Primitive] = []
+    for start, end, colour in scene.links:  # Links (plain 3-tuples read the same)
+        (ax, ay), (bx, by) = [_link_point(scene, origins, CellRef(*ref), cs)
+                              for ref in (start, end)]
         if by > ay:  # from the bottom edge of the upper cell to the top edge of the lower one
             ay, by = ay + cs / 2, by - cs / 2
-        lines.append(("line", ax, ay, bx, by, colour, 2))
+        lines.append(Line("line", ax, ay, bx, by, colour, 2))
     # the legend: a swatch and its meaning per colour, wrapped to the picture's width
     entries = legend_entries(scene)
     if entries:
-        texts.append(("text", _MARGIN, y, "legend:", _TEXT, COLOURS["text"], "la"))
+        texts.append(_text(_MARGIN, y, "legend:", _TEXT, COLOURS["text"], "la"))
         lx, wrap = _MARGIN + text_width("legend:", _TEXT) + 10, max(width, 640)
         for colour, meaning in entries:
             item = 22 + text_width(meaning, _TEXT) + 18
             if lx + item > wrap - _MARGIN and lx > _MARGIN + 80:
                 lx, y = _MARGIN + text_width("legend:", _TEXT) + 10, y + _LINE + 4
-            rects.append(("rect", lx, y, lx + 16, y + 16, colour, COLOURS["grid"], 1))
-            texts.append(("text", lx + 22, y + 1, meaning, _TEXT, COLOURS["text"], "la"))
+            rects.append(_rect((lx, y, lx + 16, y + 16), colour, COLOURS["grid"], 1))
+            texts.append(_text(lx + 22, y + 1, meaning, _TEXT, COLOURS["text"], "la"))
             width = max(width, int(lx + item) + _MARGIN)
             lx += item
         y += _LINE + 8
     for line in scene.caption:
-        texts.append(("text", _MARGIN, y, line, _TEXT, COLOURS["text"], "la"))
+        texts.append(_text(_MARGIN, y, line, _TEXT, COLOURS["text"], "la"))
         width = max(width, int(text_width(line, _TEXT)) + 2 * _MARGIN + 4)
         y += _LINE
     prims = rects + outlines + lines + (halos if lines else []) + texts
     return (int(width), int(y + _MARGIN)), prims, boxes
 
 
-def layout(scene: Scene) -> tuple[tuple[int, int], list[tuple]]:
+def layout(scene: Scene) -> tuple[tuple[int, int], list[Primitive]]:
     """``((width, height), primitives)``: rectangles, lines and texts in drawing order.
 
-    Primitives: ``('rect', x0, y0, x1, y1, fill, outline, width)``, ``('line', x0, y0, x1, y1,
-    colour, width)`` and ``('text', x, y, text, size, colour, anchor)`` (anchor ``'mm'``
-    centred, ``'la'`` left/top). Texts come last, so nothing is drawn over a text; cell text
-    is at least 14 px (smaller grids are drawn without it) and black or white, whichever
-    contrasts more with its cell. A legend of the colours used sits under the grids.
+    Primitives: :class:`Rect` ``('rect', x0, y0, x1, y1, fill, outline, width)``,
+    :class:`Line` ``('line', x0, y0, x1, y1, colour, width)`` and :class:`Text` ``('text', x,
+    y, text, size, colour, anchor)`` (anchor ``'mm'`` centred, ``'la'`` left/top). Texts come
+    last, so nothing is drawn over a text; cell text is at least 14 px (smaller grids are
+    drawn without it) and black or white, whichever contrasts more with its cell. A legend of
+    the colours used sits under the grids.
 
     >>> size, prims = layout(Scene([[Grid.blank("x", (3,), "#ffffff")]], ["hello"]))
-    >>> sorted({p[0] for p in prims})
-    ['rect', 'text']
+    >>> sorted({p.kind for p in prims}), prims[0].fill
+    (['rect', 'text'], '#ffffff')
     """
     size, prims, _ = _layout(scene)
     return size, prims
 
 
-def layout_with_cells(scene: Scene) -> tuple[tuple[int, int], list[tuple], dict]:
-    """:func:`layout` and, in the same pass, ``{(row, col, cell index): (x0, y0, x1, y1)}``
-    of every drawn cell (the player maps clicks back to cells with it)."""
+def layout_with_cells(scene: Scene
+                      ) -> tuple[tuple[int, int], list[Primitive], dict[CellRef, Box]]:
+    """:func:`layout` and, in the same pass, the :class:`Box` of every drawn cell by its
+    :class:`CellRef` (the player maps clicks back to cells with it)."""
     return _layout(scene)
 
 
-def _link_point(scene: Scene, origins: dict, end: tuple, cs: int) -> tuple[float, float]:
-    r, c, index = end
-    grid = scene.rows[r][c]
-    x, top = origins[(r, c)]
-    cx, cy = _cell_origin(grid, tuple(index), cs)
+def _link_point(scene: Scene, origins: dict, end: CellRef, cs: int) -> tuple[float, float]:
+    grid = scene.rows[end.row][end.col]
+    x, top = origins[(end.row, end.col)]
+    cx, cy = _cell_origin(grid, tuple(end.index), cs)
     return x + cx + cs / 2, top + cy + cs / 2
 
 
@@ -327,15 +413,13 @@ def render_image(scene: Scene, size: tuple[int, int] | None = None):
     image = Image.new("RGB", size, COLOURS["background"])
     draw = ImageDraw.Draw(image)
     for p in prims:
-        if p[0] == "rect":
-            _, x0, y0, x1, y1, fill, outline, width = p
-            draw.rectangle((x0, y0, x1, y1), fill=fill, outline=outline, width=width)
-        elif p[0] == "text":
-            _, x, y, text, size_, colour, anchor = p
-            draw.text((x, y), text, fill=colour, font=font(size_), anchor=anchor)
+        if isinstance(p, Rect):
+            draw.rectangle((p.x0, p.y0, p.x1, p.y1), fill=p.fill, outline=p.outline,
+                           width=p.width)
+        elif isinstance(p, Text):
+            draw.text((p.x, p.y), p.text, fill=p.colour, font=font(p.size), anchor=p.anchor)
         else:
-            _, x0, y0, x1, y1, colour, width = p
-            draw.line((x0, y0, x1, y1), fill=colour, width=width)
+            draw.line((p.x0, p.y0, p.x1, p.y1), fill=p.colour, width=p.width)
     return image
 
 
@@ -352,21 +436,18 @@ def render_svg(scene: Scene) -> str:
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="{COLOURS["background"]}"/>',
     ]
     for p in prims:
-        if p[0] == "rect":
-            _, x0, y0, x1, y1, fill, outline, width_ = p
+        if isinstance(p, Rect):
             out.append(
-                f'<rect x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}" '
-                f'fill="{fill or "none"}" stroke="{outline}" stroke-width="{width_}"/>'
+                f'<rect x="{p.x0}" y="{p.y0}" width="{p.x1 - p.x0}" height="{p.y1 - p.y0}" '
+                f'fill="{p.fill or "none"}" stroke="{p.outline}" stroke-width="{p.width}"/>'
             )
-        elif p[0] == "text":
-            _, x, y, text, size, colour, anchor = p
-            where = ('text-anchor="middle" dominant-baseline="central"' if anchor == "mm"
+        elif isinstance(p, Text):
+            where = ('text-anchor="middle" dominant-baseline="central"' if p.anchor == "mm"
                      else 'dominant-baseline="hanging"')
-            out.append(f'<text x="{x}" y="{y}" font-size="{size}" fill="{colour}" {where}>'
-                       f"{escape(text)}</text>")
+            out.append(f'<text x="{p.x}" y="{p.y}" font-size="{p.size}" fill="{p.colour}" '
+                       f"{where}>{escape(p.text)}</text>")
         else:
-            _, x0, y0, x1, y1, colour, width_ = p
-            out.append(f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="{colour}" '
-                       f'stroke-width="{width_}"/>')
+            out.append(f'<line x1="{p.x0}" y1="{p.y0}" x2="{p.x1}" y2="{p.y1}" '
+                       f'stroke="{p.colour}" stroke-width="{p.width}"/>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

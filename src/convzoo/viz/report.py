@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.analysis import COMPARE_CONVENTIONS, Comparison, compare, summary
+from convzoo.analysis.html import tables_html
 from convzoo.analysis.timing import interleaved
 from convzoo.viz.animate import FRAME_LIMIT, animate, player_html, player_script
 from convzoo.viz.sections import CHANNELS, SECTION_NAMES, SIZE, Section, section
@@ -180,6 +181,11 @@ def _extra_rows(sections: Sequence[Section], repeats: int, warmup: int) -> dict[
     return rows
 
 
+def _comparison_table(comp: Comparison) -> str:
+    """``compare``'s own table (every digit, spreads, noise marks), as HTML."""
+    return tables_html([spec.rich() for spec in comp.table_specs(wide=True)])
+
+
 def _numbers_table(sec: Section, comparisons: dict[str, Comparison], extra: dict) -> str:
     if sec.table == "extra":
         r = extra[sec.name]
@@ -193,42 +199,23 @@ def _numbers_table(sec: Section, comparisons: dict[str, Comparison], extra: dict
                 "interleaved median timer on this machine.</p>")
     comp = comparisons[sec.table]
     # the baseline first, then the section's rows; a row named twice is shown once (the
-    # baseline can be the section's only row: Standard, Transposed)
-    body = "".join(_variant_row(comp[n]) for n in dict.fromkeys((comp.baseline, *sec.rows)))
-    return _table_head() + body + "</table>" + (
+    # baseline can be the section's only row: conv, transposed)
+    return _comparison_table(comp.subset(sec.rows)) + (
         f"<p class='note'>From <code>compare</code> ({_e(_config_text(comp))}); ratios to "
-        f"'{_e(comp.baseline)}'.</p>")
-
-
-def _table_head() -> str:
-    cols = ("variant", "params", "MACs", "bytes", "FLOP/B", "RF", "fwd ms", "fwd+bwd ms")
-    return "<table><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
-
-
-def _variant_row(v: Any) -> str:
-    def with_ratio(text: str, key: str) -> str:
-        r = v.ratios.get(key)
-        return text if r is None else f"{text} ({r:.2f}x)"
-
-    def ms(x: float | None) -> str:
-        return "-" if x is None else f"{x:.3f}"
-
-    cells = [v.name, with_ratio(f"{v.params:,}", "params"), with_ratio(f"{v.macs:,}", "macs"),
-             with_ratio(f"{v.bytes:,}", "bytes"), f"{v.intensity:.1f}",
-             "x".join(str(r) for r in v.rf), with_ratio(ms(v.forward_ms), "forward"),
-             with_ratio(ms(v.forward_backward_ms), "forward_backward")]
-    return "<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>"
+        f"'{_e(comp.baseline)}'; ± is half the interquartile range, ~ marks a ratio inside "
+        "the noise.</p>")
 
 
 def _config_text(comp: Comparison) -> str:
     c = comp.config
-    what = f"x{c['upsample']} upsampling" if c["upsample"] else "stride 1, 'same'"
+    what = (f"x{c['upscale_factor']} upsampling" if c["upscale_factor"]
+            else "stride 1, 'same'")
     return (f"{c['in_channels']} -> {c['out_channels']} channels, k="
             f"{'x'.join(map(str, c['kernel_size']))}, input {'x'.join(map(str, c['input_shape']))}"
             f", {what}; median of {comp.repeats} interleaved repeats")
 
 
-def _figure(name: str, state: dict) -> str:
+def _figure(name: str) -> str:
     """One figure by name, as HTML (images inlined)."""
     if name.startswith("connectivity:"):
         from convzoo.viz.connectivity import connectivity
@@ -239,9 +226,7 @@ def _figure(name: str, state: dict) -> str:
     if name == "checkerboard":
         from convzoo.viz.checkerboard import checkerboard, checkerboard_figure
 
-        cb = checkerboard()
-        state["checkerboard"] = cb
-        return _img(data_uri(png_bytes(checkerboard_figure(cb)), "image/png"),
+        return _img(data_uri(png_bytes(checkerboard_figure(checkerboard())), "image/png"),
                     "checkerboard artifacts",
                     "Checkerboard artifacts: a transposed conv with k=3, stride 2 (k not "
                     "divisible by the stride) vs resize-conv and sub-pixel conv with ICNR, on "
@@ -257,7 +242,6 @@ def _figure(name: str, state: dict) -> str:
 
         net, shape = rf_network(), (1, 1, 64, 64)
         steps = rf_growth(net, shape)
-        state["rf"] = steps
         erf = effective_field(net, shape, threshold=0.1)
         return (_img(svg_uri(rf_growth_svg(steps, "receptive field across a network (3x3 "
                                                   "convs, a stride-2 conv, dilations 2 and 4)")),
@@ -299,11 +283,11 @@ def report(
     for t in tables:
         step(f"measuring compare ({t})")
         size = SIZE if t == "same" else tuple(v // 2 for v in SIZE)
-        comparisons[t] = compare(ci, co, 3, size, upsample=2 if t == "upsample" else None,
+        comparisons[t] = compare(ci, co, 3, size,
+                                 upscale_factor=2 if t == "upsample" else None,
                                  repeats=config.repeats, warmup=config.warmup)
     step("measuring the other layers")
     extra = _extra_rows(sections, config.repeats, config.warmup)
-    state: dict[str, Any] = {}
     parts, images, players = [], 0, 0
     for sec in sections:
         step(f"drawing {sec.name}")
@@ -323,7 +307,7 @@ def report(
         html_parts.append(_numbers_table(sec, comparisons, extra))
         if config.figures:
             for fig in sec.figures:
-                html_parts.append(_figure(fig, state))
+                html_parts.append(_figure(fig))
                 images += 1 + (fig == "receptive-growth")
         html_parts.append("</section>")
         parts.append("\n".join(html_parts))
@@ -345,7 +329,7 @@ def _comparison_section(comparisons: dict[str, Comparison], figures: bool) -> st
         title = ("every same-resolution variant vs the standard conv" if key == "same"
                  else "x2 upsampling vs the transposed conv")
         out.append(f"<h3>{_e(title)}</h3><p class='note'>{_e(_config_text(comp))}</p>")
-        out.append(_table_head() + "".join(_variant_row(v) for v in comp.variants) + "</table>")
+        out.append(_comparison_table(comp))
         out.append("<ul class='note'>" + "".join(
             f"<li>{_e(v.name)}: {_e(v.note)}</li>" for v in comp.variants if v.note) + "</ul>")
         if figures:

@@ -28,6 +28,7 @@ from convzoo.layers import (
     SubPixelConv,
     TransposedConv,
 )
+from convzoo.names import unknown_name
 
 __all__ = ["Section", "SECTIONS", "SECTION_NAMES", "CHANNELS", "SIZE", "section"]
 
@@ -48,7 +49,7 @@ class Section:
         rows: names of the comparison rows holding its numbers. table: ``'same'``,
             ``'upsample'`` or ``'extra'``.
         layer: builds the layer whose conv stages give the arithmetic; shape: its input.
-        figures: names of extra figures (``'connectivity:grouped'``, ``'checkerboard'``...).
+        figures: names of extra figures (``'connectivity:group'``, ``'checkerboard'``...).
     """
 
     name: str
@@ -84,9 +85,9 @@ SECTIONS: tuple[Section, ...] = (
         (("two input channels, two outputs, stride 2, padding 1", "conv",
           dict(input_size=(5, 5), in_channels=2, out_channels=2, stride=2, padding=1)),
          ("1-D, padding 'full': every partial overlap is an output", "conv",
-          dict(input_size=(6,), kernel=3, padding="full"))),
-        ("standard",), "same", lambda: Conv(_CI, _CO, 3, padding="same"), _SAME,
-        ("connectivity:standard",),
+          dict(input_size=(6,), kernel_size=3, padding="full"))),
+        ("conv",), "same", lambda: Conv(_CI, _CO, 3, padding="same"), _SAME,
+        ("connectivity:conv",),
     ),
     Section(
         "dilated", "Dilated (atrous) convolution",
@@ -147,8 +148,8 @@ SECTIONS: tuple[Section, ...] = (
         "ResNeXt's cardinality): 1/g of the weights and MACs. Each output only sees the "
         "inputs of its own group.",
         (("g = 2: an output only reads its group's channels", "group", {}),),
-        ("grouped g=2", "grouped g=4"), "same", lambda: GroupConv(_CI, _CO, 3, 2, 1, "same"),
-        _SAME, ("connectivity:grouped",),
+        ("group g=2", "group g=4"), "same", lambda: GroupConv(_CI, _CO, 3, 2, 1, "same"),
+        _SAME, ("connectivity:group",),
     ),
     Section(
         "shuffle", "Channel shuffle (shuffled group convolution)",
@@ -157,8 +158,9 @@ SECTIONS: tuple[Section, ...] = (
         "free permutation (no weights, no MACs, one copy) after which every group sees "
         "every other group.",
         (("two group convs, without then with the shuffle", "shuffle", {}),),
-        ("shuffle g=2", "shuffle g=4"), "same",
-        lambda: ShuffleGroupConv(_CI, _CO, 3, 2, 1, "same"), _SAME, ("connectivity:shuffle",),
+        ("shuffle_group g=2", "shuffle_group g=4"), "same",
+        lambda: ShuffleGroupConv(_CI, _CO, 3, 2, 1, "same"), _SAME,
+        ("connectivity:shuffle_group",),
     ),
     Section(
         "subpixel", "Sub-pixel convolution (pixel shuffle) and resize-conv",
@@ -170,7 +172,7 @@ SECTIONS: tuple[Section, ...] = (
         (("sub-pixel conv: a conv to C_out·r^2 channels, then the pixel shuffle, r = 2",
           "subpixel", {}),
          ("resize-conv: nearest upsampling, then a 'same' conv", "resize_conv", {})),
-        ("sub-pixel", "resize-conv"), "upsample", lambda: SubPixelConv(_CI, _CO, 2, 3), _UP,
+        ("subpixel", "resize_conv"), "upsample", lambda: SubPixelConv(_CI, _CO, 2, 3), _UP,
     ),
     Section(
         "flattened", "Flattened convolution",
@@ -186,7 +188,7 @@ SECTIONS: tuple[Section, ...] = (
         "R(2+1)D in 3-D): 2k instead of k^2 weights per channel pair, exact when the kernel "
         "has rank one (Sobel, Gaussian).",
         (("3x1, then 1x3", "spatially_separable", {}),),
-        ("spatially separable",), "same",
+        ("spatially_separable",), "same",
         lambda: SpatiallySeparable(_CI, _CO, 3, None, 1, "same"), _SAME,
     ),
     Section(
@@ -214,13 +216,15 @@ def section(name: str) -> Section:
     """The section called ``name``: a name of the one vocabulary, or one of its aliases.
 
     >>> section("grouped").name, section("grouped").rows
-    ('group', ('grouped g=2', 'grouped g=4'))
+    ('group', ('group g=2', 'group g=4'))
     """
-    from convzoo.arithmetic.variants import resolve_alias
+    from convzoo.arithmetic.variants import ALIAS_NOTE, ALIASES, resolve_alias, suggestion_for
 
     key = resolve_alias(name) if isinstance(name, str) else name
     for s in SECTIONS:
         if s.name == key:
             return s
-    raise ValueError(f"`variants` entry (={name!r}) must be one of " + ", ".join(SECTION_NAMES)
-                     + " (or an alias such as standard, grouped, atrous, sub-pixel)")
+    raise ValueError(unknown_name(
+        "`variants` entry", name, SECTION_NAMES, "report section",
+        [a for a, v in ALIASES.items() if v in SECTION_NAMES], ALIAS_NOTE,
+        suggestion_for(name) if isinstance(name, str) else None))

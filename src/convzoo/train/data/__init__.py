@@ -58,7 +58,8 @@ sequences, superres, digits_gan
         raise ValueError(f"`data` (={name!r}) must be one of: {', '.join(DATASETS)}")
     loader = DATASETS[name][0]
     valid = list(inspect.signature(loader).parameters)
-    unknown = sorted(set(options) - set(valid))
+    renamed = getattr(loader, "__renamed__", {})  # old option names, read with a warning
+    unknown = sorted(set(options) - set(valid) - set(renamed))
     if unknown:
         raise ValueError(f"unknown option {', '.join(unknown)} for data set {name!r}; "
                          f"valid: {', '.join(valid)}")

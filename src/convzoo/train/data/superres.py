@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from convzoo.names import renamed_arguments
 from convzoo.train.data.base import Defaults, TaskData, check_int, check_limit
 
 __all__ = ["TRAIN_IMAGES", "TEST_IMAGES", "luminance", "downscale", "bicubic_upscale",
@@ -66,32 +67,37 @@ def _crops(names: tuple[str, ...], count: int, patch: int, rng: np.random.Genera
     return out
 
 
-def load_superres(scale: int = 3, patch: int = 48, test_patch: int = 144, n_train: int = 2400,
-                  n_test: int = 100, seed: int = 0, limit: int | None = None) -> TaskData:
+@renamed_arguments(scale="upscale_factor")
+def load_superres(upscale_factor: int = 3, patch: int = 48, test_patch: int = 144,
+                  n_train: int = 2400, n_test: int = 100, seed: int = 0, limit: int | None = None
+                  ) -> TaskData:
     """Super-resolution pairs (low-resolution input, high-resolution target).
 
     Args:
-        scale: upscaling factor (default 3, ESPCN's). patch: high-resolution side of the
-            training patches (default 48; a multiple of ``scale``). test_patch: of the test
+        upscale_factor: ``r``, high-resolution size over low-resolution size (default 3,
+            ESPCN's; called ``scale`` before 0.2, still accepted with a warning).
+        patch: high-resolution side of the training patches (default 48; a multiple of
+            ``upscale_factor``). test_patch: of the test
             patches (default 144: large enough that the zero padding at the borders of a small
             low-resolution input does not dominate the PSNR). n_train, n_test: patches per
             split (defaults 2400, 100).
         seed: crop seed (default 0). limit: keep at most this many patches per split.
 
     Shape:
-        inputs ``(N, 1, patch/scale, patch/scale)``; targets ``(N, 1, patch, patch)`` (test:
+        inputs ``(N, 1, patch/r, patch/r)``; targets ``(N, 1, patch, patch)`` (test:
         ``test_patch`` instead of ``patch``).
 
     >>> d = load_superres(n_train=2, n_test=2)
     >>> d.x_train.shape, d.y_train.shape, d.x_test.shape, d.extra
     (torch.Size([2, 1, 16, 16]), torch.Size([2, 1, 48, 48]), torch.Size([2, 1, 48, 48]), \
-{'scale': 3})
+{'upscale_factor': 3})
     """
-    check_int("scale", scale, 2)
+    scale = upscale_factor
+    check_int("upscale_factor", scale, 2)
     for name, value in (("patch", patch), ("test_patch", test_patch)):
         if not isinstance(value, int) or value % scale or value < 3 * scale:
-            raise ValueError(f"`{name}` (={value!r}) must be a multiple of `scale` (={scale}), "
-                             f">= {3 * scale}")
+            raise ValueError(f"`{name}` (={value!r}) must be a multiple of `upscale_factor` "
+                             f"(={scale}), >= {3 * scale}")
     check_limit(limit)
     if limit is not None:
         n_train, n_test = min(n_train, limit), min(n_test, limit)
@@ -100,5 +106,5 @@ def load_superres(scale: int = 3, patch: int = 48, test_patch: int = 144, n_trai
     hr_test = torch.from_numpy(_crops(TEST_IMAGES, n_test, test_patch, rng))
     return TaskData("superres", "superres", downscale(hr_train, scale), hr_train,
                     downscale(hr_test, scale), hr_test, None,
-                    {"scale": scale, "channels": 1, "in_channels": 1}, Defaults(60, 32, 2e-3),
-                    {"scale": scale})
+                    {"upscale_factor": scale, "channels": 1, "in_channels": 1},
+                    Defaults(60, 32, 2e-3), {"upscale_factor": scale})

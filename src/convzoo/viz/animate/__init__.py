@@ -19,8 +19,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from convzoo.names import warn_renamed
 from convzoo.viz.animate import dense, mapping, transposed, wavenet
-from convzoo.viz.animate.options import DEFAULTS, FRAME_LIMIT, KINDS, MAX_FRAMES, normalize
+from convzoo.viz.animate.options import (
+    DEFAULTS,
+    FRAME_LIMIT,
+    KINDS,
+    MAX_FRAMES,
+    factor_name,
+    normalize,
+)
 from convzoo.viz.animate.player import Animation, player_data, player_html, player_script
 from convzoo.viz.animate.transposed import MODES
 from convzoo.viz.animate.window import subsample
@@ -47,7 +55,7 @@ _BUILDERS: dict[str, Callable[[dict, int], list[Scene]]] = {
 def animate(
     kind: str,
     *,
-    kernel: Any = None,
+    kernel_size: Any = None,
     stride: Any = None,
     padding: Any = None,
     dilation: Any = None,
@@ -57,25 +65,34 @@ def animate(
     input_size: Sequence[int] | None = None,
     output_padding: Any = None,
     mode: str | None = None,
-    factor: int | None = None,
+    upscale_factor: int | None = None,
+    downscale_factor: int | None = None,
     rates: Sequence[int] | None = None,
     max_frames: int = MAX_FRAMES,
+    kernel: Any = None,
+    factor: int | None = None,
 ) -> Animation:
     """The frames animating one kind of convolution.
 
     Args:
         kind: a variant name or alias (:func:`convzoo.arithmetic.variant`): every kind of
             ``convzoo.available()``, plus ``'conv3d'`` and ``'wavenet'``.
-        kernel, stride, padding, dilation, groups, in_channels, out_channels, output_padding:
-            as for :class:`~convzoo.spec.ConvSpec` (default: per kind, see :data:`DEFAULTS`;
-            an option a kind does not take is an error).
+        kernel_size, stride, padding, dilation, groups, in_channels, out_channels,
+            output_padding: as for :class:`~convzoo.spec.ConvSpec` (default: per kind, see
+            :data:`DEFAULTS`; an option a kind does not take is an error).
         input_size: spatial size of the input, e.g. ``(5, 5)``; its length sets the dims.
         mode: ``'zero-insertion'`` (default) or ``'scatter'``, for ``'transposed'``.
-        factor: the up- or downscale factor of ``'pixel_shuffle'``, ``'pixel_unshuffle'``,
-            ``'subpixel'`` and ``'resize_conv'`` (default 2).
+        upscale_factor: ``r``, by which ``'pixel_shuffle'``, ``'subpixel'`` and
+            ``'resize_conv'`` multiply each spatial size (``nn.PixelShuffle``'s name; default
+            2).
+        downscale_factor: ``r``, by which ``'pixel_unshuffle'`` divides each spatial size
+            (``nn.PixelUnshuffle``'s name; default 2).
         rates: the dilation rates of ``'aspp'``'s branches (default ``(2, 3)``).
         max_frames: at most this many frames (default 64, at most :data:`FRAME_LIMIT`);
             outputs are subsampled beyond it.
+        kernel, factor: deprecated names of ``kernel_size`` and of ``upscale_factor`` (or
+            ``downscale_factor`` for ``'pixel_unshuffle'``), accepted with a warning until
+            0.2.
 
     Returns:
         An :class:`Animation`: the list of frames, which plays itself in a notebook.
@@ -85,11 +102,20 @@ def animate(
     (4, (0, 0, 0), [(0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1)])
     """
     given = {
-        "kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation,
-        "groups": groups, "in_channels": in_channels, "out_channels": out_channels,
-        "input_size": input_size, "output_padding": output_padding, "mode": mode,
-        "factor": factor, "rates": rates,
+        "kernel_size": kernel_size, "stride": stride, "padding": padding,
+        "dilation": dilation, "groups": groups, "in_channels": in_channels,
+        "out_channels": out_channels, "input_size": input_size,
+        "output_padding": output_padding, "mode": mode, "upscale_factor": upscale_factor,
+        "downscale_factor": downscale_factor, "rates": rates,
     }
+    renamed = {"kernel": (kernel, "kernel_size"), "factor": (factor, factor_name(kind))}
+    for old, (value, new) in renamed.items():
+        if value is not None:
+            if given[new] is not None:
+                raise ValueError(f"`{old}` (={value!r}) and `{new}` (={given[new]!r}) name "
+                                 f"the same argument; pass only `{new}`")
+            warn_renamed(old, new)
+            given[new] = value
     v, opts = normalize(kind, given, max_frames)
     frames = Animation(_BUILDERS[v.value](opts, max_frames))
     frames.kind = v.value

@@ -26,7 +26,8 @@ __all__ = ["conv", "conv3d", "dilated", "depthwise", "pointwise", "group", "sepa
 def spec_of(opts: dict, **over: Any) -> ConvSpec:
     """The forward ConvSpec the options describe (``over`` replaces some of them)."""
     o = {**opts, **over}
-    return ConvSpec(o["in_channels"], o["out_channels"], o["kernel"], stride=o.get("stride", 1),
+    return ConvSpec(o["in_channels"], o["out_channels"], o["kernel_size"],
+                    stride=o.get("stride", 1),
                     padding=o.get("padding", 0), dilation=o.get("dilation", 1),
                     groups=o.get("groups", 1), ndim=len(o["input_size"]))
 
@@ -74,7 +75,7 @@ def depthwise(opts: dict, limit: int) -> list[Scene]:
 
 def pointwise(opts: dict, limit: int) -> list[Scene]:
     """A 1x1 conv: channel mixing only."""
-    spec = spec_of(opts, kernel=1)
+    spec = spec_of(opts, kernel_size=1)
     return conv_stage(spec, input_of(opts), limit, "pointwise 1x1 (channel mixing only)", 1)[0]
 
 
@@ -104,7 +105,7 @@ def _axis_kernel(n: int, axis: int, k: int) -> tuple[int, ...]:
 def flattened(opts: dict, limit: int) -> list[Scene]:
     """Jin et al.: a 1-D conv across channels, then one along each spatial axis."""
     n, c = len(opts["input_size"]), opts["out_channels"]
-    k = single_int("kernel", opts["kernel"], "flattened")
+    k = single_int("kernel_size", opts["kernel_size"], "flattened")
     specs = [(ConvSpec(opts["in_channels"], c, 1, ndim=n), "lateral 1-D conv across channels")]
     for a, name in enumerate(axis_names(n)):
         spec = ConvSpec(c, c, _axis_kernel(n, a, k), padding=_axis_padding(n, a, opts["padding"]),
@@ -116,7 +117,7 @@ def flattened(opts: dict, limit: int) -> list[Scene]:
 def spatially_separable(opts: dict, limit: int) -> list[Scene]:
     """k x 1, then 1 x k (one dense 1-D conv per axis)."""
     n = len(opts["input_size"])
-    k = single_int("kernel", opts["kernel"], "spatially_separable")
+    k = single_int("kernel_size", opts["kernel_size"], "spatially_separable")
     specs, c = [], opts["in_channels"]
     for a, name in enumerate(axis_names(n)):
         kernel = _axis_kernel(n, a, k)
@@ -132,7 +133,7 @@ def r2plus1d(opts: dict, limit: int) -> list[Scene]:
     if len(opts["input_size"]) != 3:
         raise ValueError(f"`input_size` (={opts['input_size']!r}) must have 3 spatial sizes "
                          "(T, H, W) for kind 'r2plus1d'")
-    k = single_int("kernel", opts["kernel"], "r2plus1d")
+    k = single_int("kernel_size", opts["kernel_size"], "r2plus1d")
     p = k // 2
     c_in, c_out = opts["in_channels"], opts["out_channels"]
     spatial = ConvSpec(c_in, c_out, (1, k, k), padding=((0, 0), (p, p), (p, p)))
@@ -147,7 +148,7 @@ def aspp(opts: dict, limit: int) -> list[Scene]:
     if not rates or not all(ar.is_int(r) and r >= 1 for r in rates):
         raise ValueError(f"`rates` (={opts['rates']!r}) must be one or more positive ints")
     c_in, c_out, n = opts["in_channels"], opts["out_channels"], len(opts["input_size"])
-    k = single_int("kernel", opts["kernel"], "aspp")
+    k = single_int("kernel_size", opts["kernel_size"], "aspp")
     specs = [(ConvSpec(c_in, c_out, 1, ndim=n), "1x1 conv")]
     specs += [(ConvSpec(c_in, c_out, k, padding="same", dilation=r, ndim=n),
                f"{k}x{k} conv, rate {r}") for r in rates]

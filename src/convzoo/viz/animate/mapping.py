@@ -18,7 +18,7 @@ from convzoo.spec import ConvSpec
 from convzoo.viz.animate.dense import input_of, spec_of
 from convzoo.viz.animate.text import INDEX_NOTE, fmt, index_text, note
 from convzoo.viz.animate.window import conv_stage, subsample
-from convzoo.viz.draw import COLOURS, Grid, Scene, group_colour, tint
+from convzoo.viz.draw import COLOURS, CellRef, Grid, Link, Scene, group_colour, tint
 
 __all__ = ["shuffle", "shuffle_frames", "copy_frames", "pixel_shuffle", "pixel_unshuffle",
            "subpixel", "resize_conv", "shuffle_group", "shuffle_unit"]
@@ -49,11 +49,12 @@ def shuffle_frames(c: int, g: int, limit: int, both: bool = True) -> list[Scene]
             low = row("group conv 2: input groups (colour = group)", [i // per for i in range(c)],
                       lambda i: i // per)
             members = range(grp * per, (grp + 1) * per)
-            links = []
+            links: list[Link] = []
             for i in members:
                 low.bold[i] = mid.bold[i] = top.bold[int(after[i])] = True
-                links.append(((0, 0, (int(after[i]),)), (1, 0, (i,)), COLOURS["line"]))
-                links.append(((1, 0, (i,)), (2, 0, (i,)), COLOURS["line"]))
+                links.append(Link(CellRef(0, 0, (int(after[i]),)), CellRef(1, 0, (i,)),
+                                  COLOURS["line"]))
+                links.append(Link(CellRef(1, 0, (i,)), CellRef(2, 0, (i,)), COLOURS["line"]))
             sources = [int(after[i]) for i in members]
             came = sorted({s // per for s in sources})
             caption = [
@@ -153,15 +154,16 @@ def _pixel_shuffle_frames(x: np.ndarray, r: int, limit: int) -> list[Scene]:
 
 def pixel_shuffle(opts: dict, limit: int) -> list[Scene]:
     """Depth to space: each group of r^n channels becomes an r x r block."""
-    return _pixel_shuffle_frames(input_of(opts), opts["factor"], limit)
+    return _pixel_shuffle_frames(input_of(opts), opts["upscale_factor"], limit)
 
 
 def pixel_unshuffle(opts: dict, limit: int) -> list[Scene]:
     """Space to depth: each r x r block becomes r^n channels."""
-    r, x = opts["factor"], input_of(opts)
+    r, x = opts["downscale_factor"], input_of(opts)
     size, n = x.shape[1:], x.ndim - 1
     if any(v % r for v in size):
-        raise ValueError(f"`input_size` (={tuple(size)}) must be divisible by `factor` (={r}) "
+        raise ValueError(f"`input_size` (={tuple(size)}) must be divisible by "
+                         f"`downscale_factor` (={r}) "
                          "on every axis for kind 'pixel_unshuffle'")
     src = ref.pixel_unshuffle(_ids(x.shape), r)[0]
     header = [f"pixel unshuffle (space to depth) by r={r}: C_out = C_in·r^{n} = "
@@ -197,7 +199,7 @@ def _tag(scenes: list[Scene], stage: int) -> list[Scene]:
 
 def subpixel(opts: dict, limit: int) -> list[Scene]:
     """Sub-pixel conv (ESPCN): a 'same' conv to C_out·r^n channels, then a pixel shuffle."""
-    r, n = opts["factor"], len(opts["input_size"])
+    r, n = opts["upscale_factor"], len(opts["input_size"])
     spec = spec_of(opts, out_channels=opts["out_channels"] * r ** n, padding="same")
     conv, y = conv_stage(spec, input_of(opts), max(1, limit // 2),
                          f"stage 1/2: conv to C_out·r^{n} = {spec.out_channels} channels", 1)
@@ -206,7 +208,7 @@ def subpixel(opts: dict, limit: int) -> list[Scene]:
 
 def resize_conv(opts: dict, limit: int) -> list[Scene]:
     """Resize-conv: nearest upsampling by r, then a 'same' conv at the high resolution."""
-    r, x = opts["factor"], input_of(opts)
+    r, x = opts["upscale_factor"], input_of(opts)
     up = _nearest_frames(x, r, max(1, limit // 2), "stage 1/2")
     big = x
     for axis in range(1, x.ndim):
@@ -228,7 +230,7 @@ def shuffle_unit(opts: dict, limit: int) -> list[Scene]:
     """The ShuffleNet unit's branch: 1x1 group conv, shuffle, 3x3 depthwise, 1x1 group conv."""
     g, c, c_out, n = opts["groups"], opts["in_channels"], opts["out_channels"], \
         len(opts["input_size"])
-    k = opts["kernel"]
+    k = opts["kernel_size"]
     gpw1 = ConvSpec(c, c_out, 1, groups=g, ndim=n)
     dw = ConvSpec(c_out, c_out, k, padding="same", groups=c_out, ndim=n)
     gpw2 = ConvSpec(c_out, c_out, 1, groups=g, ndim=n)

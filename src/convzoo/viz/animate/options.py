@@ -18,13 +18,14 @@ from convzoo.arithmetic.variants import Variant, variant
 from convzoo.viz.taps import MAX_GRID_CELLS
 
 __all__ = ["KINDS", "DEFAULTS", "MAX_FRAMES", "FRAME_LIMIT", "MAX_CHANNELS", "MAX_PER_AXIS",
-           "normalize"]
+           "factor_name", "normalize"]
 
 #: Default number of frames (bigger outputs are subsampled evenly, and the caption says so).
 MAX_FRAMES = 64
 #: The most frames any request may ask for.
 FRAME_LIMIT = 4096
-#: The most channels (in, out, groups) and the largest factor an animation draws.
+#: The most channels (in, out, groups) and the largest up- or downscale factor an animation
+#: draws.
 MAX_CHANNELS = 64
 #: The largest kernel, stride, dilation, padding or output_padding per axis.
 MAX_PER_AXIS = 64
@@ -32,39 +33,42 @@ MAX_PER_AXIS = 64
 _C = dict(in_channels=1, out_channels=1)
 #: Options each kind takes, and their defaults.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "conv": dict(kernel=3, stride=1, padding=0, dilation=1, groups=1, **_C, input_size=(5, 5)),
-    "conv3d": dict(kernel=2, stride=1, padding=0, dilation=1, groups=1, **_C,
+    "conv": dict(kernel_size=3, stride=1, padding=0, dilation=1, groups=1, **_C,
+                 input_size=(5, 5)),
+    "conv3d": dict(kernel_size=2, stride=1, padding=0, dilation=1, groups=1, **_C,
                    input_size=(3, 4, 4)),
     "pointwise": dict(in_channels=3, out_channels=2, input_size=(4, 4)),
-    "depthwise": dict(kernel=3, stride=1, padding=1, dilation=1, in_channels=2,
+    "depthwise": dict(kernel_size=3, stride=1, padding=1, dilation=1, in_channels=2,
                       out_channels=None, input_size=(4, 4)),
-    "separable": dict(kernel=3, stride=1, padding=1, dilation=1, in_channels=2,
+    "separable": dict(kernel_size=3, stride=1, padding=1, dilation=1, in_channels=2,
                       out_channels=3, input_size=(3, 3)),
-    "group": dict(kernel=3, stride=1, padding=1, dilation=1, groups=2, in_channels=4,
+    "group": dict(kernel_size=3, stride=1, padding=1, dilation=1, groups=2, in_channels=4,
                   out_channels=4, input_size=(3, 3)),
     "shuffle": dict(in_channels=6, groups=3),
-    "shuffle_group": dict(kernel=3, stride=1, padding=1, dilation=1, groups=2, in_channels=4,
-                          out_channels=4, input_size=(2, 2)),
-    "shuffle_unit": dict(kernel=3, groups=2, in_channels=4, out_channels=4, input_size=(2, 2)),
-    "dilated": dict(kernel=3, stride=1, padding="same", dilation=2, groups=1, **_C,
+    "shuffle_group": dict(kernel_size=3, stride=1, padding=1, dilation=1, groups=2,
+                          in_channels=4, out_channels=4, input_size=(2, 2)),
+    "shuffle_unit": dict(kernel_size=3, groups=2, in_channels=4, out_channels=4,
+                         input_size=(2, 2)),
+    "dilated": dict(kernel_size=3, stride=1, padding="same", dilation=2, groups=1, **_C,
                     input_size=(7, 7)),
-    "aspp": dict(kernel=3, rates=(2, 3), **_C, input_size=(4, 4)),
-    "wavenet": dict(kernel=2, input_size=(16,)),
-    "transposed": dict(kernel=3, stride=2, padding=0, dilation=1, groups=1, **_C,
+    "aspp": dict(kernel_size=3, rates=(2, 3), **_C, input_size=(4, 4)),
+    "wavenet": dict(kernel_size=2, input_size=(16,)),
+    "transposed": dict(kernel_size=3, stride=2, padding=0, dilation=1, groups=1, **_C,
                        input_size=(3, 3), output_padding=0, mode="zero-insertion"),
-    "subpixel": dict(kernel=3, **_C, factor=2, input_size=(2, 2)),
-    "pixel_shuffle": dict(in_channels=4, factor=2, input_size=(3, 3)),
-    "pixel_unshuffle": dict(in_channels=1, factor=2, input_size=(4, 4)),
-    "resize_conv": dict(kernel=3, **_C, factor=2, input_size=(2, 2)),
-    "flattened": dict(kernel=3, padding=1, in_channels=2, out_channels=2, input_size=(3, 3)),
-    "spatially_separable": dict(kernel=3, padding=1, **_C, input_size=(5, 5)),
-    "r2plus1d": dict(kernel=3, **_C, input_size=(3, 3, 3)),
+    "subpixel": dict(kernel_size=3, **_C, upscale_factor=2, input_size=(2, 2)),
+    "pixel_shuffle": dict(in_channels=4, upscale_factor=2, input_size=(3, 3)),
+    "pixel_unshuffle": dict(in_channels=1, downscale_factor=2, input_size=(4, 4)),
+    "resize_conv": dict(kernel_size=3, **_C, upscale_factor=2, input_size=(2, 2)),
+    "flattened": dict(kernel_size=3, padding=1, in_channels=2, out_channels=2,
+                      input_size=(3, 3)),
+    "spatially_separable": dict(kernel_size=3, padding=1, **_C, input_size=(5, 5)),
+    "r2plus1d": dict(kernel_size=3, **_C, input_size=(3, 3, 3)),
 }
 
 #: Every kind :func:`~convzoo.viz.animate.animate` draws, in vocabulary order.
 KINDS = tuple(v.value for v in Variant)
 
-_PER_AXIS = ("kernel", "stride", "dilation", "output_padding", "rates")
+_PER_AXIS = ("kernel_size", "stride", "dilation", "output_padding", "rates")
 
 
 def _check_size(opts: dict) -> None:
@@ -90,6 +94,21 @@ def _check_small(name: str, value: Any, limit: int) -> None:
         raise ValueError(f"`{name}` (={value!r}) must be at most {limit} per axis to animate")
 
 
+def factor_name(kind: str) -> str:
+    """The option holding the factor ``r`` of ``kind``: ``'downscale_factor'`` for
+    ``'pixel_unshuffle'`` (as ``nn.PixelUnshuffle`` names it), else ``'upscale_factor'``
+    (also for a kind that takes none, or a name that is not a kind).
+
+    >>> factor_name("space-to-depth"), factor_name("sub-pixel")
+    ('downscale_factor', 'upscale_factor')
+    """
+    try:
+        v = variant(kind)
+    except ValueError:
+        return "upscale_factor"
+    return "downscale_factor" if v is Variant.PIXEL_UNSHUFFLE else "upscale_factor"
+
+
 def normalize(kind: str, given: dict[str, Any], max_frames: Any) -> tuple[Variant, dict]:
     """Resolve ``kind``, merge ``given`` (``None``: unset) with its defaults, check sizes.
 
@@ -107,7 +126,7 @@ def normalize(kind: str, given: dict[str, Any], max_frames: Any) -> tuple[Varian
             raise ValueError(f"`{name}` (={value!r}) does not apply to kind {v.value!r}, which "
                              f"takes: {', '.join(takes)}")
     opts = {**takes, **{n: val for n, val in given.items() if val is not None}}
-    for name in ("in_channels", "out_channels", "groups", "factor"):
+    for name in ("in_channels", "out_channels", "groups", "upscale_factor", "downscale_factor"):
         val = opts.get(name)
         if val is not None and (not ar.is_int(val) or not 1 <= val <= MAX_CHANNELS):
             raise ValueError(f"`{name}` (={val!r}) must be an int from 1 to {MAX_CHANNELS} to "

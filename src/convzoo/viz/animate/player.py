@@ -39,7 +39,7 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
     cell: clicking it shows the frame (its taps and running sum).
 
     >>> from convzoo.viz.animate import animate
-    >>> d = player_data(animate("conv", input_size=(3, 3), kernel=2))
+    >>> d = player_data(animate("conv", input_size=(3, 3), kernel_size=2))
     >>> len(d["frames"]), len(d["targets"])
     (4, 4)
     """
@@ -64,9 +64,9 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
         frames.append(ids)
         out = scene.meta.get("output")
         if out is not None:
-            for (r, c, cell), box in boxes.items():
-                grid = scene.rows[r][c]
-                if grid.role == "output" and (grid.channel, *cell) == tuple(out):
+            for ref, box in boxes.items():
+                grid = scene.rows[ref.row][ref.col]
+                if grid.role == "output" and (grid.channel, *ref.index) == tuple(out):
                     targets.append([*box, i])
     return {"width": width, "height": height, "prims": prims, "frames": frames,
             "targets": targets, "fps": fps, "hold_ms": HOLD_MS}

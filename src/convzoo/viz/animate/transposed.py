@@ -37,7 +37,7 @@ def transposed(opts: dict, limit: int) -> list[Scene]:
         raise ValueError(f"`mode` (={opts['mode']!r}) must be one of "
                          + ", ".join(repr(m) for m in MODES))
     o = opts
-    spec = ConvSpec(o["in_channels"], o["out_channels"], o["kernel"], stride=o["stride"],
+    spec = ConvSpec(o["in_channels"], o["out_channels"], o["kernel_size"], stride=o["stride"],
                     padding=o["padding"], dilation=o["dilation"], groups=o["groups"],
                     transposed=True, output_padding=o["output_padding"],
                     ndim=len(o["input_size"]))

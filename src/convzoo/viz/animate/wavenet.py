@@ -14,7 +14,7 @@ from convzoo.spec import ConvSpec
 from convzoo.viz.animate.dense import input_of, single_int
 from convzoo.viz.animate.text import fmt, sum_text
 from convzoo.viz.animate.window import subsample
-from convzoo.viz.draw import COLOURS, Grid, Scene
+from convzoo.viz.draw import COLOURS, CellRef, Grid, Link, Scene
 from convzoo.viz.taps import conv_taps
 
 __all__ = ["WAVENET_DILATIONS", "wavenet"]
@@ -27,7 +27,7 @@ def wavenet(opts: dict, limit: int) -> list[Scene]:
     size = tuple(opts["input_size"])
     if len(size) != 1:
         raise ValueError(f"`input_size` (={size!r}) must have 1 spatial size for kind 'wavenet'")
-    k = single_int("kernel", opts["kernel"], "wavenet")
+    k = single_int("kernel_size", opts["kernel_size"], "wavenet")
     t_len = size[0]
     h = [input_of({"in_channels": 1, "input_size": size})]
     taps = []
@@ -59,15 +59,16 @@ def wavenet(opts: dict, limit: int) -> list[Scene]:
         nodes = [set() for _ in range(n_layers + 1)]
         pads = [set() for _ in range(n_layers + 1)]
         nodes[top].add(t)
-        links = []
+        links: list[Link] = []
         for lay in range(top, 0, -1):
             lo = taps[lay - 1].padding[0][0]
             for u in sorted(nodes[lay]):
                 for (g,), _ in taps[lay - 1].grid.cells((u,)):
                     v = g - lo
                     (nodes if v >= 0 else pads)[lay - 1].add(v)
-                    links.append(((n_layers - lay, 0, (width + u,)),
-                                  (n_layers - lay + 1, 0, (width + v,)), COLOURS["line"]))
+                    links.append(Link(CellRef(n_layers - lay, 0, (width + u,)),
+                                      CellRef(n_layers - lay + 1, 0, (width + v,)),
+                                      COLOURS["line"]))
         # the causal padding each layer's taps were resolved with (convzoo.arithmetic)
         layers = [ar.conv_rf_layer(k, 1, taps[i].padding[0][0], d)
                   for i, d in enumerate(WAVENET_DILATIONS[:top])]
