@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from convzoo.cli.models import FORMS
-from convzoo.cli.output import console, emit_json, parse_ints
+from convzoo.cli.output import console, emit_json
+from convzoo.cli.summary import model_arguments
 
 __all__ = ["add_parser", "run"]
 
@@ -27,8 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "graph rewrites, verified against the original on fresh inputs; prints what was done "
         "and the timing of every candidate (backend x thread count, interleaved blocks).",
     )
-    p.add_argument("model", metavar="MODEL", help=FORMS)
-    p.add_argument("--input", required=True, help="input shape N,C,*spatial, e.g. 1,3,224,224")
+    model_arguments(p)  # MODEL and --input, as summary, rf and profile take them
     p.add_argument("--backend", default="torch", choices=_BACKENDS,
                    help="torch (default), onnxruntime, openvino, or auto (time them all and "
                    "keep the fastest)")
@@ -53,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from convzoo.cli.models import load_model
     from convzoo.fast.optimizer import optimize
     from convzoo.fast.view import OptimizeView
+    from convzoo.text import parse_shape
 
-    shape = parse_ints(args.input, "--input")
+    shape = parse_shape(args.input, "--input")
     model = load_model(args.model, weights_only=not args.no_weights_only)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     fast = optimize(model.eval(), x, backend=args.backend, precision=args.precision)
