@@ -13,8 +13,9 @@ gets one sample: its block's mean time per call. A candidate is compared with th
 - *within noise*: the median ratio is at most ``1 + noise`` (3 %: either is at least 0.97x
   the other), or the rounds disagree when the budget runs out.
 
-Rounds continue (at least ``min_rounds``) until every candidate is placed or the time
-budget is spent. Among the leader and the candidates within noise of it, the choice is the
+Rounds continue (at least ``min_rounds``; twice that when some are within noise) until
+every candidate is placed, or the time budget (about 60 calls of the slowest candidate,
+from 0.3 s to ``budget_s``) is spent. Among the leader and the candidates within noise of it, the choice is the
 fastest that keeps torch's NaN semantics, if any (``nan_keeping``); the decision says so.
 """
 
@@ -134,7 +135,8 @@ def tournament(candidates: Mapping[str, Callable[[], object]], nan_keeping: set[
     Args:
         candidates: name -> zero-argument call.
         nan_keeping: the names whose results keep torch's NaN semantics.
-        budget_s: time after which no new round starts (at least ``min_rounds`` run).
+        budget_s: time after which no new round starts (at least ``min_rounds`` run):
+            at most this, at least 0.3 s, about 60 calls of the slowest candidate.
         min_rounds, max_rounds: rounds run at least / at most.
         block_s: how long one block of timed calls should last.
         noise: relative difference below which two medians are "within noise".
@@ -150,6 +152,8 @@ def tournament(candidates: Mapping[str, Callable[[], object]], nan_keeping: set[
     if not names:
         raise ValueError("`candidates` (={}) must name at least one call")
     first, block = block_sizes(candidates, block_s, clock)
+    # the budget scales with the calls: ~60 calls of the slowest, within [0.3 s, budget_s]
+    budget = min(budget_s, max(0.3, 60 * max(first.values())))
     samples: dict[str, list[float]] = {n: [] for n in names}
     active, dropped = list(names), []
     places: dict[str, str] = {}
@@ -166,10 +170,11 @@ def tournament(candidates: Mapping[str, Callable[[], object]], nan_keeping: set[
             if place == "far":
                 active.remove(n)
                 dropped.append(n)
-        if all(p in ("slower", "far", "tie") for p in places.values()) and rounds >= min_rounds \
-                and (clock() - began > budget_s / 3 or all(p != "tie" for p in places.values())):
+        settled = all(p in ("slower", "far", "tie") for p in places.values())
+        ties = any(p == "tie" for p in places.values())
+        if settled and (not ties or rounds >= 2 * min_rounds):  # ties: a few more rounds
             break
-        if clock() - began > budget_s:
+        if clock() - began > budget:
             break
     if len(names) == 1:
         samples[names[0]].append(first[names[0]])
