@@ -6,7 +6,7 @@ fused ``add``: the kernels torch.compile's freezing passes emit on CPU. Fusing s
 extra passes over memory. Exact up to float rounding (the add commuted). Conditions, read
 on the graph: the conv output has exactly one reader (the activation or add), the add's
 operands have the same shape and dtype (no broadcasting, no type promotion, ``alpha = 1``),
-weights are constants; float32 2-D convs on CPU only.
+weights are constants; float32 and bfloat16 2-D convs on CPU only.
 
 The activation (ReLU, ReLU6/Hardtanh) is *not* a oneDNN post-op: oneDNN's relu/hardtanh
 post-ops map NaN to a number where torch keeps NaN, and ``.binary`` accepts only relu or
@@ -63,8 +63,13 @@ def _eligible(call: ConvCall | None) -> bool:
     if call is None or call.transposed or call.ndim != 2 or not is_constant(call.weight):
         return False
     x, y = meta(call.x), meta(call.node)
-    return (x is not None and y is not None and x.dim() == 4 and x.dtype == torch.float32
+    return (x is not None and y is not None and x.dim() == 4 and x.dtype in _DTYPES
             and x.device.type == "cpu" and (call.bias is None or is_constant(call.bias)))
+
+
+#: What oneDNN's fused convs take here: float32, and bfloat16 (``precision='bf16'``: the
+#: same kernels inductor's freezing emits for bfloat16; checked equal to conv + relu).
+_DTYPES = (torch.float32, torch.bfloat16)
 
 
 def _add_operand(conv: fx.Node, add: fx.Node) -> fx.Node | None:
