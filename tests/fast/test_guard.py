@@ -27,9 +27,10 @@ def _guarded(fast) -> Guarded:
 
 
 def _post_ops(gm: fx.GraphModule) -> int:
+    binary = (_POINTWISE.binary, torch.ops.mkldnn._convolution_pointwise_.binary)
     return sum(1 for n in gm.graph.nodes if n.op == "call_function" and (
         (n.target is _POINTWISE.default and n.args[7] != "none") or
-        (n.target is _POINTWISE.binary and n.args[10] is not None)))
+        (n.target in binary and n.args[10] is not None)))
 
 
 def _regimes(shape: tuple[int, ...]) -> dict[str, torch.Tensor]:

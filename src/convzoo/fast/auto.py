@@ -15,8 +15,9 @@ gets one sample: its block's mean time per call. A candidate is compared with th
 
 Rounds continue (at least ``min_rounds``; twice that when some are within noise) until
 every candidate is placed, or the time budget (about 60 calls of the slowest candidate,
-from 0.3 s to ``budget_s``) is spent. Among the leader and the candidates within noise of it, the choice is the
-fastest that keeps torch's NaN semantics, if any (``nan_keeping``); the decision says so.
+from 0.3 s to ``budget_s``) is spent. Among the leader and the candidates within noise of
+it, the choice is the fastest that keeps torch's NaN semantics, if any (``nan_keeping``);
+the decision says so.
 """
 
 from __future__ import annotations

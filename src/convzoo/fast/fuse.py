@@ -36,8 +36,8 @@ from convzoo.fast.graph import (
 )
 from convzoo.fast.graph import tensor_meta as meta
 
-__all__ = ["activation_sites", "fuse_convs", "pack_linears", "post_op", "unfuse_activations",
-           "units"]
+__all__ = ["accumulate_in_place", "activation_sites", "fuse_convs", "pack_linears", "post_op",
+           "unfuse_activations", "units"]
 
 _POINTWISE = torch.ops.mkldnn._convolution_pointwise
 
@@ -232,7 +232,7 @@ def unfuse_activations(gm: fx.GraphModule) -> int:
     count = 0
     for node in list(gm.graph.nodes):
         if node.op != "call_function" or node.target not in (_POINTWISE.default,
-                                                            _POINTWISE.binary):
+                                                            _POINTWISE.binary, _IN_PLACE):
             continue
         args = list(node.args)
         at = 7 if node.target is _POINTWISE.default else 10
@@ -271,3 +271,55 @@ def units(gm: fx.GraphModule) -> set[fx.Node]:
         if other is not None and act is not None:
             inside.add(only_user(node))  # type: ignore[arg-type]
     return inside
+
+
+_ALIASES = (aten.relu_.default, aten.hardtanh_.default)  # in place: return their input
+
+
+def _buffer(node: fx.Node) -> list[fx.Node] | None:
+    """The chain of nodes holding one fresh buffer, from ``node`` back to the call that
+    allocated it (oneDNN calls, max pooling), through in-place activations and identity
+    checks; None when the buffer may be anything else (an input, a constant, a view)."""
+    from convzoo.fast.guard import bounded
+
+    chain = [node]
+    while chain[-1].op == "call_function" and (
+            chain[-1].target in _ALIASES or chain[-1].target is bounded
+            or chain[-1].target is _IN_PLACE):
+        chain.append(chain[-1].args[0])  # type: ignore[arg-type]
+    last = chain[-1]
+    fresh = (_POINTWISE.default, _POINTWISE.binary, aten.max_pool2d.default)
+    return chain if last.op == "call_function" and last.target in fresh else None
+
+
+_IN_PLACE = torch.ops.mkldnn._convolution_pointwise_.binary
+
+
+def accumulate_in_place(gm: fx.GraphModule) -> int:
+    """Every fused conv + add whose other operand is a buffer nobody reads afterwards
+    writes its sum into that buffer (``_convolution_pointwise_.binary``, oneDNN's sum
+    post-op, as inductor's freezing does) instead of a new tensor; returns how many. In
+    place.
+
+    Shape:
+        unchanged.
+    """
+    order = {n: i for i, n in enumerate(gm.graph.nodes)}
+    count = 0
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or node.target is not _POINTWISE.binary:
+            continue
+        chain = _buffer(node.args[1])  # type: ignore[arg-type]
+        if chain is None or any(u is not node and u not in chain and order[u] > order[node]
+                                for c in chain for u in c.users):
+            continue  # read after the add (or returned): it must keep its value
+        source = _buffer(node.args[0])  # type: ignore[arg-type]
+        if node.args[0] in chain or (source is not None and source[-1] is chain[-1]):
+            continue  # the conv reads the same buffer it would write
+        x, other, *rest = node.args
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_function(_IN_PLACE, (other, x, *rest))
+        replace(node, new)
+        gm.graph.erase_node(node)
+        count += 1
+    return count

@@ -29,6 +29,7 @@ import torch.nn as nn
 
 from convzoo.fast.bounds import LIMIT, Bounds, ancestors
 from convzoo.fast.fuse import (
+    accumulate_in_place,
     activation_sites,
     fuse_convs,
     pack_linears,
@@ -236,10 +237,12 @@ def fuse_guarded(gm: fx.GraphModule) -> Fused:
     checks, safe = plan_checks(gm, activation_sites(gm), units(gm))
     if not safe:
         acts, adds = fuse_convs(gm)
+        accumulate_in_place(gm)
         gm.recompile()
         return Fused(gm, None, acts, adds, 0, 0, linears)
     insert_checks(gm, checks)
     acts, adds = fuse_convs(gm, safe)
+    accumulate_in_place(gm)
     gm.recompile()
     exact = share_graph(gm)
     post = unfuse_activations(exact)

@@ -269,7 +269,8 @@ def _freeze(gm: fx.GraphModule) -> fx.GraphModule:
 def _coverage(gm: fx.GraphModule) -> dict[str, int]:
     counts = {"convs": 0, "fused": 0, "fft": 0, "native": 0}
     fused = (torch.ops.mkldnn._convolution_pointwise.default,
-             torch.ops.mkldnn._convolution_pointwise.binary)
+             torch.ops.mkldnn._convolution_pointwise.binary,
+             torch.ops.mkldnn._convolution_pointwise_.binary)
     for node in gm.graph.nodes:
         if node.op == "call_function" and node.target in fused:
             counts["fused"] += 1
