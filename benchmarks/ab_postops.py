@@ -1,6 +1,7 @@
 """A/B of the torch backend's own choices on a loaded machine (not a test): activations as
 guarded oneDNN post-ops (``fast``) vs run in place (``exact``, the issue-11 graph) vs
-torch.compile(freezing), each model at batch 1 and 8.
+torch.compile(freezing), and the residual sums written into a new tensor instead of the
+dead operand (``fast_sum_apart``), each model at batch 1 and 8.
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/ab_postops.py [--rounds 8]
         [--models mobilenet_v2,shufflenet_v2,resnet50,plain_mobilenet_v2] [--batches 1,8]
@@ -44,10 +45,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import convzoo.models as zoo
     from convzoo.analysis.timing import quartiles
-    from convzoo.fast import optimize
+    from convzoo.fast import guard, optimize
     from convzoo.fast.auto import blocks
     from convzoo.fast.guard import Guarded
     from convzoo.functional.dispatch import native_only
+
+    def _guarded(fast):
+        inner = fast.inner
+        while not isinstance(inner, Guarded) and hasattr(inner, "inner"):
+            inner = inner.inner
+        return inner
 
     rows = []
     for name in args.models.split(","):
@@ -57,12 +64,18 @@ def main(argv: list[str] | None = None) -> int:
                 zoo.create(name)
             model = randomize_batchnorms(model, seed=1).eval()
             x = torch.randn(batch, 3, 224, 224)
-            inner = optimize(model, x).inner
-            while not isinstance(inner, Guarded) and hasattr(inner, "inner"):
-                inner = inner.inner
+            inner = _guarded(optimize(model, x))
+            keep = guard.accumulate_in_place
+            guard.accumulate_in_place = lambda gm: 0  # the same graph, sums out of place
+            try:
+                apart = _guarded(optimize(model, x))
+            finally:
+                guard.accumulate_in_place = keep
             calls = {}
             if isinstance(inner, Guarded):
                 calls["fast"], calls["exact"] = inner, inner.exact
+            if isinstance(apart, Guarded):
+                calls["fast_sum_apart"] = apart
             if not args.no_compile:
                 inductor_config.freezing = True
                 torch._dynamo.reset()
