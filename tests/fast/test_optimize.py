@@ -186,6 +186,9 @@ def test_runtime_backends(backend: str) -> None:
         # the fastest, or one within noise of it (then one keeping NaN, if any)
         assert r.backend == min(r.timings_ms, key=r.timings_ms.__getitem__) or \
             any(k.startswith(r.backend) for k in r.within_noise)
+        # the sizes of the chosen result, not of the last runtime tried
+        assert r.input_sizes == (fast.inner.input_shape if r.backend != "torch" else
+                                 ((0, None),) * 4)
         return
     assert r.backend == backend
     # any batch size, and other spatial sizes the model allows (a dynamic export)

@@ -422,7 +422,6 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
             try:
                 session, checked[name], spatial = _runtime(name, facts, example_input,
                                                            precision, available)
-                facts["sizes"] = session.input_shape
                 builders[name] = lambda n, name=name, s=session, sp=spatial: s \
                     if n == available else _session(name, facts, example_input, precision, n,
                                                     sp)
@@ -460,7 +459,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         candidates_ms={k: (t.median_ms, *(q * 1e3 for q in quartiles(t.samples)[::2]))
                        for k, t in picked.decision.timings.items()},
         decision=picked.decision.reason, within_noise=picked.decision.within_noise,
-        input_sizes=facts.get("sizes", _static_sizes(example_input, chosen.backend)),
+        input_sizes=_sizes(chosen.module, example_input),
     )
     optimized = Optimized(chosen.module, report, source, options, _key(example_input))
     optimized._facts = facts  # the portable graphs, for save()
@@ -468,10 +467,12 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     return optimized
 
 
-def _static_sizes(example: torch.Tensor, backend: str) -> tuple[object, ...]:
-    """The torch backend takes any shape (each new one optimized on first use)."""
-    return tuple((0, None) for _ in example.shape) if backend == "torch" else \
-        tuple(example.shape)
+def _sizes(module: nn.Module, example: torch.Tensor) -> tuple[object, ...]:
+    """The input sizes a result takes: a session's exported sizes; any, for the torch
+    backend (each new shape optimized on first use)."""
+    if isinstance(module, BackendModule):
+        return module.input_shape
+    return tuple((0, None) for _ in example.shape)
 
 
 def _session(name: str, facts: dict[str, Any], example: torch.Tensor, precision: str,

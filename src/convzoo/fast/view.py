@@ -33,8 +33,9 @@ class OptimizeView(Rendered):
     >>> from convzoo.fast.optimizer import OptimizeReport
     >>> r = OptimizeReport("torch", 2, 0, 1, True, {"convs": 2, "fused": 2, "fft": 0,
     ...                    "native": 0}, 1e-7, 0.5, candidates_ms={"torch@1": (1.0, 0.9, 1.2)})
-    >>> print(str(OptimizeView(r)).splitlines()[2].strip())
-    what        value
+    >>> lines = str(OptimizeView(r)).splitlines()
+    >>> lines[0].strip(), [line.split()[:3] for line in lines if line.startswith("backend")]
+    ('convzoo.optimize', [['backend', 'torch', '(fp32)']])
     """
 
     def __init__(self, report: Any) -> None:
