@@ -118,3 +118,15 @@ def test_resize_conv_scale_factor_is_a_deprecated_alias_of_upscale_factor():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the new name warns about nothing
         assert "upscale_factor=2" in repr(ResizeConv(2, 3, upscale_factor=2))
+
+
+def test_tracing_a_resize_conv_does_not_trip_the_deprecated_alias():
+    """torch.jit.trace reads every attribute dir() lists; the alias is not among them, so a
+    user who never wrote ``scale_factor`` gets no warning about it."""
+    layer = ResizeConv(2, 3, upscale_factor=2)
+    assert "scale_factor" not in dir(layer) and "upscale_factor" in dir(layer)
+    x = torch.randn(1, 2, 4, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        traced = torch.jit.trace(layer, x)
+    torch.testing.assert_close(traced(x), layer(x))

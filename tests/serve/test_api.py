@@ -8,7 +8,8 @@ import pytest
 
 from convzoo import arithmetic as ar
 from convzoo import reference as ref
-from convzoo.serve.api import MAX_FRAMES, conv_api, kinds_api, stack_api
+from convzoo.serve.api import MAX_DRAWN, MAX_FRAMES, conv_api, kinds_api, stack_api
+from convzoo.serve.choices import CANDIDATES, choices_api
 from convzoo.spec import ConvSpec
 from convzoo.viz.animate import KINDS, animate
 
@@ -94,13 +95,12 @@ def test_stack_fields_follow_the_engine_and_the_chain_algebra():
 
 @pytest.mark.parametrize("call, message", [
     (lambda: conv_api({"input": "1000000x1000000"}),
-     "the input to animate (1x1000000x1000000) has 1000000000000 cells, more than the limit of "
-     "2048; use a smaller input"),
+     "the output of shape (1, 1, 999998, 999998) would have 999996000004 elements, more than "
+     "the limit of "),
     (lambda: conv_api({"frames": "100000"}),
      f"`frames` (='100000') must be an int from 2 to {MAX_FRAMES}"),
-    (lambda: conv_api({"input": "40x40", "frames": "256"}),
-     "`frames` (=256) x 3200 cells per frame is more than the limit of 100000 cells drawn per "
-     "request; ask for at most 31 frames or a smaller input"),
+    (lambda: choices_api({"kind": "nope"}), "`kind` (='nope') must be one of: conv, "),
+    (lambda: choices_api({"kind": "conv", "evil": "1"}), "unknown parameter 'evil'"),
     (lambda: conv_api({"kind": "nope"}), "`kind` (='nope') must be one of: conv, "),
     (lambda: conv_api({"kind": "seperable"}), "`kind` (='seperable') is not a variant name; "
                                               "did you mean 'separable'? Valid: conv, "),
@@ -124,6 +124,73 @@ def test_bad_requests_are_one_line(call, message):
     with pytest.raises(ValueError) as e:
         call()
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_only_the_frames_are_limited_the_numbers_always_show():
+    r = conv_api({"input": "100x100", "in": "3", "out": "2", "s": "2"})
+    spec = ConvSpec(3, 2, 3, stride=2)
+    cost = spec.cost((1, 3, 100, 100))
+    totals = r["numbers"]["totals"]
+    assert (totals["params"], totals["macs"], totals["bytes"]) == (spec.params, cost.macs,
+                                                                   cost.bytes)
+    assert totals["output"] == [1, 2, 49, 49] and r["frames"] == 0 and r["player"] is None
+    assert r["limited"] == ("No frames drawn (the input to animate (3x100x100) has 30000 cells, "
+                            "more than the limit of 2048; use a smaller input). The numbers are "
+                            "for the whole input.")
+    r = conv_api({"input": "40x40", "frames": "256"})  # drawable, but not 256 frames of it
+    assert r["frames"] == MAX_DRAWN // 3200 == 31 == len(r["player"]["frames"])
+    assert r["limited"].startswith("Frames limited to 31 (of the 256 asked): 3200 cells per "
+                                   "frame, and a request draws at most 100000 cells")
+    assert r["numbers"] == conv_api({"input": "40x40", "frames": "2"})["numbers"]
+    assert conv_api({"kind": "conv"})["limited"] is None
+    # a grid that only gets too large inside a kind (the zero-inserted input of a transposed
+    # conv): numbers, no frames
+    r = conv_api({"kind": "transposed", "input": "20x20", "s": "3"})
+    assert r["frames"] == 0 and "the grid to animate" in r["limited"]
+    assert r["numbers"]["totals"]["output"] == [1, 1, 60, 60]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_choices_offer_exactly_the_valid_candidates(kind):
+    """Each offered value is accepted by /api/conv with the other settings as they are, and
+    each candidate left out is refused by it (the request stays the authority)."""
+    params = {"kind": kind}
+    got = choices_api(params)
+    assert got["kind"] == kind and got["valid"]
+    for key, offered in got["choices"].items():
+        for value in CANDIDATES[key]:
+            query = {**params, key: str(value), "frames": "2"}
+            try:
+                conv_api(query)
+                ok = True
+            except ValueError:
+                ok = False
+            assert ok == (str(value) in offered), (kind, key, value)
+
+
+def test_choices_follow_the_other_settings():
+    c = choices_api({"kind": "conv", "input": "5x5", "k": "3"})["choices"]
+    assert c["d"] == ["1", "2"] and "6" not in c["k"] and c["k"][-1] == "5"
+    assert "causal" not in c["p"]  # 'causal' is for 1-D
+    assert choices_api({"kind": "conv", "input": "9"})["choices"]["p"][:4] == [
+        "same", "valid", "full", "causal"]
+    assert choices_api({"kind": "group", "in": "6", "out": "9"})["choices"]["g"] == ["1", "3"]
+    assert choices_api({"kind": "transposed", "s": "3"})["choices"]["op"] == ["0", "1", "2"]
+    assert choices_api({"kind": "pixel_shuffle", "factor": "2"})["choices"]["in"] == [
+        "4", "8", "12", "16", "24", "32", "48", "64"]
+    broken = choices_api({"kind": "conv", "input": "2x2", "k": "5"})
+    assert not broken["valid"] and broken["choices"]["k"] == ["1", "2"]
+
+
+def test_kinds_name_their_articles_by_title():
+    from convzoo.tour.articles import ARTICLES
+
+    info = kinds_api()
+    assert [a["seed"] for a in info["articles"]["transposed"]] == ["000", "003", "004"]
+    assert {a["english"] for a in info["articles"]["separable"]} >= {
+        "What is a depthwise separable convolution?"}
+    assert [s["cite"] for s in info["sources"]] == [a.cite() for a in ARTICLES]
+    assert "seed 000" not in " ".join(info["descriptions"].values())
 
 
 def test_the_playground_reads_text_as_the_cli_does():

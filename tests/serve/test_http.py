@@ -76,6 +76,8 @@ def test_api_answers(server):
     assert status == 200 and r["kind"] == "group" and r["frames"] == 36
     status, _, body = get(server, "/api/kinds")
     assert status == 200 and "r2plus1d" in json.loads(body)["kinds"]
+    status, _, body = get(server, "/api/choices?kind=grouped&in=6&out=4")
+    assert status == 200 and json.loads(body)["choices"]["g"] == ["1", "2"]
 
 
 def test_busy_port_is_one_line(server, capsys):
@@ -90,26 +92,40 @@ def test_busy_port_is_one_line(server, capsys):
 
 
 def test_cli_prints_its_url_opens_it_and_stops_cleanly_on_ctrl_c(tmp_path):
+    """--open hands the URL to the browser ($BROWSER stands in for it: a command that, like a
+    browser, keeps running); the page is served meanwhile and Ctrl-C stops the server."""
     opened = tmp_path / "opened.txt"
-    browser = f"{sys.executable} -c \"import sys; open(sys.argv[2], 'w').write(sys.argv[1])\""
+    browser = (f"{sys.executable} -c \"import os, sys, time; os.close(1); os.close(2); "
+               "open(sys.argv[2], 'w').write(sys.argv[1] + ' ' + str(os.getpid())); "
+               "time.sleep(120)\"")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BROWSER": f"{browser} %s {opened}"}
+    # Ctrl-C as from a terminal: an xdist worker ignores SIGINT, and a child would inherit
+    # that (Python keeps an ignored SIGINT ignored), so the server starts with the default
     proc = subprocess.Popen([sys.executable, "-m", "convzoo", "serve", "--port", "0", "--open"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    pid = None
     try:
         line = proc.stdout.readline()
         assert line.startswith("convzoo playground: http://127.0.0.1:")
         url = line.split()[2]
-        assert get(url, "/")[0] == 200
-        for _ in range(100):  # --open: the browser ($BROWSER here) was given the URL
-            if opened.exists() and opened.read_text():
+        for _ in range(300):  # --open: the browser was given the URL
+            if opened.exists() and len(opened.read_text().split()) == 2:
                 break
             time.sleep(0.1)
-        assert opened.read_text() == url
+        given, pid = opened.read_text().split()
+        assert given == url
+        assert get(url, "/")[0] == 200  # answered while the browser command still runs
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+        if pid is not None:
+            try:
+                os.kill(int(pid), signal.SIGTERM)  # the stand-in browser, started by this test
+            except ProcessLookupError:
+                pass
     assert proc.returncode == 0 and out == "stopped\n" and err == ""
 
 

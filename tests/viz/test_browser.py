@@ -55,7 +55,7 @@ def test_report_loads_in_chromium(browser, small_report, tmp_path):
     assert browser.title.startswith("convzoo")
     sections = browser.execute_script(
         "return Array.from(document.querySelectorAll('section')).map(s => s.id)")
-    assert sections == [*result.sections, "comparison"]
+    assert sections == [*result.sections, "comparison", "sources"]
     images = browser.execute_script(
         "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
     assert len(images) == result.images

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -10,12 +11,14 @@ import torch
 
 from convzoo import reference as ref
 from convzoo.analysis import compare, empirical_receptive_field, receptive_field
+from convzoo.analysis.timing import quartiles
 from convzoo.layers import TransposedConv
 from convzoo.spec import ConvSpec
 from convzoo.viz.bars import bar_values, comparison_bars_svg
 from convzoo.viz.checkerboard import METHODS, checkerboard, checkerboard_figure, overlap_count
 from convzoo.viz.connectivity import CONNECTIVITY_KINDS, connectivity, reachable
 from convzoo.viz.fields import effective_field, rf_growth, rf_growth_svg, rf_network
+from convzoo.viz.fonts import contrast_ratio
 from convzoo.viz.taps import channel_links
 
 
@@ -143,6 +146,62 @@ def test_bars_show_compares_numbers():
     sep = c["separable"]
     assert f"{sep.params:,} ({sep.ratios['params']:.2f}x)" in texts
     assert list(bar_values(compare(8, 8, 3, 8, measure=False))) == ["params", "MACs"]
+
+
+def test_latency_bars_have_iqr_whiskers_and_mark_ratios_inside_the_noise():
+    """A loaded run (the issue's: 16.7 ms against 0.5 ms, nothing marked): each latency bar
+    is the median with a whisker from q1 to q3, and a ratio whose IQR overlaps the
+    baseline's is marked '~' and greyed, from compare's own quartiles and noise flags."""
+    from dataclasses import replace
+
+    from convzoo.analysis.timing import within_noise
+    from convzoo.viz.bars import NOISE_NOTE, bar_whiskers
+
+    c = compare(8, 8, 3, 8, measure=False)
+    base, g2 = [0.4, 0.5, 0.6, 16.7, 0.5], [0.45, 0.5, 0.55, 0.5, 0.48]  # ms, per repeat
+    fast = [0.1, 0.11, 0.12, 0.1, 0.11]
+    samples = {c.variants[0].name: base, c.variants[1].name: g2}
+    rows = []
+    for v in c.variants:
+        t = [x / 1e3 for x in samples.get(v.name, fast)]
+        q1, _, q3 = quartiles(t)
+        b1, _, b3 = quartiles([x / 1e3 for x in base])
+        noise = {} if v.name == c.baseline else {k: within_noise(t, [x / 1e3 for x in base])
+                                                 for k in ("forward", "forward_backward")}
+        med, bmed = statistics.median(t) * 1e3, statistics.median(base)
+        rows.append(replace(v, forward_ms=med, forward_backward_ms=med,
+                            forward_quartiles_ms=(q1 * 1e3, q3 * 1e3),
+                            forward_backward_quartiles_ms=(q1 * 1e3, q3 * 1e3), noise=noise,
+                            ratios={**v.ratios, "forward": med / bmed,
+                                    "forward_backward": med / bmed}))
+    c = replace(c, variants=rows, measured=True)
+    assert bar_whiskers(c)["forward ms"][0] == pytest.approx((0.5, 0.6))
+    root = ET.fromstring(comparison_bars_svg(c))
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    g2_row, fast_row = rows[1], rows[2]
+    assert g2_row.noise["forward"] and not fast_row.noise["forward"]
+    assert f"{g2_row.forward_ms:.3f} ms ({g2_row.ratios['forward']:.2f}x~, inside the noise)" \
+        in texts
+    assert f"{fast_row.forward_ms:.3f} ms ({fast_row.ratios['forward']:.2f}x)" in texts
+    assert NOISE_NOTE in texts
+    grey = [t.text for t in root.iter(f"{ns}text") if t.get("fill") == "#595959"]
+    assert grey and all("inside the noise" in t for t in grey)
+    assert contrast_ratio("#595959", "#ffffff") >= 4.5
+    # a whisker per latency bar: a horizontal line from q1 to q3 and two end caps, at the
+    # scale of its bar (the bar's length is the median)
+    lines = [(float(e.get("x1")), float(e.get("x2")), float(e.get("y1")), float(e.get("y2")))
+             for e in root.iter(f"{ns}line") if e.get("stroke") == "#000000"]
+    spans = [(x1, x2) for x1, x2, y1, y2 in lines if y1 == y2]
+    assert len(spans) == 2 * len(rows) and len(lines) == 6 * len(rows)
+    bars = [e for e in root.iter(f"{ns}rect") if e.get("fill") not in ("#ffffff", None)]
+    left = float(bars[0].get("x"))
+    latency_bars = bars[2 * len(rows):3 * len(rows)]  # the forward panel
+    for bar, (x1, x2), v in zip(latency_bars, spans[:len(rows)], rows):
+        scale = float(bar.get("width")) / v.forward_ms
+        q1, q3 = v.forward_quartiles_ms
+        assert (x1 - left) / scale == pytest.approx(q1, rel=0.02)
+        assert (x2 - left) / scale == pytest.approx(q3, rel=0.02)
 
 
 def test_old_names_of_the_figures_warn():

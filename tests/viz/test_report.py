@@ -45,7 +45,7 @@ def test_small_report_is_self_contained(small_report):
                                "data:image/svg+xml;base64,")) for src in images)
     assert not re.search(r"(src|href)=['\"](https?:|//)", text)  # nothing fetched
     sections = [a["id"] for t, a in tags if t == "section"]
-    assert sections == [*SMALL_VARIANTS, "comparison"]
+    assert sections == [*SMALL_VARIANTS, "comparison", "sources"]
     assert result.bytes == result.path.stat().st_size
     assert result.sections == SMALL_VARIANTS
     assert steps[0] == "measuring compare (upsample)" and "drawing wavenet" in steps
@@ -122,6 +122,27 @@ def test_cli_report(tmp_path, capsys):
     assert '<section id="pointwise">' in out.read_text(encoding="utf-8")
     assert main(["report", "-o", str(out), "--variants", "bogus"]) == 2
     assert "`variants` entry (='bogus') must be one of: " in capsys.readouterr().err
+
+
+def test_the_report_names_the_articles_by_title(small_report):
+    """The articles of each section, by title (original and English), from the one table the
+    tour and the playground read; listed at the end with their sources."""
+    import html
+
+    from convzoo.tour.articles import ARTICLES, articles_on
+
+    text = html.unescape(small_report[0].path.read_text(encoding="utf-8"))
+    for name in SMALL_VARIANTS:
+        body = text.split(f'<section id="{name}">', 1)[1].split("</section>", 1)[0]
+        cites = [a.cite() for a in articles_on(name)]
+        assert ("Explained in: " + "; ".join(cites) + ".") in re.sub(r"<[^>]+>", "", body) \
+            if cites else "Not in the seed articles" in body
+    assert articles_on("depthwise") and articles_on("wavenet")
+    sources = text.split('<section id="sources">', 1)[1]
+    for a in ARTICLES:
+        assert f'<li id="source-{a.seed}">{a.cite()}, {a.source}</li>' in sources
+    for m in re.finditer(r"seed \d{3}", text):  # never a bare "seed 000": after its title
+        assert text[m.start() - 2:m.start()] == "; ", text[m.start() - 80:m.end()]
 
 
 def test_numbers_table_keeps_the_baseline_when_it_is_the_only_row():

@@ -111,6 +111,8 @@ class ComparisonRow:
         forward_ms, forward_backward_ms: median latencies (None when not measured).
         forward_spread_ms, forward_backward_spread_ms: half the interquartile range of the
             repeats (None when not measured).
+        forward_quartiles_ms, forward_backward_quartiles_ms: first and third quartiles of
+            the repeats, ms (None when not measured): the whiskers of the report's bars.
         noise: ``forward``, ``forward_backward`` -> True when the ratio to the baseline is
             inside the noise (the interquartile ranges overlap).
         ratios: ``params``, ``macs``, ``bytes``, ``forward``, ``forward_backward`` divided by
@@ -137,6 +139,8 @@ class ComparisonRow:
     forward_spread_ms: float | None = None
     forward_backward_spread_ms: float | None = None
     noise: dict[str, bool] = field(default_factory=dict)
+    forward_quartiles_ms: tuple[float, float] | None = None
+    forward_backward_quartiles_ms: tuple[float, float] | None = None
 
     family = renamed_attribute("family", "kind")
 
@@ -489,6 +493,8 @@ def compare(
             times = dict(
                 forward_ms=fwd.median_ms, forward_backward_ms=fb.median_ms,
                 forward_spread_ms=fwd.spread_ms, forward_backward_spread_ms=fb.spread_ms,
+                forward_quartiles_ms=fwd.quartiles_ms,
+                forward_backward_quartiles_ms=fb.quartiles_ms,
                 noise={} if v is base else {
                     "forward": within_noise(fwd.samples, base_fwd.samples),
                     "forward_backward": within_noise(fb.samples, base_fb.samples)})

@@ -124,7 +124,7 @@ class Profile(Rendered):
     def table_specs(self, wide: bool = False) -> list[TableSpec]:
         """The per-layer and the per-kind tables. Narrow (default, fits 80 columns): no Type
         column, MACs compact (``51.4 M``); ``wide``: the Type column and every digit."""
-        layer = [Column("Layer", "left", text=True), Column("Type", "left", text=True),
+        layer = [Column("Layer", "left", name=True), Column("Type", "left", text=True),
                  Column("Kind", "left", text=True), Column("Output shape", "left"),
                  Column("MACs"), Column("ms ± IQR/2"), Column("%"), Column("GMAC/s")]
         rows = []

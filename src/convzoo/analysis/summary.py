@@ -169,7 +169,7 @@ class Summary(Rendered):
         compact (``4.09 G``), a receptive field equal on every axis as one number (``427``
         for ``427x427``). ``wide``: the Type column and every digit."""
         title = "convzoo summary" + (" (PARTIAL: see notes)" if self.partial else "")
-        columns = [Column("Layer", "left", text=True), Column("Type", "left", text=True),
+        columns = [Column("Layer", "left", name=True), Column("Type", "left", text=True),
                    Column("Kind", "left", text=True), Column("Output shape", "left"),
                    Column("Params"), Column("MACs"), Column("Out bytes"), Column("RF r"),
                    Column("RF S")]

@@ -102,6 +102,13 @@ class Timing:
         """Half the interquartile range, in milliseconds (:func:`spread_ms`)."""
         return spread_ms(self.samples)
 
+    @property
+    def quartiles_ms(self) -> tuple[float, float]:
+        """First and third quartiles in milliseconds (:func:`quartiles`): the whiskers drawn
+        around a median."""
+        q1, _, q3 = quartiles(self.samples)
+        return q1 * 1e3, q3 * 1e3
+
 
 def interleaved(
     candidates: Mapping[K, Callable[[], object]],

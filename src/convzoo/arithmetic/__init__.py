@@ -36,6 +36,11 @@ from convzoo.arithmetic.padding import (
     same_padding,
     transposed_same_padding,
 )
+from convzoo.arithmetic.rearrange import (
+    nearest_upsample_shape,
+    pixel_shuffle_shape,
+    pixel_unshuffle_shape,
+)
 from convzoo.arithmetic.receptive import (
     ReceptiveField,
     RFLayer,
@@ -115,7 +120,8 @@ __all__ = [
     "Pair", "as_pair", "conv_output_formula", "conv_output_size",
     "conv_transpose_output_formula", "conv_transpose_output_size", "effective_kernel",
     "zero_insertion_padding",
-    "output_spatial_shape",
+    "output_spatial_shape", "pixel_shuffle_shape", "pixel_unshuffle_shape",
+    "nearest_upsample_shape",
     "PaddingSolution", "TransposeInverse", "inverse_transpose", "solve_output_padding",
     "solve_padding", "transposed_output_range",
     "broadcast_single", "check_int", "is_int", "to_tuple",

@@ -84,15 +84,19 @@ def run(args: argparse.Namespace) -> int:
             cells.append(str(rf.empirical.sizes[axis]))
         t.add_row(*cells)
     c.print(t)
+    from convzoo.analysis.table import wrap
+
+    lines = []  # prose under the table, wrapped at words to the width (80 when piped)
     if any(rf.is_global):
-        c.print("* the whole input: every output position sees it (a norm over space, "
-                "softmax or attention over positions, global pooling, a flatten into a linear "
-                "layer, an op not recognized)", markup=False)
-    for line in ([f"PARTIAL TRACE: {rf.reason}"] if rf.partial else []) + [
-            f"Note: {n}" for n in rf.notes] + (
-            [] if rf.aligned else ["Note: a merge combined branches with different centres"]):
-        c.print(line, markup=False)
+        lines.append("* the whole input: every output position sees it (a norm over space, "
+                     "softmax or attention over positions, global pooling, a flatten into a "
+                     "linear layer, an op not recognized)")
+    lines += ([f"PARTIAL TRACE: {rf.reason}"] if rf.partial else []) + [
+        f"Note: {n}" for n in rf.notes] + (
+        [] if rf.aligned else ["Note: a merge combined branches with different centres"])
     if rf.empirical is not None:
-        c.print(f"Effective field (threshold {rf.empirical.threshold}): {rf.empirical.note}",
-                markup=False)
+        lines.append(f"Effective field (threshold {rf.empirical.threshold}): "
+                     f"{rf.empirical.note}")
+    for line in lines:
+        c.print(wrap(line, c.width), markup=False, soft_wrap=True)
     return 0

@@ -5,20 +5,14 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from convzoo.cli.output import check_output_file
 from convzoo.tour import ARITHMETIC_EXAMPLES, LAYER_EXAMPLES, LayerResult, evaluate
+from convzoo.tour.articles import ARTICLES, article
 
-__all__ = ["add_parser", "run", "render"]
-
-SEED_TITLES = {
-    "000": "a survey: 3D, transposed, dilated, separable, flattened, grouped, shuffled",
-    "001": "standard, grouped, pointwise, depthwise and depthwise-separable convolutions",
-    "002": "depthwise-separable vs standard: 108 vs 39 parameters",
-    "003": "fractionally strided (transposed) and dilated convolutions",
-    "004": "Conv2d vs ConvTranspose2d, and a U-Net block",
-}
+__all__ = ["add_parser", "run", "render", "render_articles"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Every code example and numeric claim of the seed articles, computed by "
         "convzoo.arithmetic, with the formulas used and a check against what the article says.",
     )
-    p.add_argument("--seed", choices=sorted(SEED_TITLES), help="only this seed document")
+    p.add_argument("--seed", choices=[a.seed for a in ARTICLES],
+                   help="only this seed article (000-004; the tour lists them by title)")
     p.add_argument("--report", default="convzoo-report.html", metavar="PATH",
                    help="write the HTML report there at the end (default "
                    "./convzoo-report.html; '' to skip)")
@@ -70,11 +65,23 @@ def _render_example(console: Console, r: LayerResult) -> None:
     if ex.claimed_params is not None:
         claims.append(f"{ex.claimed_params} params")
     if claims:
-        console.print(f"  article: {', '.join(claims)} {mark}")
+        console.print(f"  the article (seed {ex.seed}) states: {', '.join(claims)} {mark}")
     for m in r.mismatches:
         console.print(f"    [red]{m}[/]")
     if ex.note:
         console.print(f"  [dim]note: {ex.note}[/]")
+
+
+def render_articles(console: Console, seed: str | None = None) -> None:
+    """The table of the seed articles the tour computes: number, title, English, source."""
+    table = Table(title="the seed articles (in Chinese), by number", show_lines=False)
+    for col in ("seed", "title", "in English", "source"):
+        table.add_column(col, overflow="fold")  # Chinese breaks between any two characters
+    for a in ARTICLES:
+        if seed in (None, a.seed):
+            title = a.title if a.titled else f"{a.title} (untitled: named by its heading)"
+            table.add_row(a.seed, title, a.english, a.source)
+    console.print(table)
 
 
 def render(console: Console, seed: str | None = None) -> tuple[int, int]:
@@ -87,16 +94,20 @@ def render(console: Console, seed: str | None = None) -> tuple[int, int]:
         "MAC = one multiply-accumulate, padded taps included, bias excluded; FLOPs = 2 x MACs.\n"
         "Transposed convs count the work each input element scatters (no inserted zeros)."
     )
+    render_articles(console, seed)
     checked = disagree = 0
     results = [evaluate(ex) for ex in LAYER_EXAMPLES if seed in (None, ex.seed)]
     for s in sorted({r.example.seed for r in results}):
-        console.rule(f"seed {s}: {SEED_TITLES[s]}")
+        a = article(s)
+        console.rule(f"seed {s}: {escape(a.title)}")
+        console.print(f"[dim]{escape(a.english)} ({escape(a.source)})[/]", justify="center")
         for r in (r for r in results if r.example.seed == s):
             _render_example(console, r)
             if r.example.claimed_shape is not None or r.example.claimed_params is not None:
                 checked += 1
                 disagree += not r.agrees
-    table = Table(title="numeric claims of the articles", show_lines=False)
+    table = Table(title="numeric claims of the articles (by seed number, titles above)",
+                  show_lines=False)
     for col in ("seed", "claim", "convzoo", "formula", "article", ""):
         table.add_column(col)
     for a in ARITHMETIC_EXAMPLES:
@@ -120,7 +131,7 @@ def render(console: Console, seed: str | None = None) -> tuple[int, int]:
     return checked, disagree
 
 
-#: the seed 000 section-9 comparison, measured: (title, compare() arguments)
+#: the comparison of section 9 of seed 000's article, measured: (title, compare() arguments)
 TOUR_COMPARISONS = (
     ("every variant vs the standard 3x3 conv", dict(in_channels=32, out_channels=64,
                                                     kernel_size=3, input_size=(32, 32))),
@@ -134,7 +145,9 @@ def render_variants(console: Console, repeats: int = 10) -> None:
     """Seed 000's comparison table ('high / medium / low') with measured numbers."""
     from convzoo.analysis import compare
 
-    console.rule("[bold]the variants compared[/] (seed 000 section 9, measured on this machine)")
+    a = article("000")
+    console.rule("[bold]the variants compared[/] (measured on this machine)")
+    console.print(f"[dim]the comparison of section 9 of {escape(a.cite())}[/]", justify="center")
     for title, arguments in TOUR_COMPARISONS:
         console.print(f"\n[bold]{title}[/]")
         compare(**arguments, repeats=repeats).render(console)

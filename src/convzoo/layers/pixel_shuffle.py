@@ -9,6 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from convzoo.arithmetic import check_int
+from convzoo.functional.sizes import static_shape
 from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
 
@@ -43,9 +44,10 @@ def pixel_shuffle(x: torch.Tensor, r: int, ndim: int) -> torch.Tensor:
     """
     _check_rank(x, ndim)
     n, channels, spatial = x.shape[0], x.shape[1], x.shape[2:]
-    if ndim == 2 and not torch.compiler.is_compiling() and channels % r**ndim == 0 and n:
+    sizes = static_shape(x)  # ints for the checks, also under torch.jit.trace (constants)
+    if ndim == 2 and not torch.compiler.is_compiling() and sizes[1] % r**ndim == 0 and sizes[0]:
         return F.pixel_shuffle(x, r)  # the native op (exports as ONNX DepthToSpace)
-    if not torch.compiler.is_compiling() and channels % r**ndim:
+    if not torch.compiler.is_compiling() and sizes[1] % r**ndim:
         raise ValueError(
             f"`input` channel dim (={channels}) must be divisible by upscale_factor**{ndim} "
             f"(={r**ndim})"
@@ -65,11 +67,13 @@ def pixel_unshuffle(x: torch.Tensor, r: int, ndim: int) -> torch.Tensor:
     """
     _check_rank(x, ndim)
     n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
-    if ndim == 2 and not torch.compiler.is_compiling() and not any(s % r for s in spatial) and n:
+    sizes = static_shape(x)  # ints for the checks, also under torch.jit.trace (constants)
+    divisible = not any(s % r for s in sizes[2:])
+    if ndim == 2 and not torch.compiler.is_compiling() and divisible and sizes[0]:
         # the native op (exports as ONNX SpaceToDepth); torch 2.13 returns an empty batch
         # unchanged, so empty batches take the reshape path below
         return F.pixel_unshuffle(x, r)
-    if not torch.compiler.is_compiling() and any(s % r for s in spatial):
+    if not torch.compiler.is_compiling() and not divisible:
         raise ValueError(
             f"`input` spatial sizes (={tuple(spatial)}) must be divisible by "
             f"`downscale_factor` (={r})"

@@ -1,4 +1,5 @@
-"""Channel shuffle (ShuffleNet) and the shuffled group convolution of seed 000."""
+"""Channel shuffle (ShuffleNet) and the shuffled group convolution (ShuffleNet; explained in
+seed 000, see :mod:`convzoo.tour.articles`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.arithmetic import check_int, is_int
+from convzoo.functional.sizes import static_shape
 from convzoo.layers.base import add_batch, chain_repr
 from convzoo.layers.group import GroupConv
 from convzoo.layers.registry import register
@@ -32,7 +34,8 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
     """
     channels = x.shape[1]
-    if not torch.compiler.is_compiling() and channels % groups:
+    # the check reads an int, also under torch.jit.trace (a constant of the trace)
+    if not torch.compiler.is_compiling() and static_shape(x)[1] % groups:
         raise ValueError(
             f"`input` channel dim (={channels}) must be divisible by `groups` (={groups})"
         )
@@ -113,7 +116,7 @@ def _group_examples() -> list[tuple[nn.Module, tuple[int, ...]]]:
     ]
 
 
-@register("shuffle_group", "group conv followed by a channel shuffle (seed 000)", _group_examples)
+@register("shuffle_group", "group conv followed by a channel shuffle (ShuffleNet)", _group_examples)
 class ShuffleGroupConv(nn.Module):
     """Shuffled group convolution: a :class:`GroupConv` then a :class:`ChannelShuffle` with the
     same number of groups, so that information crosses groups in the next layer.

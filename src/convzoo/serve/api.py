@@ -5,8 +5,11 @@ Every number and every tap comes from Python: the frames from :func:`convzoo.viz
 fields from :mod:`convzoo.arithmetic` (:mod:`convzoo.serve.numbers`). Every request goes
 through :func:`convzoo.viz.animate.options.normalize` (validation and size guard) before
 anything is allocated; a bad request raises ``ValueError`` with convzoo's one-line message.
-Query values are read by :mod:`convzoo.text`, the parser of the CLI's flags: ``input=3,4,4``
-means N,C,L here as ``--input 3,4,4`` does there, and ``input=3x4x4`` a 3-D spatial size.
+Only the frames are limited: an input too large to animate (or too many frames) gets its
+numbers all the same (:func:`convzoo.viz.animate.sketch`), with fewer or no frames and a
+``limited`` line saying so. Query values are read by :mod:`convzoo.text`, the parser of the
+CLI's flags: ``input=3,4,4`` means N,C,L here as ``--input 3,4,4`` does there, and
+``input=3x4x4`` a 3-D spatial size.
 
 >>> r = conv_api({"kind": "conv", "input": "5x5", "s": "2", "p": "1"})
 >>> r["kind"], r["frames"], r["numbers"]["stages"][0]["formulas"][0]
@@ -97,8 +100,10 @@ def _frames(params: Mapping[str, str]) -> int:
 
 
 def kinds_api() -> dict[str, Any]:
-    """Every kind the playground draws, its defaults, the aliases, modes and padding words."""
+    """Every kind the playground draws, its defaults, the articles that explain it (by title),
+    the aliases, modes and padding words."""
     from convzoo.layers import available
+    from convzoo.tour.articles import ARTICLES, articles_on
     from convzoo.viz.animate import DEFAULTS, KINDS, MODES
 
     described = available()
@@ -107,6 +112,9 @@ def kinds_api() -> dict[str, Any]:
                        for n, v in DEFAULTS[kind].items()} for kind in KINDS}
     return {"kinds": list(KINDS), "available": sorted(described),
             "descriptions": {k: described.get(k, "") for k in KINDS},
+            "articles": {k: [{"seed": a.seed, "title": a.title, "english": a.english}
+                             for a in articles_on(k)] for k in KINDS},
+            "sources": [{"seed": a.seed, "cite": a.cite(), "source": a.source} for a in ARTICLES],
             "defaults": defaults, "aliases": {a: v.value for a, v in ar.ALIASES.items()},
             "modes": list(MODES), "paddings": list(ar.PADDING_STRINGS),
             "max_frames": MAX_FRAMES}
@@ -127,22 +135,36 @@ def _frame_info(scene) -> dict[str, Any]:
 
 
 def conv_api(params: Mapping[str, str]) -> dict[str, Any]:
-    """One kind with the given settings: its frames (player data), per-frame taps and running
-    sums, and its numbers. Raises ``ValueError`` (one line) for a bad setting."""
-    from convzoo.viz.animate import animate, player_data
+    """One kind with the given settings: its numbers, and its frames (player data), per-frame
+    taps and running sums as far as they can be drawn: ``limited`` says why there are fewer
+    frames than asked, or none (the numbers are always for the whole input). Raises
+    ``ValueError`` (one line) for a bad setting."""
+    from convzoo.viz.animate import TooLargeToDraw, animate, player_data, sketch
     from convzoo.viz.animate.options import normalize
 
     kind = str(params.get("kind", "conv")).strip() or "conv"
-    options, limit = _options(params, kind), _frames(params)
-    _, opts = normalize(kind, options, limit)  # the size guard, before anything is drawn
-    cells = 2 * (opts.get("in_channels") or 1) * math.prod(opts.get("input_size", (1,)))
-    if cells * limit > MAX_DRAWN:
-        raise ValueError(f"`frames` (={limit}) x {cells} cells per frame is more than the "
-                         f"limit of {MAX_DRAWN} cells drawn per request; ask for at most "
-                         f"{max(MAX_DRAWN // cells, 0)} frames or a smaller input")
-    frames = animate(kind, max_frames=limit, **options)
+    options, asked = _options(params, kind), _frames(params)
+    try:
+        _, opts = normalize(kind, options, asked)  # the size guard, before anything is drawn
+        cells = 2 * (opts.get("in_channels") or 1) * math.prod(opts.get("input_size", (1,)))
+        limit = min(asked, MAX_DRAWN // cells)
+        if limit < 2:
+            raise TooLargeToDraw(f"a frame of this input draws {cells} cells, and a request "
+                                 f"draws at most {MAX_DRAWN}; use a smaller input")
+        frames = animate(kind, max_frames=limit, **options)
+    except TooLargeToDraw as e:  # only the frames are limited: the numbers, from the specs
+        stages = sketch(kind, **options)
+        return {"kind": stages.kind, "frames": 0, "numbers": animation_numbers(stages),
+                "player": None, "taps": [],
+                "limited": f"No frames drawn ({e}). The numbers are for the whole input."}
+    limited = None
+    if limit < asked:
+        limited = (f"Frames limited to {limit} (of the {asked} asked): {cells} cells per frame, "
+                   f"and a request draws at most {MAX_DRAWN} cells; the outputs are sampled "
+                   "evenly. The numbers are for the whole input.")
     return {"kind": frames.kind, "frames": len(frames), "numbers": animation_numbers(frames),
-            "player": player_data(frames), "taps": [_frame_info(s) for s in frames]}
+            "player": player_data(frames), "taps": [_frame_info(s) for s in frames],
+            "limited": limited}
 
 
 def _stack_layers(text: str) -> list[tuple[int, int, int, int]]:

@@ -1,6 +1,6 @@
 """The playground's web server: the standard library's ``http.server``, threaded.
 
-Why the standard library: the playground serves three static files and three JSON
+Why the standard library: the playground serves four static files and four JSON
 endpoints to one local browser, so a framework (and its dependency tree) buys nothing; the
 standard library keeps convzoo installable offline and leaves the request handling small
 enough to read in one sitting. It listens on 127.0.0.1 unless told otherwise.
@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from convzoo.serve.api import MAX_QUERY, conv_api, kinds_api, stack_api
+from convzoo.serve.choices import choices_api
 
 __all__ = ["ASSETS", "ROUTES", "PlaygroundHandler", "make_server", "serve", "url_of"]
 
@@ -43,6 +44,7 @@ ASSETS: dict[str, tuple[str, str, str]] = {
 ROUTES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "/api/kinds": lambda params: kinds_api(),
     "/api/conv": conv_api,
+    "/api/choices": choices_api,
     "/api/stack": stack_api,
 }
 
@@ -99,6 +101,8 @@ class PlaygroundHandler(BaseHTTPRequestHandler):
                 params = dict(parse_qsl(parts.query, keep_blank_values=True,
                                         max_num_fields=32))
                 self._json(HTTPStatus.OK, ROUTES[path](params))
+            except (BrokenPipeError, ConnectionResetError):  # the page went away: no answer
+                return
             except ValueError as e:  # convzoo's own message: the argument, value and rule
                 self._error(HTTPStatus.BAD_REQUEST, str(e))
             except Exception as e:  # noqa: BLE001 - one line back, never a stalled page
@@ -155,8 +159,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False,
     server = make_server(host, port)
     url = url_of(server)
     out(f"convzoo playground: {url} (Ctrl-C stops it)")
-    if open_browser:
-        webbrowser.open(url)
+    if open_browser:  # a browser command ($BROWSER) may run until the browser closes: beside
+        # the server, so the page is answered meanwhile and Ctrl-C stops it at any time
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
     if ready is not None:
         ready.set()
     try:

@@ -104,11 +104,11 @@ def evaluate(example: LayerExample) -> LayerResult:
         shapes.append(spec.output_shape(shapes[-1]))
     mismatches = []
     if example.claimed_shape is not None and shapes[-1] != tuple(example.claimed_shape):
-        mismatches.append(
-            f"article says {example.claimed_shape}, the arithmetic gives {shapes[-1]}"
-        )
+        mismatches.append(f"the article (seed {example.seed}) says {example.claimed_shape}, "
+                          f"the arithmetic gives {shapes[-1]}")
     if example.claimed_params is not None and params != example.claimed_params:
-        mismatches.append(f"article says {example.claimed_params} params, convzoo counts {params}")
+        mismatches.append(f"the article (seed {example.seed}) says {example.claimed_params} "
+                          f"params, convzoo counts {params}")
     base_params = base_macs = None
     if example.baseline is not None:
         base_params = example.baseline.params

@@ -19,6 +19,7 @@ from convzoo.viz.fonts import FONT_FAMILY, font, text_colour_on, text_width
 
 __all__ = [
     "CELL",
+    "CHANNEL_COLOURS",
     "COLOURS",
     "GROUP_COLOURS",
     "LEGEND",
@@ -26,6 +27,7 @@ __all__ = [
     "legend_entries",
     "Grid",
     "Scene",
+    "channel_colour",
     "CellRef",
     "Link",
     "Box",
@@ -65,11 +67,23 @@ LEGEND = {
     "crop": "cropped by padding", "crop_hi": "cropped cell receiving now",
 }
 
-#: One colour per channel group (Tableau 10).
+#: One colour per row of a chart (Tableau 10): the bars of the variants compared and the groups
+#: of the channel-connectivity diagrams (which draw no kernel).
 GROUP_COLOURS = (
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
 )
+
+#: One colour per channel group in the pictures of convolutions (blue, teal, magenta, olive,
+#: indigo; repeating from the sixth group): hues apart from each other and from the roles
+#: drawn beside them (the orange of the kernel and of the window, the red and green of the
+#: outputs, the purple of padding in the window), text on each and on its tint at a contrast
+#: of at least 4.5:1 (tests/viz/test_palette.py). Tableau's orange, the kernel's colour, is
+#: not among them.
+CHANNEL_COLOURS = ("#4e79a7", "#2a9d8f", "#b5478f", "#6b8e23", "#3f3fb0")
+
+#: How much of the way to white a channel's cells outside the window are drawn.
+CHANNEL_TINT = 0.6
 
 #: Cell size with text; grids with more cells in a row are drawn smaller, without text.
 CELL = 44
@@ -85,6 +99,17 @@ def group_colour(g: int) -> str:
     ('#4e79a7', '#4e79a7')
     """
     return GROUP_COLOURS[g % len(GROUP_COLOURS)]
+
+
+def channel_colour(group: int, highlighted: bool = False) -> str:
+    """The fill of a cell of channel group ``group``: its colour in the window (highlighted),
+    a tint of it elsewhere (cycling through :data:`CHANNEL_COLOURS`).
+
+    >>> channel_colour(1, True), channel_colour(1), channel_colour(5, True)
+    ('#2a9d8f', '#aad8d2', '#4e79a7')
+    """
+    colour = CHANNEL_COLOURS[group % len(CHANNEL_COLOURS)]
+    return colour if highlighted else tint(colour, CHANNEL_TINT)
 
 
 def tint(colour: str, amount: float) -> str:
@@ -280,9 +305,8 @@ def legend_entries(scene: Scene) -> list[tuple[str, str]]:
     """``(swatch colour, meaning)`` of every colour the scene's cells and links use."""
     used = {str(f) for g in scene.grids() for f in g.fill.flat if f is not None}
     entries = [(COLOURS[k], text) for k, text in LEGEND.items() if COLOURS[k] in used]
-    for g, colour in enumerate(GROUP_COLOURS):
-        shades = {colour, *(tint(colour, a) for a in (0.6, 0.65, 0.7))}
-        if used & shades and colour not in {c for c, _ in entries}:
+    for g, colour in enumerate(CHANNEL_COLOURS):
+        if used & {colour, tint(colour, CHANNEL_TINT)} and colour not in {c for c, _ in entries}:
             entries.append((colour, f"channel group {g}"))
     if scene.links:
         entries.append((COLOURS["line"], "connection"))

@@ -292,7 +292,7 @@ def report(
     for sec in sections:
         step(f"drawing {sec.name}")
         html_parts = [f'<section id="{sec.name}"><h2>{_e(sec.title)}</h2>',
-                      f"<p>{_e(sec.purpose)}</p>"]
+                      f"<p>{_e(sec.purpose)}</p>", _articles_note(sec.name)]
         for caption, kind, opts in sec.animations:
             scenes = animate(kind, max_frames=config.max_frames, **opts)
             html_parts.append(
@@ -321,6 +321,27 @@ def report(
                         tuple(config.variants), comparisons, players)
 
 
+def _articles_note(variant: str) -> str:
+    """'Explained in: <the articles, by title>' (from convzoo.tour.articles, the one table)."""
+    from convzoo.tour.articles import articles_on
+
+    found = articles_on(variant)
+    if not found:
+        return "<p class='note'>Not in the seed articles (convzoo adds it).</p>"
+    return ("<p class='note'>Explained in: " + "; ".join(
+        f'<a href="#source-{a.seed}">{_e(a.cite())}</a>' for a in found) + ".</p>")
+
+
+def _sources() -> str:
+    from convzoo.tour.articles import ARTICLES
+
+    items = "".join(f'<li id="source-{a.seed}">{_e(a.cite())}, {_e(a.source)}</li>'
+                    for a in ARTICLES)
+    return ('<section id="sources"><h2>The articles</h2><p class="note">convzoo was built from '
+            f"these articles (in Chinese; the titles in English follow).</p><ul>{items}</ul>"
+            "</section>")
+
+
 def _comparison_section(comparisons: dict[str, Comparison], figures: bool) -> str:
     from convzoo.viz.bars import comparison_bars_svg
 
@@ -334,7 +355,9 @@ def _comparison_section(comparisons: dict[str, Comparison], figures: bool) -> st
             f"<li>{_e(v.name)}: {_e(v.note)}</li>" for v in comp.variants if v.note) + "</ul>")
         if figures:
             out.append(_img(svg_uri(comparison_bars_svg(comp, title)), f"bars: {title}",
-                            "Params, MACs and latency (ratio to the first row)."))
+                            "Params, MACs and latency (ratio to the first row); latency bars "
+                            "are medians with whiskers over the interquartile range, a ratio "
+                            "marked ~ (grey) is inside the noise."))
     out.append("<h3>Conventions</h3><ul class='note'>"
                + "".join(f"<li>{_e(c)}</li>" for c in COMPARE_CONVENTIONS) + "</ul></section>")
     return "\n".join(out)
@@ -346,7 +369,7 @@ def _page(config: ReportConfig, sections: Sequence[Section], parts: list[str],
     machine = (f"torch {env.get('torch')}, {env.get('threads')} threads, {env.get('machine')}"
                if env else "")
     nav = "".join(f'<a href="#{s.name}">{_e(s.title)}</a>' for s in sections)
-    nav += '<a href="#comparison">Comparison</a>'
+    nav += '<a href="#comparison">Comparison</a><a href="#sources">The articles</a>'
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -359,5 +382,5 @@ def _page(config: ReportConfig, sections: Sequence[Section], parts: list[str],
         "frame. Numbers were measured on this machine"
         f"{' (' + _e(machine) + ')' if machine else ''}; sections computed in "
         f"{elapsed:.1f} s.</p><nav>{nav}</nav>"
-        + "\n".join(parts) + "</body></html>\n"
+        + "\n".join(parts) + _sources() + "</body></html>\n"
     )

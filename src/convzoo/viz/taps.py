@@ -30,6 +30,7 @@ from convzoo.spec import ConvSpec
 
 __all__ = [
     "MAX_GRID_CELLS",
+    "TooLargeToDraw",
     "GridTaps",
     "ConvTaps",
     "ZeroInsertionTaps",
@@ -43,6 +44,11 @@ __all__ = [
 
 #: Largest grid (padded input, zero-inserted grid) an animation probes and draws.
 MAX_GRID_CELLS = 2048
+
+
+class TooLargeToDraw(ValueError):
+    """A grid with more cells than an animation draws (:data:`MAX_GRID_CELLS`). Its numbers
+    can still be worked out without frames (:func:`convzoo.viz.animate.sketch`)."""
 
 _CHUNK = 256  # one-hot probes per engine call
 
@@ -102,7 +108,7 @@ def probe_taps(
     grid_shape, kernel_size = tuple(grid_shape), tuple(kernel_size)
     cells = math.prod(grid_shape)
     if cells > MAX_GRID_CELLS:
-        raise ValueError(
+        raise TooLargeToDraw(
             f"the grid to animate (shape {grid_shape}) has {cells} cells, more than the limit "
             f"of {MAX_GRID_CELLS}; use a smaller input"
         )

@@ -1,11 +1,13 @@
 /* The playground page: reads the controls, asks the JSON API, draws what comes back.
- * Every number, formula, frame and tap is computed in Python (convzoo.serve.api); this file
- * only fills the page and hands frames to the shared player (player.js). */
+ * Every number, formula, frame, tap and hover link is computed in Python (convzoo.serve.api);
+ * the values each list offers come from /api/choices (convzoo's own checks, run in Python).
+ * This file only fills the page and hands frames to the shared player (player.js). */
 (function () {
   "use strict";
   var form = document.getElementById("controls");
   var kindSelect = document.getElementById("kind");
-  var info = null, timer = null, serial = 0, player = null, last = null;
+  var info = null, timer = null, serial = 0, choiceSerial = 0, player = null, shown = null;
+  var SELECTS = ["in", "out", "k", "s", "p", "d", "g", "op", "factor", "mode"];
 
   function $(id) { return document.getElementById(id); }
   function text(id, value) { $(id).textContent = value; }
@@ -30,19 +32,76 @@
     });
   }
 
+  function shownValue(v) {
+    return v === null || v === undefined ? "" : Array.isArray(v) ? v.join("x") : String(v);
+  }
+
+  function option(select, value, label) {
+    var o = document.createElement("option");
+    o.value = value;
+    o.textContent = label;
+    select.appendChild(o);
+  }
+
+  // Show the settings the kind takes; every one back to the kind's default (nothing from the
+  // previous kind carries over: a stride of 2 from 'transposed' is not a dilated conv's).
   function applyKind() {
     var defaults = info.defaults[kindSelect.value] || {};
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name || el.name === "kind" || el.name === "frames") return;
-      var takes = Object.prototype.hasOwnProperty.call(defaults, el.name);
+      if (!el.name || el.name === "kind") return;
+      var takes = el.name === "frames" || Object.prototype.hasOwnProperty.call(defaults, el.name);
       el.disabled = !takes;
-      if (el.tagName === "INPUT") {
-        var v = defaults[el.name];
-        el.placeholder = takes && v !== null ? (Array.isArray(v) ? v.join("x") : String(v)) : "";
-        if (!takes) el.value = "";
+      var label = form.querySelector("label[for='" + el.id + "']");
+      el.classList.toggle("off", !takes);
+      if (label) label.classList.toggle("off", !takes);
+      el.value = "";
+      if (el.tagName === "INPUT" && el.name !== "frames") {
+        el.placeholder = takes ? shownValue(defaults[el.name]) : "";
       }
     });
+    // `factor` is the kind's upscale_factor, or pixel_unshuffle's downscale_factor (torch's names)
+    text("factor-label", kindSelect.value === "pixel_unshuffle" ? "downscale_factor"
+                                                                : "upscale_factor");
     text("description", info.descriptions[kindSelect.value] || "");
+    var box = $("articles"), cites = info.articles[kindSelect.value] || [];
+    box.textContent = cites.length ? "Explained in: " : "Not in the seed articles (convzoo adds it).";
+    cites.forEach(function (a, i) {  // the English title here; the original in "The articles"
+      var link = document.createElement("a");
+      link.href = "#source-" + a.seed;
+      link.title = a.title;
+      link.textContent = "\u201c" + a.english + "\u201d (seed " + a.seed + ")";
+      box.appendChild(link);
+      box.appendChild(document.createTextNode(i + 1 < cites.length ? "; " : "."));
+    });
+  }
+
+  // Each select offers its kind's default and the values valid with the other settings.
+  function fillChoices(choices) {
+    var defaults = info.defaults[kindSelect.value] || {};
+    SELECTS.forEach(function (name) {
+      var select = form.elements[name];
+      if (select.disabled) return;
+      var current = select.value;
+      var values = name === "mode" ? info.modes : (choices[name] || []);
+      select.innerHTML = "";
+      var d = shownValue(defaults[name]);
+      option(select, "", d === "" ? "default" : "default (" + d + ")");
+      values.forEach(function (v) { option(select, v, v); });
+      if (current !== "" && values.indexOf(current) < 0) {
+        option(select, current, current + " (not valid with the other settings)");
+      }
+      select.value = current;
+    });
+  }
+
+  function refreshChoices() {
+    var mine = ++choiceSerial;
+    document.body.setAttribute("data-choices", "pending");
+    return getJSON("/api/choices?" + query(form)).then(function (r) {
+      if (mine !== choiceSerial) return;
+      if (r.ok) fillChoices(r.body.choices);
+      document.body.setAttribute("data-choices", "ready");
+    });
   }
 
   function fill(result) {
@@ -70,11 +129,39 @@
         row.insertCell().textContent = v;
       });
     });
+    $("limited").textContent = result.limited || "";
+    $("limited").hidden = !result.limited;
     var root = $("player");
     root.setAttribute("data-frames", result.frames);
-    root.onframe = function (i) { showTaps(result.taps[i]); };
     if (player) player.pause();
+    shown = result;
+    if (!result.player) {  // numbers only: no frames for this input
+      if (player) player.destroy();
+      player = null;
+      root.classList.add("empty");
+      showTaps(null);
+      return;
+    }
+    root.classList.remove("empty");
+    root.onframe = function (i) { showTaps(result.taps[i]); };
     player = window.convzooPlayer(root, result.player);
+    fit();
+  }
+
+  // The frame as large as it is drawn, but no wider than the column and, when the viewport
+  // is short, small enough that the output cells stay above the fold.
+  function fit() {
+    if (!shown || !shown.player) return;
+    var p = shown.player, svg = $("player").querySelector("svg.cz-frame");
+    var width = $("stage").clientWidth;
+    var bottom = (p.targets || []).reduce(function (m, t) { return Math.max(m, t[3]); }, 0);
+    var top = svg.getBoundingClientRect().top + window.scrollY;
+    var room = window.innerHeight - top - 16;
+    var scale = Math.min(1, width / p.width, bottom ? room / bottom : 1);
+    scale = Math.max(scale, 0.5);
+    svg.style.width = (p.width * scale) + "px";
+    svg.style.height = (p.height * scale) + "px";
+    svg.setAttribute("data-scale", scale.toFixed(3));
   }
 
   function showTaps(tap) {
@@ -95,6 +182,10 @@
     });
   }
 
+  function stale(on) {
+    ["numbers", "player", "taps"].forEach(function (id) { $(id).classList.toggle("stale", on); });
+  }
+
   function update() {
     var mine = ++serial;
     var q = query(form);
@@ -102,18 +193,15 @@
     getJSON("/api/conv?" + q).then(function (r) {
       if (mine !== serial) return;
       document.body.setAttribute("data-pending", "false");
-      last = q;
       if (!r.ok) {
         showError("error", r.body.error);
-        $("numbers").classList.add("stale");
-        $("player").classList.add("stale");
+        stale(true);
         return;
       }
       showError("error", "");
-      $("numbers").classList.remove("stale");
-      $("player").classList.remove("stale");
+      stale(false);
       fill(r.body);
-      document.body.setAttribute("data-query", last);
+      document.body.setAttribute("data-query", q);
     }).catch(function (e) {
       if (mine !== serial) return;
       document.body.setAttribute("data-pending", "false");
@@ -121,7 +209,10 @@
     });
   }
 
-  function later() { clearTimeout(timer); timer = setTimeout(update, 120); }
+  function later() {
+    clearTimeout(timer);
+    timer = setTimeout(function () { refreshChoices(); update(); }, 120);
+  }
 
   // ------------------------------------------------------------------ the stack view
   var stackForm = document.getElementById("stack-controls"), stackSerial = 0;
@@ -180,8 +271,13 @@
 
   function updateStack() {
     var mine = ++stackSerial;
+    document.body.setAttribute("data-stack", "pending");
     getJSON("/api/stack?" + query(stackForm)).then(function (r) {
       if (mine !== stackSerial) return;
+      document.body.setAttribute("data-stack", r.ok ? "ready" : "error");
+      // an error dims the last good diagram (it no longer matches the settings) and says why
+      ["stack", "stack-levels"].forEach(function (id) { $(id).classList.toggle("stale", !r.ok); });
+      $("stack").setAttribute("aria-disabled", r.ok ? "false" : "true");
       if (!r.ok) { showError("stack-error", r.body.error); return; }
       showError("stack-error", "");
       drawStack(r.body);
@@ -191,24 +287,18 @@
   // ------------------------------------------------------------------ start
   getJSON("/api/kinds").then(function (r) {
     info = r.body;
-    info.kinds.forEach(function (k) {
-      var o = document.createElement("option");
-      o.value = o.textContent = k;
-      kindSelect.appendChild(o);
-    });
-    info.modes.forEach(function (m) {
-      var o = document.createElement("option");
-      o.value = o.textContent = m;
-      form.elements.mode.appendChild(o);
-    });
-    info.paddings.forEach(function (p) {
-      var o = document.createElement("option");
-      o.value = p;
-      $("paddings").appendChild(o);
+    info.kinds.forEach(function (k) { option(kindSelect, k, k); });
+    info.sources.forEach(function (s) {
+      var li = document.createElement("li");
+      li.id = "source-" + s.seed;
+      li.textContent = s.cite + ", " + s.source;
+      $("source-list").appendChild(li);
     });
     kindSelect.value = "conv";
     applyKind();
-    form.addEventListener("input", later);
+    form.addEventListener("input", function (e) {
+      if (e.target.tagName === "INPUT") later();
+    });
     form.addEventListener("change", function (e) {
       if (e.target === kindSelect) applyKind();
       later();
@@ -216,6 +306,8 @@
     stackForm.addEventListener("input", function () {
       clearTimeout(stackForm.t); stackForm.t = setTimeout(updateStack, 120);
     });
+    window.addEventListener("resize", fit);
+    refreshChoices();
     update();
     updateStack();
   });

@@ -26,8 +26,10 @@ from convzoo.viz.animate.options import (
     FRAME_LIMIT,
     KINDS,
     MAX_FRAMES,
+    TooLargeToDraw,
     factor_name,
     normalize,
+    sketching,
 )
 from convzoo.viz.animate.player import Animation, player_data, player_html, player_script
 from convzoo.viz.animate.transposed import MODES
@@ -36,8 +38,8 @@ from convzoo.viz.animate.writers import FORMATS, HOLD_MS, save
 from convzoo.viz.draw import Scene
 
 __all__ = ["KINDS", "MODES", "FORMATS", "MAX_FRAMES", "FRAME_LIMIT", "HOLD_MS", "DEFAULTS",
-           "Animation", "animate", "save", "subsample", "player_data", "player_html",
-           "player_script"]
+           "Animation", "TooLargeToDraw", "animate", "sketch", "save", "subsample", "player_data",
+           "player_html", "player_script"]
 
 _BUILDERS: dict[str, Callable[[dict, int], list[Scene]]] = {
     "conv": dense.conv, "conv3d": dense.conv3d, "pointwise": dense.pointwise,
@@ -97,6 +99,10 @@ def animate(
     Returns:
         An :class:`Animation`: the list of frames, which plays itself in a notebook.
 
+    Raises:
+        TooLargeToDraw: (a ValueError) the input, or a grid made from it, has more cells than
+            an animation draws; :func:`sketch` still gives its stages (and so its numbers).
+
     >>> frames = animate("conv", input_size=(4, 4), stride=2, padding=1)
     >>> len(frames), frames[0].meta["output"], sorted(frames[0].meta["inputs"])
     (4, (0, 0, 0), [(0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1)])
@@ -119,4 +125,19 @@ def animate(
     v, opts = normalize(kind, given, max_frames)
     frames = Animation(_BUILDERS[v.value](opts, max_frames))
     frames.kind = v.value
+    return frames
+
+
+def sketch(kind: str, **options: Any) -> Animation:
+    """The stages of ``animate(kind, **options)`` without drawing or computing anything: one
+    frame per stage holding only its ``meta`` (the ConvSpec and shapes its numbers come from,
+    :func:`convzoo.serve.numbers.animation_numbers`), for an input of any size, also one too
+    large to animate. The same options and checks as :func:`animate` (``max_frames`` aside).
+
+    >>> stages = sketch("separable", input_size=(224, 224), in_channels=32, out_channels=64)
+    >>> [s.meta["spec"].groups for s in stages], stages[1].meta["input_shape"]
+    ([32, 1], (1, 32, 224, 224))
+    """
+    with sketching():
+        frames = animate(kind, max_frames=2, **options)
     return frames

@@ -14,6 +14,7 @@ import numpy as np
 
 from convzoo import arithmetic as ar
 from convzoo.spec import ConvSpec
+from convzoo.viz.animate.options import blank, is_sketching
 from convzoo.viz.animate.text import axis_names, small_ints
 from convzoo.viz.animate.window import branches, conv_stage, stages
 from convzoo.viz.draw import Scene
@@ -33,8 +34,11 @@ def spec_of(opts: dict, **over: Any) -> ConvSpec:
 
 
 def input_of(opts: dict, channels: int | None = None) -> np.ndarray:
-    """The input every animation uses: small ints 0..4, seed 0, shape (C_in, *input_size)."""
+    """The input every animation uses: small ints 0..4, seed 0, shape (C_in, *input_size)
+    (a sketch's :func:`~convzoo.viz.animate.options.blank` of that shape)."""
     c = opts["in_channels"] if channels is None else channels
+    if is_sketching():
+        return blank((c, *opts["input_size"]))
     return small_ints((c, *opts["input_size"]), 0, 0, 4)
 
 

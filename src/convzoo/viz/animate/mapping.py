@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from convzoo import arithmetic as ar
 from convzoo import reference as ref
 from convzoo.spec import ConvSpec
 from convzoo.viz.animate.dense import input_of, spec_of
+from convzoo.viz.animate.options import blank, is_sketching
 from convzoo.viz.animate.text import INDEX_NOTE, fmt, index_text, note
 from convzoo.viz.animate.window import conv_stage, subsample
-from convzoo.viz.draw import COLOURS, CellRef, Grid, Link, Scene, group_colour, tint
+from convzoo.viz.draw import COLOURS, CellRef, Grid, Link, Scene, channel_colour
 
 __all__ = ["shuffle", "shuffle_frames", "copy_frames", "pixel_shuffle", "pixel_unshuffle",
            "subpixel", "resize_conv", "shuffle_group", "shuffle_unit"]
@@ -29,13 +31,16 @@ def shuffle_frames(c: int, g: int, limit: int, both: bool = True) -> list[Scene]
     shuffle between them; one frame per group of the second conv."""
     if c % g:
         raise ValueError(f"`in_channels` (={c}) must be divisible by `groups` (={g})")
+    if is_sketching():  # a permutation of channels: no numbers of its own
+        meta = {"copy": ("channel_shuffle", g)}
+        return [Scene([], [f"channel shuffle: C={c}, g={g}"], meta=meta)]
     perm = ref.channel_shuffle(np.arange(c).reshape(1, c, 1), g)[0, :, 0]  # after[i] = source
     per = c // g
 
     def row(title: str, labels: Sequence[int], colour_of: Callable[[int], int]) -> Grid:
         grid = Grid.blank(title, (c,), None, "channels")
         for i, v in enumerate(labels):
-            grid.text[i], grid.fill[i] = str(int(v)), tint(group_colour(colour_of(i)), 0.6)
+            grid.text[i], grid.fill[i] = str(int(v)), channel_colour(colour_of(i))
         return grid
 
     scenes = []
@@ -100,22 +105,22 @@ def copy_frames(x: np.ndarray, src: np.ndarray, limit: int, header: list[str],
         sc, *sj = (int(v) for v in np.unravel_index(flat, (c_in, *size)))
         ins = []
         for c in range(c_in):
-            g = Grid.blank(f"x[{c}]", size, tint(group_colour(c), 0.65), "input", c)
+            g = Grid.blank(f"x[{c}]", size, channel_colour(c), "input", c)
             for pos in np.ndindex(*size):
                 g.text[pos] = fmt(x[(c, *pos)])
             if c == sc:
-                g.fill[tuple(sj)], g.bold[tuple(sj)] = group_colour(c), True
+                g.fill[tuple(sj)], g.bold[tuple(sj)] = channel_colour(c, True), True
             ins.append(g)
         outs = []
         for o in range(c_out):
             g = Grid.blank(f"y[{o}]", out_size, COLOURS["output"], "output", o)
             for k, pos in enumerate(np.ndindex(*out_size)):
                 s = int(src[(o, *pos)]) // per_channel
-                g.fill[pos] = tint(group_colour(s), 0.65)
+                g.fill[pos] = channel_colour(s)
                 if o < oc or (o == oc and k <= step - oc * math.prod(out_size)):
                     g.text[pos] = fmt(y[(o, *pos)])
             if o == oc:
-                g.fill[tuple(p)], g.bold[tuple(p)] = group_colour(sc), True
+                g.fill[tuple(p)], g.bold[tuple(p)] = channel_colour(sc, True), True
             outs.append(g)
         caption = [*header,
                    f"computing y[{oc}, {index_text(p)}]: element {step + 1} of {len(order)} "
@@ -123,7 +128,8 @@ def copy_frames(x: np.ndarray, src: np.ndarray, limit: int, header: list[str],
                    explain((oc, *p), (sc, *sj)) + f"; y[{oc}, {index_text(p)}] = "
                    f"x[{sc}, {index_text(sj)}] = {fmt(y[(oc, *p)])}",
                    INDEX_NOTE]
-        meta = {"output": (oc, *p), "inputs": {(sc, *sj)}, "copy": copy,
+        meta = {"output": (oc, *p), "inputs": {(sc, *sj)}, "links": [(sc, tuple(sj), None)],
+                "copy": copy,
                 "input_shape": (1, *x.shape), "output_shape": (1, *y.shape)}
         scenes.append(Scene([ins, outs], caption, meta=meta))
     return scenes
@@ -133,15 +139,26 @@ def _ids(shape: Sequence[int]) -> np.ndarray:
     return np.arange(math.prod(shape)).reshape(1, *shape)
 
 
+def _sketch(op: str, r: int, x: np.ndarray, out: tuple[int, ...], header: list[str]
+            ) -> list[Scene]:
+    """A sketch's one frame of a copy: its header, operation and shapes (nothing drawn)."""
+    meta = {"copy": (op, r), "input_shape": (1, *x.shape), "output_shape": out}
+    return [Scene([], header, meta=meta)]
+
+
 def _pixel_shuffle_frames(x: np.ndarray, r: int, limit: int) -> list[Scene]:
     c_in, size = x.shape[0], x.shape[1:]
     n = len(size)
     if c_in % r ** n:
-        raise ValueError(f"`in_channels` (={c_in}) must be divisible by factor^{n} (={r ** n})")
-    src = ref.pixel_shuffle(_ids(x.shape), r)[0]
+        raise ValueError(f"`in_channels` (={c_in}) must be divisible by "
+                         f"upscale_factor^{n} (={r ** n})")
     header = [f"pixel shuffle (depth to space) by r={r}: C_in = C_out·r^{n}: "
               f"{c_in} = {c_in // r ** n}·{r}^{n}; per axis out = in·r: "
               + ", ".join(f"{i}·{r} = {i * r}" for i in size)]
+    if is_sketching():
+        out = ar.pixel_shuffle_shape((1, *x.shape), r)
+        return _sketch("pixel_shuffle", r, x, out, header)
+    src = ref.pixel_shuffle(_ids(x.shape), r)[0]
 
     def explain(out: tuple, inp: tuple) -> str:
         oc, *p = out
@@ -165,10 +182,13 @@ def pixel_unshuffle(opts: dict, limit: int) -> list[Scene]:
         raise ValueError(f"`input_size` (={tuple(size)}) must be divisible by "
                          f"`downscale_factor` (={r}) "
                          "on every axis for kind 'pixel_unshuffle'")
-    src = ref.pixel_unshuffle(_ids(x.shape), r)[0]
     header = [f"pixel unshuffle (space to depth) by r={r}: C_out = C_in·r^{n} = "
               f"{x.shape[0]}·{r}^{n} = {x.shape[0] * r ** n}; per axis out = in / r: "
               + ", ".join(f"{i} / {r} = {i // r}" for i in size)]
+    if is_sketching():
+        out = ar.pixel_unshuffle_shape((1, *x.shape), r)
+        return _sketch("pixel_unshuffle", r, x, out, header)
+    src = ref.pixel_unshuffle(_ids(x.shape), r)[0]
 
     def explain(out: tuple, inp: tuple) -> str:
         return f"input cell ({index_text(inp[1:])}) of channel {inp[0]} -> channel {out[0]}"
@@ -177,12 +197,14 @@ def pixel_unshuffle(opts: dict, limit: int) -> list[Scene]:
 
 
 def _nearest_frames(x: np.ndarray, r: int, limit: int, title: str) -> list[Scene]:
+    header = [f"{title}: nearest upsampling by r={r}: out = in·r per axis: "
+              + ", ".join(f"{i}·{r} = {i * r}" for i in x.shape[1:])]
+    if is_sketching():
+        return _sketch("nearest", r, x, ar.nearest_upsample_shape((1, *x.shape), r), header)
     ids = _ids(x.shape)[0]
     src = ids
     for axis in range(1, x.ndim):
         src = np.repeat(src, r, axis=axis)
-    header = [f"{title}: nearest upsampling by r={r}: out = in·r per axis: "
-              + ", ".join(f"{i}·{r} = {i * r}" for i in x.shape[1:])]
 
     def explain(out: tuple, inp: tuple) -> str:
         return "position = (" + ", ".join(f"{v} div {r}" for v in out[1:]) + \
@@ -210,9 +232,12 @@ def resize_conv(opts: dict, limit: int) -> list[Scene]:
     """Resize-conv: nearest upsampling by r, then a 'same' conv at the high resolution."""
     r, x = opts["upscale_factor"], input_of(opts)
     up = _nearest_frames(x, r, max(1, limit // 2), "stage 1/2")
-    big = x
-    for axis in range(1, x.ndim):
-        big = np.repeat(big, r, axis=axis)
+    if is_sketching():
+        big = blank(ar.nearest_upsample_shape((1, *x.shape), r)[1:])
+    else:
+        big = x
+        for axis in range(1, x.ndim):
+            big = np.repeat(big, r, axis=axis)
     spec = spec_of(opts, padding="same", input_size=big.shape[1:])
     conv, _ = conv_stage(spec, big, max(1, limit - len(up)), "stage 2/2: 'same' conv", 1)
     return _tag(up, 0) + _tag(conv, 1)
@@ -237,7 +262,8 @@ def shuffle_unit(opts: dict, limit: int) -> list[Scene]:
     per = max(1, (limit - g) // 3)
     s1, y = conv_stage(gpw1, input_of(opts), per, f"stage 1/4: 1x1 group conv (g={g})", 1)
     s2 = shuffle_frames(c_out, g, g, both=False)
-    y = ref.channel_shuffle(y[None], g)[0]
+    if not is_sketching():  # (a permutation of channels: the shape stays)
+        y = ref.channel_shuffle(y[None], g)[0]
     s3, y = conv_stage(dw, y, per, f"stage 3/4: {k}x{k} depthwise conv", 2)
     s4, _ = conv_stage(gpw2, y, per, f"stage 4/4: 1x1 group conv (g={g})", 3)
     for s in s2:

@@ -5,20 +5,57 @@ The kinds are the one vocabulary's (:class:`convzoo.arithmetic.Variant`): every 
 ``sub-pixel``...) are accepted. :func:`normalize` is the single boundary: it resolves the
 kind, rejects options a kind does not take, and applies the size guard (input cells,
 channels, kernel, frames) before anything is allocated, so a request for a 10^6 x 10^6 input
-or 10^5 frames fails at once with one line.
+or 10^5 frames fails at once with one line (:class:`~convzoo.viz.taps.TooLargeToDraw` when
+only the input is too large to draw: its numbers can still be worked out).
+
+Inside :func:`sketching` (what :func:`convzoo.viz.animate.sketch` uses) the builders draw and
+compute nothing: every stage is one frame holding only its ``meta`` (the spec and shapes the
+numbers come from), its arrays are zero-sized views, and the input may be of any size.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+
+import numpy as np
 
 from convzoo import arithmetic as ar
 from convzoo.arithmetic.variants import Variant, variant
-from convzoo.viz.taps import MAX_GRID_CELLS
+from convzoo.viz.taps import MAX_GRID_CELLS, TooLargeToDraw
 
 __all__ = ["KINDS", "DEFAULTS", "MAX_FRAMES", "FRAME_LIMIT", "MAX_CHANNELS", "MAX_PER_AXIS",
-           "factor_name", "normalize"]
+           "TooLargeToDraw", "factor_name", "normalize", "sketching", "is_sketching", "blank"]
+
+_SKETCH: ContextVar[bool] = ContextVar("convzoo_animate_sketch", default=False)
+
+
+@contextmanager
+def sketching() -> Iterator[None]:
+    """Within it, builders return one meta-only frame per stage (nothing drawn or computed)."""
+    token = _SKETCH.set(True)
+    try:
+        yield
+    finally:
+        _SKETCH.reset(token)
+
+
+def is_sketching() -> bool:
+    """True inside :func:`sketching`."""
+    return _SKETCH.get()
+
+
+def blank(shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only array of zeros of ``shape`` that takes no memory (a sketch's data).
+
+    >>> blank((3, 1000, 1000)).shape, blank((3, 1000, 1000)).strides
+    ((3, 1000, 1000), (0, 0, 0))
+    """
+    return np.broadcast_to(np.zeros(()), tuple(shape))
+
 
 #: Default number of frames (bigger outputs are subsampled evenly, and the caption says so).
 MAX_FRAMES = 64
@@ -80,10 +117,10 @@ def _check_size(opts: dict) -> None:
     opts["input_size"] = tuple(int(v) for v in size)
     channels = opts.get("in_channels") or 1
     cells = channels * math.prod(opts["input_size"])
-    if cells > MAX_GRID_CELLS:
+    if cells > MAX_GRID_CELLS and not is_sketching():
         shape = "x".join(map(str, (channels, *opts["input_size"])))
-        raise ValueError(f"the input to animate ({shape}) has {cells} cells, more than the "
-                         f"limit of {MAX_GRID_CELLS}; use a smaller input")
+        raise TooLargeToDraw(f"the input to animate ({shape}) has {cells} cells, more than the "
+                             f"limit of {MAX_GRID_CELLS}; use a smaller input")
 
 
 def _check_small(name: str, value: Any, limit: int) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import html
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
 from convzoo.viz.animate.writers import HOLD_MS
-from convzoo.viz.draw import Scene, layout_with_cells
+from convzoo.viz.draw import Box, CellRef, Scene, layout_with_cells
 
 __all__ = ["player_data", "player_html", "player_script", "Animation"]
 
@@ -32,16 +32,45 @@ def _round(p: tuple) -> tuple:
     return tuple(round(v, 1) if isinstance(v, float) else v for v in p)
 
 
+def _links(scene: Scene, boxes: dict[CellRef, Box],
+           cell_id: Callable[[Box], int]) -> list[int] | None:
+    """``[output cell, output channel, input cell, weight cell, ...]`` of one frame (cell
+    numbers of ``cells``; weight -1 for a copy), from the frame's ``meta['links']``."""
+    out, links = scene.meta.get("output"), scene.meta.get("links")
+    if out is None or links is None:
+        return None
+    where: dict[tuple, Box] = {}
+    for ref, box in boxes.items():
+        grid = scene.rows[ref.row][ref.col]
+        where[(grid.role, grid.channel, ref.index)] = box
+    target = where.get(("output", out[0], tuple(out[1:])))
+    if target is None:
+        return None
+    row = [cell_id(target), int(out[0])]
+    for c, pos, tap in links:
+        box = where.get(("input", c, tuple(pos)))
+        if box is not None:
+            weight = None if tap is None else where.get(("kernel", c, tuple(tap)))
+            row += [cell_id(box), -1 if weight is None else cell_id(weight)]
+    return row
+
+
 def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
-    """The JSON the player paints: primitives, frames, size, speed, and click targets.
+    """The JSON the player paints: primitives, frames, size, speed, click targets and hover
+    links.
 
     ``targets`` holds, per frame that computes an output element, the box of that output
-    cell: clicking it shows the frame (its taps and running sum).
+    cell: clicking it shows the frame (its taps and running sum). ``cells`` are the boxes of
+    the input, weight and output cells a frame links, and ``links[i]`` (None for a frame
+    without) is ``[output cell, output channel, input cell, weight cell, ...]``: which input
+    cell meets which weight to give frame ``i``'s output (from the frame's
+    ``meta['links']``, i.e. the engine's taps); pointing at a cell highlights the cells
+    linked to it.
 
     >>> from convzoo.viz.animate import animate
     >>> d = player_data(animate("conv", input_size=(3, 3), kernel_size=2))
-    >>> len(d["frames"]), len(d["targets"])
-    (4, 4)
+    >>> len(d["frames"]), len(d["targets"]), len(d["links"][0])
+    (4, 4, 10)
     """
     if not scenes:
         raise ValueError("`scenes` must hold at least one frame")
@@ -49,6 +78,12 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
     prims: list[tuple] = []
     frames: list[list[int]] = []
     targets: list[list] = []
+    cells: dict[tuple, int] = {}
+    links: list[list[int] | None] = []
+
+    def cell_id(box: Box) -> int:
+        return cells.setdefault(tuple(round(v, 1) for v in box), len(cells))
+
     width = height = 0
     for i, scene in enumerate(scenes):
         (w, h), drawn, boxes = layout_with_cells(scene)
@@ -68,8 +103,10 @@ def player_data(scenes: Sequence[Scene], fps: float = 2.0) -> dict[str, Any]:
                 grid = scene.rows[ref.row][ref.col]
                 if grid.role == "output" and (grid.channel, *ref.index) == tuple(out):
                     targets.append([*box, i])
+        links.append(_links(scene, boxes, cell_id))
     return {"width": width, "height": height, "prims": prims, "frames": frames,
-            "targets": targets, "fps": fps, "hold_ms": HOLD_MS}
+            "targets": targets, "cells": [list(b) for b in cells], "links": links, "fps": fps,
+            "hold_ms": HOLD_MS}
 
 
 _CONTROLS = (

@@ -14,6 +14,7 @@ from convzoo import reference as ref
 from convzoo.reference.transpose import flip_transpose_weight
 from convzoo.spec import ConvSpec
 from convzoo.viz.animate.dense import input_of
+from convzoo.viz.animate.options import is_sketching
 from convzoo.viz.animate.text import (
     INDEX_NOTE,
     axis_names,
@@ -42,6 +43,9 @@ def transposed(opts: dict, limit: int) -> list[Scene]:
                     transposed=True, output_padding=o["output_padding"],
                     ndim=len(o["input_size"]))
     x = input_of(opts)
+    if is_sketching():  # the numbers' spec and shape only
+        spec.output_shape((1, *x.shape))  # (raises for a size that leaves no output)
+        return _tag([Scene([], [f"transposed conv ({o['mode']}): numbers only"])], spec, x)
     w = small_ints(spec.weight_shape, 1, -1, 2)
     header = [f"transposed conv ({o['mode']}): {describe(spec, spec.padding)}, "
               f"output_padding {per_axis_text(spec.output_padding)}"]

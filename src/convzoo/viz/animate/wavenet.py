@@ -12,6 +12,7 @@ from convzoo import arithmetic as ar
 from convzoo import reference as ref
 from convzoo.spec import ConvSpec
 from convzoo.viz.animate.dense import input_of, single_int
+from convzoo.viz.animate.options import is_sketching
 from convzoo.viz.animate.text import fmt, sum_text
 from convzoo.viz.animate.window import subsample
 from convzoo.viz.draw import COLOURS, CellRef, Grid, Link, Scene
@@ -29,6 +30,11 @@ def wavenet(opts: dict, limit: int) -> list[Scene]:
         raise ValueError(f"`input_size` (={size!r}) must have 1 spatial size for kind 'wavenet'")
     k = single_int("kernel_size", opts["kernel_size"], "wavenet")
     t_len = size[0]
+    if is_sketching():  # the numbers' specs only
+        specs = [ConvSpec(1, 1, k, dilation=d, padding="causal", ndim=1)
+                 for d in WAVENET_DILATIONS]
+        meta = {"specs": [(s, (1, 1, t_len)) for s in specs]}
+        return [Scene([], ["WaveNet stack: numbers only, not drawn"], meta=meta)]
     h = [input_of({"in_channels": 1, "input_size": size})]
     taps = []
     for d in WAVENET_DILATIONS:  # causal, dilated, weights 1: h_L[t] = sum_i h_{L-1}[t - i*d]

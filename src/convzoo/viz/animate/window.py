@@ -15,6 +15,7 @@ import numpy as np
 from convzoo import arithmetic as ar
 from convzoo import reference as ref
 from convzoo.spec import ConvSpec
+from convzoo.viz.animate.options import blank, is_sketching
 from convzoo.viz.animate.text import (
     INDEX_NOTE,
     axis_names,
@@ -24,7 +25,7 @@ from convzoo.viz.animate.text import (
     small_ints,
     sum_text,
 )
-from convzoo.viz.draw import COLOURS, Grid, Scene, group_colour, tint
+from convzoo.viz.draw import COLOURS, Grid, Scene, channel_colour
 from convzoo.viz.taps import conv_taps
 
 __all__ = ["per_axis_text", "subsample", "window_scenes", "describe", "conv_stage", "stages",
@@ -64,7 +65,7 @@ def window_scenes(
 
     def base(kind: str, group: int, hi: bool) -> str:
         if kind == "input" and groups > 1:
-            return group_colour(group) if hi else tint(group_colour(group), 0.7)
+            return channel_colour(group, hi)
         return COLOURS[f"{kind}_hi" if hi else kind]
 
     scenes = []
@@ -75,6 +76,7 @@ def window_scenes(
         linked = [int(c) for c in np.flatnonzero(channels[oc])]
         inputs = []
         meta_inputs, meta_pad, meta_other = set(), set(), set()
+        links = []  # (input channel, grid position, kernel tap): the grids' cells it pairs
         for c in range(c_in):
             g = Grid.blank(f"{grid_name}[{c}]", grid_shape, None, "input", c)
             for pos in np.ndindex(*grid_shape):
@@ -85,6 +87,7 @@ def window_scenes(
                     g.fill[pos] = base(kinds[pos], c // cin_g, True)
                     g.bold[pos] = True
                     g.weight[pos] = fmt(w_view[(oc, c - grp * cin_g, *t)])
+                    links.append((c, tuple(pos), tuple(t)))
                     src = source_of(pos) if source_of else pos
                     if kinds[pos] == "input":
                         meta_inputs.add((c, *src))
@@ -136,7 +139,7 @@ def window_scenes(
             INDEX_NOTE,
         ]
         meta = {"output": (oc, *o), "inputs": meta_inputs, "padding": meta_pad,
-                "other": meta_other, "sum": total, "value": float(y[(oc, *o)]),
+                "other": meta_other, "links": links, "sum": total, "value": float(y[(oc, *o)]),
                 "terms": [(float(w), float(v)) for w, v in terms]}
         scenes.append(Scene(rows, caption, meta=meta))
     return scenes
@@ -168,7 +171,12 @@ def describe(spec: ConvSpec, pads: Sequence[tuple[int, int]]) -> str:
 
 def conv_stage(spec: ConvSpec, x: np.ndarray, limit: int, title: str, seed: int,
                weight: np.ndarray | None = None) -> tuple[list[Scene], np.ndarray]:
-    """Frames of forward conv ``spec`` on ``x`` (C_in, *spatial); returns them and the output."""
+    """Frames of forward conv ``spec`` on ``x`` (C_in, *spatial); returns them and the output.
+    Sketching: one frame with the stage's spec and input shape, and a blank output."""
+    if is_sketching():
+        out = spec.output_shape((1, *x.shape))[1:]
+        meta = {"spec": spec, "input_shape": (1, *x.shape)}
+        return [Scene([], [f"{title}: numbers only, not drawn"], meta=meta)], blank(out)
     spatial = x.shape[1:]
     taps = conv_taps(spec, spatial)
     w = weight if weight is not None else small_ints(spec.weight_shape, seed, -1, 2)
