@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tests.analysis.oracle import positive_
 from tests.analysis.test_rf_spans import gradient_spans
 
 from convzoo.analysis import receptive_field, summary
@@ -17,9 +18,9 @@ from convzoo.analysis import receptive_field, summary
 class Head(nn.Module):
     """A 3x3 conv then one upsampling op (the shape of a segmentation head's last step)."""
 
-    def __init__(self, up, channels: int = 1) -> None:
+    def __init__(self, up, channels: int = 1, in_channels: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(1, channels, 3, padding=1)
+        self.conv = nn.Conv2d(in_channels, channels, 3, padding=1)
         self.up = up
 
     def forward(self, x):
@@ -27,11 +28,7 @@ class Head(nn.Module):
 
 
 def _positive(net: nn.Module) -> nn.Module:
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.rand(p.shape, generator=gen) * 0.8 + 0.2)
-    return net.double()
+    return positive_(net, torch.Generator().manual_seed(0))
 
 
 def _matches(net: nn.Module, shape: tuple[int, ...], pairs=((2, 2), (3, 3))) -> tuple[int, int]:

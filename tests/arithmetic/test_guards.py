@@ -78,5 +78,6 @@ def test_zero_sized_transposed_output_is_refused_like_torch():
     from convzoo.spec import ConvSpec
 
     spec = ConvSpec(1, 1, transposed=True, **spec_args)
-    with pytest.raises(ValueError, match=r"output size \(=0\) must be positive: padding"):
+    with pytest.raises(ValueError, match=r"output size \(=\(0, 0, 0\)\) must be positive along at "
+                                         "least one spatial axis"):
         spec.output_shape((1, 1, 1, 1, 1))

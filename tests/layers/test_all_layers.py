@@ -186,3 +186,19 @@ def test_every_kind_has_examples_and_a_factory_entry():
         for module, shape in examples:
             assert isinstance(module, entry.cls), (kind, type(module))
             assert all(isinstance(n, int) and n > 0 for n in shape), (kind, shape)
+
+
+def test_an_integer_input_is_refused_with_a_clear_message(layer_first_case):
+    """torch.nn convolutions compute in floating point: an int64 input is a ValueError that
+    names the dtype and the fix, not torch's RuntimeError from inside a kernel. Pure
+    rearrangements (pixel (un)shuffle, channel shuffle) accept integers, as torch.nn's do."""
+    layer = layer_first_case.build()
+    x = torch.zeros(layer_first_case.shape, dtype=torch.int64)
+    if layer_first_case.kind in ("pixel_shuffle", "pixel_unshuffle", "shuffle"):
+        assert layer(x).dtype == torch.int64
+        return
+    with pytest.raises(ValueError) as info:
+        layer(x)
+    assert str(info.value) == (
+        "`input` (dtype torch.int64) must be a floating-point (or complex) tensor, as torch.nn "
+        "convolutions require: convert it first, e.g. x.float()")

@@ -269,6 +269,18 @@ def test_definition_on_a_worked_example():
      "`dilation` (=(1, 2, 3)) must have 2 elements, one per spatial dimension"),
     (lambda: ref.conv(np.ones((1, 1, 3)), np.ones((2, 1, 2)), np.ones(3)),
      "`bias` (shape (3,)) must have shape (2,), one per output channel"),
+    (lambda: ref.conv(np.array(list("abcde")).reshape(1, 1, 5), np.ones((1, 1, 3))),
+     "`input` (dtype <U1) must hold numbers (integer, floating or complex)"),
+    (lambda: ref.conv(np.ones((1, 1, 5)), np.ones((1, 1, 3), dtype=bool)),
+     "`weight` (dtype bool) must hold numbers (integer, floating or complex)"),
+    (lambda: ref.conv(np.ones((1, 1, 5)), np.ones((1, 1, 3)), np.array([None])),
+     "`bias` (dtype object) must hold numbers (integer, floating or complex)"),
+    (lambda: ref.conv_transpose(np.array([["x"] * 3]), np.ones((1, 1, 3))),
+     "`input` (dtype <U1) must hold numbers (integer, floating or complex)"),
+    (lambda: ref.conv_grad_input(np.array([[["1"]]]), np.ones((1, 1, 3)), (1, 1, 3)),
+     "`grad_out` (dtype <U1) must hold numbers (integer, floating or complex)"),
+    (lambda: ref.depthwise(np.array(list("abcde")).reshape(1, 1, 5), np.ones((1, 1, 3))),
+     "`input` (dtype <U1) must hold numbers (integer, floating or complex)"),
 ])
 def test_errors_are_pinned(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):

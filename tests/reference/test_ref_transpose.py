@@ -159,7 +159,8 @@ def test_same_padding_gives_input_times_stride(k, s, d):
     (lambda: ref.conv_transpose(np.ones((1, 3, 3)), np.ones((2, 1, 3))),
      "`input` channel dim (=3) must equal weight.shape[0] (=2)"),
     (lambda: ref.conv_transpose(np.ones((1, 2, 2)), np.ones((2, 1, 2)), padding=((2, 1),)),
-     "transposed convolution output size (=0) must be positive"),
+     "transposed convolution output size (=(0,)) must be positive along at least one spatial "
+     "axis"),
     (lambda: ref.conv_transpose(np.ones((1, 2, 3)), np.ones((2, 1, 3)), padding="full"),
      "`padding` (='full') is not defined for transposed convolutions"),
     (lambda: ref.conv_transpose(np.ones((1, 2, 3)), np.ones((2, 1, 3)), stride=2,

@@ -98,7 +98,13 @@ INPUT_CASES = [
     (ConvSpec(3, 4, 3), (1, 3, 0, 8), "`input_shape` (=(1, 3, 0, 8)) must have positive "
      "spatial sizes"),
     (ConvSpec(3, 4, 1, padding=1, transposed=True), (1, 3, 1, 1),
-     "transposed convolution output size (=-1) must be positive"),
+     "transposed convolution output size (=-1) must be non-negative"),
+    (ConvSpec(3, 4, 3), None, "`input_shape` (=None) must be (N, C, *spatial) or "
+     "(C, *spatial) with 2 spatial dims"),
+    (ConvSpec(3, 4, 3), 32, "`input_shape` (=32) must be (N, C, *spatial) or (C, *spatial) "
+     "with 2 spatial dims"),
+    (ConvSpec(3, 4, 3), "1,3,8,8", "`input_shape` (='1,3,8,8') must be (N, C, *spatial) or "
+     "(C, *spatial) with 2 spatial dims"),
 ]
 
 
@@ -106,6 +112,8 @@ INPUT_CASES = [
 def test_input_errors(spec, shape, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         spec.output_shape(shape)
+    with pytest.raises(ValueError, match=re.escape(message)):  # every input-shape method
+        spec.cost(shape)
 
 
 def test_dilated_kernel_in_range_is_fine():

@@ -19,7 +19,7 @@ __all__ = ["Frame", "Node", "Graph", "CATEGORIES"]
 CATEGORIES = (
     "input", "conv", "linear", "pool", "adaptive_pool", "norm", "activation", "merge",
     "elementwise", "upsample", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "pad",
-    "crop", "reduce", "view", "attention", "other",
+    "crop", "reduce", "view", "reindex", "attention", "other",
 )
 
 
@@ -39,7 +39,8 @@ class Node:
 
     Attributes:
         index: position in :attr:`Graph.nodes` (0 is the model input).
-        op: aten op name (``'convolution'``, ``'relu_'``, ``'add'``...).
+        op: aten op name (``'convolution'``, ``'relu_'``, ``'add'``...), or ``'write'``
+            for a tensor read after a write through an alias (``convzoo.analysis.writes``).
         category: one of :data:`CATEGORIES`.
         inputs: indices of the nodes producing this op's activation inputs.
         shape: shape of the (first) output.

@@ -291,8 +291,8 @@ def _notes(graph: Graph, used: set[str], states: list) -> list[str]:
         notes.append(f"MACs of {', '.join(uncounted)} are not counted.")
     unknown = sorted({n.op for n in graph.nodes if n.category == "other"})
     if unknown:
-        notes.append(f"ops not recognized (no MACs counted, receptive field passed "
-                     f"through): {', '.join(unknown)}.")
+        notes.append(f"ops not recognized (no MACs counted, receptive field taken as the "
+                     f"whole input): {', '.join(unknown)}.")
     inexact = sorted({m for s in states for m in s.notes})
     if inexact:
         notes.append("receptive fields approximate: " + "; ".join(inexact) + ".")

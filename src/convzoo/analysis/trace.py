@@ -13,7 +13,6 @@ ops recorded up to the failure are kept and the graph is marked ``partial`` with
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,88 +23,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from convzoo import arithmetic as ar
+from convzoo.analysis import ops
 from convzoo.analysis.graph import Frame, Graph, Node
-from convzoo.spec import spec_from_call
+from convzoo.analysis.op_attrs import named_args, record_attrs
+from convzoo.analysis.writes import Writes
 
 __all__ = ["trace", "check_input_shape", "normalize_inputs"]
-
-_ACTIVATIONS = {
-    "relu", "relu6", "gelu", "silu", "hardswish", "sigmoid", "tanh", "leaky_relu", "elu",
-    "hardtanh", "hardsigmoid", "mish", "softplus", "prelu", "_prelu_kernel", "rrelu", "celu",
-    "selu", "glu", "softmax", "_softmax", "log_softmax", "_log_softmax", "threshold",
-    "hardshrink", "softshrink", "log_sigmoid_forward", "sgn", "sign", "logit", "_safe_softmax",
-}
-_NORMS = {
-    "native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
-    "native_layer_norm", "native_group_norm", "_batch_norm_with_update",
-    "_batch_norm_no_update", "batch_norm", "instance_norm", "rms_norm", "_fused_rms_norm",
-}
-_MERGES = {"add", "sub", "mul", "div", "cat", "stack", "maximum", "minimum", "where", "rsub"}
-_POOLS = {
-    "max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices",
-    "max_pool3d_with_indices", "max_pool1d_with_indices", "avg_pool1d", "avg_pool2d",
-    "avg_pool3d", "lp_pool1d", "lp_pool2d",
-}
-_ADAPTIVE = {
-    "_adaptive_avg_pool1d", "_adaptive_avg_pool2d", "_adaptive_avg_pool3d",
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
-    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
-}
-_UPSAMPLE = {
-    "upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d",
-    "_upsample_nearest_exact1d", "_upsample_nearest_exact2d", "_upsample_nearest_exact3d",
-    "upsample_linear1d", "upsample_bilinear2d", "upsample_trilinear3d", "upsample_bicubic2d",
-    "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa",
-}
-_PADS = {
-    "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
-    "replication_pad1d", "replication_pad2d", "replication_pad3d", "_pad_circular",
-}
-_REDUCE = {
-    "mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "logsumexp",
-    "linalg_vector_norm", "norm", "prod", "std_mean", "argmax", "argmin",
-}
-#: Softmax-like activations: they mix the positions along their ``dim``.
-_SOFTMAX = {"softmax", "_softmax", "log_softmax", "_log_softmax", "_safe_softmax"}
-_VIEWS = {
-    "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "unsqueeze",
-    "squeeze", "select", "slice", "contiguous", "clone", "detach", "alias", "_to_copy",
-    "split", "split_with_sizes", "unbind", "chunk", "narrow", "flatten", "unflatten",
-    "as_strided", "lift_fresh", "_reshape_alias", "expand_as", "view_as", "copy",
-    "lift_fresh_copy", "to", "dropout", "native_dropout", "feature_dropout",
-}
-_MATMULS = {"mm", "addmm", "bmm", "baddbmm"}
-_ATTENTION = {
-    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
-    "_scaled_dot_product_flash_attention", "scaled_dot_product_attention",
-    "_scaled_dot_product_attention_math", "_scaled_dot_product_cudnn_attention",
-}
-_ELEMENTWISE = _MERGES | {
-    "neg", "exp", "log", "sqrt", "rsqrt", "pow", "abs", "clamp", "clamp_min", "clamp_max",
-    "reciprocal", "erf", "square", "masked_fill", "fill", "zero", "mul_", "addcmul",
-    "addcdiv", "lerp", "floor", "ceil", "round", "fmod", "remainder", "bitwise_and",
-    "logical_not", "eq", "ne", "lt", "le", "gt", "ge", "cos", "sin", "nan_to_num",
-}
-
-
-def _category(name: str) -> str:
-    base = name[:-1] if name.endswith("_") and not name.endswith("__") else name
-    if base in ("convolution", "_convolution", "convolution_overrideable"):
-        return "conv"
-    for cat, names in (
-        ("linear", _MATMULS), ("pool", _POOLS), ("adaptive_pool", _ADAPTIVE),
-        ("norm", _NORMS), ("activation", _ACTIVATIONS), ("upsample", _UPSAMPLE),
-        ("pad", _PADS), ("reduce", _REDUCE), ("view", _VIEWS), ("attention", _ATTENTION),
-        ("elementwise", _ELEMENTWISE),
-    ):
-        if base in names:
-            return cat
-    if base in ("pixel_shuffle", "pixel_unshuffle"):
-        return base
-    if base in ("channel_shuffle", "native_channel_shuffle"):
-        return "channel_shuffle"
-    return "other"
-
 
 _OP_INFO: dict[Any, tuple[str, str, bool]] = {}
 
@@ -117,22 +40,9 @@ def _op_info(func: Any) -> tuple[str, str, bool]:
         name = func.overloadpacket.__name__
         returns = func._schema.returns
         allocates = bool(returns) and returns[0].alias_info is None
-        info = (name, _category(name), allocates)
+        info = (name, ops.category(name), allocates)
         _OP_INFO[func] = info
     return info
-
-
-def _arg(args: tuple, kwargs: dict, i: int, name: str, default: Any) -> Any:
-    if len(args) > i:
-        return args[i]
-    return kwargs.get(name, default)
-
-
-def _per_axis(value: Any, n: int) -> tuple[int, ...]:
-    if isinstance(value, int):
-        return (value,) * n
-    value = tuple(int(v) for v in value)
-    return value * n if len(value) == 1 else value
 
 
 def _describe(value: Any) -> str:
@@ -235,6 +145,9 @@ class _Recorder(TorchDispatchMode):
         self.given: list[Any] = []  # the inputs of each module call on the stack
         self.dtype = dtype
         self.strict = False
+        self.writes = Writes()
+        self.constants: set[int] = set()  # tensors made in forward from constants only
+        self.last_outputs: list[torch.Tensor] = []
 
     # ------------------------------------------------------------------ bookkeeping
     def add_input(self, x: torch.Tensor) -> None:
@@ -268,6 +181,9 @@ class _Recorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: Any = None):
         kwargs = kwargs or {}
+        frames = tuple(self.stack)
+        for t in _tensors(args, kwargs):  # a write through an alias since t was recorded
+            self.writes.refresh(t, self.producer, self.nodes, frames)
         out = func(*args, **kwargs)
         tracked, params, first = self._sources(args, kwargs)
         outs = [t for t in (out if isinstance(out, list | tuple) else (out,))
@@ -280,191 +196,87 @@ class _Recorder(TorchDispatchMode):
                 for t in outs:
                     self.derived[id(t)] = names
                     self.keep.append(t)
+            elif all(id(t) in self.constants for t in _tensors(args, kwargs)):
+                for t in outs:  # made in forward from nothing the model holds (a mask?)
+                    self.constants.add(id(t))
+                    self.keep.append(t)
+            for t in outs:
+                self.writes.produced(t)
             return out
         name, category, allocates = _op_info(func)
+        if ops.base_name(name) in ops.SPLITS:  # (one piece too: a size-1 unbind)
+            self._pieces(name, func, args, kwargs, tracked, params, first, outs)
+            return out
         node = Node(
             len(self.nodes), name, category, tuple(tracked), tuple(outs[0].shape),
-            tuple(self.stack), input_shape=tuple(first.shape),
+            frames, input_shape=tuple(first.shape),
             params=tuple(dict.fromkeys(params)), allocates=allocates,
         )
         if category == "elementwise" and (
-            name in ("cat", "stack") or (name.rstrip("_") in _MERGES and len(tracked) > 1)
+            name in ("cat", "stack") or (ops.base_name(name) in ops.MERGES and len(tracked) > 1)
         ):
             node.category = "merge"
-        _HANDLERS.get(node.category, _no_attrs)(self, node, func, args, kwargs, first)
+        self.last_outputs = outs
+        if any(id(t) in self.constants and id(t) not in self.producer and t.numel() > 1
+               for t in _tensors(args, kwargs)):  # (a constant written into is traced)
+            node.attrs["constant_operand"] = True
+        record_attrs(self, node, func, args, kwargs)
         self.nodes.append(node)
         for t in outs:
             self.producer[id(t)] = node.index
+            self.writes.produced(t)
+        for t in _written(func, args, kwargs):
+            self.writes.wrote(t, self.producer.get(id(t), node.index))
         self.keep.extend(outs)
         return out
 
-
-# ---------------------------------------------------------------------- op handlers
-def _no_attrs(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    return None
-
-
-def _conv(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    x, weight, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
-    spec = spec_from_call(
-        x, weight, bias, list(stride), list(padding), list(dilation), int(groups),
-        transposed=bool(transposed), output_padding=list(output_padding),
-    )
-    cost = spec.cost(tuple(x.shape), rec.dtype)
-    node.spec, node.macs, node.bias_adds = spec, cost.macs, cost.bias_adds
-
-
-def _linear(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    name = node.op
-    a, b = (args[1], args[2]) if name in ("addmm", "baddbmm") else (args[0], args[1])
-    *batch, m, k = a.shape
-    n = b.shape[-1]
-    rows = math.prod(batch) * m
-    # a matrix product is a pointwise conv with no spatial axes: rows x (K -> N)
-    node.macs = ar.conv_macs(rows, k, n, (), (), ())
-    node.bias_adds = ar.conv_bias_adds(rows, n, (), bias=name in ("addmm", "baddbmm"))
-    node.attrs["operands"] = (rec.producer.get(id(a)), rec.producer.get(id(b)))
+    def _pieces(self, name: str, func: Any, args: tuple, kwargs: dict, tracked: list[int],
+                params: list[str], first: torch.Tensor, outs: list[torch.Tensor]) -> None:
+        """One node per output of a split (a slice) or an unbind (a select)."""
+        rank = first.dim()
+        named = named_args(func, args, kwargs)
+        dim = int(named.get("dim", 0)) % max(rank, 1)
+        start = 0
+        for t in outs:
+            node = Node(len(self.nodes), name, "view", tuple(tracked), tuple(t.shape),
+                        tuple(self.stack), input_shape=tuple(first.shape),
+                        params=tuple(dict.fromkeys(params)), allocates=False)
+            if t.dim() < rank:  # unbind: a select
+                node.attrs.update(dims=(dim,), index=start)
+                start += 1
+            else:
+                node.attrs.update(dims=(dim,), start=start, step=1)
+                start += t.shape[dim]
+            self.nodes.append(node)
+            self.producer[id(t)] = node.index
+            self.writes.produced(t)
+            self.keep.append(t)
 
 
-def _pool(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    kernel = args[1]
-    n = len(node.input_shape) - 2 if isinstance(kernel, int) else len(kernel)
-    n = len(kernel) if not isinstance(kernel, int) and len(kernel) > 1 else n
-    k = _per_axis(kernel, n)
-    stride = _arg(args, kwargs, 2, "stride", [])
-    s = k if not stride else _per_axis(stride, n)
-    p = _per_axis(_arg(args, kwargs, 3, "padding", 0), n)
-    d = (1,) * n
-    if "max" in node.op:
-        d = _per_axis(_arg(args, kwargs, 4, "dilation", 1), n)
-    node.attrs.update(kernel=k, stride=s, padding=p, dilation=d)
+def _tensors(args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    items = list(args) + list(kwargs.values()) if kwargs else args
+    out = []
+    for a in items:
+        for t in (a if isinstance(a, list | tuple) else (a,)):
+            if isinstance(t, torch.Tensor):
+                out.append(t)
+    return out
 
 
-_ARG_NAMES: dict[Any, tuple[str, ...]] = {}
+_WRITTEN: dict[Any, tuple[str, ...]] = {}
 
 
-def _named(func: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
-    """The op's arguments by their schema names."""
-    names = _ARG_NAMES.get(func)
+def _written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    """The tensor arguments an op writes in place (``self`` of ``add_``, ``out=``...)."""
+    names = _WRITTEN.get(func)
     if names is None:
-        names = _ARG_NAMES[func] = tuple(a.name for a in func._schema.arguments)
-    return {**dict(zip(names, args, strict=False)), **kwargs}
-
-
-def _upsample(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    op = node.op
-    mode = ("nearest-exact" if "nearest_exact" in op else "nearest" if "nearest" in op
-            else "cubic" if "cubic" in op else "linear")
-    named = _named(func, args, kwargs)
-    align = bool(named.get("align_corners") or False) if "nearest" not in mode else False
-    n = len(node.shape) - 2
-    keys = ("scales",) if n == 1 else ("scales_h", "scales_w") if n == 2 else (
-        "scales_d", "scales_h", "scales_w")
-    scales = tuple(named.get(k) for k in keys)
-    if "scale_factors" in named:  # the .vec overload, when it is not decomposed
-        factors = named["scale_factors"]
-        scales = tuple(factors) if factors else (None,) * n
-    node.attrs.update(mode=mode, align_corners=align, scales=scales,
-                      antialias=op.endswith("_aa"))
-
-
-def _norm(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    """``attrs['dims']``: the dims whose positions the normalization statistics mix;
-    ``attrs['count']``: how many elements each statistic runs over."""
-    named, shape = _named(func, args, kwargs), node.input_shape
-    rank = len(shape)
-    if "normalized_shape" in named:  # layer norm, RMS norm: the last dims
-        dims = tuple(range(rank - len(named["normalized_shape"]), rank))
-        count = math.prod(shape[rank - len(dims):])
-    elif "group" in named:  # group norm: per sample, all positions
-        dims = tuple(range(2, rank))
-        count = shape[1] // int(named["group"]) * math.prod(shape[2:])
-    elif named.get("training", False):  # batch statistics (instance norm, train-mode BN)
-        dims = (0, *range(2, rank))
-        count = shape[0] * math.prod(shape[2:])
-    else:
-        dims, count = (), 0
-    node.attrs.update(dims=dims, count=count)
-
-
-def _activation(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any
-                ) -> None:
-    if node.op in _SOFTMAX and node.input_shape:
-        dim = int(_named(func, args, kwargs)["dim"]) % len(node.input_shape)
-        node.attrs.update(dims=(dim,), count=node.input_shape[dim])
-
-
-def _factor(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    node.attrs["factor"] = int(args[1])
-
-
-def _pad(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    node.attrs["pad"] = tuple(int(v) for v in args[1])
-    op = node.op
-    node.attrs["mode"] = ("reflect" if op.startswith("reflection") else "replicate"
-                          if op.startswith("replication") else "circular"
-                          if "circular" in op else "constant")
-
-
-def _reduce(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    rank = len(node.input_shape)
-    named = _named(func, args, kwargs)
-    dims = named.get("dim")
-    if dims is None or dims == []:
-        dims = range(rank)
-    elif isinstance(dims, int):
-        dims = (dims,)
-    node.attrs["dims"] = tuple(sorted(d % rank for d in dims)) if rank else ()
-    node.attrs["keepdim"] = bool(named.get("keepdim", False))
-
-
-def _view(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    name, rank = node.op, len(node.input_shape)
-    if name == "permute":
-        node.attrs["dims"] = tuple(d % rank for d in args[1])
-    elif name == "transpose" and rank:
-        node.attrs["dims"] = (args[1] % rank, args[2] % rank)
-        src = rec.nodes[node.inputs[0]]
-        if (  # channel shuffle: (N, C, *sp) -view-> (N, g, C/g, *sp) -transpose(1, 2)->
-            node.attrs["dims"] == (1, 2) and src.op in ("view", "_unsafe_view")
-            and len(src.input_shape) == rank - 1
-            and src.input_shape[1] == node.input_shape[1] * node.input_shape[2]
-        ):
-            node.category = "channel_shuffle"
-            node.attrs["groups"] = node.input_shape[1]
-    elif name in ("split", "split_with_sizes", "unbind", "chunk") and rank:
-        node.attrs["dims"] = (int(_named(func, args, kwargs).get("dim", 0)) % rank,)
-    elif name in ("select", "slice", "narrow", "unsqueeze", "squeeze"):
-        dim = _arg(args, kwargs, 1, "dim", 0)
-        dims = tuple(dim) if isinstance(dim, list | tuple) else (dim,)
-        out_rank = len(node.shape) if name == "unsqueeze" else max(rank, 1)
-        node.attrs["dims"] = tuple(d % out_rank for d in dims)
-        if name == "select":
-            node.attrs["index"] = int(args[2])
-        if name == "slice":
-            start = _arg(args, kwargs, 2, "start", 0) or 0
-            size = node.input_shape[node.attrs["dims"][0]]
-            node.attrs["start"] = start + size if start < 0 else min(start, size)
-            node.attrs["step"] = int(_arg(args, kwargs, 4, "step", 1))
-            if node.attrs["dims"][0] >= 2:
-                node.category = "crop"
-
-
-def _cat(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    if node.op in ("cat", "stack"):
-        node.attrs["dim"] = int(_arg(args, kwargs, 1, "dim", 0))
-
-
-def _shuffle(rec: _Recorder, node: Node, func: Any, args: tuple, kwargs: dict, x: Any) -> None:
-    node.attrs["groups"] = int(args[1])
-
-
-_HANDLERS = {
-    "conv": _conv, "linear": _linear, "pool": _pool, "upsample": _upsample,
-    "pixel_shuffle": _factor, "pixel_unshuffle": _factor, "pad": _pad, "reduce": _reduce,
-    "view": _view, "merge": _cat, "elementwise": _cat, "channel_shuffle": _shuffle,
-    "norm": _norm, "activation": _activation,
-}
+        names = _WRITTEN[func] = tuple(
+            a.name for a in func._schema.arguments
+            if a.alias_info is not None and a.alias_info.is_write)
+    if not names:
+        return []
+    named = named_args(func, args, kwargs)
+    return [named[n] for n in names if isinstance(named.get(n), torch.Tensor)]
 
 
 # ---------------------------------------------------------------------- module hooks
@@ -493,6 +305,8 @@ def _install_hooks(model: nn.Module, rec: _Recorder, outputs: dict) -> list[Any]
                 frame = rec.stack.pop()
                 rec.given.pop()
                 tensors = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)]
+                if tensors:  # returned after a write through an alias: its value now
+                    rec.writes.refresh(tensors[0], rec.producer, rec.nodes, tuple(rec.stack))
                 if tensors and id(tensors[0]) in rec.producer:
                     outputs[(name, frame.call)] = rec.producer[id(tensors[0])]
 
@@ -598,6 +412,8 @@ def trace(model: nn.Module, input_shape: Any, dtype: torch.dtype = torch.float32
         with torch.no_grad(), torch.device("meta"), rec:
             out = functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
         flat = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        for t in flat:  # an output written through an alias after it was made
+            rec.writes.refresh(t, rec.producer, rec.nodes, ())
         outputs = tuple(dict.fromkeys(rec.producer[id(t)] for t in flat if id(t) in rec.producer))
     except Exception as e:  # noqa: BLE001 - any failure of user code makes the trace partial
         partial = True

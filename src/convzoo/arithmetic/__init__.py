@@ -36,6 +36,7 @@ from convzoo.arithmetic.padding import (
     same_padding,
     transposed_same_padding,
 )
+from convzoo.arithmetic.pads import PAD_MODES, pad_taps
 from convzoo.arithmetic.rearrange import (
     nearest_upsample_shape,
     pixel_shuffle_shape,
@@ -55,6 +56,16 @@ from convzoo.arithmetic.receptive import (
     pixel_shuffle_rf_layer,
     pixel_unshuffle_rf_layer,
     transposed_rf_layers,
+)
+from convzoo.arithmetic.reindex import (
+    flip_taps,
+    group_taps,
+    region_indices,
+    roll_taps,
+    shuffle_taps,
+    tile_taps,
+    window_taps,
+    write_spans,
 )
 from convzoo.arithmetic.shape import (
     Pair,
@@ -77,7 +88,6 @@ from convzoo.arithmetic.solve import (
 )
 from convzoo.arithmetic.spans import (
     INTERPOLATE_MODES,
-    PAD_MODES,
     Span,
     Taps,
     adaptive_taps,
@@ -87,7 +97,6 @@ from convzoo.arithmetic.spans import (
     conv_taps,
     identity_spans,
     interpolate_taps,
-    pad_taps,
     pixel_shuffle_taps,
     pixel_unshuffle_taps,
     slice_taps,
@@ -95,6 +104,7 @@ from convzoo.arithmetic.spans import (
     union_span,
     union_spans,
 )
+from convzoo.arithmetic.strided import Layout, Located, locate
 from convzoo.arithmetic.tuples import broadcast_single, check_int, is_int, to_tuple
 from convzoo.arithmetic.variants import (
     ALIASES,
@@ -117,6 +127,9 @@ __all__ = [
     "compose_spans", "concat_spans", "conv_taps", "identity_spans", "interpolate_taps",
     "pad_taps", "pixel_shuffle_taps", "pixel_unshuffle_taps", "slice_taps", "transposed_taps",
     "union_span", "union_spans",
+    "flip_taps", "group_taps", "region_indices", "roll_taps", "shuffle_taps", "tile_taps",
+    "window_taps",
+    "write_spans", "Layout", "Located", "locate",
     "Pair", "as_pair", "conv_output_formula", "conv_output_size",
     "conv_transpose_output_formula", "conv_transpose_output_size", "effective_kernel",
     "zero_insertion_padding",

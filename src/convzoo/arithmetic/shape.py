@@ -117,8 +117,9 @@ def conv_transpose_output_size(
 ) -> int:
     """Output length of a transposed convolution along one axis.
 
-    Shape: ``(size - 1)*stride - lo - hi + d*(k-1) + output_padding + 1``; a size below 1
-    raises, as PyTorch does ('Output size is too small', meta tensors included).
+    Shape: ``(size - 1)*stride - lo - hi + d*(k-1) + output_padding + 1``. A negative size
+    raises (PyTorch refuses it everywhere); 0 is returned: PyTorch gives a zero-size axis
+    when another spatial axis is not empty (:func:`output_spatial_shape` checks that).
 
     >>> conv_transpose_output_size(16, 4, stride=2, padding=1)
     32
@@ -134,10 +135,11 @@ def conv_transpose_output_size(
             f"`output_padding` (={output_padding}) must be smaller than max(`stride`, "
             f"`dilation`) (={max(stride, dilation)})")
     out = (size - 1) * stride - lo - hi + extent + output_padding
-    if out < 1:
+    if out < 0:
         raise ValueError(
-            f"transposed convolution output size (={out}) must be positive: padding {lo}+{hi} "
-            f"crops more than the {out + lo + hi} elements produced from input size {size}"
+            f"transposed convolution output size (={out}) must be non-negative: padding "
+            f"{lo}+{hi} crops more than the {out + lo + hi} elements produced from input size "
+            f"{size}"
         )
     return out
 
@@ -153,15 +155,30 @@ def output_spatial_shape(
 ) -> tuple[int, ...]:
     """Per-axis output sizes for N spatial dims (all sequences have one entry per axis).
 
+    A transposed convolution may give a zero-size axis when another axis is not empty, as
+    PyTorch's shape function (``meta``, ``torch.export``) does; an output empty along every
+    axis raises, as PyTorch does. (PyTorch's CPU kernels differ: oneDNN, used for float32,
+    also returns an output empty along every axis; the slow kernels used otherwise, float64
+    included, refuse any zero-size axis. ``tests/spec/test_zero_size_transposed.py`` pins
+    all three.)
+
     >>> output_spatial_shape((32, 32), (3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1))
     (16, 16)
+    >>> output_spatial_shape((1, 1), (4, 2), (2, 2), ((2, 2), (1, 1)), (1, 1), True, (0, 1))
+    (0, 1)
     """
     if transposed:
         ops = output_padding if output_padding is not None else (0,) * len(spatial)
-        return tuple(
+        out = tuple(
             conv_transpose_output_size(i, k, s, p, o, d)
             for i, k, s, p, o, d in zip(spatial, kernel_size, stride, padding, ops, dilation)
         )
+        if out and not any(out):
+            raise ValueError(
+                f"transposed convolution output size (={out}) must be positive along at least "
+                "one spatial axis (PyTorch refuses an output empty along every axis)"
+            )
+        return out
     return tuple(
         conv_output_size(i, k, s, p, d)
         for i, k, s, p, d in zip(spatial, kernel_size, stride, padding, dilation)

@@ -24,6 +24,7 @@ import struct
 from collections.abc import Sequence
 from fractions import Fraction
 
+from convzoo.arithmetic.pads import PAD_MODES, pad_taps
 from convzoo.arithmetic.tuples import check_int
 
 __all__ = [
@@ -40,8 +41,6 @@ Taps = tuple[tuple[int, ...], ...]
 
 #: Interpolation modes along one axis (bilinear/trilinear are 'linear' per axis).
 INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "cubic")
-#: Padding modes of ``F.pad``.
-PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 _A = Fraction(-3, 4)  # PyTorch's bicubic coefficient
 
@@ -214,29 +213,6 @@ def pixel_unshuffle_taps(in_size: int, factor: int) -> Taps:
     return tuple(tuple(range(v * factor, (v + 1) * factor)) for v in range(in_size // factor))
 
 
-def pad_taps(in_size: int, before: int, after: int, mode: str = "constant") -> Taps:
-    """``F.pad`` along one axis (negative amounts crop). Constant padding reads nothing.
-
-    >>> pad_taps(3, 2, 1, "reflect")
-    ((2,), (1,), (0,), (1,), (2,), (1,))
-    """
-    if mode not in PAD_MODES:
-        raise ValueError(f"`mode` (={mode!r}) must be one of {', '.join(PAD_MODES)}")
-    out = []
-    for q in range(in_size + before + after):
-        v = q - before
-        if mode == "reflect":
-            period = 2 * (in_size - 1) or 1
-            v %= period
-            v = period - v if v >= in_size else v
-        elif mode == "replicate":
-            v = min(max(v, 0), in_size - 1)
-        elif mode == "circular":
-            v %= in_size
-        out.append((v,) if 0 <= v < in_size else ())
-    return tuple(out)
-
-
 def slice_taps(in_size: int, out_size: int, start: int, step: int = 1) -> Taps:
     """Slicing ``x[start::step]`` (``out_size`` elements).
 
@@ -281,6 +257,9 @@ def compose_spans(spans: Sequence[Span], taps: Taps) -> tuple[Span, ...]:
     """
     if len(spans) == 1:
         return tuple(spans[0] if t else None for t in taps)
+    reach = max((v for t in taps for v in t), default=-1)
+    if reach >= len(spans) or min((v for t in taps for v in t), default=0) < 0:
+        raise ValueError(f"`taps` read index {reach}, outside the {len(spans)} input spans")
     return tuple(union_span([spans[v] for v in t]) for t in taps)
 
 
@@ -291,6 +270,9 @@ def union_spans(operands: Sequence[Sequence[Span]]) -> tuple[Span, ...]:
     ((0, 5), (1, 5))
     """
     size = max(len(s) for s in operands)
+    if any(len(s) not in (1, size) for s in operands):
+        raise ValueError(f"`operands` (lengths {[len(s) for s in operands]}) must have one "
+                         "length, or 1 (broadcast)")
     return tuple(union_span([_span_at(s, u) for s in operands]) for u in range(size))
 
 

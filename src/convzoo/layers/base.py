@@ -15,8 +15,8 @@ from convzoo.layers.registry import register
 from convzoo.spec import ConvSpec
 
 __all__ = [
-    "Conv", "Conv1d", "Conv2d", "Conv3d", "ConvBase", "add_batch", "chain_repr", "check_input",
-    "describe",
+    "Conv", "Conv1d", "Conv2d", "Conv3d", "ConvBase", "add_batch", "chain_repr", "check_dtype",
+    "check_input", "describe",
 ]
 
 
@@ -29,10 +29,28 @@ def check_input(spec: ConvSpec, x: torch.Tensor, argument: str = "input") -> Non
     """
     if torch.compiler.is_compiling():
         return
+    check_dtype(x, argument)
     try:
         spec.output_shape(static_shape(x))
     except ValueError as e:
         raise ValueError(str(e).replace("`input_shape`", f"`{argument}` shape", 1)) from None
+
+
+def check_dtype(x: torch.Tensor, argument: str = "input") -> None:
+    """A ValueError unless ``x`` holds floating or complex numbers (what torch.nn's
+    convolutions compute in), naming the dtype and the fix.
+
+    >>> check_dtype(torch.zeros(1, 2, 3, dtype=torch.int64))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `input` (dtype torch.int64) must be a floating-point (or complex) tensor, ...
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"`{argument}` (={type(x).__name__}) must be a torch.Tensor")
+    if not (x.is_floating_point() or x.is_complex()):
+        raise ValueError(
+            f"`{argument}` (dtype {x.dtype}) must be a floating-point (or complex) tensor, as "
+            "torch.nn convolutions require: convert it first, e.g. x.float()")
 
 
 def add_batch(x: torch.Tensor, ndim: int) -> tuple[torch.Tensor, bool]:

@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from convzoo.arithmetic import check_int
-from convzoo.layers.base import Conv
+from convzoo.layers.base import Conv, check_dtype
 from convzoo.layers.registry import register
 from convzoo.names import renamed_arguments, renamed_attribute
 from convzoo.spec import ConvSpec
@@ -103,6 +103,8 @@ class ResizeConv(nn.Module):
                 f"`input` shape (={tuple(x.shape)}) must be (N, C, *spatial) with {n} spatial "
                 f"dim{'s' if n > 1 else ''} (interpolation needs a batch dim)"
             )
+        if not torch.compiler.is_compiling():
+            check_dtype(x)  # before interpolating, which fails on ints with torch's message
         x = F.interpolate(x, scale_factor=self.upscale_factor, mode=self.mode)  # (N, C, *(in*r))
         return self.conv(x)  # (N, C_out, *(in*r))
 

@@ -8,12 +8,27 @@ import numpy as np
 
 from convzoo.arithmetic import broadcast_single, check_int, to_tuple
 
-__all__ = ["batched", "check_bias", "check_conv_args"]
+__all__ = ["batched", "check_bias", "check_conv_args", "numeric"]
+
+
+def numeric(value: Any, name: str) -> np.ndarray:
+    """``value`` as a NumPy array of numbers (integer, floating or complex), else ValueError.
+
+    >>> numeric(np.array(["a", "b"]), "input")
+    Traceback (most recent call last):
+    ...
+    ValueError: `input` (dtype <U1) must hold numbers (integer, floating or complex)
+    """
+    x = np.asarray(value)
+    if x.dtype.kind not in "iufc":
+        raise ValueError(f"`{name}` (dtype {x.dtype}) must hold numbers (integer, floating or "
+                         "complex)")
+    return x
 
 
 def batched(x: Any, n: int, name: str = "input") -> tuple[np.ndarray, bool]:
     """``(N, C, *spatial)`` view of ``x`` and whether it was unbatched ``(C, *spatial)``."""
-    x = np.asarray(x)
+    x = numeric(x, name)
     if x.ndim == n + 1:
         return x[None], True
     if x.ndim != n + 2:
@@ -51,7 +66,7 @@ def check_bias(bias: Any, channels: int) -> np.ndarray | None:
     """``bias`` as an array of shape ``(channels,)`` (or None), else ``ValueError``."""
     if bias is None:
         return None
-    bias = np.asarray(bias)
+    bias = numeric(bias, "bias")
     if bias.shape != (channels,):
         raise ValueError(
             f"`bias` (shape {bias.shape}) must have shape ({channels},), one per output channel"

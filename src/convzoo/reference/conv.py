@@ -18,7 +18,7 @@ from convzoo.arithmetic import (
     conv_output_size,
     resolve_padding,
 )
-from convzoo.reference.common import batched, check_bias, check_conv_args
+from convzoo.reference.common import batched, check_bias, check_conv_args, numeric
 from convzoo.reference.pad import pad
 
 __all__ = ["conv", "tap_slices", "resolve"]
@@ -66,7 +66,7 @@ def conv(
     >>> conv(np.ones((1, 3, 12, 12)), np.ones((256, 3, 5, 5))).shape
     (1, 256, 8, 8)
     """
-    weight = np.asarray(weight)
+    weight = numeric(weight, "weight")
     n = weight.ndim - 2
     x, unbatched = batched(x, n)
     stride, dilation, pads = resolve(x, weight, stride, padding, dilation, groups)

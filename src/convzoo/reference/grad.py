@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from convzoo.arithmetic import output_spatial_shape
-from convzoo.reference.common import batched
+from convzoo.reference.common import batched, numeric
 from convzoo.reference.conv import resolve, tap_slices
 from convzoo.reference.pad import pad, pad_adjoint
 from convzoo.reference.transpose import transposed_args
@@ -69,7 +69,7 @@ def conv_grad_bias(grad_out: Any, ndim: int | None = None) -> np.ndarray:
     >>> conv_grad_bias(np.ones((4, 3, 3)), ndim=2).shape
     (4,)
     """
-    g = np.asarray(grad_out)
+    g = numeric(grad_out, "grad_out")
     if ndim is not None:
         g, _ = batched(g, ndim, "grad_out")
     return g.sum(axis=tuple(a for a in range(g.ndim) if a != 1))
@@ -84,7 +84,7 @@ def conv_grad_input(
     >>> conv_grad_input(np.ones((1, 2, 3, 3)), np.ones((2, 1, 3, 3)), (1, 1, 5, 5)).shape
     (1, 1, 5, 5)
     """
-    weight = np.asarray(weight)
+    weight = numeric(weight, "weight")
     n = weight.ndim - 2
     g, unbatched = batched(grad_out, n, "grad_out")
     x_probe, _ = batched(np.zeros(tuple(input_shape), dtype=np.int8), n)
@@ -155,7 +155,7 @@ def conv_transpose_grad_input(
     >>> conv_transpose_grad_input(np.ones((1, 4, 7)), np.ones((2, 4, 3)), (1, 2, 3), 2).shape
     (1, 2, 3)
     """
-    weight = np.asarray(weight)
+    weight = numeric(weight, "weight")
     n = weight.ndim - 2
     g, unbatched = batched(grad_out, n, "grad_out")
     x_probe, _ = batched(np.zeros(tuple(input_shape), dtype=np.int8), n)

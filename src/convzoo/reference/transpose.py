@@ -18,11 +18,11 @@ import numpy as np
 
 from convzoo.arithmetic import (
     check_elements,
-    conv_transpose_output_size,
+    output_spatial_shape,
     resolve_transposed_padding,
     zero_insertion_padding,
 )
-from convzoo.reference.common import batched, check_bias, check_conv_args
+from convzoo.reference.common import batched, check_bias, check_conv_args, numeric
 from convzoo.reference.conv import conv, tap_slices
 
 __all__ = ["conv_transpose", "conv_transpose_scatter", "transposed_args", "flip_transpose_weight"]
@@ -36,8 +36,8 @@ def transposed_args(
     stride, dilation = check_conv_args(x.shape[1], weight, groups, stride, dilation, True)
     kernel = weight.shape[2:]
     parsed, op = resolve_transposed_padding(padding, output_padding, kernel, stride, dilation)
-    for i, k, s, p, o, d in zip(x.shape[2:], kernel, stride, parsed, op, dilation):
-        conv_transpose_output_size(i, k, s, p, o, d)  # raises on a non-positive size
+    # raises on a negative size, or an output empty along every axis (PyTorch's rule)
+    output_spatial_shape(x.shape[2:], kernel, stride, parsed, dilation, True, op)
     return stride, dilation, parsed, op
 
 
@@ -76,12 +76,19 @@ def conv_transpose(
     >>> conv_transpose(np.ones((2, 3, 16, 16)), np.ones((3, 16, 4, 4)), stride=2, padding=1).shape
     (2, 16, 32, 32)
     """
-    weight = np.asarray(weight)
+    weight = numeric(weight, "weight")
     n = weight.ndim - 2
     x, unbatched = batched(x, n)
     stride, dilation, pads, op = transposed_args(
         x, weight, stride, padding, output_padding, groups, dilation
     )
+    out_sp = output_spatial_shape(x.shape[2:], weight.shape[2:], stride, pads, dilation, True,
+                                  op)
+    if 0 in out_sp:  # a zero-size axis (another is not empty): nothing to compute
+        c_out = weight.shape[1] * groups
+        check_bias(bias, c_out)
+        empty = np.zeros((x.shape[0], c_out, *out_sp), dtype=np.result_type(x, weight))
+        return empty[0] if unbatched else empty
     # 1. insert s-1 zeros between input elements
     amounts = [zero_insertion_padding(k, p, o, d)
                for k, d, p, o in zip(weight.shape[2:], dilation, pads, op)]
@@ -121,7 +128,7 @@ def conv_transpose_scatter(
     >>> conv_transpose_scatter(np.ones((1, 2, 3)), np.ones((2, 4, 3)), stride=2).shape
     (1, 4, 7)
     """
-    weight = np.asarray(weight)
+    weight = numeric(weight, "weight")
     n = weight.ndim - 2
     x, unbatched = batched(x, n)
     stride, dilation, pads, op = transposed_args(

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from convzoo.arithmetic import check_int, is_int
-from convzoo.reference.common import batched, check_bias
+from convzoo.reference.common import batched, check_bias, numeric
 from convzoo.reference.conv import conv
 
 __all__ = [
@@ -39,8 +39,8 @@ def depthwise(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: A
     >>> depthwise(np.ones((1, 3, 12, 12)), np.ones((3, 1, 5, 5))).shape
     (1, 3, 8, 8)
     """
-    x = np.asarray(x)
-    channels = x.shape[-np.asarray(weight).ndim + 1]
+    x = numeric(x, "input")
+    channels = x.shape[-numeric(weight, "weight").ndim + 1]
     return conv(x, weight, bias, stride, padding, dilation, channels, padding_mode)
 
 
@@ -57,8 +57,8 @@ def pointwise(x: Any, weight: Any, bias: Any = None) -> np.ndarray:
     >>> pointwise(np.ones((1, 3, 8, 8)), np.ones((256, 3))).shape
     (1, 256, 8, 8)
     """
-    x = np.asarray(x)
-    w = np.asarray(weight)
+    x = numeric(x, "input")
+    w = numeric(weight, "weight")
     if w.ndim < 2 or any(k != 1 for k in w.shape[2:]):
         raise ValueError(
             f"`weight` (shape {w.shape}) must be (C_out, C_in) or (C_out, C_in, 1, ..., 1)"
@@ -93,7 +93,7 @@ def separable(x: Any, dw_weight: Any, pw_weight: Any, dw_bias: Any = None, pw_bi
     >>> separable(np.ones((1, 3, 12, 12)), np.ones((3, 1, 5, 5)), np.ones((256, 3))).shape
     (1, 256, 8, 8)
     """
-    dw_weight = np.asarray(dw_weight)
+    dw_weight = numeric(dw_weight, "dw_weight")
     x, unbatched = batched(x, dw_weight.ndim - 2)
     mid = depthwise(x, dw_weight, dw_bias, stride, padding, dilation)  # (N, C*M, *out)
     out = pointwise(mid, pw_weight, pw_bias)  # (N, C_out, *out)
@@ -135,7 +135,7 @@ def flattened(x: Any, lateral: Any, axis_weights: Sequence[Any], padding: Sequen
     ...           padding=1).shape
     (1, 4, 8, 8)
     """
-    x = np.asarray(x)
+    x = numeric(x, "input")
     n = x.ndim - 2
     pads = _per_axis(padding, n)
     if len(axis_weights) != n:
@@ -146,7 +146,7 @@ def flattened(x: Any, lateral: Any, axis_weights: Sequence[Any], padding: Sequen
     biases = list(axis_biases) if axis_biases is not None else [None] * n
     out = pointwise(x, lateral, lateral_bias)  # (N, C_out, *in)
     for axis, (w, p, b) in enumerate(zip(axis_weights, pads, biases)):
-        out = _axis_conv(out, np.asarray(w), axis, p, b)
+        out = _axis_conv(out, numeric(w, f"axis_weights[{axis}]"), axis, p, b)
     return out
 
 
@@ -164,7 +164,7 @@ def spatially_separable(x: Any, weights: Sequence[Any], biases: Sequence[Any] | 
     ...                     padding=1).shape
     (1, 5, 8, 8)
     """
-    x = np.asarray(x)
+    x = numeric(x, "input")
     n = x.ndim - 2
     pads = _per_axis(padding, n)
     if len(weights) != n:
@@ -173,7 +173,7 @@ def spatially_separable(x: Any, weights: Sequence[Any], biases: Sequence[Any] | 
         )
     biases = list(biases) if biases is not None else [None] * n
     for axis, (w, b) in enumerate(zip(weights, biases)):
-        w = np.asarray(w)
+        w = numeric(w, f"weights[{axis}]")
         if w.ndim != n + 2 or any(k != 1 for a, k in enumerate(w.shape[2:]) if a != axis):
             raise ValueError(
                 f"`weights[{axis}]` (shape {w.shape}) must have kernel size 1 on every spatial "

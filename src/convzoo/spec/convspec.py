@@ -224,12 +224,17 @@ class ConvSpec:
     # ----------------------------------------------------------------- input-dependent numbers
     def split_input_shape(self, input_shape: Sequence[int]) -> tuple[int | None, int, tuple]:
         """Validate ``(N, C, *spatial)`` or ``(C, *spatial)``; return ``(N | None, C, spatial)``."""
-        shape = tuple(input_shape)
         n = self.ndim
-        if len(shape) not in (n + 1, n + 2) or not all(is_int(v) for v in shape):
+        try:
+            shape = tuple(input_shape) if not isinstance(input_shape, str) else None
+        except TypeError:  # None, an int...: not a sequence
+            shape = None
+        if (shape is None or len(shape) not in (n + 1, n + 2)
+                or not all(is_int(v) for v in shape)):
+            given = repr(input_shape) if shape is None else shape
             raise ValueError(
-                f"`input_shape` (={shape}) must be (N, C, *spatial) or (C, *spatial) with "
-                f"{n} spatial dim{'s' if n != 1 else ''}"
+                f"`input_shape` (={given}) must be "
+                f"(N, C, *spatial) or (C, *spatial) with {n} spatial dim{'s' if n != 1 else ''}"
             )
         check_rule("input_shape", shape, shape, "non-negative")
         if len(shape) == n + 1 and shape[0] != self.in_channels == shape[1]:
