@@ -12,6 +12,7 @@ from plain_nets import randomize_batchnorms
 
 import convzoo.models as zoo
 from convzoo.fast import optimize
+from convzoo.fast.pick import KEEPS_NAN, keeps_nan
 from convzoo.layers import ChannelShuffle, Conv2d, Depthwise, DepthwiseSeparable, Pointwise
 
 RTOL = 1e-4  # pinned: |optimized - original| <= RTOL * max(1, max |original|)
@@ -191,6 +192,12 @@ def test_runtime_backends(backend: str) -> None:
                                  ((0, None),) * 4)
         return
     assert r.backend == backend
+    # the session carries the NaN fix-up (issue 18), so the tournament counts it NaN-keeping
+    assert fast.inner.fallback is not None and keeps_nan(backend, fast.inner)
+    assert not KEEPS_NAN[backend] and r.nan_fixup
+    # verified on every regime at the example's shape and at another batch size
+    assert {"nonfinite", "image"} <= set(r.regime_errors)
+    assert any(k.startswith("like@") for k in r.regime_errors)
     # any batch size, and other spatial sizes the model allows (a dynamic export)
     for shape in [(2, 3, 12, 12), (1, 3, 12, 12), (5, 3, 9, 14)]:
         other = torch.randn(shape)
