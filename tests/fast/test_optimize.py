@@ -232,3 +232,18 @@ def test_batched_examples_are_planned_on_one_sample_and_still_exact_on_the_batch
     with torch.no_grad():
         torch.testing.assert_close(optimize(unbatched, x3)(x3), unbatched(x3), atol=1e-5,
                                    rtol=1e-4)
+
+
+def test_runtime_nan_fixup_and_verification_at_a_new_shape() -> None:
+    """Merge of issues 18 and 21: the dynamic session's NaN fix-up runs at a batch and
+    spatial size other than the example's (the fix-up is the session's own dynamic graph),
+    and that new shape is verified on first use (no fallback to the original here)."""
+    pytest.importorskip("onnxruntime")
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveMaxPool2d(1)).eval()
+    fast = optimize(net, torch.randn(2, 3, 12, 12), backend="onnxruntime")
+    y = torch.randn(3, 3, 13, 11)
+    y[0, 0, 0, 0] = float("nan")
+    with torch.no_grad():
+        got, want = fast(y), net(y)
+    torch.testing.assert_close(got, want, equal_nan=True, rtol=1e-4, atol=1e-5)
+    assert bool(got[0].isnan().any()) and fast.fallbacks == {}
