@@ -154,3 +154,31 @@ def test_nan_kept_like_torch(act: nn.Module, residual: bool) -> None:
     assert ref.isnan().sum() > 0
     assert torch.equal(got.isnan(), ref.isnan())
     assert _close(got.nan_to_num(), ref.nan_to_num())
+
+
+class _Reused(nn.Module):
+    """Residual adds: into a buffer read again later (no), into the conv's own input (no),
+    into a buffer nobody reads afterwards (yes: the sum is written there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c, self.d = (nn.Conv2d(8, 8, 3, padding=1) for _ in range(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.a(x)
+        z = self.b(torch.relu(y)) + y  # y is read again by the last line: a new tensor
+        v = self.c(z) + z  # conv c reads z itself: a new tensor
+        w = self.d(torch.relu(v)) + v  # v dead afterwards, d reads relu(v): in place
+        return w + y
+
+
+def test_sum_written_in_place_only_into_a_dead_buffer() -> None:
+    torch.manual_seed(0)
+    fast, ref, got = _run(_Reused(), torch.randn(1, 8, 10, 10))
+    assert fast.report.fused_adds == 3 and _close(got, ref)
+    inner = fast.inner
+    while not hasattr(inner, "graph"):
+        inner = getattr(inner, "inner", None) or inner.fast
+    targets = [n.target for n in inner.graph.nodes if n.op == "call_function"]
+    assert targets.count(torch.ops.mkldnn._convolution_pointwise_.binary) == 1
+    assert targets.count(torch.ops.mkldnn._convolution_pointwise.binary) == 2

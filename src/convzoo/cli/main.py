@@ -20,7 +20,7 @@ __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: Subcommand modules under ``convzoo.cli``, in the order ``--help`` lists them.
 SUBCOMMANDS = ("tour", "shape", "solve", "summary", "rf", "compare", "profile", "animate", "report",
-               "serve", "train", "bench", "decompose", "advise")
+               "serve", "train", "bench", "optimize", "decompose", "advise")
 
 
 class _Parser(argparse.ArgumentParser):

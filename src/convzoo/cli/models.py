@@ -5,6 +5,12 @@ Accepted forms:
 * ``path/to/file.py:factory``: the file is imported and ``factory()`` is called with no
   arguments (its folder first on ``sys.path`` meanwhile, so that both can import modules
   beside it); it must return an ``nn.Module``.
+* a file saved with ``torch.save(model, path)`` (a whole module): loaded with
+  ``torch.load(path, weights_only=True)`` unless the caller says otherwise. torch refuses to
+  unpickle a module that way (unpickling a module runs code stored in the file), so such a
+  file needs ``weights_only=False``, which only ``convzoo optimize --no-weights-only``
+  passes: an explicit choice, for files one trusts. A file holding a ``state_dict`` is
+  refused with a pointer to the ``file.py:factory`` form.
 * a zoo name such as ``resnet50``: ``convzoo.models.create(name)``.
 
 torch and the zoo are imported when a model is loaded, not with this module (``convzoo
@@ -24,7 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["load_model", "FORMS"]
 
 #: The forms of MODEL, as listed in every error message.
-FORMS = "path/to/file.py:factory (a function in that file returning an nn.Module) or a zoo name"
+FORMS = ("path/to/file.py:factory (a function in that file returning an nn.Module), a file "
+         "saved with torch.save(model, path), or a zoo name")
 
 
 def _error(text: str, why: str) -> ValueError:
@@ -72,15 +79,43 @@ def _from_file(text: str, path_text: str, factory: str) -> nn.Module:
     return model
 
 
-def load_model(text: str) -> nn.Module:
+def _from_torch_save(text: str, path: Path, weights_only: bool) -> nn.Module:
+    import pickle
+
+    import torch
+    import torch.nn as nn
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=weights_only)
+    except pickle.UnpicklingError as e:
+        if weights_only:
+            raise _error(text, "is a pickled module: torch.load(weights_only=True) refuses to "
+                         "unpickle it, since unpickling runs code stored in the file; if you "
+                         "trust the file, `convzoo optimize --no-weights-only` loads it "
+                         "(weights_only=False)") from None
+        raise _error(text, f"could not be unpickled: {_first_line(e)}") from None
+    except Exception as e:  # noqa: BLE001 - not a torch.save file, a missing class, ...
+        raise _error(text, f"could not be loaded with torch.load: {_first_line(e)}") from None
+    if isinstance(obj, nn.Module):
+        return obj
+    if isinstance(obj, dict):
+        raise _error(text, "holds a dict (a state_dict or a checkpoint), not a module: save "
+                     "the whole module with torch.save(model, path), or build it in code "
+                     "(path/to/file.py:factory) and load the weights there")
+    raise _error(text, f"holds a {type(obj).__name__}, not an nn.Module")
+
+
+def load_model(text: str, weights_only: bool = True) -> nn.Module:
     """Build the model that ``MODEL`` names; ValueError (one line, listing the forms) if not.
+    ``weights_only``: passed to ``torch.load`` for a file saved with ``torch.save`` (False
+    unpickles a whole module, running code stored in the file: for trusted files only).
 
     >>> load_model("nowhere.py:make")
     Traceback (most recent call last):
     ...
     ValueError: MODEL (='nowhere.py:make') names a file that does not exist: nowhere.py; \
-accepted forms: path/to/file.py:factory (a function in that file returning an nn.Module) \
-or a zoo name
+accepted forms: path/to/file.py:factory (a function in that file returning an nn.Module), \
+a file saved with torch.save(model, path), or a zoo name
     """
     text = str(text).strip()
     if ":" in text:
@@ -90,6 +125,8 @@ or a zoo name
         return _from_file(text, path_text, factory)
     if text.endswith(".py"):
         raise _error(text, "needs ':factory' after the file name")
+    if Path(text).is_file():
+        return _from_torch_save(text, Path(text), weights_only)
     from convzoo import models
 
     try:

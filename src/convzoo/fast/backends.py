@@ -1,9 +1,10 @@
 """Inference backends behind :func:`convzoo.optimize`: ONNX Runtime and OpenVINO.
 
-Both run the graph after convzoo's portable rewrites (constant, BatchNorm and shuffle
-folding), exported once with torch's dynamo ONNX exporter at the example input's shape (a
-fixed-shape graph: other shapes raise a ValueError). Each is given as many threads as
-torch uses (``torch.get_num_threads()``), so timings compare like with like.
+Both run the portable graph (:mod:`convzoo.fast.dynamic`: the rewrites each runtime gains
+from, a dynamic batch dimension and, where the model allows, dynamic spatial sizes),
+exported once with torch's dynamo ONNX exporter; a shape outside the exported sizes raises
+a ValueError naming them. Each gets ``threads`` threads (default ``torch.get_num_threads()``;
+``optimize`` measures 1 and N, :mod:`convzoo.fast.threads`).
 
 NaN: neither runtime keeps torch's NaN semantics. ONNX Runtime's max reductions and max
 pooling (``amax``, ``adaptive_max_pool2d``) return numbers where torch returns NaN; OpenVINO
@@ -34,6 +35,7 @@ import torch
 import torch.nn as nn
 import torch.utils._pytree as pytree
 
+from convzoo.fast.dynamic import check_shape
 from convzoo.fast.verify import first_line
 
 __all__ = [
@@ -146,7 +148,8 @@ class BackendModule(nn.Module):
     """A compiled session (ONNX Runtime or OpenVINO) wrapped as a module.
 
     Args:
-        run: numpy array in -> list of numpy arrays out. input_shape: the exported shape.
+        run: numpy array in -> list of numpy arrays out. input_shape: the exported shape,
+            each size an int (fixed) or ``(min, max)`` (dynamic, max None: unbounded).
         template: an output of the original model (its structure; non-tensor leaves kept).
         name: the backend's name (for messages).
         fallback: the module that computes inputs holding NaN or Inf (torch's NaN semantics,
@@ -156,8 +159,8 @@ class BackendModule(nn.Module):
         ``input_shape`` -> the exported output shapes.
     """
 
-    def __init__(self, run, input_shape: tuple[int, ...], template: object, name: str,
-                 fallback: nn.Module | None = None) -> None:
+    def __init__(self, run, input_shape: tuple[int | tuple[int, int | None], ...],
+                 template: object, name: str, fallback: nn.Module | None = None) -> None:
         super().__init__()
         self.run, self.input_shape, self.name = run, tuple(input_shape), name
         self.fallback = fallback
@@ -167,11 +170,7 @@ class BackendModule(nn.Module):
         self.slots = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
 
     def forward(self, x: torch.Tensor) -> object:
-        if tuple(x.shape) != self.input_shape:
-            raise ValueError(
-                f"`input` shape (={tuple(x.shape)}) must be the exported shape "
-                f"(={self.input_shape}) for the {self.name} backend"
-            )
+        check_shape(tuple(x.shape), self.input_shape, f"the {self.name} backend")
         if self.input_dtype is not None and x.dtype != self.input_dtype:
             raise ValueError(
                 f"`input` dtype (={x.dtype}) must be the exported dtype (={self.input_dtype}) "
@@ -182,20 +181,22 @@ class BackendModule(nn.Module):
         outs = self.run(np.ascontiguousarray(x.detach().cpu().numpy()))
         if len(outs) != len(self.slots):
             raise ValueError(f"the {self.name} graph returned {len(outs)} tensors, the model "
-                             f"{len(self.slots)}")
+                             f"{len(self.slots)} (a non-tensor output computed from the input, "
+                             "such as a size, becomes a tensor there)")
         leaves = list(self.leaves)
         for slot, array in zip(self.slots, outs):
             leaves[slot] = torch.from_numpy(np.asarray(array))
         return pytree.tree_unflatten(leaves, self.spec)
 
 
-def onnxruntime_session(onnx_bytes: bytes):
-    """A function running the ONNX model in ONNX Runtime, with torch's thread count."""
+def onnxruntime_session(onnx_bytes: bytes, threads: int | None = None):
+    """A function running the ONNX model in ONNX Runtime, with ``threads`` intra-op
+    threads (default: torch's thread count)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = torch.get_num_threads()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
@@ -203,10 +204,10 @@ def onnxruntime_session(onnx_bytes: bytes):
     return lambda array: session.run(None, {name: array})
 
 
-def openvino_session(onnx_bytes: bytes, precision: str = "fp32"):
-    """A function running the ONNX model in OpenVINO (CPU), with torch's thread count and
-    the inference precision ``'f32'`` or ``'bf16'``; safe to call from several threads (an
-    infer request is not: each thread gets its own)."""
+def openvino_session(onnx_bytes: bytes, precision: str = "fp32", threads: int | None = None):
+    """A function running the ONNX model in OpenVINO (CPU), with ``threads`` threads
+    (default: torch's thread count) and the inference precision ``'f32'`` or ``'bf16'``;
+    safe to call from several threads (an infer request is not: each thread gets its own)."""
     import openvino as ov
 
     core = ov.Core()
@@ -216,7 +217,7 @@ def openvino_session(onnx_bytes: bytes, precision: str = "fp32"):
             f.write(onnx_bytes)
         model = core.read_model(path)
     config = {
-        "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+        "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
         "PERFORMANCE_HINT": "LATENCY",
     }

@@ -8,9 +8,12 @@ same module under :func:`~convzoo.functional.dispatch.native_only`, NCHW) and th
 fraction.
 
 ``bench_models``: zoo models (and any others given) at batch 1 and 8: eager, ``convzoo.optimize``
-(backends torch and auto, precision fp32 and bf16), ``torch.compile`` (inductor, freezing;
-compile time reported), ONNX Runtime and OpenVINO (f32, bf16) alone on the exported original,
-threads of every runtime set from ``torch.get_num_threads()``.
+(backends torch and auto, precision fp32 and bf16; onnxruntime and openvino, f32 and bf16:
+each runtime after convzoo's rewrites), ``torch.compile`` (inductor, freezing; compile time
+reported), ONNX Runtime and OpenVINO (f32, bf16) alone on the exported original, threads of
+every runtime set from ``torch.get_num_threads()`` (``optimize`` then picks 1 or N itself);
+all candidates timed in interleaved blocks (:func:`convzoo.fast.auto.blocks`), FLOPs
+counted (``torch.utils.flop_counter``).
 """
 
 from __future__ import annotations
@@ -188,17 +191,25 @@ def _candidates(model: nn.Module, x: torch.Tensor, compile_: bool, onnx: bool,
                 return model(t)
         return model(t)
 
+    def note(key: str, fast: object) -> None:
+        r = fast.report  # type: ignore[attr-defined]
+        row[f"{key}_picked"] = f"{r.backend}@{r.threads.describe() if r.threads else '-'}"
+        row[f"{key}_decision"] = r.decision
+        row[f"{key}_candidates_ms"] = r.candidates_ms
+        row[f"{key}_fresh_error"] = r.fresh_error
+
     out: dict[str, Callable[[], object]] = {"eager": call(eager)}
     fast = timed("optimize", lambda: optimize(model, x))
+    note("optimize", fast)
     out["optimize"] = call(fast)
     auto = timed("optimize_auto", lambda: optimize(model, x, backend="auto"))
-    row["optimize_auto_picked"] = auto.report.backend  # type: ignore[attr-defined]
+    note("optimize_auto", auto)
     row["optimize_auto_timings_ms"] = auto.report.timings_ms  # type: ignore[attr-defined]
     out["optimize_auto"] = call(auto)
     bf16 = bool(bf16_flags())
     if bf16:
         fast16 = timed("optimize_bf16", lambda: optimize(model, x, precision="bf16"))
-        row["optimize_bf16_error"] = fast16.report.fresh_error  # type: ignore[attr-defined]
+        note("optimize_bf16", fast16)
         out["optimize_bf16"] = call(fast16)
     if compile_:
         inductor_config.freezing = True
@@ -226,14 +237,26 @@ def _candidates(model: nn.Module, x: torch.Tensor, compile_: bool, onnx: bool,
                 ov16 = BackendModule(openvino_session(proto, "bf16"), shape, ref, "openvino")
                 row["openvino_bf16_error"] = (ov16(x) - ref).abs().max().item()
                 out["openvino_bf16"] = call(ov16)
+                ov_cz16 = timed("optimize_openvino_bf16", lambda: optimize(
+                    model, x, backend="openvino", precision="bf16"))
+                note("optimize_openvino_bf16", ov_cz16)
+                out["optimize_openvino_bf16"] = call(ov_cz16)
+        note("optimize_onnxruntime", ort_cz)
+        if "optimize_openvino" in out:
+            note("optimize_openvino", ov_cz)
     return out
 
 
 def _bench_model(model: nn.Module, x: torch.Tensor, repeats: int, compile_: bool,
                  onnx: bool, zoo_model: bool = True) -> tuple[dict, dict[str, Timing]]:
+    from convzoo.fast.auto import blocks
+
     row: dict = {}
     candidates = _candidates(model, x, compile_, onnx, row, zoo_model)
-    return row, interleaved(candidates, repeats=repeats, warmup=2)
+    with native_only():
+        row["flops"] = count_flops(model, x)
+    # blocks, not call by call: the runtimes' spin-waiting pools distort each other
+    return row, blocks(candidates, rounds=repeats)
 
 
 def bench_models(names: list[str], batches: tuple[int, ...] = (1, 8), repeats: int = 10,

@@ -12,11 +12,14 @@ Passes, in order, all on the captured graph (:mod:`convzoo.fast.capture`; no com
    channels_last plan and the large-kernel fast paths (:mod:`convzoo.fast.plan`), conv +
    activation and conv + add (+ activation) fused into oneDNN calls
    (:mod:`convzoo.fast.fuse`); ``precision='bf16'`` (:mod:`convzoo.fast.precision`);
-4. ONNX Runtime / OpenVINO run the graph after step 2 (:mod:`convzoo.fast.backends`);
-   ``'auto'`` times every candidate interleaved and keeps the fastest;
+4. ONNX Runtime / OpenVINO run the graph after step 2, exported with a dynamic batch (and
+   spatial sizes where the model allows: :mod:`convzoo.fast.dynamic`), with the NaN fix-up
+   (:mod:`convzoo.fast.backends`); every candidate runs at 1 and ``torch.get_num_threads()``
+   threads (:mod:`convzoo.fast.threads`) and one tournament keeps the fastest
+   (:mod:`convzoo.fast.pick`);
 5. verification: the result and the original model on the example and on one fresh input
-   per regime (:mod:`convzoo.fast.regimes`); beyond the pinned tolerance, refused
-   (:mod:`convzoo.fast.verify`).
+   per regime (:mod:`convzoo.fast.regimes`), for a runtime also at another batch and
+   spatial size; beyond the pinned tolerance, refused (:mod:`convzoo.fast.verify`).
 
 Each call of the result returns fresh tensors laid out as the original's
 (:mod:`convzoo.fast.outputs`).
@@ -29,6 +32,7 @@ import functools
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,12 +41,11 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.utils._pytree as pytree
 
-from convzoo.analysis.timing import interleaved
+from convzoo.analysis.timing import quartiles
 from convzoo.fast.backends import (
     BackendModule,
     NonFiniteFallback,
     check_backend,
-    export_onnx,
     failure_reason,
     onnxruntime_session,
     openvino_session,
@@ -50,12 +53,20 @@ from convzoo.fast.backends import (
 )
 from convzoo.fast.capture import capture, private_copy
 from convzoo.fast.determinism import check_repeatable
+from convzoo.fast.dynamic import (
+    RUNTIME_REWRITES,
+    check_shape,
+    export_portable,
+    other_shapes,
+    portable,
+)
 from convzoo.fast.fft_guard import FFTNoise
 from convzoo.fast.fold import fold_batchnorms, fold_batchnorms_before, fold_constants
-from convzoo.fast.fuse import fuse_convs
 from convzoo.fast.graph import conv_call
-from convzoo.fast.interleave import interleave_concats
+from convzoo.fast.guard import Guarded, fuse_guarded
+from convzoo.fast.interleave import interleave_concats, split_interleaves
 from convzoo.fast.outputs import finish, storages, strides_of
+from convzoo.fast.pick import pick
 from convzoo.fast.plan import FFTConv, fft_paths, plan_channels_last
 from convzoo.fast.precision import check_precision, to_bf16
 from convzoo.fast.refusal import Refusal, refuse
@@ -63,7 +74,8 @@ from convzoo.fast.regimes import finite_statistics
 from convzoo.fast.relayout import reverify
 from convzoo.fast.shuffle_fold import fold_shuffles
 from convzoo.fast.state import check_structure
-from convzoo.fast.verify import Check, Verified, checks, verify
+from convzoo.fast.threads import Threaded, ThreadPlan
+from convzoo.fast.verify import Check, Verified, checks, first_line, fresh_input, verify
 from convzoo.functional.dispatch import native_only
 
 __all__ = ["INFERENCE_ONLY", "NOT_PORTABLE", "OptimizeReport", "Optimized", "Refusal",
@@ -71,8 +83,9 @@ __all__ = ["INFERENCE_ONLY", "NOT_PORTABLE", "OptimizeReport", "Optimized", "Ref
 
 INFERENCE_ONLY = "`Optimized` is inference-only: {what} is not supported; use the original model"
 NOT_PORTABLE = ("`Optimized` cannot be copied: {what} is not supported (it holds weights "
-                "prepacked for this machine's oneDNN); copy or save the original model and call "
-                "convzoo.optimize again")
+                "prepacked for this machine's oneDNN); use .save('model.onnx') or "
+                ".save('model.xml') for a deployable file, or copy or save the original model "
+                "and call convzoo.optimize again")
 
 
 @dataclass(frozen=True)
@@ -100,11 +113,13 @@ class OptimizeReport:
         tolerance: the larger absolute bound those two errors were checked against: each
             output leaf gets ``rtol(dtype) * max |original leaf| + tiny``
             (:func:`convzoo.fast.verify.compare`).
-        fused_activations: activations after a fused conv (or conv + add), run in place
-            on its output (torch's NaN semantics kept; not a oneDNN post-op).
+        fused_activations: activations after a fused conv (or conv + add): oneDNN
+            post-ops where :mod:`convzoo.fast.guard` proves no NaN can reach them, else run
+            in place on its output (torch's NaN semantics kept either way).
         regime_errors: every input the result was verified on (a key of
             :data:`convzoo.fast.regimes.REGIMES`: the example and one fresh input per regime
-            the original accepts) -> ``(max abs error, bound)``.
+            the original accepts; for a runtime also each other input shape it was verified
+            at, as ``regime@shape``) -> ``(max abs error, bound)``.
         constants: tensors forward reads from outside the model (module-level globals,
             closure variables), captured as constants at optimize time: a later change to
             them is not seen by the result (as for the model's own weights: optimize works
@@ -116,6 +131,16 @@ class OptimizeReport:
         hooks: forward hooks and pre-hooks captured in the graph (they change no state, so
             the graph computing their effect replays them on every call); a hook that
             changes state is refused instead.
+        threads: the :class:`~convzoo.fast.threads.ThreadPlan` the result runs at (1 or
+            ``torch.get_num_threads()``, or a per-region plan), set only inside its calls.
+        post_op_activations, guard_checks: activations fused as oneDNN post-ops, and the
+            tensors checked per call so that they see no NaN (:mod:`convzoo.fast.guard`).
+        candidates_ms: every measured candidate (``backend@threads``): median, first and
+            third quartile of its block times, ms per call (:mod:`convzoo.fast.auto`).
+        decision: why the chosen candidate won, in one sentence; within_noise: the
+            candidates not told apart from the fastest.
+        input_sizes: the input shapes the result takes, per dimension an int (fixed) or
+            ``(min, max)`` (max None: unbounded).
     """
 
     backend: str
@@ -141,6 +166,13 @@ class OptimizeReport:
     fft_native: str = ""
     hooks: tuple[str, ...] = ()
 
+    threads: ThreadPlan | None = None
+    post_op_activations: int = 0
+    guard_checks: int = 0
+    candidates_ms: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    decision: str = ""
+    within_noise: tuple[str, ...] = ()
+    input_sizes: tuple[object, ...] = ()
 
 NAN_FIXUP = ("inputs holding NaN or Inf run on the folded float32 graph in torch (torch's NaN "
              "semantics)")
@@ -160,7 +192,14 @@ class _Facts:
         bns, shuffles, units, acts, adds: rewrites applied. channels_last: planned.
         coverage: conv nodes of the torch graph. verified: the torch graph's verification.
         fft_native: why the FFT path was left out ('' when it was not).
-        onnx, fallback: the exported bytes and the NaN fix-up module (built on first use).
+        fallback: the NaN fix-up module of the torch graph in bf16 (built on first use).
+        source: the model (private eval copy). exact: it in float64 (built on first use).
+        bns_before: BatchNorms folded into a following conv (of ``bns``).
+        post_ops, guard_checks: activations fused as oneDNN post-ops, tensors checked.
+        exports: ``("portable" | "onnx", rewrites, spatial)`` -> each runtime's dynamic
+            graph and its ONNX bytes (:func:`_session`, built once).
+        shape_checks: input shape -> the verification inputs at that shape (another batch
+            or spatial size, :func:`_verify_shapes`), built once.
     """
 
     capture: str
@@ -179,8 +218,14 @@ class _Facts:
     coverage: dict[str, int] = field(default_factory=dict)
     verified: Verified | None = None
     fft_native: str = ""
-    onnx: bytes | None = None
     fallback: nn.Module | None = None
+    source: nn.Module | None = None
+    exact: Callable[[], nn.Module] | None = None
+    bns_before: int = 0
+    post_ops: int = 0
+    guard_checks: int = 0
+    exports: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    shape_checks: dict[tuple[int, ...], list[Check]] = field(default_factory=dict)
 
 
 class _NoBackward(torch.autograd.Function):
@@ -207,9 +252,12 @@ class Optimized(nn.Module):
     (never a constant, the input, or one tensor twice) with the strides the original's
     outputs have at that input. Another input shape than the example's (or another dtype,
     device, layout or strides) is optimized (and verified) on first use, for
-    ``backend='torch'``; where that result is refused, inputs of that kind run the original
-    model (exact, slower; a ``RuntimeWarning`` says why, :attr:`fallbacks` keeps it). Safe
-    to call from several threads at once, on every backend.
+    ``backend='torch'``, at the chosen thread count; where that result is refused, inputs
+    of that kind run the original model (exact, slower; a ``RuntimeWarning`` says why,
+    :attr:`fallbacks` keeps it). The runtimes take any batch size (and spatial sizes where
+    the model allows: ``report.input_sizes``), verified at optimize time at the example's
+    and at other shapes. Safe to call from several threads at once, on every backend.
+    :meth:`save` writes ONNX or OpenVINO IR.
 
     Attributes:
         inner: the rewritten graph (or a backend session) for the example's shape.
@@ -251,6 +299,16 @@ class Optimized(nn.Module):
             ".double(), .half(), .cuda() and the like are not supported; convert the original "
             "model and call convzoo.optimize again")
 
+    def save(self, path: str) -> str:
+        """Write a deployable artifact: ``*.onnx`` (the ONNX model after convzoo's rewrites
+        for ONNX Runtime) or ``*.xml`` (OpenVINO IR, weights in the ``.bin`` beside it),
+        with a dynamic batch dimension (and spatial sizes where the model allows). Plain
+        onnxruntime / openvino load it without convzoo. Returns the path written
+        (:func:`convzoo.fast.artifact.save`)."""
+        from convzoo.fast.artifact import save
+
+        return save(self, path)
+
     def train(self, mode: bool = True) -> Optimized:
         """Only ``train(False)`` (``eval()``) is allowed."""
         if mode:
@@ -277,39 +335,78 @@ class Optimized(nn.Module):
 
     def _add(self, key: tuple[Any, ...], x: torch.Tensor) -> None:
         """The module (and the original's output strides) for a new input key: built and
-        verified for ``backend='torch'``; the fixed-shape session otherwise (it refuses
-        another shape itself)."""
+        verified for ``backend='torch'`` (run at the chosen thread count); for a runtime,
+        the session, verified on every regime at a shape it was not verified at before
+        (a shape or dtype it does not take: it raises itself, naming the sizes it takes).
+        Where the result is refused, inputs of that kind run the original (said)."""
         with self._lock:
             if key in self._shapes:
                 return
-            if self.report.backend == "torch":
-                try:
-                    inner, facts = _build(self._source[0], x, **self._options)
+            source = self._source[0]
+            try:
+                if self.report.backend == "torch":
+                    inner, facts = _build(source, x, **self._options)
                     strides = facts.strides
-                except Refusal as exc:  # this shape runs the original: exact, and said
-                    inner, strides = _Original(self._source[0]), ()
-                    self.fallbacks[key] = str(exc)
-                    warnings.warn(f"convzoo.optimize: inputs of shape {tuple(x.shape)} "
-                                  f"({x.dtype}) run the original model: {exc}", RuntimeWarning,
-                                  stacklevel=3)
-            else:
-                inner = self.inner
-                if tuple(x.shape) != getattr(inner, "input_shape", None):
-                    strides = ()
-                else:  # the same shape in another layout: the original's output strides
-                    with native_only():
-                        strides = strides_of(_run(self._source[0], x))
-                    try:  # verified in that layout (a forward may branch on it)
-                        reverify(self._source[0], inner, x, _head(self._source[0], self.report
-                                 .backend, self.report.precision), self.report.precision)
-                    except Refusal as exc:
-                        inner, strides = _Original(self._source[0]), ()
-                        self.fallbacks[key] = str(exc)
-                        warnings.warn(f"convzoo.optimize: inputs of shape {tuple(x.shape)} in "
-                                      f"this layout run the original model: {exc}",
-                                      RuntimeWarning, stacklevel=3)
+                    plan = self.report.threads
+                    if plan is not None:  # the chosen count (a region plan is per shape)
+                        inner = Threaded(inner, ThreadPlan(plan.threads, plan.available))
+                else:
+                    inner, strides = self.inner, ()
+                    if _takes(inner, x):  # the original's output strides at this input
+                        with native_only():
+                            strides = strides_of(_run(source, x))
+                        self._verify_shape(inner, tuple(x.shape))
+                        example = getattr(self, "_example", None)
+                        if example is None or not _same_layout(x, example):
+                            # verified in that layout (a forward may branch on it)
+                            reverify(source, inner, x, _head(source, self.report.backend,
+                                     self.report.precision), self.report.precision)
+            except Refusal as exc:  # this shape runs the original: exact, and said
+                inner, strides = _Original(source), ()
+                self.fallbacks[key] = str(exc)
+                warnings.warn(f"convzoo.optimize: inputs of shape {tuple(x.shape)} "
+                              f"({x.dtype}) run the original model: {exc}", RuntimeWarning,
+                              stacklevel=3)
             self._layouts[key] = (strides, storages(inner))
             self._shapes[key] = inner
+
+    def _verify_shape(self, session: nn.Module, shape: tuple[int, ...]) -> None:
+        """Verify a runtime session at ``shape`` on every regime (the example's shape was
+        verified at optimize time; the inputs at a shape are drawn once, the session runs
+        on them once per new input key)."""
+        facts: _Facts | None = getattr(self, "_facts", None)
+        example = getattr(self, "_example", None)
+        if facts is None or example is None or shape == tuple(example.shape):
+            return
+        found = _checks_at(facts, example, shape)
+        backend, precision = self.report.backend, self.report.precision
+        verify(session, found, precision, _head(facts.source, backend, precision),
+               _hint(backend, precision))
+
+
+def _takes(session: nn.Module, x: torch.Tensor) -> bool:
+    """Whether a runtime session takes ``x`` (its shape within the exported sizes, its
+    dtype the exported one)."""
+    try:
+        check_shape(tuple(x.shape), session.input_shape, "the session")
+    except ValueError:
+        return False
+    return getattr(session, "input_dtype", None) in (None, x.dtype)
+
+
+def _same_layout(x: torch.Tensor, example: torch.Tensor) -> bool:
+    """Whether ``x`` is laid out as the example (contiguous or channels_last alike) and
+    alike in ``requires_grad``: what the verification inputs at any shape reproduce.
+
+    >>> e = torch.zeros(1, 2, 3, 3)
+    >>> _same_layout(torch.ones(4, 2, 5, 5), e), _same_layout(
+    ...     e.contiguous(memory_format=torch.channels_last), e)
+    (True, False)
+    """
+    formats = [torch.contiguous_format] + ([torch.channels_last] if x.dim() == 4 else [])
+    return (x.requires_grad == example.requires_grad and x.dim() == example.dim()
+            and all(x.is_contiguous(memory_format=f) == example.is_contiguous(memory_format=f)
+                    for f in formats))
 
 
 class _Original(nn.Module):
@@ -356,7 +453,8 @@ def _freeze(gm: fx.GraphModule) -> fx.GraphModule:
 def _coverage(gm: fx.GraphModule) -> dict[str, int]:
     counts = {"convs": 0, "fused": 0, "fft": 0, "native": 0}
     fused = (torch.ops.mkldnn._convolution_pointwise.default,
-             torch.ops.mkldnn._convolution_pointwise.binary)
+             torch.ops.mkldnn._convolution_pointwise.binary,
+             torch.ops.mkldnn._convolution_pointwise_.binary)
     for node in gm.graph.nodes:
         if node.op == "call_function" and node.target in fused:
             counts["fused"] += 1
@@ -385,7 +483,8 @@ def _portable(model: nn.Module, example: torch.Tensor, backend: str,
     cap = capture(model, example, method, backend)
     gm = cap.gm
     fold_constants(gm)
-    bns = fold_batchnorms(gm) + fold_batchnorms_before(gm)
+    after = fold_batchnorms(gm)
+    before = fold_batchnorms_before(gm)
     shuffles = fold_shuffles(gm)
     gm = copy.deepcopy(gm)  # a plain GraphModule (export's own refuses .eval(), ONNX needs it)
     gm.recompile()
@@ -397,7 +496,8 @@ def _portable(model: nn.Module, example: torch.Tensor, backend: str,
                          ", after the verification inputs")
     return _Facts(capture=cap.method, reference=cap.reference, portable=gm, checks=found,
                   strides=strides_of(cap.reference), constants=cap.constants, hooks=cap.hooks,
-                  bns=bns, shuffles=shuffles)
+                  bns=after + before, shuffles=shuffles, source=model, exact=exact,
+                  bns_before=before)
 
 
 def _head(model: nn.Module, backend: str, precision: str) -> str:
@@ -416,21 +516,30 @@ def _hint(backend: str, precision: str) -> str:
 
 
 def _torch_graph(facts: _Facts, example: torch.Tensor, precision: str,
-                 fft: bool) -> fx.GraphModule:
+                 fft: bool) -> tuple[fx.GraphModule, nn.Module | None]:
     """The portable graph with the torch-only rewrites: interleaving, the FFT path (when
-    ``fft``), bfloat16, the channels_last plan and oneDNN fusion; frozen."""
+    ``fft``), bfloat16, the channels_last plan and oneDNN fusion; frozen. Returns the exact
+    graph (every activation in place: torch's NaN semantics) and, where
+    :func:`~convzoo.fast.guard.fuse_guarded` proved some activation safe as a oneDNN
+    post-op, the :class:`~convzoo.fast.guard.Guarded` graph running it (else None)."""
     gm = copy.deepcopy(facts.portable)
     facts.units = interleave_concats(gm)
+    split_interleaves(gm)
     cpu32 = example.dtype == torch.float32 and example.device.type == "cpu"
     if fft and cpu32 and precision == "fp32":
         fft_paths(gm)
     if precision == "bf16":
         to_bf16(gm)
     facts.channels_last = plan_channels_last(gm)
-    facts.acts, facts.adds = fuse_convs(gm) if cpu32 and facts.channels_last else (0, 0)
-    gm = _freeze(gm)
-    facts.coverage = _coverage(gm)
-    return gm
+    fused = fuse_guarded(gm) if cpu32 and facts.channels_last else None
+    facts.acts, facts.adds = (fused.acts, fused.adds) if fused else (0, 0)
+    facts.post_ops, facts.guard_checks = (fused.post_ops, fused.checks) if fused else (0, 0)
+    exact = _freeze(fused.exact if fused else gm)
+    facts.coverage = _coverage(exact)
+    fast = None
+    if fused is not None and fused.fast is not None:
+        fast = Guarded(_freeze(fused.fast), exact, fused.checks)
+    return exact, fast
 
 
 def _fft_risk(model: nn.Module, facts: _Facts, example: torch.Tensor, precision: str,
@@ -464,19 +573,42 @@ def _torch_module(model: nn.Module, facts: _Facts, example: torch.Tensor, precis
     bfloat16 does not keep torch's NaN semantics (oneDNN's bf16 kernels turn some Inf into
     NaN): with it, inputs holding NaN or Inf run on the float32 folded graph."""
     facts.fft_native = _fft_risk(model, facts, example, precision, backend)
-    gm = _torch_graph(facts, example, precision, fft=not facts.fft_native)
-    module: nn.Module = gm if precision == "fp32" else NonFiniteFallback(gm, _fallback(facts))
     head = _head(model, "torch" if backend == "auto" else backend, precision)
     hint = _hint("torch", precision)
-    try:
+
+    def built(fft: bool) -> nn.Module:
+        exact, fast = _torch_graph(facts, example, precision, fft)
+        module = _nan_fixed(exact, facts, precision)
         facts.verified = verify(module, facts.checks, precision, head, hint)
+        if fast is not None:  # the post-op graph verified apart (the exact one above)
+            module = _nan_fixed(fast, facts, precision)
+            facts.verified = _worst(facts.verified,
+                                    verify(module, facts.checks, precision, head, hint))
+        return module
+
+    try:
+        return built(fft=not facts.fft_native)
     except Refusal as exc:
         if not facts.coverage.get("fft"):
             raise
         facts.fft_native = f"the graph with the FFT path failed verification: {exc}"
-        module = _torch_graph(facts, example, precision, fft=False)
-        facts.verified = verify(module, facts.checks, precision, head, hint)
-    return module
+        return built(fft=False)
+
+
+def _nan_fixed(module: nn.Module, facts: _Facts, precision: str) -> nn.Module:
+    """``module`` as it is in fp32 (torch keeps NaN); in bf16 with the NaN fix-up."""
+    return module if precision == "fp32" else NonFiniteFallback(module, _fallback(facts))
+
+
+def _worst(a: Verified, b: Verified, tag: str = "") -> Verified:
+    """The larger errors and bounds of two verifications (``b``'s regimes named
+    ``regime{tag}`` in ``errors``)."""
+    errors = dict(a.errors)
+    for name, (err, tol) in b.errors.items():
+        old = errors.get(name + tag, (0.0, 0.0))
+        errors[name + tag] = (max(old[0], err), max(old[1], tol))
+    return Verified(max(a.example_error, b.example_error), max(a.fresh_error, b.fresh_error),
+                    max(a.tolerance, b.tolerance), errors)
 
 
 def _fallback(facts: _Facts) -> nn.Module:
@@ -576,12 +708,17 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     source = private_copy(model, backend)
     options = {"precision": precision}
     facts = _portable(source, example_input, backend)
-    candidates: dict[str, nn.Module] = {}
+    inner: nn.Module | None = None
+    builders: dict[str, Callable[[int], nn.Module]] = {}
+    checked: dict[str, Verified] = {}
     dropped: dict[str, str] = {}
+    available = max(1, torch.get_num_threads())
     if backend in ("torch", "auto"):
         try:
-            candidates["torch"] = _torch_module(source, facts, example_input, precision,
+            inner = torch_inner = _torch_module(source, facts, example_input, precision,
                                                 backend)
+            builders["torch"] = lambda n: Threaded(torch_inner, ThreadPlan(n, available))
+            checked["torch"] = facts.verified  # type: ignore[assignment] # verified while built
         except Refusal as exc:
             if backend != "auto":
                 raise
@@ -592,40 +729,46 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
             and not (n == "onnxruntime" and precision == "bf16")]
         for name in names:
             try:
-                candidates[name] = _session(name, facts, example_input, precision)
+                session, checked[name], spatial = _runtime(name, facts, example_input,
+                                                           precision, available)
+                builders[name] = lambda n, name=name, s=session, sp=spatial: s \
+                    if n == available else _session(name, facts, example_input, precision, n,
+                                                    sp)
             except Exception as exc:  # noqa: BLE001 - a backend that cannot take the model
                 dropped[name] = str(exc) if isinstance(exc, Refusal) else failure_reason(exc)
                 if backend != "auto":
+                    if isinstance(exc, Refusal) and "refusing the result" in str(exc):
+                        raise  # verification's own refusal: names backend and input
                     raise Refusal(f"`backend` (={name!r}) cannot run `model` "
                                   f"({type(model).__name__}): {dropped[name]}") from None
-    timings: dict[str, float] = {}
-    if len(candidates) > 1:
-        with torch.no_grad():
-            measured = interleaved({n: (lambda m=m: m(example_input))
-                                    for n, m in candidates.items()}, repeats=7, warmup=2)
-        timings = {k: v.median_ms for k, v in measured.items()}
+    if not builders:
+        why = "; ".join(f"{k}: {v}" for k, v in dropped.items())
+        raise Refusal(f"`model` ({type(model).__name__}) cannot be optimized with "
+                      f"backend={backend!r}: every candidate was left out ({why})")
+    picked = pick(builders, example_input, inner)
     chosen, verified = None, None
-    for name in sorted(candidates, key=lambda n: timings.get(n, 0.0)):
-        if name == "torch":
-            chosen, verified = name, facts.verified  # verified while built
-            break
+    for candidate in picked.order:  # the fastest verified one (each session is verified)
         try:
-            verified = verify(candidates[name], facts.checks, precision,
-                              _head(source, name, precision), _hint(name, precision))
-            chosen = name
+            verified = checked[candidate.backend]
+            if candidate.backend != "torch" and candidate.plan.threads != available:
+                verified = _verify_shapes(source, candidate.module, example_input, precision,
+                                          candidate.backend, facts)  # its own session
+            chosen = candidate
             break
         except Refusal as exc:
             if backend != "auto":
                 raise
-            dropped[name] = str(exc)
+            dropped[candidate.name] = str(exc)
     if chosen is None or verified is None:
         why = "; ".join(f"{k}: {v}" for k, v in dropped.items())
         raise Refusal(f"`model` ({type(model).__name__}) cannot be optimized with "
                       f"backend={backend!r}: every candidate was left out ({why})")
-    result = candidates[chosen]
-    on_torch = chosen == "torch"
+    medians = picked.decision.medians_ms()
+    timings = {b: min(v for k, v in medians.items() if k.split("@")[0] == b)
+               for b in builders} if len(medians) > 1 else {}
+    on_torch = chosen.backend == "torch"
     report = OptimizeReport(
-        backend=chosen, folded_batchnorms=facts.bns, folded_shuffles=facts.shuffles,
+        backend=chosen.backend, folded_batchnorms=facts.bns, folded_shuffles=facts.shuffles,
         fused_activations=facts.acts if on_torch else 0,
         channels_last=facts.channels_last and on_torch,
         coverage=facts.coverage if on_torch else {},
@@ -638,26 +781,130 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         regime_errors=verified.errors, constants=facts.constants,
         nan_fixup="" if on_torch and precision == "fp32" else NAN_FIXUP,
         fft_native=facts.fft_native if on_torch else "", hooks=facts.hooks,
+        threads=chosen.plan,
+        post_op_activations=facts.post_ops if on_torch else 0,
+        guard_checks=facts.guard_checks if on_torch else 0,
+        candidates_ms={k: (t.median_ms, *(q * 1e3 for q in quartiles(t.samples)[::2]))
+                       for k, t in picked.decision.timings.items()},
+        decision=picked.decision.reason, within_noise=picked.decision.within_noise,
+        input_sizes=_sizes(chosen.module, example_input),
     )
-    return Optimized(result, report, source, options, _key(example_input), facts.strides)
+    optimized = Optimized(chosen.module, report, source, options, _key(example_input),
+                          facts.strides)
+    optimized._facts = facts  # the portable graphs, for save()
+    optimized._example = example_input.detach().clone()
+    return optimized
 
 
-def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str) -> nn.Module:
-    """The ``name`` backend's module for the portable graph (export and compile may raise;
-    a dtype the backend cannot compute exactly is refused), with the NaN fix-up."""
+def _sizes(module: nn.Module, example: torch.Tensor) -> tuple[object, ...]:
+    """The input sizes a result takes: a session's exported sizes; any, for the torch
+    backend (each new shape optimized on first use)."""
+    if isinstance(module, BackendModule):
+        return module.input_shape
+    return tuple((0, None) for _ in example.shape)
+
+
+def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str,
+             threads: int, spatial: bool = True) -> BackendModule:
+    """The ``name`` backend's module for its portable graph, with ``threads`` threads
+    (export and compile may raise; a dtype the backend cannot compute exactly is refused)
+    and the NaN fix-up: inputs holding NaN or Inf run the same dynamic graph in torch.
+    ``spatial=False``: spatial sizes fixed (for files)."""
     reason = unsupported(name, example.dtype)
     if reason is not None:
         raise Refusal(reason)
-    if facts.onnx is None:
-        facts.onnx = export_onnx(facts.portable, example)
-    run = onnxruntime_session(facts.onnx) if name == "onnxruntime" else \
-        openvino_session(facts.onnx, precision)
-    module = BackendModule(run, tuple(example.shape), facts.reference, name,
-                           fallback=_fallback(facts))
+    rewrites = RUNTIME_REWRITES[name]
+    key = ("onnx", rewrites, spatial)
+    if key not in facts.exports:  # rewritten only where one of them applies (seen on the graph)
+        needed = {"batchnorms_before": facts.bns_before, "shuffles": facts.shuffles}
+        found = portable(facts.source, example, rewrites,
+                         any(needed.get(r, 1) for r in rewrites), spatial)
+        facts.exports[("portable", rewrites, spatial)] = found
+        facts.exports[key] = export_portable(found)
+        facts.exports[("fallback", rewrites, spatial)] = _dynamic_fallback(found)
+    found = facts.exports[("portable", rewrites, spatial)]
+    run = onnxruntime_session(facts.exports[key], threads) if name == "onnxruntime" else \
+        openvino_session(facts.exports[key], precision, threads)
+    module = BackendModule(run, found.sizes, facts.reference, name,
+                           fallback=facts.exports[("fallback", rewrites, spatial)])
     module.input_dtype = example.dtype
     with torch.no_grad():
         module(example)  # fails here, not at the first call, when the runtime cannot run it
     return module
+
+
+def _dynamic_fallback(found: Any) -> nn.Module:
+    """The NaN fix-up of a runtime session: its own dynamic portable graph
+    (:class:`~convzoo.fast.dynamic.Portable`), run by torch (any shape the session takes)."""
+    source = found.source
+    return source.module() if isinstance(source, torch.export.ExportedProgram) else source
+
+
+def _runtime(name: str, facts: _Facts, example: torch.Tensor, precision: str,
+             threads: int) -> tuple[BackendModule, Verified, bool]:
+    """The ``name`` session, verified at every shape it admits, and whether its spatial
+    sizes are dynamic: where a spatial size the export admitted fails verification (a
+    ``Linear`` over flattened features, whose size relation no range expresses), the
+    session is rebuilt with them fixed."""
+    session = _session(name, facts, example, precision, threads)
+    try:
+        return session, _verify_shapes(facts.source, session, example, precision, name,
+                                       facts), True
+    except ValueError:  # a Refusal included
+        if all(isinstance(s, int) for s in session.input_shape[2:]):
+            raise
+    session = _session(name, facts, example, precision, threads, spatial=False)
+    return session, _verify_shapes(facts.source, session, example, precision, name,
+                                   facts), False
+
+
+def _verify_shapes(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,
+                   backend: str, facts: _Facts, finite_only: bool = False) -> Verified:
+    """:func:`convzoo.fast.verify.verify` on every regime at the example's shape, then at
+    the other shapes the result admits (another batch size, other spatial sizes:
+    :func:`convzoo.fast.dynamic.other_shapes`), each with one fresh input per regime
+    (:func:`convzoo.fast.verify.checks`, built once per shape). ``finite_only``: inputs
+    holding NaN or Inf left out (a saved file, which has no NaN fix-up).
+
+    Raises:
+        Refusal: the result differs from the original (or fails to run) on some input, or
+            the model itself does not run at one of those shapes.
+    """
+    head, hint = _head(model, backend, precision), _hint(backend, precision)
+
+    def usable(found: list[Check]) -> list[Check]:
+        if not finite_only:
+            return found
+        return [c for c in found if not (c.regime.input.dtype.is_floating_point
+                                         and not bool(c.regime.input.isfinite().all()))]
+
+    verified = verify(result, usable(facts.checks), precision, head, hint)
+    for shape in other_shapes(example, result.input_shape):
+        found = _checks_at(facts, example, shape)
+        more = verify(result, usable(found), precision, head, hint)
+        verified = _worst(verified, more, "@" + "x".join(map(str, shape)))
+    return verified
+
+
+def _checks_at(facts: _Facts, example: torch.Tensor, shape: tuple[int, ...]) -> list[Check]:
+    """The verification inputs at ``shape`` (one fresh input per regime, drawn like the
+    example, with the original's outputs), built once per shape.
+
+    Raises:
+        Refusal: the model itself does not run at that shape.
+    """
+    if shape not in facts.shape_checks:
+        model = facts.source
+        other = fresh_input(example, seed=20261207 + sum(shape), shape=shape)
+        try:
+            with native_only():
+                found = checks(model, other, _run(model, other),
+                               seed=20261206 + other.numel(), exact=facts.exact)
+        except Exception as exc:  # noqa: BLE001 - the model itself takes no such input
+            raise Refusal(f"`model` ({type(model).__name__}) does not run at input shape "
+                          f"{shape}: {type(exc).__name__}: {first_line(exc)}") from None
+        facts.shape_checks[shape] = found
+    return facts.shape_checks[shape]
 
 
 def _installed(name: str) -> bool:

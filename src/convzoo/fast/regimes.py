@@ -112,15 +112,25 @@ def _gray(shape: torch.Size, g: torch.Generator) -> torch.Tensor:
 
 def _like_layout(example: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """``values`` in a tensor with the example's dtype, device, strides and
-    ``requires_grad`` (a forward may branch on either)."""
-    out = torch.empty_like(example, memory_format=torch.preserve_format)
+    ``requires_grad`` (a forward may branch on either); at another shape: the example's
+    memory format, channels_last or contiguous."""
+    if values.shape == example.shape:
+        out = torch.empty_like(example, memory_format=torch.preserve_format)
+    else:
+        last = (example.dim() == 4 and values.dim() == 4 and not example.is_contiguous()
+                and example.is_contiguous(memory_format=torch.channels_last))
+        out = torch.empty(values.shape, dtype=example.dtype, device=example.device)
+        if last:
+            out = out.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         out.copy_(values)
     return out.requires_grad_(example.requires_grad)
 
 
-def regimes(example: torch.Tensor, seed: int) -> list[Regime]:
-    """One fresh input per regime (see the module docstring), seeded.
+def regimes(example: torch.Tensor, seed: int,
+            shape: tuple[int, ...] | None = None) -> list[Regime]:
+    """One fresh input per regime (see the module docstring), seeded; of the example's
+    shape, or of ``shape`` (another batch or spatial size, same statistics).
 
     >>> x = torch.randn(2, 3, 10, 10)
     >>> [(r.name, tuple(r.input.shape)) for r in regimes(x, 0)][:2]
@@ -130,7 +140,7 @@ def regimes(example: torch.Tensor, seed: int) -> list[Regime]:
     (True, True)
     """
     g = torch.Generator().manual_seed(seed)
-    shape = example.shape
+    shape = example.shape if shape is None else torch.Size(shape)
     if not (example.dtype.is_floating_point or example.dtype.is_complex):
         if example.dtype == torch.bool:
             y = torch.randint(0, 2, shape, generator=g).bool()

@@ -65,6 +65,20 @@ def respects_groups(perm: list[int], groups: int) -> bool:
     return all(p // per == k // per for k, p in enumerate(perm))
 
 
+def _concrete(size: object) -> int:
+    """A size as an int: a symbolic size (a graph captured with dynamic shapes) at the value
+    it was traced with; the replay below proves the permutation at that shape, and the
+    graph's users verify other shapes (:mod:`convzoo.fast.dynamic`)."""
+    if isinstance(size, torch.SymInt):
+        return int(size.node.hint)
+    return int(size)  # type: ignore[call-overload]
+
+
+def _is_size(node: fx.Node) -> bool:
+    """Whether a node computes a size (a symbolic int), not a tensor."""
+    return isinstance(node.meta.get("val"), torch.SymInt)
+
+
 def channel_permutation(end: fx.Node) -> Permutation | None:
     """The channel permutation a chain of data-movement nodes ending at ``end`` computes
     (each inner node read by the next alone), proven by replay on indices; else None.
@@ -88,18 +102,19 @@ def channel_permutation(end: fx.Node) -> Permutation | None:
         node = node.args[0]
     chain.reverse()
     start_val, end_val = tensor_meta(node), tensor_meta(end)
-    if not chain or start_val is None or end_val is None or start_val.dim() < 3 \
-            or tuple(start_val.shape) != tuple(end_val.shape):
+    if not chain or start_val is None or end_val is None or start_val.dim() < 3:
         return None
-    shape = tuple(int(s) for s in start_val.shape)
+    shape = tuple(_concrete(s) for s in start_val.shape)
+    if shape != tuple(_concrete(s) for s in end_val.shape):
+        return None
     if math.prod(shape) == 0:
         return None  # an empty tensor (batch 0): no permutation to read, nothing to fold
     idx = torch.arange(math.prod(shape)).reshape(shape)
     value = idx
     for n in chain:
-        if any(a is not n.args[0] for a in n.all_input_nodes):
-            return None  # a shape given by another node: not a static chain
-        args = (value, *n.args[1:])
+        if any(a is not n.args[0] and not _is_size(a) for a in n.all_input_nodes):
+            return None  # a tensor given by another node: not a chain of moves
+        args = (value, *fx.node.map_arg(n.args[1:], lambda a: _concrete(a.meta["val"])))
         try:
             value = n.target(*args, **n.kwargs)  # type: ignore[operator]
         except RuntimeError:  # e.g. a view the strides do not allow: not this pattern

@@ -74,17 +74,18 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return line
 
 
-def fresh_input(example: torch.Tensor, seed: int) -> torch.Tensor:
-    """A new random input of ``example``'s shape, dtype, device and strides, not the
-    example: the ``like`` regime of :func:`convzoo.fast.regimes.regimes` (floats: normal
-    with the mean and standard deviation of the example's finite values; integers and
-    booleans: uniform over the example's range).
+def fresh_input(example: torch.Tensor, seed: int,
+                shape: tuple[int, ...] | None = None) -> torch.Tensor:
+    """A new random input of ``example``'s shape (or ``shape``), dtype, device and layout,
+    not the example: the ``like`` regime of :func:`convzoo.fast.regimes.regimes` (floats:
+    normal with the mean and standard deviation of the example's finite values; integers
+    and booleans: uniform over the example's range).
 
     >>> x = torch.zeros(2, 3)
     >>> y = fresh_input(x, 0); y.shape, y.dtype, bool((y != x).any())
     (torch.Size([2, 3]), torch.float32, True)
     """
-    return regimes(example, seed)[0].input
+    return regimes(example, seed, shape)[0].input
 
 
 def rounding_noise(ref: object, exact: object, path: str = "output") -> dict[str, float]:
