@@ -16,7 +16,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from convzoo.fast import optimize
+from convzoo.fast import Refusal, optimize
 from convzoo.fast.verify import compare
 
 needs_ort = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
@@ -109,9 +109,15 @@ def test_a11_a_requires_grad_branch_is_followed_or_runs_the_original(backend: st
     x = X.clone().requires_grad_(True)
     _exact(model, fast, x)
     _exact(model, fast, X)
-    fast = optimize(model, x, backend=backend)  # and the other way round
-    _exact(model, fast, X)
-    _exact(model, fast, x)
+    try:  # and the other way round: exact, or refused (never wrong)
+        fast = optimize(model, x, backend=backend)
+    except Refusal as exc:
+        # a runtime's export traces the example without requires_grad, so the session
+        # takes the other branch: its verification on the example refuses it
+        assert backend != "torch" and "differs from the original on the example" in str(exc)
+    else:
+        _exact(model, fast, X)
+        _exact(model, fast, x)
 
 
 class _Seeds(nn.Module):
