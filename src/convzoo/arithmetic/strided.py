@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-__all__ = ["Layout", "Located", "locate"]
+__all__ = ["Layout", "Located", "locate", "non_overlapping"]
 
 
 class Layout(NamedTuple):
@@ -33,10 +33,15 @@ class Located(NamedTuple):
     start: tuple[int, ...]  #: per base dim, the index of view element 0
 
 
-def _non_overlapping(base: Layout) -> bool:
-    dims = sorted((s, n) for n, s in zip(base.sizes, base.strides) if n > 1)
+def non_overlapping(sizes: Sequence[int], strides: Sequence[int]) -> bool:
+    """Whether ``strides`` give every element of ``sizes`` its own place in memory.
+
+    >>> non_overlapping((2, 3), (1, 2)), non_overlapping((2, 3), (0, 1))
+    (True, False)
+    """
+    axes = sorted((s, n) for n, s in zip(sizes, strides) if n > 1)
     reach = 1
-    for stride, size in dims:
+    for stride, size in axes:
         if stride < reach:
             return False
         reach = stride * size
@@ -57,7 +62,7 @@ def locate(base: Layout | Sequence, view: Layout | Sequence) -> Located | None:
     base, view = Layout(*base), Layout(*view)
     if len(base.sizes) != len(base.strides) or len(view.sizes) != len(view.strides):
         return None
-    if not _non_overlapping(base) or 0 in base.sizes or 0 in view.sizes:
+    if not non_overlapping(base.sizes, base.strides) or 0 in base.sizes or 0 in view.sizes:
         return None
     order = sorted((d for d in range(len(base.sizes)) if base.sizes[d] > 1),
                    key=lambda d: -base.strides[d])

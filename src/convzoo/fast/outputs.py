@@ -18,6 +18,8 @@ import torch
 import torch.nn as nn
 import torch.utils._pytree as pytree
 
+from convzoo.arithmetic.strided import non_overlapping
+
 __all__ = ["expanded", "finish", "layable", "same_strides", "storages", "strides_of"]
 
 
@@ -46,13 +48,7 @@ def layable(shape: torch.Size, strides: tuple[int, ...]) -> bool:
     >>> layable(torch.Size([2, 3]), (1, 2)), layable(torch.Size([2, 3]), (0, 1))
     (True, False)
     """
-    axes = sorted((s, n) for n, s in zip(shape, strides) if n > 1)
-    extent = 1
-    for stride, size in axes:
-        if stride < extent:
-            return False
-        extent = stride * size
-    return True
+    return non_overlapping(shape, strides)
 
 
 def expanded(t: torch.Tensor, want: tuple[int, ...]) -> torch.Tensor | None:
