@@ -8,6 +8,7 @@ Latency is measured, so run it on a quiet machine. Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -23,10 +24,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
+    before = os.getloadavg()[0]
     comparison = compare(32, 64, 3, (32, 32), repeats=args.repeats)
-    title = f"32 -> 64, k=3, 32x32 input (median of {args.repeats}, load {os.getloadavg()[0]:.2f})"
+    after = os.getloadavg()[0]
+    title = f"32 -> 64, k=3, 32x32 input (median of {args.repeats}, load {before:.2f})"
     (IMG / "compare_bars.svg").write_text(comparison_bars_svg(comparison, title))
-    (RESULTS / "compare_bars.json").write_text(comparison.to_json() + "\n")
+    record = json.loads(comparison.to_json())
+    record["load_average"] = {"before": before, "after": after}  # a run above 1.5 is noise
+    (RESULTS / "compare_bars.json").write_text(json.dumps(record, indent=2) + "\n")
     for row in comparison.variants:
         print(row.name, f"{row.forward_ms:.3f} ms" if row.forward_ms is not None else "-")
     print(f"wrote {IMG / 'compare_bars.svg'} and {RESULTS / 'compare_bars.json'}")
