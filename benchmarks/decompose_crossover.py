@@ -13,6 +13,7 @@ when their interquartile ranges overlap. Writes
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -57,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 2 if args.quick else args.repeats
     info = machine()
     info["load_average_before"] = list(os.getloadavg())
-    rows = []
+    rows: list[dict[str, Any]] = []
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = "_quick" if args.quick else ""
+    path = RESULTS / f"decompose_crossover{suffix}{args.tag}.json"
     for width in widths:
         torch.manual_seed(0)
         conv = nn.Conv2d(width, width, 3, padding=1).eval()
@@ -72,8 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             if rank is not None:
                 modules[method] = (c.build(rank).module.float().eval(), rank, c.cost(rank)[1])
         for backend in backends:
+            # one backend's compiled candidates alive at a time (an optimized runtime model
+            # keeps its verification inputs: at width 512 all three backends at once filled
+            # 24 GB)
             calls = {name: runner(m, x, backend) for name, (m, _, _) in modules.items()}
             times = time_blocks(calls, repeats, args.block)
+            del calls
+            gc.collect()
             for name, (_, rank, macs) in modules.items():
                 if name == "dense":
                     continue
@@ -88,15 +97,20 @@ def main(argv: list[str] | None = None) -> int:
                     "faster": faster(times[name], times["dense"]),
                 })
                 print(rows[-1], flush=True)
+            write(path, info, repeats, args.block, rows)  # what is measured so far survives
     info["load_average_after"] = list(os.getloadavg())
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    suffix = "_quick" if args.quick else ""
-    path = RESULTS / f"decompose_crossover{suffix}{args.tag}.json"
-    path.write_text(json.dumps({"machine": info, "precision": "float32", "threads": 1,
-                                "repeats": repeats, "block": args.block, "rows": rows},
-                               indent=2) + "\n")
+    write(path, info, repeats, args.block, rows)
     print(f"wrote {path}")
     return 0
+
+
+def write(path: Path, info: dict[str, Any], repeats: int, block: int,
+          rows: list[dict[str, Any]]) -> None:
+    """The results file (rewritten after every backend: a run stopped midway keeps its rows,
+    without ``load_average_after``)."""
+    path.write_text(json.dumps({"machine": info, "precision": "float32", "threads": 1,
+                                "repeats": repeats, "block": block, "rows": rows},
+                               indent=2) + "\n")
 
 
 if __name__ == "__main__":

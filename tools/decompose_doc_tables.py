@@ -96,10 +96,32 @@ def crossover() -> str:
                 cells.append("-" if r is None else
                              f"{r['speedup']:.2f}x" + ("~" if r["faster"] is None else ""))
             out.append(f"| {method} | " + " | ".join(cells) + " |")
-        out.append("")
+        out += ["", f"Crossover on {backend}: " + "; ".join(
+            f"{m} {_crossover_width(rows, m, widths)}"
+            for m in dict.fromkeys(r["method"] for r in rows)) + ".", ""]
     out.append(f"One thread, blocks of {d['block']}, {d['repeats']} rounds. "
                f"{_load_line(d['machine'])}")
     return "\n".join(out)
+
+
+def _crossover_width(rows: list[dict[str, Any]], method: str, widths: list[int]) -> str:
+    """Where ``method`` turns faster than dense: the smallest width from which it is measured
+    faster (outside the noise) at every wider width.
+
+    >>> rows = [{"method": "cp", "width": w, "faster": f}
+    ...         for w, f in ((32, False), (64, None), (128, True))]
+    >>> _crossover_width(rows, "cp", [32, 64, 128])
+    'faster from 128 ch'
+    """
+    faster = {r["width"]: r["faster"] for r in rows if r["method"] == method}
+    start = None
+    for w in reversed(widths):
+        if faster.get(w) is not True:
+            break
+        start = w
+    if start is None:
+        return "not faster at the widest measured"
+    return "faster at every measured width" if start == widths[0] else f"faster from {start} ch"
 
 
 def proof() -> str:
