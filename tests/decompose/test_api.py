@@ -233,3 +233,26 @@ def test_package_entry_points() -> None:
     assert report.layers[0].method == "tucker" and report.layers[0].rank == (2, 2)
     advice = advise(net, X, budget=0.9, repeats=0)
     assert advice.plan_macs <= 0.9 * advice.conv_macs
+
+
+@pytest.mark.parametrize("kwargs", [{"method": "tucker", "rank": 2},
+                                    {"method": "auto", "budget": 0.33}])
+def test_output_error_on_a_cropped_example_is_the_dense_models(kwargs: dict) -> None:
+    """An example over SENSITIVITY_POSITIONS positions is evaluated on its centre crop; the
+    reference there is the dense model's output, not the decomposed one's (it was computed
+    after the replacements once, and the report said 0.0 for a 0.40 error)."""
+    from convzoo.decomposition.search import SENSITIVITY_POSITIONS
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(16, 2, 3, padding=1)).eval()
+    side = 2 * math.isqrt(SENSITIVITY_POSITIONS)  # 4x the positions: a 256x256 crop
+    x = torch.randn(1, 1, side, side, generator=torch.Generator().manual_seed(1))
+    new, report = decompose(net, x, repeats=0, progress=False, **kwargs)
+    assert "centre crop" in report.error_input
+    crop = x[:, :, side // 4: side // 4 + side // 2, side // 4: side // 4 + side // 2]
+    with torch.no_grad():
+        want = ((new(crop) - net(crop)).norm() / net(crop).norm()).item()
+    assert want > 1e-3  # something was decomposed, lossily
+    assert report.output_error == pytest.approx(want, rel=1e-4)

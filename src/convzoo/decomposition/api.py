@@ -200,6 +200,9 @@ def _finish(model: nn.Module, new: nn.Module, search: Search, chosen: dict[str, 
             method: str, rank: Any, energy: float | None, budget: float | None, by: str,
             repeats: int, backend: str) -> tuple[nn.Module, Report]:
     search.stage = "measuring"
+    search.eval_input()  # the dense output on the (cropped) evaluation input, before `new`
+    # (the model the search holds) gets its replacements: computed after, it would be the
+    # decomposed model's own output and the reported error 0
     rows: list[LayerReport] = []
     timed: dict[str, tuple[Any, Any]] = {}
     replaced: dict[str, nn.Module] = {}
