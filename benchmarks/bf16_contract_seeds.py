@@ -29,15 +29,7 @@ from convzoo.fast.verify import BF16_RTOL, NOISE_FACTOR, regime_scale, rounding_
 from convzoo.functional.dispatch import native_only
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def _leaves(out: object, path: str = "output") -> list[tuple[str, torch.Tensor]]:
-    if isinstance(out, (tuple, list)):
-        return [x for i, o in enumerate(out) for x in _leaves(o, f"{path}[{i}]")]
-    if isinstance(out, dict):
-        return [x for k, o in out.items() for x in _leaves(o, f"{path}[{k!r}]")]
-    return [(path, out)] if isinstance(out, torch.Tensor) and out.dtype.is_floating_point \
-        else []
+TESTS = Path(__file__).parents[1] / "tests" / "fast"  # the fuzz graph, the CNN, the leaf walk
 
 
 def ratios(model: nn.Module, result: nn.Module, x: torch.Tensor,
@@ -45,13 +37,17 @@ def ratios(model: nn.Module, result: nn.Module, x: torch.Tensor,
     """The worst error / bound over the output leaves at ``x``: (stated bound, relative to
     ``max(max |leaf|, s_R)``; old bound, relative to ``max |leaf|`` alone), each bound with
     the allowance for the original's own rounding."""
+    from bf16_oracle import leaves
+
     with torch.no_grad(), native_only():
         ref = model(x)
         exact = rounding_noise(ref, copy.deepcopy(model).double()(x.double()))
     with torch.no_grad():
         got = result(x)
     new = old = 0.0
-    for (path, a), (_, b) in zip(_leaves(got), _leaves(ref)):
+    for (path, a), (_, b) in zip(leaves(got), leaves(ref)):
+        if not (isinstance(b, torch.Tensor) and b.dtype.is_floating_point):
+            continue
         finite = b.isfinite()
         if not bool(finite.any()):
             continue
@@ -113,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(RESULTS / "bf16_contract_seeds.json"))
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "fast"))
+    sys.path.insert(0, str(TESTS))
     from fuzz_nets import FuzzNet, cancelling_mean, example_for
     from plain_nets import small_cnn
 
