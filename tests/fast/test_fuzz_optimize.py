@@ -168,9 +168,12 @@ def test_bf16_mean_of_a_cancelling_conv() -> None:
     mean of a 19x19 conv over a mostly zero image missed a bound relative to each input's
     own output (0.0080 > 0.0041 on the fresh seeds 202 and 303 of example seed 101)
     although verification passed. bf16's bound is now relative to the regime's output
-    scale, verified on three inputs per regime: _attack checks the result within that
-    bound on fresh inputs of every regime and another batch size (or accepts a refusal)."""
-    outcomes = {seed: _attack(cancelling_mean(), "torch", "bf16", "normal", seed)
-                for seed in (101, 202, 303, 404, 505)}
-    outcomes["auto"] = _attack(cancelling_mean(), "auto", "bf16", "normal", 101)
-    assert all(o.startswith(("exact: ", "refused: ")) for o in outcomes.values()), outcomes
+    scale, verified on three inputs per regime: on an image-like input the mean's error is
+    0.0181 against 0.0123 (half of 5e-2 x 0.494), so the torch result is refused at every
+    example seed; with ``'auto'``, a result another backend gives is checked by _attack
+    within the stated bound on fresh inputs of every regime, or refused."""
+    for seed in (101, 202, 303, 404, 505):
+        outcome = _attack(cancelling_mean(), "torch", "bf16", "normal", seed)
+        assert outcome.startswith("refused: "), (seed, outcome)
+    outcome = _attack(cancelling_mean(), "auto", "bf16", "normal", 101)
+    assert outcome.startswith(("refused: ", "exact: openvino")), outcome
