@@ -113,6 +113,15 @@ def test_small_cnn_bf16_is_within_its_stated_bound_on_20_fresh_inputs_of_each_re
             assert not why, (regime.name, seed, why)
 
 
+def _bf16_refusal(model: nn.Module, x: torch.Tensor) -> str:
+    """The one-line refusal of ``optimize(model, x, precision='bf16')``."""
+    with pytest.raises(Refusal) as caught:
+        optimize(model, x, precision="bf16")
+    text = str(caught.value)
+    assert "\n" not in text
+    return text
+
+
 class _Offset(nn.Module):
     """Adds and removes an offset of 100: in bfloat16 (8-bit mantissa) ``x + 100`` keeps
     no digit of a 1e-4 input."""
@@ -125,10 +134,7 @@ class _Offset(nn.Module):
 def test_bf16_refusal_names_bf16_the_regime_the_leaf_and_the_error_against_the_bound() -> None:
     x = torch.randn(1, 3, 8, 8) * 1e3  # fine at this magnitude and on images; not at 1e-4
     assert optimize(_Offset(), x).report.precision == "fp32"  # fp32 keeps them
-    with pytest.raises(Refusal) as caught:
-        optimize(_Offset(), x, precision="bf16")
-    text = str(caught.value)
-    assert "\n" not in text
+    text = _bf16_refusal(_Offset(), x)
     assert re.fullmatch(
         r"`model` \(_Offset\) optimized with backend='torch', precision='bf16' differs from "
         r"the original on a small-magnitude input: output: max abs error (\S+) > tolerance "
@@ -146,10 +152,7 @@ def test_bf16_mean_of_a_cancelling_conv_is_refused_naming_the_regime_and_error(s
     of even the regime's output scale: refused, whatever the example (the image-like
     inputs do not depend on its values)."""
     recipe = cancelling_mean()
-    with pytest.raises(Refusal) as caught:
-        optimize(FuzzNet(recipe), example_for(recipe, "normal", seed), precision="bf16")
-    text = str(caught.value)
-    assert "\n" not in text
+    text = _bf16_refusal(FuzzNet(recipe), example_for(recipe, "normal", seed))
     assert re.fullmatch(
         r"`model` \(FuzzNet\) optimized with backend='torch', precision='bf16' differs from "
         r"the original on an image-like input \(0-255 with zero regions\): output\['mean'\]: "
