@@ -301,6 +301,17 @@ def recipes(draw: st.DrawFn, fft: bool = True) -> Recipe:
     return recipe
 
 
+def cancelling_mean() -> Recipe:
+    """The 1,000-example run's find (issue 18): a 19x19 conv on a 9x10 input, returning the
+    conv and its mean (``{"out": y, "mean": y.mean((2, 3))}``), a mean far smaller than
+    the conv's terms on image-like inputs."""
+    return Recipe(shape=(1, 1, 9, 10), steps=[
+        Step(op="view", args=("flat",), inputs=(0,)),
+        Step(op="view", args=("flat",), inputs=(0,)),
+        Step(op="conv", args=(1, 1, 19, 1, 9, 1, 1, False), inputs=(0,))],
+        ending="dict", must_refuse="", seed=774)
+
+
 def example_for(recipe: Recipe, kind: str, seed: int) -> torch.Tensor:
     """An example input of the recipe's shape: ``normal``, ``image`` (0-255 with a zero
     band), ``large`` (1e3), ``small`` (1e-3) or ``some_nan`` (a NaN in one place)."""
@@ -319,4 +330,4 @@ def example_for(recipe: Recipe, kind: str, seed: int) -> torch.Tensor:
 
 
 __all__ = ["ACTIVATIONS", "ENDINGS", "GLOBAL_SCALE", "STATES", "FuzzNet", "Recipe", "Step",
-           "example_for", "recipes"]
+           "cancelling_mean", "example_for", "recipes"]

@@ -163,3 +163,26 @@ class ShuffleNetV2(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv5(self.stages(self.maxpool(self.conv1(x))))
         return self.fc(x.mean([2, 3]))
+
+
+class SmallCNN(nn.Module):
+    """A small classifier: conv-BN-ReLU, max pooling, conv-BN-ReLU, global average pooling,
+    linear (10 classes)."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1))
+        self.classifier = nn.Linear(32, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def small_cnn(seed: int = 0) -> SmallCNN:
+    """A :class:`SmallCNN` with seeded weights and random BatchNorm statistics, in eval mode."""
+    torch.manual_seed(seed)
+    return randomize_batchnorms(SmallCNN(), seed).eval()

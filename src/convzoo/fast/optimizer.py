@@ -75,7 +75,18 @@ from convzoo.fast.relayout import reverify
 from convzoo.fast.shuffle_fold import fold_shuffles
 from convzoo.fast.state import check_structure
 from convzoo.fast.threads import Threaded, ThreadPlan
-from convzoo.fast.verify import Check, Verified, checks, first_line, fresh_input, verify
+from convzoo.fast.verify import (
+    Check,
+    Verified,
+    checks,
+    first_line,
+    fresh_input,
+    inputs_per_regime,
+    regime_scales,
+    verification_seed,
+    verify,
+    with_scales,
+)
 from convzoo.functional.dispatch import native_only
 
 __all__ = ["INFERENCE_ONLY", "NOT_PORTABLE", "OptimizeReport", "Optimized", "Refusal",
@@ -111,15 +122,21 @@ class OptimizeReport:
         example_error, fresh_error: ``max |optimized - original|`` at the example and at a
             fresh input drawn like it (for ``'bf16'``: against the fp32 original).
         tolerance: the larger absolute bound those two errors were checked against: each
-            output leaf gets ``rtol(dtype) * max |original leaf| + tiny``
-            (:func:`convzoo.fast.verify.compare`).
+            output leaf gets ``rtol(dtype) * max |original leaf| + tiny``; for ``'bf16'``
+            ``rtol * max(max |original leaf|, s_R) + tiny`` with ``s_R`` the input regime's
+            output scale (``regime_scales``; :func:`convzoo.fast.verify.compare`).
         fused_activations: activations after a fused conv (or conv + add): oneDNN
             post-ops where :mod:`convzoo.fast.guard` proves no NaN can reach them, else run
             in place on its output (torch's NaN semantics kept either way).
         regime_errors: every input the result was verified on (a key of
             :data:`convzoo.fast.regimes.REGIMES`: the example and one fresh input per regime
             the original accepts; for a runtime also each other input shape it was verified
-            at, as ``regime@shape``) -> ``(max abs error, bound)``.
+            at, as ``regime@shape``) -> ``(max abs error, bound)`` (for ``'bf16'``, three
+            inputs per regime: the largest of each).
+        regime_scales: for ``'bf16'``, ``regime -> output leaf -> s_R``
+            (:func:`convzoo.fast.verify.regime_scale` of the model at the example): the
+            output scale its error bound is relative to, at every input shape; empty for
+            ``'fp32'``.
         constants: tensors forward reads from outside the model (module-level globals,
             closure variables), captured as constants at optimize time: a later change to
             them is not seen by the result (as for the model's own weights: optimize works
@@ -173,6 +190,7 @@ class OptimizeReport:
     decision: str = ""
     within_noise: tuple[str, ...] = ()
     input_sizes: tuple[object, ...] = ()
+    regime_scales: dict[str, dict[str, float]] = field(default_factory=dict)
 
 NAN_FIXUP = ("inputs holding NaN or Inf run on the folded float32 graph in torch (torch's NaN "
              "semantics)")
@@ -200,6 +218,8 @@ class _Facts:
             graph and its ONNX bytes (:func:`_session`, built once).
         shape_checks: input shape -> the verification inputs at that shape (another batch
             or spatial size, :func:`_verify_shapes`), built once.
+        precision: the one requested. scales: for ``'bf16'``, each regime's output scale
+            (:func:`convzoo.fast.verify.regime_scales`), attached to every check.
     """
 
     capture: str
@@ -226,6 +246,8 @@ class _Facts:
     guard_checks: int = 0
     exports: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     shape_checks: dict[tuple[int, ...], list[Check]] = field(default_factory=dict)
+    precision: str = "fp32"
+    scales: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class _NoBackward(torch.autograd.Function):
@@ -360,7 +382,8 @@ class Optimized(nn.Module):
                         if example is None or not _same_layout(x, example):
                             # verified in that layout (a forward may branch on it)
                             reverify(source, inner, x, _head(source, self.report.backend,
-                                     self.report.precision), self.report.precision)
+                                     self.report.precision), self.report.precision,
+                                     self._options.get("scales"))
             except Refusal as exc:  # this shape runs the original: exact, and said
                 inner, strides = _Original(source), ()
                 self.fallbacks[key] = str(exc)
@@ -469,17 +492,21 @@ def _coverage(gm: fx.GraphModule) -> dict[str, int]:
 
 
 def _build(model: nn.Module, example: torch.Tensor, backend: str = "torch",
-           precision: str = "fp32", method: str = "export") -> tuple[nn.Module, _Facts]:
+           precision: str = "fp32", method: str = "export",
+           scales: dict[str, dict[str, float]] | None = None) -> tuple[nn.Module, _Facts]:
     """The torch-backend module for ``example``'s shape, verified, and what was done
-    (``backend``: the one requested, named in refusals)."""
-    facts = _portable(model, example, backend, method)
+    (``backend``: the one requested, named in refusals; ``scales``: see :func:`_portable`)."""
+    facts = _portable(model, example, backend, method, precision, scales)
     return _torch_module(model, facts, example, precision, backend), facts
 
 
 def _portable(model: nn.Module, example: torch.Tensor, backend: str,
-              method: str = "export") -> _Facts:
+              method: str = "export", precision: str = "fp32",
+              scales: dict[str, dict[str, float]] | None = None) -> _Facts:
     """Capture, the portable rewrites (constant, BatchNorm and shuffle folding) and the
-    verification inputs with the original's outputs (computed once, for every backend)."""
+    verification inputs with the original's outputs (computed once, for every backend;
+    for ``'bf16'`` three per regime, each carrying its regime's output scale: ``scales``,
+    those of the optimize call at another input shape, else measured on these inputs)."""
     cap = capture(model, example, method, backend)
     gm = cap.gm
     fold_constants(gm)
@@ -490,14 +517,18 @@ def _portable(model: nn.Module, example: torch.Tensor, backend: str,
     gm.recompile()
     exact = functools.cache(lambda: copy.deepcopy(model).double())  # built if needed
     with native_only():  # the original as defined: convzoo layers' own fast paths off
-        found = checks(model, example, cap.reference, seed=20261206 + example.numel(),
-                       exact=exact)
+        found = checks(model, example, cap.reference, seed=verification_seed(example),
+                       exact=exact, count=inputs_per_regime(precision))
         check_repeatable(model, lambda: _run(model, example), cap.reference, backend,
                          ", after the verification inputs")
+    if precision == "bf16":
+        scales = regime_scales(found) if scales is None else scales
+        with_scales(found, scales)
     return _Facts(capture=cap.method, reference=cap.reference, portable=gm, checks=found,
                   strides=strides_of(cap.reference), constants=cap.constants, hooks=cap.hooks,
                   bns=after + before, shuffles=shuffles, source=model, exact=exact,
-                  bns_before=before)
+                  bns_before=before, precision=precision,
+                  scales=scales if precision == "bf16" and scales else {})
 
 
 def _head(model: nn.Module, backend: str, precision: str) -> str:
@@ -643,12 +674,21 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     - **Verified**: on the example and on one fresh input per regime (drawn like the
       example, image-like 0-255 with zero regions, the same with nearly equal channels,
       1e4 and 1e-4 magnitudes, NaN and +-Inf), each output leaf within
-      ``rtol(dtype) * max |original leaf|`` (bf16: half of it) plus
+      ``rtol(dtype) * max |original leaf|`` plus
       :data:`~convzoo.fast.verify.NOISE_FACTOR` times the original's own float rounding at
       that input, NaN at the same places, infinities equal
       (:func:`convzoo.fast.verify.verify`); else refused, naming the backend, the input
       and the leaf. The FFT path is used only where its error bound, relative to the
       input's magnitude, holds on each call and for this model (``report.fft_native``).
+    - **bf16** is held to a bound relative to the input regime's output scale, not to one
+      input's output (bfloat16's error follows the magnitude of the computation, and an
+      output that cancels, like the mean of a conv, can be far smaller than it): at an
+      input of regime R, each float leaf within ``5e-2 * max(max |original leaf|, s_R)``
+      (plus the allowance above), ``s_R`` being the lower median of the original's
+      ``max |leaf|`` over the three fixed-seed fresh inputs of R that verification draws
+      (:func:`convzoo.fast.verify.regime_scale`; the example counts as ``like``;
+      ``report.regime_scales``). Verified on three inputs per regime, each within half
+      that bound (:data:`~convzoo.fast.verify.BF16_MARGIN`); else refused.
     - **NaN semantics**: ``backend='torch'`` in fp32 keeps torch's; ONNX Runtime, OpenVINO
       and bf16 do not, and run inputs holding NaN or Inf on the folded float32 graph in
       torch instead (``report.nan_fixup``).
@@ -663,9 +703,11 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     Residual risks: verification is a finite set of inputs; a difference that shows only
     on inputs unlike all of them (a branch on ``torch.compiler.is_compiling()`` taken
     differently, state changed only under conditions the real call did not meet, a
-    runtime that creates NaN differently from finite inputs) can pass. Globals that are
-    not tensors are read at optimize time. Deep state outside what forward's code names
-    (a callee's callee beyond four levels, objects past 200,000 in the walk) is not seen.
+    runtime that creates NaN differently from finite inputs) can pass; bf16's bound is
+    checked on three inputs per regime, not proven (an input of no regime has no stated
+    bf16 bound). Globals that are not tensors are read at optimize time. Deep state
+    outside what forward's code names (a callee's callee beyond four levels, objects past
+    200,000 in the walk) is not seen.
 
     Args:
         model: any network (torch.nn, convzoo layers, functional convs with constant
@@ -675,7 +717,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         backend: ``'torch'`` (default), ``'onnxruntime'``, ``'openvino'`` or ``'auto'``
             (time every installed backend, interleaved, and keep the fastest).
         precision: ``'fp32'`` (default) or ``'bf16'`` (CPUs with native bfloat16 only;
-            errors against the fp32 original are reported).
+            errors against the fp32 original are reported, bounded as said above).
 
     Shape:
         same as ``model``.
@@ -706,8 +748,10 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     start = time.perf_counter()
     check_structure(model, backend)  # before the copy: submodules in training mode
     source = private_copy(model, backend)
-    options = {"precision": precision}
-    facts = _portable(source, example_input, backend)
+    options: dict[str, Any] = {"precision": precision}
+    facts = _portable(source, example_input, backend, precision=precision)
+    if precision == "bf16":  # every input shape's bound is relative to these
+        options["scales"] = facts.scales
     inner: nn.Module | None = None
     builders: dict[str, Callable[[int], nn.Module]] = {}
     checked: dict[str, Verified] = {}
@@ -787,7 +831,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         candidates_ms={k: (t.median_ms, *(q * 1e3 for q in quartiles(t.samples)[::2]))
                        for k, t in picked.decision.timings.items()},
         decision=picked.decision.reason, within_noise=picked.decision.within_noise,
-        input_sizes=_sizes(chosen.module, example_input),
+        input_sizes=_sizes(chosen.module, example_input), regime_scales=facts.scales,
     )
     optimized = Optimized(chosen.module, report, source, options, _key(example_input),
                           facts.strides)
@@ -887,8 +931,9 @@ def _verify_shapes(model: nn.Module, result: nn.Module, example: torch.Tensor, p
 
 
 def _checks_at(facts: _Facts, example: torch.Tensor, shape: tuple[int, ...]) -> list[Check]:
-    """The verification inputs at ``shape`` (one fresh input per regime, drawn like the
-    example, with the original's outputs), built once per shape.
+    """The verification inputs at ``shape`` (one fresh input per regime, three for bf16 with
+    the optimize call's regime scales, drawn like the example, with the original's
+    outputs), built once per shape.
 
     Raises:
         Refusal: the model itself does not run at that shape.
@@ -899,11 +944,13 @@ def _checks_at(facts: _Facts, example: torch.Tensor, shape: tuple[int, ...]) -> 
         try:
             with native_only():
                 found = checks(model, other, _run(model, other),
-                               seed=20261206 + other.numel(), exact=facts.exact)
+                               seed=verification_seed(other), exact=facts.exact,
+                               count=inputs_per_regime(facts.precision))
         except Exception as exc:  # noqa: BLE001 - the model itself takes no such input
             raise Refusal(f"`model` ({type(model).__name__}) does not run at input shape "
                           f"{shape}: {type(exc).__name__}: {first_line(exc)}") from None
-        facts.shape_checks[shape] = found
+        facts.shape_checks[shape] = with_scales(found, facts.scales) \
+            if facts.precision == "bf16" else found
     return facts.shape_checks[shape]
 
 

@@ -18,15 +18,18 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from convzoo.fast.verify import checks, verify
+from convzoo.fast.verify import checks, inputs_per_regime, verify, with_scales
 from convzoo.functional.dispatch import native_only
 
 __all__ = ["reverify"]
 
 
 def reverify(original: nn.Module, session: Callable[[torch.Tensor], object],
-             x: torch.Tensor, head: str, precision: str = "fp32") -> None:
-    """Verify ``session`` against ``original`` on ``x`` and on the regimes laid out as ``x``.
+             x: torch.Tensor, head: str, precision: str = "fp32",
+             scales: dict[str, dict[str, float]] | None = None) -> None:
+    """Verify ``session`` against ``original`` on ``x`` and on the regimes laid out as ``x``
+    (for ``'bf16'``: three inputs per regime, bounded relative to ``scales``, the optimize
+    call's regime output scales, :func:`convzoo.fast.verify.regime_scale`).
 
     Raises:
         Refusal: ``{head} differs from the original on {input}: ...``, one line.
@@ -38,7 +41,10 @@ def reverify(original: nn.Module, session: Callable[[torch.Tensor], object],
     with native_only():
         with torch.no_grad():
             reference = original(x)
-        found = checks(original, x, reference, seed=20261207 + x.numel(), exact=exact)
+        found = checks(original, x, reference, seed=20261207 + x.numel(), exact=exact,
+                       count=inputs_per_regime(precision))
+    if precision == "bf16" and scales:
+        with_scales(found, scales)
     verify(session, found, precision, head,
            " (the forward branches on the input's layout or requires_grad, which a session "
            "traced on the example cannot follow)")

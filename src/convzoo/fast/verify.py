@@ -2,10 +2,10 @@
 
 The example input is what the graph was planned on; an error there says little about
 other inputs. :func:`checks` runs the original on the example and on one fresh input per
-regime (:mod:`convzoo.fast.regimes`: like the example, image-like 0-255 with zero regions,
-1e4 and 1e-4 magnitudes, NaN and +-Inf), once; :func:`verify` runs a result on the same
-inputs and refuses it, naming the input and the output leaf, unless :func:`compare`
-passes on every one.
+regime (three for bf16; :mod:`convzoo.fast.regimes`: like the example, image-like 0-255
+with zero regions, 1e4 and 1e-4 magnitudes, NaN and +-Inf), once; :func:`verify` runs a
+result on the same inputs and refuses it, naming the input and the output leaf, unless
+:func:`compare` passes on every one.
 
 :func:`compare` compares any output structure leaf by leaf. A float leaf passes when
 ``max |optimized - original| <= rtol * max |original| + tiny`` (its own scale: a small
@@ -18,6 +18,20 @@ reorder the sums); ``precision='bf16'`` uses at least :data:`BF16_RTOL`, and
 error is a large share of the bound, so a margin keeps unverified inputs within it).
 Integer, boolean and non-tensor leaves must be equal, except Python floats (``.item()``),
 held to the float32 bound.
+
+bf16's bound is relative to the input regime's output scale, not to one input's output:
+bfloat16's error follows the magnitude of the computation (the rounding of the weights
+times the input level), while ``max |original leaf|`` at one input can be far smaller when
+the leaf cancels (the mean of a conv), and it varies from input to input, so no margin on
+a per-input bound carries over to inputs not verified. For ``precision='bf16'`` a float
+leaf at an input of regime R is held to ``rtol * max(max |original leaf|, s_R) + tiny``
+(plus the allowance below), where ``s_R`` (:func:`regime_scale`) is the lower median, over
+:data:`BF16_INPUTS` fixed-seed fresh inputs of that regime, of the original's
+``max |leaf|`` (the example belongs to ``like``). :func:`checks` then draws
+:data:`BF16_INPUTS` inputs per regime (fp32: one) and :func:`verify` accepts the result
+only if every one is within :data:`BF16_MARGIN` of that bound: with a denominator that does
+not move from input to input, the verified share carries over to the regime's other
+inputs.
 
 The original's own rounding: on some inputs no float32 computation can meet that bound. A
 saturating or normalizing model fed 1e4-magnitude values (``tanh`` of a large sum, a
@@ -43,15 +57,19 @@ from convzoo.fast.refusal import Refusal
 from convzoo.fast.regimes import Regime, regimes
 from convzoo.functional.dispatch import native_only
 
-__all__ = ["BF16_MARGIN", "BF16_RTOL", "FP32_RTOL", "NOISE_FACTOR", "RTOL", "Check",
-           "Verified", "checks", "compare", "first_line", "fresh_input", "max_error",
-           "rounding_noise", "rtol_for", "scale", "verify"]
+__all__ = ["BF16_INPUTS", "BF16_MARGIN", "BF16_RTOL", "FP32_RTOL", "NOISE_FACTOR", "RTOL",
+           "VERIFY_SEED", "Check", "Verified", "checks", "compare", "first_line",
+           "fresh_input", "inputs_per_regime", "leaf_maxima", "max_error", "regime_scale",
+           "regime_scales", "rounding_noise", "rtol_for", "scale", "verification_seed",
+           "verify", "with_scales"]
 
 FP32_RTOL = 1e-4  # pinned: |optimized - original| <= FP32_RTOL * max |original| (+ tiny)
 BF16_RTOL = 5e-2  # pinned for precision='bf16' (8-bit mantissa), against the fp32 original
 NOISE_FACTOR = 4.0  # pinned: allowance, in units of the original's own rounding error
 BF16_MARGIN = 0.5  # pinned: a bf16 result is accepted within half its bound on every input
 # verified, so that inputs of the same regimes it was not verified on stay within it
+BF16_INPUTS = 3  # pinned: fresh inputs per regime verifying a bf16 result (and defining s_R)
+VERIFY_SEED = 20261206  # pinned: the verification inputs' first seed is this + example.numel()
 RTOL: dict[torch.dtype, float] = {  # pinned, per output dtype (resolution 2^-52 ... 2^-7)
     torch.float64: 1e-7, torch.float32: FP32_RTOL, torch.float16: 1e-2,
     torch.bfloat16: BF16_RTOL,
@@ -113,6 +131,48 @@ def rounding_noise(ref: object, exact: object, path: str = "output") -> dict[str
     return found
 
 
+def verification_seed(example: torch.Tensor) -> int:
+    """The seed of the first verification input drawn for ``example``
+    (:data:`VERIFY_SEED` + its number of entries; input ``k`` of a regime uses this + k).
+
+    >>> verification_seed(torch.zeros(2, 3))
+    20261212
+    """
+    return VERIFY_SEED + example.numel()
+
+
+def inputs_per_regime(precision: str) -> int:
+    """How many fresh inputs per regime verify a result: :data:`BF16_INPUTS` for
+    ``'bf16'``, one for ``'fp32'``.
+
+    >>> inputs_per_regime("fp32"), inputs_per_regime("bf16")
+    (1, 3)
+    """
+    return BF16_INPUTS if precision == "bf16" else 1
+
+
+def leaf_maxima(out: object, path: str = "output") -> dict[str, float]:
+    """``leaf path -> max |entry|`` over the finite entries of every float tensor leaf (0.0
+    for a leaf with none), paths named as :func:`compare` names them.
+
+    >>> leaf_maxima({"y": torch.tensor([-3.0, float("nan")]), "n": 2})
+    {"output['y']": 3.0}
+    """
+    found: dict[str, float] = {}
+    if isinstance(out, torch.Tensor):
+        if out.dtype.is_floating_point:
+            values = out.detach().double()
+            values = values[values.isfinite()]
+            found[path] = values.abs().max().item() if values.numel() else 0.0
+    elif isinstance(out, (tuple, list)):
+        for i, r in enumerate(out):
+            found.update(leaf_maxima(r, f"{path}[{i}]"))
+    elif isinstance(out, dict):
+        for k, r in out.items():
+            found.update(leaf_maxima(r, f"{path}[{k!r}]"))
+    return found
+
+
 @dataclass
 class Check:
     """One verification input and the original's output on it.
@@ -120,11 +180,14 @@ class Check:
     Attributes:
         regime: the input and its name. reference: the original's output.
         exact: computes the original in float64 at this input (for :meth:`noise`), or None.
+        scale: ``leaf path -> s_R``, the output scale of this input's regime
+            (:func:`regime_scales`; a bf16 result's bound is relative to it), or None.
     """
 
     regime: Regime
     reference: object
     exact: Callable[[], object] | None = None
+    scale: dict[str, float] | None = None
     _noise: dict[str, float] | None = None
 
     def noise(self) -> dict[str, float] | None:
@@ -143,9 +206,10 @@ class Verified:
     """What :func:`verify` measured.
 
     Attributes:
-        example_error, fresh_error: max abs error at the example and at the fresh input
+        example_error, fresh_error: max abs error at the example and at the fresh inputs
             drawn like it (``like``). tolerance: the larger of their two bounds.
-        errors: ``regime -> (max abs error, bound)`` for every input checked.
+        errors: ``regime -> (max abs error, bound)`` for every input checked (the largest
+            of each, where a regime had several inputs).
     """
 
     example_error: float
@@ -161,15 +225,19 @@ def _run(model: Callable[[torch.Tensor], object], x: torch.Tensor) -> object:
 
 def checks(original: Callable[[torch.Tensor], object], example: torch.Tensor,
            reference: object, seed: int,
-           exact: Callable[[], Callable[[torch.Tensor], object]] | None = None) -> list[Check]:
-    """The example (with ``reference``, the original's output there) and one fresh input
-    per regime with the original's output on it; a regime the original itself raises on
-    is left out (nothing to equal there). ``exact()`` gives the original in float64 (built
-    only if a comparison needs it).
+           exact: Callable[[], Callable[[torch.Tensor], object]] | None = None,
+           count: int = 1) -> list[Check]:
+    """The example (with ``reference``, the original's output there) and ``count`` fresh
+    inputs per regime (seeds ``seed``, ``seed + 1``, ...; one set of regimes per seed) with
+    the original's output on each; an input the original itself raises on is left out
+    (nothing to equal there). ``exact()`` gives the original in float64 (built only if a
+    comparison needs it).
 
     >>> net = torch.nn.Linear(3, 2)
     >>> [c.regime.name for c in checks(net, torch.randn(4, 3), None, 0)]
     ['example', 'like', 'image', 'gray', 'large', 'small', 'nonfinite']
+    >>> len(checks(net, torch.randn(4, 3), None, 0, count=3))
+    19
     """
     def in_float64(x: torch.Tensor) -> Callable[[], object]:
         wide = x.detach().double().requires_grad_(x.requires_grad) \
@@ -183,7 +251,7 @@ def checks(original: Callable[[torch.Tensor], object], example: torch.Tensor,
     use = exact is not None and example.dtype in (torch.float32, torch.float16, torch.bfloat16)
     found = [Check(Regime("example", example), reference,
                    in_float64(example) if use else None)]
-    for regime in regimes(example, seed):
+    for regime in [r for k in range(count) for r in regimes(example, seed + k)]:
         try:
             found.append(Check(regime, _run(original, regime.input),
                                in_float64(regime.input) if use else None))
@@ -192,9 +260,64 @@ def checks(original: Callable[[torch.Tensor], object], example: torch.Tensor,
     return found
 
 
+def regime_scales(found: list[Check]) -> dict[str, dict[str, float]]:
+    """``regime -> leaf path -> s_R``: for each regime of ``found`` (the example left out),
+    the lower median over its inputs of the original's ``max |leaf|`` (:func:`leaf_maxima`);
+    ``'example'`` gets ``'like'``'s (the example is drawn like itself).
+
+    >>> net = torch.nn.Linear(3, 2)
+    >>> s = regime_scales(checks(net, torch.randn(4, 3), None, 0, count=3))
+    >>> sorted(s), s["example"] == s["like"], list(s["image"])
+    (['example', 'gray', 'image', 'large', 'like', 'nonfinite', 'small'], True, ['output'])
+    """
+    maxima: dict[str, list[dict[str, float]]] = {}
+    for check in found:
+        if check.regime.name != "example":
+            maxima.setdefault(check.regime.name, []).append(leaf_maxima(check.reference))
+    scales: dict[str, dict[str, float]] = {}
+    for name, seen in maxima.items():
+        scales[name] = {}
+        for path in dict.fromkeys(p for m in seen for p in m):
+            values = sorted(m[path] for m in seen if path in m)
+            scales[name][path] = values[(len(values) - 1) // 2]  # the lower median
+    if "like" in scales:
+        scales["example"] = scales["like"]
+    return scales
+
+
+def regime_scale(model: Callable[[torch.Tensor], object], example: torch.Tensor,
+                 count: int = BF16_INPUTS) -> dict[str, dict[str, float]]:
+    """The output scale ``s_R`` of every regime, the denominator of a bf16 result's bound:
+    ``regime -> leaf path -> s_R``, where ``s_R`` is the lower median, over the ``count``
+    fresh inputs of regime R that verification draws for ``example``
+    (:func:`convzoo.fast.regimes.regimes` with seeds ``verification_seed(example) + k``,
+    ``k < count``), of ``max |leaf|`` of ``model``'s output (finite entries; ``model``
+    computed natively, as given: pass it in eval mode). ``'example'`` maps to ``'like'``'s.
+    Leaf paths: ``'output'``, ``'output[0]'``, ``"output['key']"``, nested alike.
+
+    >>> net = torch.nn.Linear(3, 2, bias=False).eval()
+    >>> s = regime_scale(net, torch.randn(4, 3))
+    >>> 1e3 * s["small"]["output"] < s["like"]["output"] < 1e-3 * s["large"]["output"]
+    True
+    """
+    with native_only():
+        found = checks(model, example, None, verification_seed(example), count=count)
+    return regime_scales(found)
+
+
+def with_scales(found: list[Check], scales: dict[str, dict[str, float]]) -> list[Check]:
+    """``found`` with each check's :attr:`Check.scale` set to its regime's (``scales``:
+    :func:`regime_scales`); returns ``found``."""
+    for check in found:
+        check.scale = scales.get(check.regime.name)
+    return found
+
+
 def verify(result: Callable[[torch.Tensor], object], found: list[Check], precision: str,
            head: str, hint: str = "") -> Verified:
-    """Run ``result`` on every input of ``found`` and compare with the original's outputs.
+    """Run ``result`` on every input of ``found`` and compare with the original's outputs
+    (:func:`compare`; for ``precision='bf16'`` within :data:`BF16_MARGIN` of the bound
+    relative to each check's regime scale, :attr:`Check.scale`).
 
     Raises:
         Refusal: ``{head} differs from the original on {input}: {leaf and how}; refusing the
@@ -213,14 +336,16 @@ def verify(result: Callable[[torch.Tensor], object], found: list[Check], precisi
                           "graph that cannot run: please report it, and use the original)") \
                 from None
         margin = BF16_MARGIN if precision == "bf16" else 1.0
-        err, tol, why = compare(got, check.reference, precision, margin=margin)
+        scales = check.scale if precision == "bf16" else None
+        err, tol, why = compare(got, check.reference, precision, margin=margin, scales=scales)
         if why is not None and check.noise() is not None:  # as close as the original itself?
             err, tol, why = compare(got, check.reference, precision, noise=check.noise(),
-                                    margin=margin)
+                                    margin=margin, scales=scales)
         if why is not None:
             raise Refusal(f"{head} differs from the original on {check.regime.said}: {why}; "
                           f"refusing the result{hint}")
-        errors[check.regime.name] = (err, tol)
+        old = errors.get(check.regime.name, (0.0, 0.0))  # several inputs of a regime: worst
+        errors[check.regime.name] = (max(old[0], err), max(old[1], tol))
     example, like = errors.get("example", (0.0, 0.0)), errors.get("like", (0.0, 0.0))
     return Verified(example[0], like[0], max(example[1], like[1]), errors)
 
@@ -285,7 +410,8 @@ def _short(value: object) -> str:
 
 def compare(got: object, ref: object, precision: str = "fp32",
             path: str = "output", noise: dict[str, float] | None = None,
-            margin: float = 1.0) -> tuple[float, float, str | None]:
+            margin: float = 1.0,
+            scales: dict[str, float] | None = None) -> tuple[float, float, str | None]:
     """Compare an optimized output with the original's, leaf by leaf.
 
     Args:
@@ -294,6 +420,9 @@ def compare(got: object, ref: object, precision: str = "fp32",
             times it. None: no such allowance.
         margin: the share of the bound an error may use (:data:`BF16_MARGIN` when
             :func:`verify` checks a bfloat16 result).
+        scales: ``leaf path -> s_R``, the input regime's output scale
+            (:func:`regime_scale`): a float leaf's bound is ``rtol * max(max |original
+            leaf|, s_R)`` (+ tiny, + the allowance). None: relative to the leaf alone (fp32).
 
     Returns:
         ``(max abs error, largest absolute bound, why)``: ``why`` is None when every leaf
@@ -303,6 +432,10 @@ def compare(got: object, ref: object, precision: str = "fp32",
     'output[1]: 3 where the original gives 4'
     >>> compare(torch.tensor([1e-5]), torch.tensor([2e-5]))[2]
     'output: max abs error 1e-05 > tolerance 2e-09 (rtol 0.0001 x max |original| 2e-05)'
+    >>> compare(torch.tensor([0.02]), torch.tensor([0.0]), "bf16", scales={"output": 1.0})[2]
+    >>> why = compare(torch.tensor([0.2]), torch.tensor([0.1]), "bf16", scales={"output": 1.0})[2]
+    >>> why.split(" (rtol ")[1]
+    "0.05 x the regime's output scale 1 (max |original| 0.1))"
     """
     if isinstance(ref, torch.Tensor):
         if not isinstance(got, torch.Tensor):
@@ -332,15 +465,19 @@ def compare(got: object, ref: object, precision: str = "fp32",
         a, b = a.masked_fill(inf_b, 0.0), b.masked_fill(inf_b, 0.0)
         rtol = rtol_for(ref.dtype, precision)
         top = b.abs().max().item()
+        regime = (scales or {}).get(path, 0.0)
         own = (noise or {}).get(path, 0.0)
-        bound = margin * (rtol * top + torch.finfo(ref.dtype).tiny + NOISE_FACTOR * own)
+        bound = margin * (rtol * max(top, regime) + torch.finfo(ref.dtype).tiny
+                          + NOISE_FACTOR * own)
         err = (a - b).abs().max().item()
         if not err <= bound:
+            level = f"max |original| {top:.3g}" if regime <= top else \
+                f"the regime's output scale {regime:.3g} (max |original| {top:.3g})"
             plus = f" + {NOISE_FACTOR:g} x the original's own rounding {own:.3g}" if own else ""
             part = f", x {margin:g}: the share a reduced precision may use" if margin != 1 \
                 else ""
             return err, bound, (f"{path}: max abs error {err:.3g} > tolerance {bound:.3g} "
-                                f"(rtol {rtol:g} x max |original| {top:.3g}{plus}{part})")
+                                f"(rtol {rtol:g} x {level}{plus}{part})")
         return err, bound, None
     if isinstance(ref, (tuple, list)) or isinstance(ref, dict):
         kind = type(ref).__name__
@@ -353,7 +490,7 @@ def compare(got: object, ref: object, precision: str = "fp32",
         err = bound = 0.0
         for k in keys:
             e, t, why = compare(got[k], ref[k], precision, f"{path}[{k!r}]" if isinstance(
-                ref, dict) else f"{path}[{k}]", noise, margin)
+                ref, dict) else f"{path}[{k}]", noise, margin, scales)
             if why is not None:
                 return e, t, why
             err, bound = max(err, e), max(bound, t)
