@@ -43,7 +43,7 @@ import torch.fx as fx
 from convzoo.fast.graph import aten, constant, conv_call, tensor_meta
 
 __all__ = ["FOLD_LIMIT", "LIMIT", "Bounds", "affine_bound", "ancestors", "batchnorm_affine",
-           "conv_bound", "largest_power", "row_norm", "weighted_bound"]
+           "largest_power", "row_norm", "weighted_bound"]
 
 #: Every value a fused activation depends on must stay below this (float32 max: 3.4e38).
 LIMIT = 1e30
@@ -163,21 +163,11 @@ def row_norm(w: torch.Tensor, transposed: bool = False, groups: int = 1) -> floa
     return top if math.isfinite(top) else math.inf
 
 
-def conv_bound(w: torch.Tensor, b: torch.Tensor | None, bx: float, transposed: bool = False,
-               groups: int = 1) -> float:
-    """A bound on every partial sum and the result of a conv (or linear) with weight ``w``
-    and bias ``b`` on inputs ``|x| <= bx``, rounding included.
-
-    >>> conv_bound(torch.ones(1, 2), None, 3.0) > 6.0
-    True
-    """
-    top = 0.0 if b is None or b.numel() == 0 else b.detach().double().abs().max().item()
-    return weighted_bound(row_norm(w, transposed, groups), top, w.numel(), bx)
-
-
 def weighted_bound(row: float, top: float, terms: int, bx: float) -> float:
-    """:func:`conv_bound` from the weights' largest row norm ``row``, the largest bias
-    magnitude ``top`` and the number of weights ``terms``.
+    """A bound on every partial sum and the result of a conv (or linear) on inputs
+    ``|x| <= bx``, rounding included, from its weights' largest row norm ``row``
+    (:func:`row_norm`), its largest bias magnitude ``top`` and its number of weights
+    ``terms``.
 
     >>> weighted_bound(2.0, 1.0, 4, 3.0) >= 7.0, weighted_bound(2.0, 1.0, 4, math.inf)
     (True, inf)

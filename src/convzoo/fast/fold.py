@@ -135,14 +135,22 @@ def _bias(gm: fx.GraphModule, call: ConvCall, channels: int) -> torch.Tensor:
     return constant(gm, call.bias).double()
 
 
-def _stored(exact: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
-    """``exact`` (float64) rounded to ``dtype``, or None where that is not finite or turns
-    a nonzero value into zero or a subnormal (precision lost on every input)."""
+def _stored(exact: torch.Tensor, dtype: torch.dtype, weights: bool = True
+            ) -> torch.Tensor | None:
+    """``exact`` (float64) rounded to ``dtype``, or None where that is not finite or, for
+    ``weights``, turns a nonzero value into zero or a subnormal (``0 * inf`` would then be
+    NaN where the original multiplies ``inf`` by a nonzero weight).
+
+    >>> _stored(torch.tensor([1e-40], dtype=torch.float64), torch.float32) is None
+    True
+    >>> _stored(torch.tensor([1e-40], dtype=torch.float64), torch.float32, False).item() > 0
+    True
+    """
     out = exact.to(dtype)
     if not bool(torch.isfinite(out).all()):
         return None
-    if dtype.is_floating_point and bool(((exact != 0) & (out.abs() < torch.finfo(dtype).tiny)
-                                         ).any()):
+    if weights and dtype.is_floating_point and bool(
+            ((exact != 0) & (out.abs() < torch.finfo(dtype).tiny)).any()):
         return None
     return out
 
@@ -240,7 +248,7 @@ def _after(gm: fx.GraphModule, call: ConvCall, bn: fx.Node
     else:
         exact_w = w64 * scale.reshape(-1, *([1] * (w.dim() - 1)))
     old_b = _bias(gm, call, scale.numel())
-    new_w, new_b = _stored(exact_w, w.dtype), _stored(old_b * scale + shift, w.dtype)
+    new_w, new_b = _stored(exact_w, w.dtype), _stored(old_b * scale + shift, w.dtype, False)
     if new_w is None or new_b is None:
         return None
     limit = fold_limit(_norms(w, old_b, call), _norms(new_w, new_b, call), scale, shift,
@@ -379,7 +387,7 @@ def _before(gm: fx.GraphModule, call: ConvCall, scale: torch.Tensor, shift: torc
     extra = (w64 * shift[idx].reshape(shape)).sum(dim=tuple(range(1, w.dim())))
     old_b = _bias(gm, call, w.shape[0])
     new_w, new_b = _stored(w64 * scale[idx].reshape(shape), w.dtype), \
-        _stored(old_b + extra, w.dtype)
+        _stored(old_b + extra, w.dtype, weights=False)
     if new_w is None or new_b is None:
         return None
     limit = fold_limit(_norms(w, old_b, call), _norms(new_w, new_b, call), scale, shift, True,

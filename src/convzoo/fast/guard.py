@@ -232,7 +232,7 @@ def insert_checks(gm: fx.GraphModule, checks: dict[fx.Node, float]) -> None:
         users = list(node.users)
         with gm.graph.inserting_after(node):
             check = gm.graph.call_function(bounded, (node, limit))
-        check.meta.update(node.meta)
+        check.meta.update({k: v for k, v in node.meta.items() if k != FOLD_LIMIT})
         for user in users:
             user.replace_input_with(node, check)
     gm.recompile()
