@@ -855,11 +855,11 @@ def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str,
                          any(needed.get(r, 1) for r in rewrites), spatial)
         facts.exports[("portable", rewrites, spatial)] = found
         facts.exports[key] = export_portable(found)
-        facts.exports[("fallback", rewrites, spatial)] = _dynamic_fallback(found)
+        facts.exports[("graph", rewrites, spatial)] = _analysed(found)
     found = facts.exports[("portable", rewrites, spatial)]
     if ("risk", name, spatial) not in facts.exports:
         facts.exports[("risk", name, spatial)] = runtime_risk(
-            facts.exports[("fallback", rewrites, spatial)], name)
+            facts.exports[("graph", rewrites, spatial)], name)
     risk = facts.exports[("risk", name, spatial)]
     if risk.refusal is not None:
         raise Refusal(f"{risk.refusal}; use backend='torch'")
@@ -873,12 +873,15 @@ def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str,
     return module
 
 
-def _dynamic_fallback(found: Any) -> nn.Module:
+def _analysed(found: Any) -> fx.GraphModule:
     """A runtime session's own dynamic portable graph (:class:`~convzoo.fast.dynamic.Portable`)
-    as a GraphModule (its constants as attributes): what
+    as a GraphModule in core ATen (its constants as attributes, BatchNorm as
+    ``_native_batch_norm_legit_no_training``, as convzoo's capture has it): what
     :func:`~convzoo.fast.runtime_risk.runtime_risk` analyses."""
     source = found.source
-    return source.module() if isinstance(source, torch.export.ExportedProgram) else source
+    if isinstance(source, torch.export.ExportedProgram):
+        return source.run_decompositions({}).module()
+    return source
 
 
 def _runtime(name: str, facts: _Facts, example: torch.Tensor, precision: str,
