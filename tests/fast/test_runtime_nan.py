@@ -5,6 +5,7 @@ can reach an op ONNX Runtime does not keep it through (convzoo.fast.runtime_risk
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 
 import pytest
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from convzoo.fast import Refusal, optimize
 from convzoo.fast.capture import capture
 from convzoo.fast.runtime_risk import nan_sources, runtime_risk
-from convzoo.fast.verify import compare
+from convzoo.fast.verify import compare, rounding_noise
 
 needs_ort = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
                                reason="onnxruntime is not installed")
@@ -25,9 +26,11 @@ X = torch.randn(2, 3, 12, 12, generator=torch.Generator().manual_seed(0))
 
 
 def _exact(model: nn.Module, fast: nn.Module, x: torch.Tensor) -> None:
+    """Within the documented bound (the original's own float32 rounding allowed)."""
     with torch.no_grad():
         ref, got = model(x), fast(x)
-    why = compare(got, ref)[2]
+        exact = copy.deepcopy(model).double()(x.double())
+    why = compare(got, ref, noise=rounding_noise(ref, exact))[2]
     assert why is None, why
 
 
@@ -52,6 +55,8 @@ class _Made(nn.Module):
         y = self.c(x)
         if self.source == "div":
             y = y / y.abs().amax((1, 2, 3), keepdim=True)
+        elif self.source == "sign":  # 0/0 where y is 0 (a zero region of the input)
+            y = y / y.abs()
         elif self.source == "log":
             y = torch.log(y)
         elif self.source == "sqrt":
@@ -64,10 +69,13 @@ class _Made(nn.Module):
             y = F.pad(y, (1, 0, 1, 0)) + self.mask
             y = y.softmax(1)
         y = self.c2(y)
-        return F.max_pool2d(y, 2) if self.after == "max_pool" else F.relu(y)
+        return AFTER[self.after](y)
 
 
 SOURCES = ["div", "log", "sqrt", "pow", "rsqrt", "mask"]
+AFTER = {"relu": F.relu, "max_pool": lambda y: F.max_pool2d(y, 2), "sigmoid": torch.sigmoid,
+         "gelu": F.gelu, "relu6": F.relu6, "softmax": lambda y: y.softmax(1),
+         "layer_norm": lambda y: F.layer_norm(y, y.shape[1:])}
 
 
 def test_a14_every_source_makes_nan_in_the_original() -> None:
@@ -107,6 +115,20 @@ def test_onnxruntime_refuses_a_made_nan_reaching_a_max_pool() -> None:
                        r"max_pool2d"):
         optimize(model, X, backend="onnxruntime")
     _exact(model, optimize(model, X, backend="torch"), _zero_sample())
+
+
+@needs_ort
+@pytest.mark.parametrize("after", ["relu", "sigmoid", "gelu", "relu6", "softmax", "layer_norm"])
+def test_onnxruntime_keeps_a_made_nan_through_the_ops_it_was_checked_on(after: str) -> None:
+    partial = X.clone()
+    partial[1, :, :, :5] = 0  # 0/0 in part of a sample only
+    for source in ("div", "sign"):
+        model = _Made(source, after).eval()
+        fast = optimize(model, X, backend="onnxruntime")
+        for x in (_zero_sample(), partial, X):
+            _exact(model, fast, x)
+        with torch.no_grad():
+            assert fast(partial if source == "sign" else _zero_sample()).isnan().any()
 
 
 def _graph(model: nn.Module, x: torch.Tensor = X):

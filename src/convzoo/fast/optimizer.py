@@ -646,9 +646,9 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
       ``.item()``), any change a real forward call makes to anything reachable from the
       model (attributes, containers, objects, tensors written in place, its hooks'
       closures, the globals its code reads; a change on the first call only says that one
-      warm-up call fixes it), an iterator or generator the model holds, and a step function (``round``, fake quantization, a
-      comparison, ``argmax``, an integer cast) of a value computed with rounding, which no
-      rewrite can keep exact.
+      warm-up call fixes it), an iterator or generator the model holds, and a step
+      function (``round``, fake quantization, a comparison, ``argmax``, an integer cast)
+      of a value computed with rounding, which no rewrite can keep exact.
     - **Captured and said**: tensors read from module-level globals or closures become
       constants copied at optimize time (``report.constants``); forward hooks and
       pre-hooks that change no state are part of the graph, replayed by every call
