@@ -16,7 +16,7 @@ for the rounding of every result, ``1 + n 2^-23`` for a sum of ``n`` products):
 - conv, linear with a constant weight: ``max_o sum |W_o| * B_x + max |b|`` (the largest
   L1 norm of the weights one output element sums); other matmuls: ``n * B_a * B_b``;
 - data movement, pooling, means, ReLU, dropout in eval, casts: ``B``;
-- ``hardtanh(lo, hi)`` (ReLU6), ``clamp(lo, hi)``: ``min(B, max(|lo|, |hi|))``;
+- ``hardtanh(lo, hi)``, ``relu6``, ``clamp(lo, hi)``: ``min(B, max(|lo|, |hi|))``;
   sigmoid, tanh, softmax: 1;
 - add/sub ``B_a + |alpha| B_b``, mul ``B_a B_b``, division by a nonzero constant;
 - layer/group norm: ``sqrt(n) max|gamma| + max|beta|`` (Samuelson's inequality: no value
@@ -361,6 +361,8 @@ def _bound(rules: _Rules, env: dict[fx.Node, float], node: fx.Node) -> float:
         args = [*node.args[1:3], -1.0, 1.0][:2] if len(node.args) == 1 else \
             [*node.args[1:3], 1.0][:2]
         return _clamped(largest, *args)
+    if target is aten.relu6.default:
+        return _clamped(largest, 0.0, 6.0)
     if target is aten.clamp.default:
         return _clamped(largest, *[*node.args[1:3], None, None][:2])
     if target is aten.clamp_min.default:

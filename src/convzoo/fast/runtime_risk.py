@@ -80,6 +80,7 @@ ORT_KEEPS_NAN: frozenset[str] = frozenset({
     "native_layer_norm", "native_group_norm", "getitem", "relu", "sigmoid", "tanh",
     "hardtanh", "clamp", "clamp_min", "leaky_relu", "gelu", "silu", "elu", "softplus",
     "hardswish", "hardsigmoid", "_softmax", "_log_softmax", "where", "gt", "lt", "ge", "le",
+    "relu6", "softmax", "log_softmax", "layer_norm", "group_norm",
 })
 
 
@@ -144,8 +145,9 @@ def _creates(gm: fx.GraphModule, node: fx.Node, varying: bool = True) -> str | N
         return None  # x ** 2: overflow only
     if name in ("var", "std", "var_mean", "std_mean") and node.kwargs.get("correction") == 0:
         return None
-    if name in ("native_layer_norm", "native_group_norm"):
-        eps = node.args[4] if name == "native_layer_norm" else node.args[7]
+    if name in ("native_layer_norm", "native_group_norm", "layer_norm", "group_norm"):
+        at = 7 if name == "native_group_norm" else 4
+        eps = node.args[at] if len(node.args) > at else node.kwargs.get("eps", 1e-5)
         return None if isinstance(eps, (int, float)) and eps > 0 else \
             "normalizes with eps = 0 (a constant group gives 0 * inf = NaN)"
     if name == "_native_batch_norm_legit_no_training":
