@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import random
 import re
 import weakref
@@ -179,18 +180,18 @@ class _Holder:
 _HELD = _Holder()
 
 
-class _CountsThroughAWeakref(nn.Module):
-    """State the snapshot does not see (a weakref target), reached within optimize's own
-    calls: refused as not repeatable, not blamed on a convzoo rewrite."""
+class _CountsThroughAWeakDict(nn.Module):
+    """State the snapshot does not see (a WeakValueDictionary's values), reached within
+    optimize's own calls: refused as not repeatable, not blamed on a convzoo rewrite."""
 
     def __init__(self) -> None:
         super().__init__()
         self.c = nn.Conv2d(3, 4, 3)
-        self.r = weakref.ref(_HELD)
+        self.d = weakref.WeakValueDictionary({"held": _HELD})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.r().n += 1
-        return self.c(x) * (2.0 if self.r().n > 4 else 1.0)
+        self.d["held"].n += 1
+        return self.c(x) * (2.0 if self.d["held"].n > 4 else 1.0)
 
 
 def test_state_seen_by_verification_is_named_as_state() -> None:
@@ -198,7 +199,52 @@ def test_state_seen_by_verification_is_named_as_state() -> None:
     with pytest.raises(ValueError, match="forward is not deterministic or keeps state across "
                        r"calls: called again on the example it gives another output \(.*, "
                        r"after the verification inputs\)"):
-        optimize(_CountsThroughAWeakref().eval(), X)
+        optimize(_CountsThroughAWeakDict().eval(), X)
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.n = 0
+
+
+class _CountsThroughAWeakref(nn.Module):
+    """S10b: state in the target of a ``weakref.ref``, past verification's calls."""
+
+    def __init__(self, held: _Counter) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+        self.r = weakref.ref(held)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.r().n += 1
+        return self.c(x) * (2.0 if self.r().n > 40 else 1.0)
+
+
+def test_s10b_state_behind_a_weakref_refused() -> None:
+    held = _Counter()
+    with pytest.raises(ValueError, match=r"forward changes attribute 'r'\(\)\.n \(0, now 1\): "
+                       "state kept across calls"):
+        optimize(_CountsThroughAWeakref(held).eval(), X)
+
+
+class _Iterates(nn.Module):
+    """S02b: state in an iterator (``next`` advances it: its state cannot be read)."""
+
+    def __init__(self, it: object) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+        self.it = it
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c(x) * (1.0 + (next(self.it) >= 40))
+
+
+@pytest.mark.parametrize(("make", "kind"), [(lambda: itertools.count(), "count"),
+                                            (lambda: iter(range(10 ** 6)), "range_iterator")])
+def test_s02b_an_iterator_the_model_holds_refused(make, kind: str) -> None:
+    with pytest.raises(ValueError, match=rf"forward can read attribute 'it', an iterator "
+                       rf"\({kind}\) whose state cannot be read without advancing it"):
+        optimize(_Iterates(make()).eval(), X)
 
 
 def _counting_models() -> dict[str, type]:

@@ -13,7 +13,7 @@ from plain_nets import MobileNetV2, ResNet, ShuffleNetV2, randomize_batchnorms
 from convzoo.fast import optimize
 from convzoo.fast.bounds import Bounds
 from convzoo.fast.graph import aten
-from convzoo.fast.guard import Guarded, OutOfBounds, bounded, cuts
+from convzoo.fast.guard import Guarded, OutOfBounds, Reference, bounded, cuts
 from convzoo.fast.verify import compare
 
 _POINTWISE = torch.ops.mkldnn._convolution_pointwise
@@ -59,7 +59,8 @@ def test_fused_where_proven_and_like_torch_in_every_regime(name: str) -> None:
     fast = optimize(model, torch.randn(2, 3, 48, 48))
     g = _guarded(fast)
     assert fast.report.post_op_activations == _post_ops(g.fast) > 0
-    assert fast.report.guard_checks == g.checks >= 1 and _post_ops(g.exact) == 0
+    assert fast.report.guard_checks == g.checks >= 1
+    assert isinstance(g.exact, Reference)  # BatchNorms folded: only the original is exact
     for regime, x in _regimes((2, 3, 48, 48)).items():
         with torch.no_grad():
             ref, got = model(x), fast(x)

@@ -64,7 +64,7 @@ class _AMax(nn.Module):
 def test_1_onnxruntime_keeps_nan_in_max_reductions(pool: bool) -> None:
     model = _AMax(pool).eval()
     fast = optimize(model, torch.randn(2, 3, 8, 8), backend="onnxruntime")
-    assert fast.report.nan_fixup == NAN_FIXUP
+    assert fast.report.nan_fixup.startswith(NAN_FIXUP)
     x = _with_nan((2, 3, 8, 8))
     _exact(model, fast, x)
     with torch.no_grad():
@@ -76,7 +76,8 @@ def test_1_onnxruntime_keeps_nan_in_max_reductions(pool: bool) -> None:
 def test_2_openvino_and_auto_keep_nan(backend: str) -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU6()).eval()
     fast = optimize(model, torch.randn(2, 3, 10, 10), backend=backend)
-    assert fast.report.nan_fixup == ("" if fast.report.backend == "torch" else NAN_FIXUP)
+    fixup = fast.report.nan_fixup
+    assert fixup == "" if fast.report.backend == "torch" else fixup.startswith(NAN_FIXUP)
     for seed in range(3):
         _exact(model, fast, _with_nan((2, 3, 10, 10), seed))
 

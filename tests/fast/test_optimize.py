@@ -236,7 +236,7 @@ def test_batched_examples_are_planned_on_one_sample_and_still_exact_on_the_batch
 
 def test_runtime_nan_fixup_and_verification_at_a_new_shape() -> None:
     """Merge of issues 18 and 21: the dynamic session's NaN fix-up runs at a batch and
-    spatial size other than the example's (the fix-up is the session's own dynamic graph),
+    spatial size other than the example's (the fix-up, the original model, takes any shape),
     and that new shape is verified on first use (no fallback to the original here)."""
     pytest.importorskip("onnxruntime")
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveMaxPool2d(1)).eval()

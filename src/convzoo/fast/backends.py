@@ -10,10 +10,11 @@ NaN: neither runtime keeps torch's NaN semantics. ONNX Runtime's max reductions 
 pooling (``amax``, ``adaptive_max_pool2d``) return numbers where torch returns NaN; OpenVINO
 2026.4 fuses ReLU and Clip (ReLU6/Hardtanh) into its convolution, and its fused activations
 turn NaN into a number. The fix-up: :class:`BackendModule` sends an input holding NaN or
-Inf to ``fallback``, the same portable graph run by torch, so those inputs get torch's
-answer exactly; finite inputs run on the runtime. (A NaN the model creates itself from a
-finite input, e.g. ``0/0``, is still the runtime's to handle: verification checks finite
-inputs of several regimes, and a runtime that differs there is refused.)
+Inf to ``fallback``, the original model run by torch, so those inputs get torch's answer
+exactly; finite inputs run on the runtime. A NaN the model could make itself from a finite
+input (``0/0``), and an overflow moved by the runtime's own BatchNorm folding, are dealt
+with before a session is made (:mod:`convzoo.fast.runtime_risk`): such a graph is refused,
+or inputs beyond a proven magnitude (``input_limit``) run the original too.
 
 Threads: an ONNX Runtime session may be run from several threads at once; an OpenVINO
 infer request may not, so each thread gets its own request (:func:`openvino_session`).
@@ -25,6 +26,7 @@ a float64 model is refused for it (:func:`unsupported`).
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import re
 import tempfile
@@ -41,6 +43,7 @@ from convzoo.fast.verify import first_line
 __all__ = [
     "BACKENDS", "BackendModule", "NonFiniteFallback", "check_backend", "export_onnx",
     "failure_reason", "finite", "onnxruntime_session", "openvino_session", "unsupported",
+    "within",
 ]
 
 BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "openvino", "auto")
@@ -77,6 +80,23 @@ def finite(x: torch.Tensor) -> bool:
     if not (x.dtype.is_floating_point or x.dtype.is_complex) or x.numel() == 0:
         return True
     return bool(torch.isfinite(x).all())
+
+
+def within(x: torch.Tensor, limit: float = math.inf) -> bool:
+    """Whether ``x`` holds no NaN and no Inf and ``max |x| <= limit`` (always, for integer
+    and boolean tensors): one read of ``x``.
+
+    >>> within(torch.ones(2), 1.0), within(torch.full((2,), 3.0), 2.0)
+    (True, False)
+    >>> within(torch.tensor([float("nan")]), 2.0)
+    False
+    """
+    if not (x.dtype.is_floating_point or x.dtype.is_complex) or x.numel() == 0:
+        return True
+    if math.isinf(limit) or x.dtype.is_complex:
+        return finite(x) and (math.isinf(limit) or bool(x.abs().max() <= limit))
+    lo, hi = torch.aminmax(x.detach().reshape(-1))
+    return bool(-lo <= limit) and bool(hi <= limit)  # NaN fails both
 
 
 class NonFiniteFallback(nn.Module):
@@ -154,16 +174,19 @@ class BackendModule(nn.Module):
         name: the backend's name (for messages).
         fallback: the module that computes inputs holding NaN or Inf (torch's NaN semantics,
             which neither runtime keeps; see the module docstring), or None.
+        input_limit: inputs with ``max |x|`` beyond it run on ``fallback`` too (``inf``:
+            only those holding NaN or Inf; :mod:`convzoo.fast.runtime_risk`).
 
     Shape:
         ``input_shape`` -> the exported output shapes.
     """
 
     def __init__(self, run, input_shape: tuple[int | tuple[int, int | None], ...],
-                 template: object, name: str, fallback: nn.Module | None = None) -> None:
+                 template: object, name: str, fallback: nn.Module | None = None,
+                 input_limit: float = math.inf) -> None:
         super().__init__()
         self.run, self.input_shape, self.name = run, tuple(input_shape), name
-        self.fallback = fallback
+        self.fallback, self.input_limit = fallback, input_limit
         self.input_dtype: torch.dtype | None = None  # the exported dtype (set by the caller)
         leaves, self.spec = pytree.tree_flatten(template)
         self.leaves = leaves
@@ -176,8 +199,8 @@ class BackendModule(nn.Module):
                 f"`input` dtype (={x.dtype}) must be the exported dtype (={self.input_dtype}) "
                 f"for the {self.name} backend"
             )
-        if self.fallback is not None and not finite(x):
-            return self.fallback(x)  # NaN/Inf: torch's semantics, exactly
+        if self.fallback is not None and not within(x, self.input_limit):
+            return self.fallback(x)  # NaN/Inf, or beyond the proven magnitude: exact
         outs = self.run(np.ascontiguousarray(x.detach().cpu().numpy()))
         if len(outs) != len(self.slots):
             raise ValueError(f"the {self.name} graph returned {len(outs)} tensors, the model "

@@ -16,12 +16,18 @@ for the rounding of every result, ``1 + n 2^-23`` for a sum of ``n`` products):
 - conv, linear with a constant weight: ``max_o sum |W_o| * B_x + max |b|`` (the largest
   L1 norm of the weights one output element sums); other matmuls: ``n * B_a * B_b``;
 - data movement, pooling, means, ReLU, dropout in eval, casts: ``B``;
-- ``hardtanh(lo, hi)`` (ReLU6), ``clamp(lo, hi)``: ``min(B, max(|lo|, |hi|))``;
+- ``hardtanh(lo, hi)``, ``relu6``, ``clamp(lo, hi)``: ``min(B, max(|lo|, |hi|))``;
   sigmoid, tanh, softmax: 1;
 - add/sub ``B_a + |alpha| B_b``, mul ``B_a B_b``, division by a nonzero constant;
 - layer/group norm: ``sqrt(n) max|gamma| + max|beta|`` (Samuelson's inequality: no value
   of a group of ``n`` lies more than ``sqrt(n - 1)`` standard deviations from its mean),
-  its squares bounded by ``B^2``;
+  its squares bounded by ``B^2``; only with ``eps > 0`` (with ``eps = 0`` a constant group
+  gives ``0 * inf``);
+- BatchNorm in inference: ``B max|s| + max|t|`` with ``s = gamma / sqrt(var + eps)``,
+  ``t = beta - mean s`` (unbounded where ``s`` or ``t`` is not finite);
+- a conv a BatchNorm was folded into (:mod:`convzoo.fast.fold`) carries the largest input
+  magnitude for which the *original's* conv and BatchNorm stay below :data:`LIMIT`
+  (:data:`FOLD_LIMIT`): beyond it, unbounded;
 - any other op: unbounded (an activation depending on it is never fused).
 """
 
@@ -36,10 +42,15 @@ import torch.fx as fx
 
 from convzoo.fast.graph import aten, constant, conv_call, tensor_meta
 
-__all__ = ["LIMIT", "Bounds", "ancestors"]
+__all__ = ["FOLD_LIMIT", "LIMIT", "Bounds", "affine_bound", "ancestors", "batchnorm_affine",
+           "largest_power", "row_norm", "weighted_bound"]
 
 #: Every value a fused activation depends on must stay below this (float32 max: 3.4e38).
 LIMIT = 1e30
+#: Node meta key of a conv a BatchNorm was folded into: the largest ``max |input|`` for
+#: which every value of the original's conv and BatchNorm, and of the folded conv, stays
+#: below :data:`LIMIT` (:mod:`convzoo.fast.fold`).
+FOLD_LIMIT = "convzoo_fold_limit"
 _EPS = 2.0 ** -7  # relative rounding of one stored result (bfloat16; float32 is finer)
 
 _SAME = {
@@ -64,6 +75,7 @@ _SAME = {
 _UNIT = {aten.sigmoid.default, aten.tanh.default, aten.hardsigmoid.default,
          aten._softmax.default, aten.softmax.int}
 _MATMUL = {aten.mm.default, aten.bmm.default, aten.matmul.default}
+_BN = aten._native_batch_norm_legit_no_training.default
 
 
 def ancestors(nodes: Iterable[fx.Node]) -> set[fx.Node]:
@@ -128,14 +140,74 @@ class _Rules:
             if w is None or w.is_mkldnn or w.numel() == 0:
                 self.rows[node] = (math.inf if w is None or w.numel() else 0.0, 0)
                 return self.rows[node]
-            a = w.double().abs()
-            if transposed:  # (C_in, C_out/g, *k): output channel g*(C_out/g)+j
-                rows = a.reshape(groups, w.shape[0] // groups, w.shape[1], -1).sum(dim=(1, 3))
-            else:
-                rows = a.reshape(w.shape[0], -1).sum(dim=1)
-            top = rows.max().item()
-            self.rows[node] = (top if math.isfinite(top) else math.inf, w.numel())
+            self.rows[node] = (row_norm(w, transposed, groups), w.numel())
         return self.rows[node]
+
+
+def row_norm(w: torch.Tensor, transposed: bool = False, groups: int = 1) -> float:
+    """``max_o sum |W_o|``: the largest sum of weight magnitudes one output element of a
+    conv (or linear) takes (an output channel's row; for a transposed conv, every input
+    channel of its group and every tap); ``inf`` when it is not finite.
+
+    >>> row_norm(torch.tensor([[1.0, -2.0], [0.5, 0.5]]))
+    3.0
+    """
+    if w.numel() == 0:
+        return 0.0
+    a = w.detach().double().abs()
+    if transposed:  # (C_in, C_out/g, *k): output channel g*(C_out/g)+j
+        rows = a.reshape(groups, w.shape[0] // groups, w.shape[1], -1).sum(dim=(1, 3))
+    else:
+        rows = a.reshape(w.shape[0], -1).sum(dim=1)
+    top = rows.max().item()
+    return top if math.isfinite(top) else math.inf
+
+
+def weighted_bound(row: float, top: float, terms: int, bx: float) -> float:
+    """A bound on every partial sum and the result of a conv (or linear) on inputs
+    ``|x| <= bx``, rounding included, from its weights' largest row norm ``row``
+    (:func:`row_norm`), its largest bias magnitude ``top`` and its number of weights
+    ``terms``.
+
+    >>> weighted_bound(2.0, 1.0, 4, 3.0) >= 7.0, weighted_bound(2.0, 1.0, 4, math.inf)
+    (True, inf)
+    """
+    if not (math.isfinite(bx) and math.isfinite(top) and math.isfinite(row)):
+        return math.inf
+    return _accumulated(row * bx + top, terms)
+
+
+def batchnorm_affine(weight: torch.Tensor | None, bias: torch.Tensor | None,
+                     mean: torch.Tensor, var: torch.Tensor, eps: float
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(s, t)`` in float64 with ``BN(y) = y s + t`` per channel (inference form).
+
+    >>> s, t = batchnorm_affine(None, None, torch.zeros(1), torch.full((1,), 4.0), 0.0)
+    >>> s.item(), t.item()
+    (0.5, -0.0)
+    """
+    scale = torch.rsqrt(var.detach().double() + float(eps))
+    if weight is not None:
+        scale = scale * weight.detach().double()
+    shift = -mean.detach().double() * scale
+    if bias is not None:
+        shift = shift + bias.detach().double()
+    return scale, shift
+
+
+def affine_bound(scale: torch.Tensor, shift: torch.Tensor, bx: float) -> float:
+    """A bound on ``y s + t`` for ``|y| <= bx`` (two roundings); ``inf`` where ``s`` or
+    ``t`` is not finite.
+
+    >>> affine_bound(torch.tensor([2.0]), torch.tensor([1.0]), 3.0) >= 7.0
+    True
+    """
+    if scale.numel() == 0:
+        return bx
+    s, t = scale.abs().max().item(), shift.abs().max().item()
+    if not (math.isfinite(s) and math.isfinite(t) and math.isfinite(bx)):
+        return math.inf
+    return (bx * s * (1.0 + _EPS) + t) * (1.0 + _EPS)
 
 
 def _accumulated(bound: float, terms: int) -> float:
@@ -172,6 +244,8 @@ def _conv(rules: _Rules, env: dict[fx.Node, float], node: fx.Node) -> float | No
     if call is None:
         return None
     bx = _value(env, call.x)
+    if FOLD_LIMIT in node.meta and not bx <= node.meta[FOLD_LIMIT]:
+        return math.inf  # beyond it the original's (unfolded) conv may overflow
     bias = env.get(call.bias, math.inf) if isinstance(call.bias, fx.Node) and \
         call.bias.op != "get_attr" else call.bias
     if call.weight.op == "get_attr":
@@ -214,10 +288,33 @@ def _norm(rules: _Rules, env: dict[fx.Node, float], node: fx.Node) -> tuple[floa
         n = int(node.args[4]) // int(node.args[6]) * int(node.args[5])  # type: ignore[arg-type]
     g = 1.0 if gamma is None else rules.const(gamma)  # type: ignore[arg-type]
     b = 0.0 if beta is None else rules.const(beta)  # type: ignore[arg-type]
+    eps = node.args[4] if node.target is aten.native_layer_norm.default else node.args[7]
+    if not (isinstance(eps, (int, float)) and eps > 0):
+        return math.inf, math.inf  # a constant group: 0 * rsqrt(0) = NaN
     return (math.sqrt(n) * g + b) * (1.0 + _EPS), _accumulated(bx * bx * n, n)
 
 
 _NORMS = (aten.native_layer_norm.default, aten.native_group_norm.default)
+
+
+def _batchnorm(rules: _Rules, env: dict[fx.Node, float], node: fx.Node) -> float:
+    """The output bound of an inference BatchNorm with constant statistics."""
+    x, weight, bias, mean, var = node.args[:5]
+    eps = node.args[6] if len(node.args) > 6 else node.kwargs.get("eps", 1e-5)
+    try:
+        w, b = (None if a is None else constant(rules.gm, a) for a in (weight, bias))
+        m, v = constant(rules.gm, mean), constant(rules.gm, var)
+    except (ValueError, AttributeError, TypeError):
+        return math.inf
+    scale, shift = batchnorm_affine(w, b, m, v, float(eps))  # type: ignore[arg-type]
+    return affine_bound(scale, shift, _value(env, x))
+
+
+def _size(node: fx.Node) -> bool:
+    """Whether a node is a size (a SymInt or int): an argument giving a shape, never a
+    value that flows into a tensor's entries."""
+    return isinstance(node.meta.get("val"), (int, torch.SymInt)) and \
+        not isinstance(node.meta.get("val"), bool)
 
 
 def _float_valued(node: fx.Node) -> bool:
@@ -242,13 +339,15 @@ def _bound(rules: _Rules, env: dict[fx.Node, float], node: fx.Node) -> float:
         return rules.const(node)
     if op != "call_function" or not _float_valued(node):
         return math.inf
-    largest = max((_value(env, a) for a in node.all_input_nodes), default=0.0)
+    largest = max((_value(env, a) for a in node.all_input_nodes if not _size(a)), default=0.0)
+    if target is _BN:
+        return _batchnorm(rules, env, node)
     conv = _conv(rules, env, node)
     if conv is not None:
         return conv
     if target is operator.getitem:
         src = node.args[0]
-        if isinstance(src, fx.Node) and src.target in _NORMS and node.args[1] != 0:
+        if isinstance(src, fx.Node) and src.target in (*_NORMS, _BN) and node.args[1] != 0:
             return math.inf  # the mean and reciprocal deviation of a norm: not bounded here
         return largest
     if target in _SAME or getattr(target, "__name__", "") in ("interleave", "interleave_chunks",
@@ -262,6 +361,8 @@ def _bound(rules: _Rules, env: dict[fx.Node, float], node: fx.Node) -> float:
         args = [*node.args[1:3], -1.0, 1.0][:2] if len(node.args) == 1 else \
             [*node.args[1:3], 1.0][:2]
         return _clamped(largest, *args)
+    if target is aten.relu6.default:
+        return _clamped(largest, 0.0, 6.0)
     if target is aten.clamp.default:
         return _clamped(largest, *[*node.args[1:3], None, None][:2])
     if target is aten.clamp_min.default:
@@ -346,12 +447,16 @@ class Bounds:
         def ok(e: int) -> bool:
             return all(v <= limit for v in self.propagate({source: 2.0 ** e}, nodes).values())
 
-        return _largest(ok, lo, hi)
+        return largest_power(ok, lo, hi)
 
 
-def _largest(ok: Callable[[int], bool], lo: int, hi: int) -> float:
+def largest_power(ok: Callable[[int], bool], lo: int, hi: int) -> float:
     """``2 ** e`` for the largest ``e`` in ``[lo, hi]`` with ``ok(e)`` (``ok`` monotone:
-    true up to some point), or 0.0."""
+    true up to some point), or 0.0.
+
+    >>> largest_power(lambda e: 2.0 ** e <= 10.0, -5, 5), largest_power(lambda e: False, 0, 3)
+    (8.0, 0.0)
+    """
     if not ok(lo):
         return 0.0
     while lo < hi:

@@ -164,9 +164,11 @@ def output_nodes(graph: fx.Graph) -> set[fx.Node]:
 
 
 def replace(old: fx.Node, new: fx.Node) -> None:
-    """Make every reader of ``old`` read ``new`` instead (``new`` keeps ``old``'s meta)."""
-    if "val" in old.meta and "val" not in new.meta:
-        new.meta["val"] = old.meta["val"]
+    """Make every reader of ``old`` read ``new`` instead (``new`` keeps ``old``'s meta: its
+    value and the fold limit of a conv a BatchNorm was folded into)."""
+    for key in ("val", "convzoo_fold_limit"):  # convzoo.fast.bounds.FOLD_LIMIT
+        if key in old.meta and key not in new.meta:
+            new.meta[key] = old.meta[key]
     old.replace_all_uses_with(new)
 
 

@@ -16,18 +16,26 @@ exact graph (activations in place, NaN kept) from the start. Cuts are placed gre
 far apart as the proof allows at ``S >= 2^30``, so a network with bounded activations
 (ReLU6) needs only the input check, a ReLU network a few (ResNet-50: see the report).
 An activation whose proof fails even between adjacent cuts stays in place in both graphs.
+
+BatchNorm folding (:mod:`convzoo.fast.fold`) needs the same kind of proof: each folded conv
+carries the largest input magnitude for which the original's conv and BatchNorm cannot
+overflow (:data:`~convzoo.fast.bounds.FOLD_LIMIT`). The folded convs join the plan as
+values every cut must bound (:func:`plan_checks`); one the cuts cannot bound gets its own
+check on its input (:func:`fold_checks`). A graph with folds falls back to the original
+model itself (:class:`Reference`), not to the folded graph, when a check fails.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from convzoo.fast.bounds import LIMIT, Bounds, ancestors
+from convzoo.fast.bounds import FOLD_LIMIT, LIMIT, Bounds, ancestors
 from convzoo.fast.fuse import (
     accumulate_in_place,
     activation_sites,
@@ -38,7 +46,8 @@ from convzoo.fast.fuse import (
 )
 from convzoo.fast.graph import tensor_meta
 
-__all__ = ["Fused", "Guarded", "OutOfBounds", "bounded", "cuts", "fuse_guarded", "plan_checks"]
+__all__ = ["Fused", "Guarded", "OutOfBounds", "Reference", "bounded", "cuts", "fold_checks",
+           "fold_sites", "fuse_guarded", "guard_folds", "plan_checks"]
 
 #: The smallest limit worth checking against (larger activations fall back to exact).
 MIN_LIMIT_EXP = 30
@@ -118,25 +127,32 @@ def _after(graph: fx.Graph, start: fx.Node) -> list[fx.Node]:
     return out
 
 
-def plan_checks(gm: fx.GraphModule, sites: list[fx.Node], avoid: set[fx.Node] | None = None
+def plan_checks(gm: fx.GraphModule, sites: list[fx.Node], avoid: set[fx.Node] | None = None,
+                values: list[fx.Node] | tuple[fx.Node, ...] = ()
                 ) -> tuple[dict[fx.Node, float], set[fx.Node]]:
-    """Where to check what, so that the activations in ``sites`` may be fused; no check is
-    placed on a node of ``avoid`` (inside a unit the fusion will merge).
+    """Where to check what, so that the activations in ``sites`` may be fused and every
+    node of ``values`` (folded convs) stays below the limit; no check is placed on a node
+    of ``avoid`` (inside a unit the fusion will merge).
 
     Returns:
         ``(checks, safe)``: ``checks`` maps each node to check (the input first) to its
-        limit; ``safe`` holds the sites proven to see no NaN on inputs that pass the checks.
+        limit; ``safe`` holds the sites proven to see no NaN, and the values proven
+        bounded, on inputs that pass the checks.
     """
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     val = tensor_meta(placeholders[0]) if len(placeholders) == 1 else None
-    if val is None or not val.dtype.is_floating_point or not sites:
+    if val is None or not val.dtype.is_floating_point or not (sites or values):
         return {}, set()
     bounds, graph = Bounds(gm), gm.graph
     order = {n: k for k, n in enumerate(graph.nodes)}
     chain = [c for c in cuts(graph, placeholders[0])  # single float tensors, outside units
              if c not in (avoid or ()) and tensor_meta(c) is not None
              and tensor_meta(c).dtype.is_floating_point]  # type: ignore[union-attr]
-    reads = {s.args[0]: s for s in sites}  # the value each activation reads -> activation
+    reads: dict[fx.Node, list[fx.Node]] = {}  # a value that must be bounded -> its sites
+    for s in sites:  # the value each activation reads
+        reads.setdefault(s.args[0], []).append(s)  # type: ignore[arg-type]
+    for v in values:  # a folded conv: bounded only where computed from a checked cut
+        reads.setdefault(v, []).append(v)
     needed = ancestors(reads)
     last = max(order[r] for r in reads)
     checks: dict[fx.Node, float] = {}
@@ -153,9 +169,61 @@ def plan_checks(gm: fx.GraphModule, sites: list[fx.Node], avoid: set[fx.Node] | 
             continue
         inside = [n for n in nodes if order[n] <= order[chain[j]]]
         checks[start] = bounds.limit(start, inside, LIMIT, MIN_LIMIT_EXP, 99)
-        safe.update(reads[n] for n in [start, *inside] if n in reads)
+        safe.update(t for t in reads.get(start, ()) if t is not start)  # an activation
+        safe.update(t for n in inside for t in reads.get(n, ()))
         i = j
     return checks, safe
+
+
+def fold_sites(gm: fx.GraphModule) -> list[fx.Node]:
+    """The convs of ``gm`` a BatchNorm was folded into (:data:`~convzoo.fast.bounds.FOLD_LIMIT`
+    in their meta), in graph order."""
+    return [n for n in gm.graph.nodes if FOLD_LIMIT in n.meta]
+
+
+def _fold_input_limit(gm: fx.GraphModule, conv: fx.Node) -> float:
+    """The limit on a folded conv's input that keeps the original's conv and BatchNorm
+    below :data:`~convzoo.fast.bounds.LIMIT`; for a conv taken by the FFT path
+    (:class:`~convzoo.fast.plan.FFTConv`), divided by ``4 (H + kh) (W + kw)``: the growth
+    of a value through the padded transform."""
+    limit = float(conv.meta[FOLD_LIMIT])
+    if conv.op == "call_module":
+        spec = getattr(gm.get_submodule(str(conv.target)), "spec", None)
+        x = tensor_meta(conv.args[0])  # type: ignore[arg-type]
+        if spec is None or x is None:
+            return 0.0
+        growth = 4.0
+        for size, k in zip(x.shape[-len(spec.kernel_size):], spec.kernel_size):
+            growth *= int(size) + int(k)
+        limit /= growth
+    return limit
+
+
+def fold_checks(gm: fx.GraphModule, checks: dict[fx.Node, float], safe: set[fx.Node]
+                ) -> dict[fx.Node, float]:
+    """``checks`` with a check on the input of every folded conv not in ``safe`` (at its
+    fold limit, or lowered to it where that input is checked already). In place, returned.
+    """
+    for conv in fold_sites(gm):
+        if conv in safe:
+            continue
+        x = conv.args[0]
+        assert isinstance(x, fx.Node)
+        checks[x] = min(checks.get(x, math.inf), _fold_input_limit(gm, conv))
+    return checks
+
+
+def guard_folds(gm: fx.GraphModule) -> tuple[fx.GraphModule | None, int]:
+    """A copy of ``gm`` (sharing its tensors) that checks what its folded convs need
+    (:func:`plan_checks` with no activation, then :func:`fold_checks`), and how many
+    checks; ``(None, 0)`` when no BatchNorm was folded."""
+    if not fold_sites(gm):
+        return None, 0
+    checked = share_graph(gm)  # node meta (values, fold limits) copied with the graph
+    checks, safe = plan_checks(checked, [], None, fold_sites(checked))
+    fold_checks(checked, checks, safe)
+    insert_checks(checked, checks)
+    return checked, len(checks)
 
 
 def insert_checks(gm: fx.GraphModule, checks: dict[fx.Node, float]) -> None:
@@ -164,7 +232,7 @@ def insert_checks(gm: fx.GraphModule, checks: dict[fx.Node, float]) -> None:
         users = list(node.users)
         with gm.graph.inserting_after(node):
             check = gm.graph.call_function(bounded, (node, limit))
-        check.meta.update(node.meta)
+        check.meta.update({k: v for k, v in node.meta.items() if k != FOLD_LIMIT})
         for user in users:
             user.replace_input_with(node, check)
     gm.recompile()
@@ -175,7 +243,8 @@ class Guarded(nn.Module):
 
     Attributes:
         fast: the graph with activations fused (and :func:`bounded` checks).
-        exact: the same computation with every activation in place (torch's NaN).
+        exact: the same computation with every activation in place (torch's NaN); for a
+            graph with BatchNorms folded, the original model (:class:`Reference`).
         checks: how many tensors ``fast`` checks (the input included).
     """
 
@@ -188,6 +257,29 @@ class Guarded(nn.Module):
             return self.fast(x)
         except OutOfBounds:
             return self.exact(x)
+
+
+class Reference(nn.Module):
+    """The original model (its private eval copy) run as it is: the exact answer on every
+    input, where a rewritten graph cannot vouch for one. The model is not registered as a
+    submodule (an optimized module owns no parameters); ``leaves`` lists its tensors, so
+    that an output sharing one is copied (:func:`convzoo.fast.outputs.storages`).
+
+    >>> conv = nn.Conv2d(1, 1, 1)
+    >>> Reference(conv)(torch.ones(1, 1, 2, 2)).shape, list(Reference(conv).parameters())
+    (torch.Size([1, 1, 2, 2]), [])
+    """
+
+    def __init__(self, source: nn.Module) -> None:
+        super().__init__()
+        self._source = [source]
+        held = [*source.parameters(), *source.buffers()]
+        for m in source.modules():
+            held += [v for v in vars(m).values() if isinstance(v, torch.Tensor)]
+        self.leaves = held
+
+    def forward(self, x: torch.Tensor) -> object:
+        return self._source[0](x)
 
 
 def share_graph(gm: fx.GraphModule) -> fx.GraphModule:
@@ -214,7 +306,8 @@ class Fused:
             none is (then ``exact`` is the graph to run).
         acts, adds: activations fused or run in place after a fused call; adds fused.
         post_ops: activations fused as post-ops in ``fast``. checks: tensors ``fast`` checks.
-        linears: linears packed for MKL.
+        linears: linears packed for MKL. folds: convs a BatchNorm was folded into (then
+            ``fast`` checks what they need, and only the original is exact).
     """
 
     exact: fx.GraphModule
@@ -224,27 +317,31 @@ class Fused:
     post_ops: int
     checks: int
     linears: int
+    folds: int = 0
 
 
 def fuse_guarded(gm: fx.GraphModule) -> Fused:
-    """Pack linears, plan the checks (:func:`plan_checks`), fuse (in place on ``gm``, which
-    becomes ``fast``) and derive the exact graph sharing its tensors.
+    """Pack linears, plan the checks (:func:`plan_checks`, :func:`fold_checks`), fuse (in
+    place on ``gm``, which becomes ``fast``) and derive the exact graph sharing its tensors.
 
     Shape:
         unchanged.
     """
     linears = pack_linears(gm)
-    checks, safe = plan_checks(gm, activation_sites(gm), units(gm))
-    if not safe:
+    folds = fold_sites(gm)
+    checks, safe = plan_checks(gm, activation_sites(gm), units(gm), folds)
+    fold_checks(gm, checks, safe)
+    post = safe - set(folds)
+    if not post and not folds:  # nothing to fuse as a post-op, nothing folded to check
         acts, adds = fuse_convs(gm)
         accumulate_in_place(gm)
         gm.recompile()
         return Fused(gm, None, acts, adds, 0, 0, linears)
     insert_checks(gm, checks)
-    acts, adds = fuse_convs(gm, safe)
+    acts, adds = fuse_convs(gm, post)
     accumulate_in_place(gm)
     gm.recompile()
     exact = share_graph(gm)
-    post = unfuse_activations(exact)
+    unfused = unfuse_activations(exact)
     drop_checks(exact)
-    return Fused(exact, gm, acts, adds, post, len(checks), linears)
+    return Fused(exact, gm, acts, adds, unfused, len(checks), linears, len(folds))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import threading
 import time
 import warnings
@@ -63,7 +64,7 @@ from convzoo.fast.dynamic import (
 from convzoo.fast.fft_guard import FFTNoise
 from convzoo.fast.fold import fold_batchnorms, fold_batchnorms_before, fold_constants
 from convzoo.fast.graph import conv_call
-from convzoo.fast.guard import Guarded, fuse_guarded
+from convzoo.fast.guard import Guarded, Reference, fuse_guarded, guard_folds
 from convzoo.fast.interleave import interleave_concats, split_interleaves
 from convzoo.fast.outputs import finish, storages, strides_of
 from convzoo.fast.pick import pick
@@ -72,6 +73,7 @@ from convzoo.fast.precision import check_precision, to_bf16
 from convzoo.fast.refusal import Refusal, refuse
 from convzoo.fast.regimes import finite_statistics
 from convzoo.fast.relayout import reverify
+from convzoo.fast.runtime_risk import runtime_risk
 from convzoo.fast.shuffle_fold import fold_shuffles
 from convzoo.fast.state import check_structure
 from convzoo.fast.threads import Threaded, ThreadPlan
@@ -192,7 +194,7 @@ class OptimizeReport:
     input_sizes: tuple[object, ...] = ()
     regime_scales: dict[str, dict[str, float]] = field(default_factory=dict)
 
-NAN_FIXUP = ("inputs holding NaN or Inf run on the folded float32 graph in torch (torch's NaN "
+NAN_FIXUP = ("inputs holding NaN or Inf run the original model in torch (torch's NaN "
              "semantics)")
 
 
@@ -552,7 +554,10 @@ def _torch_graph(facts: _Facts, example: torch.Tensor, precision: str,
     ``fft``), bfloat16, the channels_last plan and oneDNN fusion; frozen. Returns the exact
     graph (every activation in place: torch's NaN semantics) and, where
     :func:`~convzoo.fast.guard.fuse_guarded` proved some activation safe as a oneDNN
-    post-op, the :class:`~convzoo.fast.guard.Guarded` graph running it (else None)."""
+    post-op or a BatchNorm was folded, the :class:`~convzoo.fast.guard.Guarded` graph
+    running it with its checks (else None). A graph with folds falls back to the original
+    model (:class:`~convzoo.fast.guard.Reference`): only it keeps the original's overflows
+    where a check fails (:mod:`convzoo.fast.fold`)."""
     gm = copy.deepcopy(facts.portable)
     facts.units = interleave_concats(gm)
     split_interleaves(gm)
@@ -563,13 +568,17 @@ def _torch_graph(facts: _Facts, example: torch.Tensor, precision: str,
         to_bf16(gm)
     facts.channels_last = plan_channels_last(gm)
     fused = fuse_guarded(gm) if cpu32 and facts.channels_last else None
+    checked, count = guard_folds(gm) if fused is None else (None, 0)
     facts.acts, facts.adds = (fused.acts, fused.adds) if fused else (0, 0)
-    facts.post_ops, facts.guard_checks = (fused.post_ops, fused.checks) if fused else (0, 0)
+    facts.post_ops, facts.guard_checks = (fused.post_ops, fused.checks) if fused else (0, count)
     exact = _freeze(fused.exact if fused else gm)
     facts.coverage = _coverage(exact)
     fast = None
-    if fused is not None and fused.fast is not None:
-        fast = Guarded(_freeze(fused.fast), exact, fused.checks)
+    if fused is not None and fused.fast is not None:  # folds fall back to the original
+        fast = Guarded(_freeze(fused.fast), Reference(facts.source) if fused.folds else exact,
+                       fused.checks)  # type: ignore[arg-type]
+    elif checked is not None:
+        fast = Guarded(_freeze(checked), Reference(facts.source), count)  # type: ignore
     return exact, fast
 
 
@@ -609,12 +618,14 @@ def _torch_module(model: nn.Module, facts: _Facts, example: torch.Tensor, precis
 
     def built(fft: bool) -> nn.Module:
         exact, fast = _torch_graph(facts, example, precision, fft)
-        module = _nan_fixed(exact, facts, precision)
-        facts.verified = verify(module, facts.checks, precision, head, hint)
-        if fast is not None:  # the post-op graph verified apart (the exact one above)
+        found: list[Verified] = []
+        if fast is None or fast.exact is exact:  # it runs, alone or where a check fails
+            module = _nan_fixed(exact, facts, precision)
+            found.append(verify(module, facts.checks, precision, head, hint))
+        if fast is not None:  # the checked graph verified apart (its fallback above)
             module = _nan_fixed(fast, facts, precision)
-            facts.verified = _worst(facts.verified,
-                                    verify(module, facts.checks, precision, head, hint))
+            found.append(verify(module, facts.checks, precision, head, hint))
+        facts.verified = found[0] if len(found) == 1 else _worst(*found)
         return module
 
     try:
@@ -643,9 +654,11 @@ def _worst(a: Verified, b: Verified, tag: str = "") -> Verified:
 
 
 def _fallback(facts: _Facts) -> nn.Module:
-    """The folded (portable) graph, run by torch: the NaN fix-up of the other backends."""
+    """The original model, run by torch: the NaN fix-up of bfloat16 (not the folded graph:
+    a folded BatchNorm may turn the original's overflow into a number,
+    :mod:`convzoo.fast.fold`)."""
     if facts.fallback is None:
-        facts.fallback = _freeze(copy.deepcopy(facts.portable))
+        facts.fallback = Reference(facts.source)  # type: ignore[arg-type]
     return facts.fallback
 
 
@@ -664,9 +677,9 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
       ``.item()``), any change a real forward call makes to anything reachable from the
       model (attributes, containers, objects, tensors written in place, its hooks'
       closures, the globals its code reads; a change on the first call only says that one
-      warm-up call fixes it), and a step function (``round``, fake quantization, a
-      comparison, ``argmax``, an integer cast) of a value computed with rounding, which no
-      rewrite can keep exact.
+      warm-up call fixes it), an iterator or generator the model holds, and a step
+      function (``round``, fake quantization, a comparison, ``argmax``, an integer cast)
+      of a value computed with rounding, which no rewrite can keep exact.
     - **Captured and said**: tensors read from module-level globals or closures become
       constants copied at optimize time (``report.constants``); forward hooks and
       pre-hooks that change no state are part of the graph, replayed by every call
@@ -690,8 +703,15 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
       ``report.regime_scales``). Verified on three inputs per regime, each within half
       that bound (:data:`~convzoo.fast.verify.BF16_MARGIN`); else refused.
     - **NaN semantics**: ``backend='torch'`` in fp32 keeps torch's; ONNX Runtime, OpenVINO
-      and bf16 do not, and run inputs holding NaN or Inf on the folded float32 graph in
-      torch instead (``report.nan_fixup``).
+      and bf16 do not, and run inputs holding NaN or Inf on the original model in torch
+      instead (``report.nan_fixup``). A graph that can make NaN itself from a finite input
+      (``0/0``, the log of a negative value) is refused for OpenVINO, and for ONNX
+      Runtime where that NaN can reach an op it does not keep NaN through
+      (:mod:`convzoo.fast.runtime_risk`).
+    - **Overflow**: a BatchNorm is folded only where a bound keeps the original's conv
+      and BatchNorm below 1e30 for inputs the graph checks per call (else the original
+      model runs); a runtime, which folds BatchNorms itself, runs inputs beyond a proven
+      magnitude on the original model, or is refused where a fold is too extreme.
     - **Calls**: fresh output tensors every call (never a constant, the input or one tensor
       twice), laid out with the strides the original's outputs have, plain under
       ``torch.no_grad()``; safe from several threads on every backend (one OpenVINO infer
@@ -702,12 +722,13 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
 
     Residual risks: verification is a finite set of inputs; a difference that shows only
     on inputs unlike all of them (a branch on ``torch.compiler.is_compiling()`` taken
-    differently, state changed only under conditions the real call did not meet, a
-    runtime that creates NaN differently from finite inputs) can pass; bf16's bound is
-    checked on three inputs per regime, not proven (an input of no regime has no stated
-    bf16 bound). Globals that are not tensors are read at optimize time. Deep state
-    outside what forward's code names (a callee's callee beyond four levels, objects past
-    200,000 in the walk) is not seen.
+    differently, state changed only under conditions the real call did not meet) can
+    pass; bf16's bound is checked on three inputs per regime, not proven (an input of no
+    regime has no stated bf16 bound). On ONNX Runtime and OpenVINO, where no bound covers
+    the whole graph (deep ReLU networks), an input that overflows float32 inside the model
+    can give a number where the original gives inf or NaN. Globals that are not tensors
+    are read at optimize time. Deep state outside what forward's code names (a callee's
+    callee beyond four levels, objects past 200,000 in the walk) is not seen.
 
     Args:
         model: any network (torch.nn, convzoo layers, functional convs with constant
@@ -823,7 +844,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         capture=facts.capture, example_error=verified.example_error,
         fresh_error=verified.fresh_error, tolerance=verified.tolerance, dropped=dropped,
         regime_errors=verified.errors, constants=facts.constants,
-        nan_fixup="" if on_torch and precision == "fp32" else NAN_FIXUP,
+        nan_fixup=_nan_fixup(chosen.module, on_torch, precision),
         fft_native=facts.fft_native if on_torch else "", hooks=facts.hooks,
         threads=chosen.plan,
         post_op_activations=facts.post_ops if on_torch else 0,
@@ -840,6 +861,17 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     return optimized
 
 
+def _nan_fixup(module: nn.Module, on_torch: bool, precision: str) -> str:
+    """``report.nan_fixup``: which inputs run the original model instead, and why."""
+    if on_torch and precision == "fp32":
+        return ""
+    limit = getattr(module, "input_limit", math.inf)
+    if math.isinf(limit):
+        return NAN_FIXUP
+    return (f"{NAN_FIXUP}; so do inputs with max |x| > {limit:g}, beyond which no bound "
+            "proves that no value of the model overflows")
+
+
 def _sizes(module: nn.Module, example: torch.Tensor) -> tuple[object, ...]:
     """The input sizes a result takes: a session's exported sizes; any, for the torch
     backend (each new shape optimized on first use)."""
@@ -851,9 +883,10 @@ def _sizes(module: nn.Module, example: torch.Tensor) -> tuple[object, ...]:
 def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str,
              threads: int, spatial: bool = True) -> BackendModule:
     """The ``name`` backend's module for its portable graph, with ``threads`` threads
-    (export and compile may raise; a dtype the backend cannot compute exactly is refused)
-    and the NaN fix-up: inputs holding NaN or Inf run the same dynamic graph in torch.
-    ``spatial=False``: spatial sizes fixed (for files)."""
+    (export and compile may raise; a dtype the backend cannot compute exactly, or a graph
+    it cannot run soundly (:func:`~convzoo.fast.runtime_risk.runtime_risk`), is refused)
+    and the NaN fix-up: inputs holding NaN or Inf (or beyond the proven magnitude) run the
+    original model in torch. ``spatial=False``: spatial sizes fixed (for files)."""
     reason = unsupported(name, example.dtype)
     if reason is not None:
         raise Refusal(reason)
@@ -865,23 +898,33 @@ def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str,
                          any(needed.get(r, 1) for r in rewrites), spatial)
         facts.exports[("portable", rewrites, spatial)] = found
         facts.exports[key] = export_portable(found)
-        facts.exports[("fallback", rewrites, spatial)] = _dynamic_fallback(found)
+        facts.exports[("graph", rewrites, spatial)] = _analysed(found)
     found = facts.exports[("portable", rewrites, spatial)]
+    if ("risk", name, spatial) not in facts.exports:
+        facts.exports[("risk", name, spatial)] = runtime_risk(
+            facts.exports[("graph", rewrites, spatial)], name)
+    risk = facts.exports[("risk", name, spatial)]
+    if risk.refusal is not None:
+        raise Refusal(f"{risk.refusal}; use backend='torch'")
     run = onnxruntime_session(facts.exports[key], threads) if name == "onnxruntime" else \
         openvino_session(facts.exports[key], precision, threads)
     module = BackendModule(run, found.sizes, facts.reference, name,
-                           fallback=facts.exports[("fallback", rewrites, spatial)])
+                           fallback=_fallback(facts), input_limit=risk.limit)
     module.input_dtype = example.dtype
     with torch.no_grad():
         module(example)  # fails here, not at the first call, when the runtime cannot run it
     return module
 
 
-def _dynamic_fallback(found: Any) -> nn.Module:
-    """The NaN fix-up of a runtime session: its own dynamic portable graph
-    (:class:`~convzoo.fast.dynamic.Portable`), run by torch (any shape the session takes)."""
+def _analysed(found: Any) -> fx.GraphModule:
+    """A runtime session's own dynamic portable graph (:class:`~convzoo.fast.dynamic.Portable`)
+    as a GraphModule in core ATen (its constants as attributes, BatchNorm as
+    ``_native_batch_norm_legit_no_training``, as convzoo's capture has it): what
+    :func:`~convzoo.fast.runtime_risk.runtime_risk` analyses."""
     source = found.source
-    return source.module() if isinstance(source, torch.export.ExportedProgram) else source
+    if isinstance(source, torch.export.ExportedProgram):
+        return source.run_decompositions({}).module()
+    return source
 
 
 def _runtime(name: str, facts: _Facts, example: torch.Tensor, precision: str,

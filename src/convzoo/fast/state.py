@@ -6,7 +6,9 @@ reachable from it (:class:`Snapshot`, taken before and after that call):
 
 - every attribute of every module, and everything reachable from them: containers
   (dict, list, tuple, set, deque, ...), objects (SimpleNamespace, dataclasses, any class
-  with ``__dict__`` or ``__slots__``), functions' closures and defaults, tensors (by value);
+  with ``__dict__`` or ``__slots__``), functions' closures and defaults, tensors (by value),
+  the targets of ``weakref.ref`` objects; an iterator or generator (``itertools.count()``)
+  is refused outright, as its state cannot be read without advancing it;
 - its forward hooks and pre-hooks (per module and global) and what their closures hold;
 - what its code reads outside the model: the module-level globals and closure variables
   that the methods of every module class (and every hook) name, followed through the
@@ -60,7 +62,7 @@ _SKIPPED_ATTRIBUTES = {  # module bookkeeping that no forward call reads or chan
     "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks", "_is_full_backward_hook",
 }
 _OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, types.BuiltinMethodType,
-           types.CodeType, types.FrameType, weakref.ref, weakref.WeakKeyDictionary,
+           types.CodeType, types.FrameType, weakref.WeakKeyDictionary,
            weakref.WeakValueDictionary, logging.Logger, logging.Handler, logging.Manager,
            functools._lru_cache_wrapper, torch.dtype, torch.device, torch.layout,
            torch.memory_format, torch.finfo, torch.iinfo, torch.Generator, type(threading.Lock()),
@@ -211,6 +213,21 @@ def _buffer_bytes(value: Any) -> tuple[Any, ...]:
             else id(value))
 
 
+def _is_iterator(value: object) -> bool:
+    """Whether ``value`` is an iterator or a generator (``next()`` advances it), not a
+    container or a tensor.
+
+    >>> import itertools
+    >>> _is_iterator(itertools.count()), _is_iterator([1, 2]), _is_iterator(iter([1]))
+    (True, False, True)
+    """
+    kind = type(value)
+    return isinstance(value, (types.GeneratorType, types.AsyncGeneratorType,
+                              types.CoroutineType)) or (
+        hasattr(kind, "__next__") and hasattr(kind, "__iter__")
+        and not isinstance(value, (torch.Tensor, nn.Module)))
+
+
 def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
@@ -234,6 +251,10 @@ class Snapshot:
             functions (closures, defaults: shared with the caller, not deep-copied).
         external_storages: the same by storage (a tracer may wrap such a tensor anew).
         complete: False when :data:`_MAX_OBJECTS` stopped the walk.
+        iterators: ``(label, path, kind, where)`` of every iterator or generator reached
+            (``itertools.count()``): its state cannot be read without advancing it, so a
+            change a call makes to it cannot be seen (:func:`check_unchanged` refuses).
+            A ``weakref.ref`` is followed to its target.
 
     >>> m = nn.Linear(2, 2); m.stats = {"calls": 0}
     >>> before = Snapshot(m); m.stats["calls"] += 1
@@ -249,6 +270,7 @@ class Snapshot:
         self.external_storages: dict[int, str] = {}
         self.wheres: dict[str, str | None] = {}
         self.complete = True
+        self.iterators: list[tuple[str, str, str, str | None]] = []
         self._seen: set[int] = set()
         modules = {id(m) for m in net.modules()}
         roots = _module_roots(net) + _global_hooks() + _external_roots(net)
@@ -298,6 +320,13 @@ class Snapshot:
             leaf = _leaf(value)
             if leaf is not None:
                 self.entries[key] = leaf
+                continue
+            if isinstance(value, weakref.ref) and id(value) not in self._seen:
+                self._seen.add(id(value))  # followed: its target's state is state too
+                target = value()
+                self.entries[key] = ("weakref", None if target is None else id(target))
+                if target is not None:
+                    stack.append((f"{path}()", target, shared))
                 continue
             if id(value) in self._seen or isinstance(value, _OPAQUE):
                 self.entries[key] = ("object", id(value))
@@ -350,6 +379,10 @@ class Snapshot:
                 self.entries[key] = ("partial", id(value))
                 children = [(f"{path}.func", value.func), (f"{path}.args", value.args),
                             (f"{path}.keywords", value.keywords)]
+            elif _is_iterator(value):
+                self.entries[key] = ("iterator", type(value).__qualname__)
+                self.iterators.append((root.label, path, type(value).__qualname__,
+                                       self.wheres.get(root.label)))
             elif isinstance(value, types.MethodType):
                 self.entries[key] = ("method", id(value.__func__))
                 children = [(f"{path}.__self__", value.__self__)]
@@ -448,6 +481,12 @@ def check_unchanged(model: nn.Module, net: nn.Module, before: Snapshot, again: A
     it (``before`` was taken before that call). ``again()`` makes one more call, to tell
     state set on the first call only (a lazy set-up, which one warm-up call by the user
     settles) from state changed by every call."""
+    if before.iterators:
+        label, path, kind, where = before.iterators[0]
+        raise refuse(model, f"forward can read {_named(label, path)}, an iterator ({kind}) "
+                     "whose state cannot be read without advancing it, so a change a call "
+                     "makes to it cannot be seen: keep it outside the model and pass what it "
+                     "gives as an input", where, backend)
     changes = before.changed(Snapshot(net, values=False))
     if not changes:
         return
