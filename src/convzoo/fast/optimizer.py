@@ -327,10 +327,14 @@ class Optimized(nn.Module):
         if torch.is_grad_enabled():
             slots = [i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor)
                      and t.dtype.is_floating_point]
-            if slots:
-                guarded = _NoBackward.apply(self._token, *[leaves[i] for i in slots])
-                for i, t in zip(slots, guarded):
-                    leaves[i] = t
+            # autograd lets a Function that marks a view dirty return one tensor only: an
+            # output that is a view (an expanded output) gets a Function of its own
+            views = [i for i in slots if leaves[i]._base is not None]
+            for group in [[i for i in slots if i not in views]] + [[i] for i in views]:
+                if group:
+                    guarded = _NoBackward.apply(self._token, *[leaves[i] for i in group])
+                    for i, t in zip(group, guarded):
+                        leaves[i] = t
         return pytree.tree_unflatten(leaves, spec)
 
     def _add(self, key: tuple[Any, ...], x: torch.Tensor) -> None:
