@@ -7,6 +7,7 @@ silently wrong, crashed, or refused for a wrong reason.
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import pytest
 import torch
@@ -46,3 +47,44 @@ def test_d25_grad_mode_call_with_an_expanded_output_among_several(backend: str) 
     assert got[0].stride() == ref[0].stride()
     with pytest.raises(RuntimeError):
         got[1].sum().backward()
+
+
+class _Branch(nn.Module):
+    """``y * 2`` where ``flag()`` holds (global torch context read by forward), else ``y``."""
+
+    def __init__(self, flag) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+        self.flag = flag
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.c(x)
+        return y * 2.0 if self.flag(x) else y
+
+
+GETTERS = {
+    "C4": (lambda x: torch.are_deterministic_algorithms_enabled(),
+           "torch.are_deterministic_algorithms_enabled()"),
+    "C5": (lambda x: torch.is_inference_mode_enabled(), "torch.is_inference_mode_enabled()"),
+    "C6": (lambda x: x.is_inference(), "Tensor.is_inference()"),
+    "C10": (lambda x: torch.get_default_dtype() == torch.float64, "torch.get_default_dtype()"),
+    "grad": (lambda x: torch.is_grad_enabled(), "torch.is_grad_enabled()"),
+    "autocast": (lambda x: torch.is_autocast_enabled("cpu"), "torch.is_autocast_enabled()"),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", list(GETTERS))
+def test_c4_c5_c6_c10_forward_reading_global_torch_context_refused(case: str,
+                                                                   backend: str) -> None:
+    flag, name = GETTERS[case]
+    with pytest.raises(Refusal, match=re.escape(name)) as info:
+        optimize(_Branch(flag).eval(), X, backend=backend)
+    assert "\n" not in str(info.value)
+
+
+def test_c1_optimize_inside_autocast_refused_naming_autocast() -> None:
+    with torch.autocast("cpu", dtype=torch.bfloat16), \
+            pytest.raises(Refusal, match="torch.autocast") as info:
+        optimize(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval(), X)
+    assert "convzoo rewrite" not in str(info.value)

@@ -707,6 +707,12 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
                      f"{example_input.numel()} entries are NaN or +-Inf): the result is "
                      "verified on fresh finite inputs drawn like the example, which this one "
                      "cannot seed; pass a representative input", None, backend)
+    autocast = [d for d in ("cpu", "cuda", "xpu") if torch.is_autocast_enabled(d)]
+    if autocast:
+        raise refuse(model, f"optimize is called inside torch.autocast (device_type="
+                     f"{autocast[0]!r}), which changes the dtypes the model computes in; call "
+                     "it outside autocast (with a model converted to the dtype wanted)",
+                     None, backend)
     start = time.perf_counter()
     check_structure(model, backend)  # before the copy: submodules in training mode
     source = private_copy(model, backend)
