@@ -88,3 +88,55 @@ def test_c1_optimize_inside_autocast_refused_naming_autocast() -> None:
             pytest.raises(Refusal, match="torch.autocast") as info:
         optimize(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval(), X)
     assert "convzoo rewrite" not in str(info.value)
+
+
+class _DeadMask(nn.Module):
+    """conv 7x7 then BN whose running mean is the conv bias: a black window gives a BN
+    residue of ~1e-10 in the original, exactly 0 once folded (N6)."""
+
+    def __init__(self, step) -> None:
+        super().__init__()
+        self.c, self.bn, self.step = nn.Conv2d(3, 6, 7), nn.BatchNorm2d(6), step
+        with torch.no_grad():
+            self.bn.running_mean.copy_(self.c.bias)
+            self.bn.running_var.uniform_(0.5, 2.0)
+            self.bn.weight.uniform_(0.1, 0.9)
+            self.bn.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.step(torch.relu(self.bn(self.c(x))))
+
+
+STEPS = {
+    "logical_not": (torch.logical_not, "aten.logical_not"),
+    "any": (lambda y: torch.any(y, dim=1), "aten.any"),
+    "all": (lambda y: torch.all(y, dim=1), "aten.all"),
+    "logical_or": (lambda y: torch.logical_or(y, y[:, :1]), "aten.logical_or"),
+    "bf16": (lambda y: y.to(torch.bfloat16).float(), "torch.bfloat16"),
+    "fp16": (lambda y: y.half().float(), "torch.float16"),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", list(STEPS))
+def test_n4_n5_n6_nonzero_tests_and_narrowing_casts_are_steps(case: str,
+                                                                backend: str) -> None:
+    torch.manual_seed(0)
+    step, name = STEPS[case]
+    with pytest.raises(Refusal, match=re.escape(name)):
+        optimize(_DeadMask(step).eval(), torch.randn(2, 3, 16, 16), backend=backend)
+
+
+def test_n6_a_nonzero_test_of_exact_values_is_still_optimized() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.c(x), torch.logical_not(x).any(dim=1)
+
+    m = Net().eval()
+    fast = optimize(m, X)
+    with torch.no_grad():
+        assert compare(fast(X), m(X))[2] is None
