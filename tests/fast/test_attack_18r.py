@@ -140,3 +140,24 @@ def test_n6_a_nonzero_test_of_exact_values_is_still_optimized() -> None:
     fast = optimize(m, X)
     with torch.no_grad():
         assert compare(fast(X), m(X))[2] is None
+
+
+class _HalfTrip(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.c2(torch.relu(self.c1(x.half().float()))))
+
+
+def test_n1_a_float16_round_trip_overflowing_to_inf_keeps_torchs_nan() -> None:
+    torch.manual_seed(0)
+    m = _HalfTrip().eval()
+    fast = optimize(m, torch.randn(2, 3, 12, 12))
+    x = torch.randn(2, 3, 12, 12)
+    x[0, 0, 5, 5] = 1e5  # finite, but inf in float16
+    with torch.no_grad():
+        want = m(x)
+        assert int(want.isnan().sum()) > 0
+        assert compare(fast(x), want)[2] is None
