@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import threading
+import types
 
 import pytest
 import torch
@@ -161,3 +163,72 @@ def test_n1_a_float16_round_trip_overflowing_to_inf_keeps_torchs_nan() -> None:
         want = m(x)
         assert int(want.isnan().sum()) > 0
         assert compare(fast(x), want)[2] is None
+
+
+class _Stats:  # S1: a class used as a namespace
+    calls = 0
+
+
+_CFG = types.ModuleType("cfg")  # S2: a module's attribute
+_CFG.calls = 0
+_TLS = threading.local()  # S4
+N_CALLS = 0  # S6
+
+
+def _helper(y: torch.Tensor) -> torch.Tensor:  # S3: a function attribute
+    _helper.calls = getattr(_helper, "calls", 0) + 1
+    return y * (2.0 if _helper.calls > 60 else 1.0)
+
+
+class _Cfg(dict):  # S5
+    pass
+
+
+class _Tracker:  # S7
+    def __init__(self) -> None:
+        self.n = 0
+
+
+def _count(s: nn.Module, case: str) -> int:
+    if case == "S1":
+        _Stats.calls += 1
+        return _Stats.calls
+    if case == "S2":
+        _CFG.calls += 1
+        return _CFG.calls
+    if case == "S4":
+        _TLS.n = getattr(_TLS, "n", 0) + 1
+        return _TLS.n
+    if case == "S5":
+        s.cfg.calls += 1
+        return s.cfg.calls
+    if case == "S6":
+        g = globals()
+        g["N_" + "CALLS"] += 1
+        return g["N_CALLS"]
+    for t in s.listeners:  # S7
+        t.n += 1
+        return t.n
+    return 0
+
+
+class _Counter(nn.Module):
+    def __init__(self, case: str) -> None:
+        super().__init__()
+        self.c, self.case = nn.Conv2d(3, 4, 3), case
+        self.cfg = _Cfg()
+        self.cfg.calls = 0
+        self.listeners = {_Tracker()}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.c(x)
+        if self.case == "S3":
+            return _helper(y)
+        return y * (2.0 if _count(self, self.case) > 60 else 1.0)
+
+
+@pytest.mark.parametrize("case", ["S1", "S2", "S3", "S4", "S5", "S6", "S7"])
+def test_s1_to_s7_state_forward_keeps_outside_the_walk_refused(case: str) -> None:
+    with pytest.raises(Refusal) as info:
+        optimize(_Counter(case).eval(), X)
+    assert "\n" not in str(info.value)
