@@ -39,7 +39,7 @@ from convzoo.fast.state import (
     hook_based_norm,
     hooks,
 )
-from convzoo.fast.tracer_errors import LeftTorch, SetsGlobal, recording
+from convzoo.fast.tracer_errors import LeftTorch, ReadsGlobal, SetsGlobal, recording
 from convzoo.fast.verify import first_line
 from convzoo.functional.dispatch import native_only
 
@@ -138,6 +138,12 @@ def _check_swallowed(model: nn.Module, net: nn.Module, swallowed: list[BaseExcep
         raise refuse(model, f"forward calls {setters[0]}, which sets global torch state on "
                      "every call; the optimized graph would not (set it outside the model)",
                      _where(net, setters[0].__traceback__), backend)
+    readers = [e for e in swallowed if isinstance(e, ReadsGlobal)]
+    if readers:
+        raise refuse(model, f"forward calls {readers[0]}, which reads global torch context; "
+                     "the optimized graph keeps the branch taken when it was optimized "
+                     "(pass the setting to the model explicitly)",
+                     _where(net, readers[0].__traceback__), backend)
     if swallowed and isinstance(swallowed[0], LeftTorch):
         raise refuse(model, f"a tensor leaves torch ({swallowed[0]}) inside the model's own "
                      "try/except, which caught the tracer's error (the graph would hold the "

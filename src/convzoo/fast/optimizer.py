@@ -351,10 +351,14 @@ class Optimized(nn.Module):
         if torch.is_grad_enabled():
             slots = [i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor)
                      and t.dtype.is_floating_point]
-            if slots:
-                guarded = _NoBackward.apply(self._token, *[leaves[i] for i in slots])
-                for i, t in zip(slots, guarded):
-                    leaves[i] = t
+            # autograd lets a Function that marks a view dirty return one tensor only: an
+            # output that is a view (an expanded output) gets a Function of its own
+            views = [i for i in slots if leaves[i]._base is not None]
+            for group in [[i for i in slots if i not in views]] + [[i] for i in views]:
+                if group:
+                    guarded = _NoBackward.apply(self._token, *[leaves[i] for i in group])
+                    for i, t in zip(group, guarded):
+                        leaves[i] = t
         return pytree.tree_unflatten(leaves, spec)
 
     def _add(self, key: tuple[Any, ...], x: torch.Tensor) -> None:
@@ -766,6 +770,12 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
                      f"{example_input.numel()} entries are NaN or +-Inf): the result is "
                      "verified on fresh finite inputs drawn like the example, which this one "
                      "cannot seed; pass a representative input", None, backend)
+    autocast = [d for d in ("cpu", "cuda", "xpu") if torch.is_autocast_enabled(d)]
+    if autocast:
+        raise refuse(model, f"optimize is called inside torch.autocast (device_type="
+                     f"{autocast[0]!r}), which changes the dtypes the model computes in; call "
+                     "it outside autocast (with a model converted to the dtype wanted)",
+                     None, backend)
     start = time.perf_counter()
     check_structure(model, backend)  # before the copy: submodules in training mode
     source = private_copy(model, backend)

@@ -3,7 +3,8 @@
 Folding, fusion, another memory layout, another backend: every rewrite that is exact in
 real arithmetic still rounds differently, by a few units in the last place. That is within
 the tolerance of a continuous computation, but a step function (``round``, ``floor``, fake
-quantization, a comparison, ``argmax``, an integer cast) turns it into a whole step: a
+quantization, a comparison, a nonzero test such as ``logical_not`` or ``any``, ``argmax``,
+an integer cast, a cast to a coarser float such as bfloat16) turns it into a whole step: a
 fake-quantized net differs by one quantization step on a few inputs in ten, which no finite
 set of verification inputs reliably sees. So :func:`rounding_hazard` finds, on the captured
 graph, the first step function whose input is *inexact* — computed by an op whose rounding
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import operator
 
+import torch
 import torch.fx as fx
 
 from convzoo.fast.graph import tensor_meta
@@ -48,9 +50,8 @@ _EXACT = {
     "hardtanh", "where", "masked_fill", "amax", "amin", "max", "min", "max_pool1d",
     "max_pool2d", "max_pool3d", "max_pool2d_with_indices", "max_pool3d_with_indices",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "sort", "topk",
-    "kthvalue", "cummax", "cummin", "median", "mode", "logical_not", "logical_and",
-    "logical_or", "logical_xor", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "isnan", "isinf", "isfinite", "nan_to_num",
+    "kthvalue", "cummax", "cummin", "median", "mode", "bitwise_not", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "isnan", "isinf", "isfinite", "nan_to_num",
     # IEEE basic arithmetic (one correctly rounded op)
     "add", "sub", "rsub", "mul", "div",
 }
@@ -58,6 +59,9 @@ _STEPS = {  # step functions of their (float) input
     "round", "floor", "ceil", "trunc", "frac", "sign", "sgn", "signbit", "heaviside",
     "remainder", "fmod", "floor_divide", "gt", "ge", "lt", "le", "eq", "ne", "argmax",
     "argmin", "bucketize", "searchsorted", "threshold", "isin", "histc",
+    # nonzero tests of a float (a BN residue of 1e-10 folded to exactly 0 flips them)
+    "logical_not", "logical_and", "logical_or", "logical_xor", "any", "all", "count_nonzero",
+    "nonzero", "argwhere", "is_nonzero", "isclose", "equal",
     "fake_quantize_per_tensor_affine", "fake_quantize_per_tensor_affine_cachemask",
     "_fake_quantize_per_tensor_affine_cachemask_tensor_qparams",
     "fake_quantize_per_channel_affine", "fake_quantize_per_channel_affine_cachemask",
@@ -103,6 +107,8 @@ def _name(node: fx.Node) -> str:
     if target is operator.getitem:
         return f"the indices of {_name(node.args[0])}"  # type: ignore[arg-type]
     packet = getattr(target, "overloadpacket", None)
+    if packet is not None and packet.__name__ == "_to_copy" and tensor_meta(node) is not None:
+        return f"a cast to {tensor_meta(node).dtype} (aten._to_copy)"
     return f"aten.{packet.__name__}" if packet is not None else str(target)
 
 
@@ -114,6 +120,16 @@ def _op(node: fx.Node) -> str | None:
 def _is_float(node: object) -> bool:
     val = tensor_meta(node)
     return val is not None and (val.dtype.is_floating_point or val.dtype.is_complex)
+
+
+def _narrows(node: fx.Node) -> bool:
+    """Whether a cast rounds a float to a coarser float (float32 to bfloat16 or float16)."""
+    out = tensor_meta(node)
+    src = tensor_meta(node.args[0]) if node.args else None
+    if out is None or src is None or not (out.dtype.is_floating_point
+                                          and src.dtype.is_floating_point):
+        return False
+    return out.dtype != src.dtype and torch.finfo(out.dtype).eps > torch.finfo(src.dtype).eps
 
 
 def rounding_hazard(gm: fx.GraphModule) -> Hazard | None:
@@ -148,6 +164,8 @@ def rounding_hazard(gm: fx.GraphModule) -> Hazard | None:
         if name == "_to_copy" and upstream is not None and not _is_float(node) \
                 and any(_is_float(i) for i in inputs):
             return Hazard(node, upstream)  # a float cast to an integer or boolean
+        if name == "_to_copy" and upstream is not None and _narrows(node):
+            return Hazard(node, upstream)  # a float rounded to a coarser float grid
         if name in _STEPS:
             if any(_is_float(i) and source.get(i) is not None for i in inputs):
                 return Hazard(node, next(source[i] for i in inputs  # type: ignore[misc]

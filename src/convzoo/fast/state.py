@@ -150,10 +150,17 @@ def _external_roots(net: nn.Module) -> list[_Root]:
             return
         seen_fns.add(id(fn))
         names = _names(fn.__code__)
+        if names & {"globals", "vars", "_getframe", "currentframe"}:  # globals by any name
+            names |= set(fn.__globals__)
         for name in sorted(names):
             if name.startswith("__") or name not in fn.__globals__:
                 continue
             value = fn.__globals__[name]
+            spaces = _namespace(value)
+            if spaces is not None and id(value) not in seen_values:  # a class, module,
+                seen_values.add(id(value))  # function or threading.local holding state
+                roots.append(_Root(f"global {name!r} of module {fn.__module__}", spaces, None,
+                                   True))
             if _user_code(value):
                 scan(value, owner, depth + 1)
             elif not isinstance(value, (*_OPAQUE, types.FunctionType)) \
@@ -187,6 +194,30 @@ def _external_roots(net: nn.Module) -> list[_Root]:
         if _user_code(root.value):
             scan(root.value, root.label, 0)  # type: ignore[arg-type]
     return roots
+
+
+def _namespace(value: object) -> dict[str, Any] | None:
+    """The state an object the walk treats as opaque keeps for a forward that names it: the
+    data attributes of a user class used as a namespace, of a user (non-installed) module,
+    of a user function (``helper.calls``), of a ``threading.local`` (this thread's)."""
+    if isinstance(value, threading.local):
+        return vars(value)
+    if isinstance(value, types.FunctionType):
+        return vars(value) if _user_code(value) else None
+    if isinstance(value, type):
+        if value.__module__.split(".")[0] in (*_NOT_USER, "builtins") \
+                or issubclass(value, nn.Module):
+            return None
+    elif isinstance(value, types.ModuleType):
+        file = getattr(value, "__file__", None) or ""
+        top = value.__name__.split(".")[0]
+        if top in _NOT_USER or top in sys.stdlib_module_names or "site-packages" in file \
+                or "dist-packages" in file:
+            return None
+    else:
+        return None
+    return {k: v for k, v in vars(value).items() if not k.startswith("__") and not isinstance(
+        v, (types.FunctionType, types.ModuleType, type, property, staticmethod, classmethod))}
 
 
 def _leaf(value: object) -> tuple[Any, ...] | None:
@@ -371,10 +402,13 @@ class Snapshot:
                 self.entries[key] = ("mapping", type(value).__name__, len(keys),
                                      tuple(_short(k) for k in keys))
                 items = dict.items(value)  # not an overridden __getitem__ (it may build things)
-                children = ((f"{path}[{k!r}]", v) for k, v in items)
+                children = [(f"{path}[{k!r}]", v) for k, v in items]
+                children += [(f"{path}.{k}", v) for k, v in getattr(value, "__dict__", {}).items()]
+
             elif isinstance(value, (set, frozenset)):
                 self.entries[key] = ("set", type(value).__name__,
                                      frozenset(_leaf(v) or ("object", id(v)) for v in value))
+                children = [(f"{path}{{{id(v):#x}}}", v) for v in value if _leaf(v) is None]
             elif isinstance(value, functools.partial):
                 self.entries[key] = ("partial", id(value))
                 children = [(f"{path}.func", value.func), (f"{path}.args", value.args),
@@ -395,7 +429,9 @@ class Snapshot:
                     except ValueError:
                         continue
                 children = [*cells, (f"{path}.__defaults__", value.__defaults__),
-                            (f"{path}.__kwdefaults__", value.__kwdefaults__)]
+                            (f"{path}.__kwdefaults__", value.__kwdefaults__),
+                            *((f"{path}.{k}", v) for k, v in vars(value).items()
+                              if not k.startswith("__"))]
                 inner_shared = True
             else:
                 attrs = dict(vars(value)) if hasattr(value, "__dict__") else {}

@@ -25,12 +25,18 @@ from typing import Any
 
 import torch
 
-__all__ = ["GLOBAL_SETTERS", "LeftTorch", "SetsGlobal", "guard_errors", "patched",
-           "recording"]
+__all__ = ["GLOBAL_GETTERS", "GLOBAL_SETTERS", "LeftTorch", "ReadsGlobal", "SetsGlobal",
+           "guard_errors", "patched", "recording"]
 
 
 class LeftTorch(Exception):
     """A marker: a tensor was handed to NumPy while the model was being traced."""
+
+
+class ReadsGlobal(Exception):
+    """A marker: the model's own code read global torch context (grad or inference mode,
+    autocast, determinism, the default dtype, ``Tensor.is_inference()``), which a graph
+    fixes at the value it had at capture."""
 
 
 class SetsGlobal(Exception):
@@ -43,6 +49,14 @@ GLOBAL_SETTERS = ("manual_seed", "seed", "set_rng_state", "set_default_dtype",
                   "set_default_device", "set_default_tensor_type", "set_num_threads",
                   "set_num_interop_threads", "use_deterministic_algorithms",
                   "set_flush_denormal")
+# global torch context a forward may branch on: the graph keeps the branch taken at capture
+GLOBAL_GETTERS = ("are_deterministic_algorithms_enabled",
+                  "is_deterministic_algorithms_warn_only_enabled", "is_inference_mode_enabled",
+                  "is_grad_enabled", "is_autocast_enabled", "is_autocast_cpu_enabled",
+                  "get_autocast_dtype", "get_autocast_cpu_dtype", "get_autocast_gpu_dtype",
+                  "get_default_dtype", "get_default_device", "get_num_threads",
+                  "get_num_interop_threads", "get_rng_state", "initial_seed")
+_TENSOR_GETTERS = ("is_inference",)
 _TORCH_DIR = os.path.dirname(torch.__file__)
 
 
@@ -113,13 +127,14 @@ def _install() -> None:
             return wrapper
         return make
 
-    def record_setter(name: str) -> Any:
+    def record_setter(name: str, kind: type[Exception] = SetsGlobal,
+                      owner: str = "torch") -> Any:
         def make(function: Any) -> Any:
             def wrapper(*args, **kwargs):
                 stack = _records()
                 caller = sys._getframe(1).f_code.co_filename
                 if stack and not caller.startswith(_TORCH_DIR):  # the model's, not torch's
-                    marker = SetsGlobal(f"torch.{name}()")
+                    marker = kind(f"{owner}.{name}()")
                     marker.__traceback__ = _stack()
                     stack[-1].append(marker)
                 return function(*args, **kwargs)
@@ -132,6 +147,11 @@ def _install() -> None:
         for name in GLOBAL_SETTERS:
             if callable(vars(owner).get(name)):
                 _replace(owner, name, record_setter(name))
+        for name in GLOBAL_GETTERS:
+            if callable(vars(owner).get(name)):
+                _replace(owner, name, record_setter(name, ReadsGlobal))
+    for name in _TENSOR_GETTERS:
+        _replace(torch.Tensor, name, record_setter(name, ReadsGlobal, "Tensor"))
     for name in _LEAVING:
         _replace(torch.Tensor, name, record_leaving(name))
 
