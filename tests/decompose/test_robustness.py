@@ -34,3 +34,14 @@ def test_onnxruntime_timing_keeps_the_models_modes(call: str) -> None:
     else:
         decompose(net, x, "tucker", rank=2, repeats=1, backend="onnxruntime")
     assert [m.training for m in net.modules()] == before
+
+
+def test_unmet_latency_budget_is_warned_and_noted() -> None:
+    """B13: `_choose` passed notes=[] to latency_plan and dropped its "cannot be met" note."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+    with pytest.warns(UserWarning, match=r"the latency budget \(30%\) cannot be met"):
+        _, rep = decompose(net, torch.randn(1, 4, 8, 8), "auto", budget=0.3, by="latency",
+                           repeats=1)
+    assert any(n.startswith("the latency budget (30%) cannot be met") for n in rep.notes)
+    assert any("the latency budget" in line for line in str(rep).splitlines())
