@@ -158,7 +158,7 @@ def test_energy_means_the_same_for_every_method(method: str) -> None:
     ({"method": "cp", "budget": 0.5, "by": "time"}, "`by` (='time') must be one of: macs, "
      "latency"),
     ({"method": "cp", "layers": ["nope"]}, "`layers` (=['nope']) must name conv modules of "
-     "the model; valid: 0, 2, 4, 5, 6"),
+     "the model (at least one); valid: 0, 2, 4, 5, 6"),
     ({"method": "cp", "repeats": -1}, "`repeats` (=-1) must be an int >= 0"),
     ({"method": "cp", "budget": 0.5, "by": "latency"},
      "`repeats` (=0) must be >= 1 when `by` is 'latency'"),
