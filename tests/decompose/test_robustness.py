@@ -130,3 +130,133 @@ def test_cli_nan_data_is_one_line_exit_2(tmp_path, capsys) -> None:  # F22
     assert rc == 2
     assert err == ("convzoo: error: `data` (shape (2, 3, 8, 8)) holds NaN or Inf: every value "
                    "must be finite")
+
+
+class _WSConv(nn.Conv2d):
+    """Weight standardization (BiT, NFNet, ViT-hybrid): the kernel applied is not `weight`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight
+        w = (w - w.mean((1, 2, 3), keepdim=True)) / (w.std((1, 2, 3), keepdim=True) + 1e-5)
+        return nn.functional.conv2d(x, w, self.bias, self.stride, self.padding)
+
+
+def _old_weight_norm(conv: nn.Module) -> nn.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return nn.utils.weight_norm(conv)
+
+
+def _not_just_a_kernel() -> list[tuple[str, nn.Module, str]]:
+    return [
+        ("ws", _WSConv(3, 8, 3, padding=1, dtype=torch.float64),  # D36
+         "forward overridden (_WSConv.forward): the kernel it applies is not its weight; "
+         "left alone"),
+        ("weight_norm", _old_weight_norm(nn.Conv2d(3, 8, 3, padding=1, dtype=torch.float64)),
+         "forward hooks (WeightNorm; e.g. torch.nn.utils.weight_norm / spectral_norm)"),  # D46
+        ("spectral_norm", nn.utils.spectral_norm(nn.Conv2d(3, 8, 3, padding=1)).double(),
+         "forward hooks (SpectralNorm; e.g. torch.nn.utils.weight_norm / spectral_norm)"),  # D48
+        ("spectral_norm64",
+         nn.utils.spectral_norm(nn.Conv2d(3, 8, 3, padding=1, dtype=torch.float64)),  # D54
+         "forward hooks (SpectralNorm; e.g. torch.nn.utils.weight_norm / spectral_norm)"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_conv_that_is_not_its_kernel_is_left_alone_with_the_reason(case: int) -> None:
+    """D36/D46/D48/D54: decomposed from the raw weight (report: exact, model: 90% off), or a
+    crash in deepcopy (old weight_norm) or in float32 replacements (spectral_norm .double())."""
+    name, odd, reason = _not_just_a_kernel()[case]
+    torch.manual_seed(0)
+    net = nn.Sequential(odd, nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1, dtype=torch.float64)).eval()
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    want = net(x)
+    with pytest.warns(UserWarning, match="cost more MACs"):  # full rank: exact, not cheap
+        new, rep = decompose(net, x, "svd", repeats=0)
+    assert [r.status for r in rep.layers] == ["skipped", "decomposed"], name
+    assert rep.layers[0].reason.startswith(reason), rep.layers[0].reason
+    assert torch.allclose(new(x), want, rtol=1e-9, atol=1e-9)
+    assert rep.output_error < 1e-9
+
+
+def test_bit_weight_standardized_convs_are_left_alone() -> None:
+    """E04: transformers BiT's WeightStandardizedConv2d was decomposed from its raw weight."""
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.BitConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1],
+                                 num_groups=2, num_labels=3)
+    torch.manual_seed(0)
+    m = transformers.BitForImageClassification(cfg).eval().double()
+    x = torch.randn(1, 3, 32, 32, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # full rank costs more MACs: expected
+        new, rep = decompose(m, x, "svd", repeats=0)
+    assert (new(x).logits - m(x).logits).abs().max() < 1e-9
+    assert rep.output_error < 1e-9
+    odd = [r for r in rep.layers if r.reason.startswith("forward overridden")]
+    assert odd and all(r.status == "skipped" for r in odd)
+
+
+def _conv_macs(model: nn.Module, x: torch.Tensor) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc, torch.no_grad():
+        model(x)
+    return sum(v for op, v in fc.get_flop_counts()["Global"].items()
+               if "convolution" in str(op)) // 2
+
+
+class _TwoSizes(nn.Module):  # B03: one conv called at 16x16 and again at 8x8
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.body = nn.Conv2d(16, 16, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.body(torch.relu(self.stem(x)))
+        return self.body(nn.functional.avg_pool2d(torch.relu(x), 2))
+
+
+class _Tied(nn.Module):  # B04: one conv under two attribute names
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(8, 8, 3, padding=1)
+        self.a = nn.Conv2d(8, 8, 3, padding=1)
+        self.b = self.a
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(torch.relu(self.a(self.stem(x))))
+
+
+class _InSequential(nn.Module):  # B05: a conv in a Sequential and called directly
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.seq = nn.Sequential(self.conv, nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.seq(self.stem(x)))
+
+
+@pytest.mark.parametrize(("make", "shape", "reason"), [
+    (_TwoSizes, (1, 3, 16, 16), "called at 2 input sizes ((16, 16, 16), (16, 8, 8)) per "
+     "forward pass: the MACs differ per call; left alone"),
+    (_Tied, (1, 8, 12, 12), "shared module (also reachable as 'b'): replaced under one name "
+     "it would break the tie and leave the other calls dense; left alone"),
+    (_InSequential, (1, 8, 12, 12), "shared module (also reachable as 'seq.0'): replaced under "
+     "one name it would break the tie and leave the other calls dense; left alone"),
+])
+def test_shared_or_resized_conv_is_left_alone_and_counts_match_torch(make, shape, reason) -> None:
+    """B03/B04/B05: the report's MACs were first-call MACs x calls, or one name of a shared
+    conv was replaced (tie broken, the other calls dense): budget 0.5 gave 0.67-0.71."""
+    torch.manual_seed(0)
+    net, x = make(), torch.randn(shape)
+    shared = [n for n, m in net.named_modules() if m is getattr(net, "body", None)
+              or m is getattr(net, "a", None) or m is getattr(net, "conv", None)][0]
+    new, rep = decompose(net, x, "tucker", budget=0.9, repeats=0)
+    rows = {r.name: r for r in rep.layers}
+    assert rows[shared].status == "skipped"
+    assert rows[shared].reason == reason
+    assert rep.conv_macs_before == _conv_macs(net, x)
+    assert rep.conv_macs_after == _conv_macs(new, x)
+    assert rep.conv_macs_after <= 0.9 * rep.conv_macs_before
