@@ -34,7 +34,7 @@ def test_original_untouched_and_full_rank_exact() -> None:
     with pytest.warns(UserWarning, match="cost more MACs than the conv they replace"):
         new, report = decompose(net, X, "separable", repeats=0)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
-    assert isinstance(new[0], DepthwiseSeparable) and isinstance(net[0], nn.Conv2d)
+    assert isinstance(new[0][0], DepthwiseSeparable) and isinstance(net[0], nn.Conv2d)
     torch.testing.assert_close(new(X), net(X), rtol=1e-4, atol=1e-5)
     status = {r.name: (r.status, r.reason) for r in report.layers}
     assert status["4"] == ("skipped", ONE_BY_ONE)

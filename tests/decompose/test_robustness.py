@@ -260,3 +260,41 @@ def test_shared_or_resized_conv_is_left_alone_and_counts_match_torch(make, shape
     assert rep.conv_macs_before == _conv_macs(net, x)
     assert rep.conv_macs_after == _conv_macs(new, x)
     assert rep.conv_macs_after <= 0.9 * rep.conv_macs_before
+
+
+def test_replacement_exposes_the_convs_hyperparameters() -> None:
+    from convzoo.decomposition.replacement import HYPERPARAMETERS
+
+    torch.manual_seed(0)
+    conv = nn.Conv2d(6, 10, (3, 5), stride=(2, 1), padding=(1, 2), dilation=(1, 2),
+                     padding_mode="reflect", dtype=torch.float64)
+    for method in ("separable", "tucker", "svd"):
+        new, _ = decompose(nn.Sequential(conv), torch.randn(1, 6, 12, 12, dtype=torch.float64),
+                           method, rank=2, repeats=0)
+        for name in HYPERPARAMETERS:
+            assert getattr(new[0], name) == getattr(conv, name), (method, name)
+        assert new[0].weight.dtype == torch.float64 and new[0].weight.device == conv.weight.device
+
+
+def _vit_and_mobilenet() -> list[nn.Module]:
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    vit = transformers.ViTModel(transformers.ViTConfig(
+        image_size=32, patch_size=8, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32))
+    mobile = transformers.MobileNetV2Model(transformers.MobileNetV2Config(
+        image_size=32, depth_multiplier=0.35))
+    return [vit.eval(), mobile.eval()]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_transformers_models_reading_conv_attributes(which: int) -> None:
+    """E02/E03/E08: ViT reads projection.weight.dtype, MobileNetV2's apply_tf_padding reads
+    conv.stride: an AttributeError from the plain nn.Sequential replacement."""
+    model = _vit_and_mobilenet()[which]
+    x = torch.randn(1, 3, 32, 32)
+    new, rep = decompose(model, x, "svd", rank=4, repeats=0)  # E02 / E03
+    assert any(r.status == "decomposed" for r in rep.layers)
+    assert new(x).last_hidden_state.shape == model(x).last_hidden_state.shape
+    advice = advise(model, x, budget=0.7, repeats=0)  # E08
+    assert advice.plan() is not None

@@ -39,6 +39,7 @@ from convzoo.decomposition.methods import curve
 from convzoo.decomposition.outputs import float_leaves, output_error, run_model
 from convzoo.decomposition.plan import Option, pick, solve
 from convzoo.decomposition.progress import Steps
+from convzoo.decomposition.replacement import Decomposed
 from convzoo.decomposition.stats import sampled_error
 from convzoo.decomposition.target import Target, check_model, refusal
 from convzoo.decomposition.workers import Pool
@@ -179,7 +180,8 @@ class Layer:
         if choice.key not in self.modules:
             f = self.curves[choice.method].build(choice.rank)  # type: ignore[arg-type]
             device = self.info.device if self.info is not None else torch.device("cpu")
-            self.modules[choice.key] = f.module.to(device).eval()
+            stages = list(f.module) if type(f.module) is nn.Sequential else [f.module]
+            self.modules[choice.key] = Decomposed(self.target.module, *stages).to(device).eval()
             if choice.output_error is None and self.info is not None:
                 choice.output_error = sampled_error(self.info.sample,
                                                     f.weight - self.target.weight)
