@@ -34,7 +34,7 @@ def test_original_untouched_and_full_rank_exact() -> None:
     with pytest.warns(UserWarning, match="cost more MACs than the conv they replace"):
         new, report = decompose(net, X, "separable", repeats=0)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
-    assert isinstance(new[0], DepthwiseSeparable) and isinstance(net[0], nn.Conv2d)
+    assert isinstance(new[0][0], DepthwiseSeparable) and isinstance(net[0], nn.Conv2d)
     torch.testing.assert_close(new(X), net(X), rtol=1e-4, atol=1e-5)
     status = {r.name: (r.status, r.reason) for r in report.layers}
     assert status["4"] == ("skipped", ONE_BY_ONE)
@@ -158,7 +158,7 @@ def test_energy_means_the_same_for_every_method(method: str) -> None:
     ({"method": "cp", "budget": 0.5, "by": "time"}, "`by` (='time') must be one of: macs, "
      "latency"),
     ({"method": "cp", "layers": ["nope"]}, "`layers` (=['nope']) must name conv modules of "
-     "the model; valid: 0, 2, 4, 5, 6"),
+     "the model (at least one); valid: 0, 2, 4, 5, 6"),
     ({"method": "cp", "repeats": -1}, "`repeats` (=-1) must be an int >= 0"),
     ({"method": "cp", "budget": 0.5, "by": "latency"},
      "`repeats` (=0) must be >= 1 when `by` is 'latency'"),

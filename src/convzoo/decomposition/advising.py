@@ -4,6 +4,8 @@ of the model, and the recommended plan for the budget, never slower than dense."
 
 from __future__ import annotations
 
+import operator
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,11 +50,13 @@ def example_tensor(example_input: object) -> torch.Tensor:
     """A tensor, or a shape (a seeded standard normal sample is drawn)."""
     if isinstance(example_input, torch.Tensor):
         return example_input
-    try:
-        shape = tuple(int(v) for v in example_input)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise ValueError(f"`example_input` (={example_input!r}) must be a tensor or a shape "
-                         "(N, C, *spatial)") from None
+    rule = "must be a tensor or a shape (N, C, *spatial) of positive ints"
+    try:  # operator.index: 8.7 is refused, not truncated to 8
+        shape = tuple(operator.index(v) for v in example_input)  # type: ignore[union-attr]
+    except TypeError:
+        raise ValueError(f"`example_input` (={example_input!r}) {rule}") from None
+    if any(isinstance(v, bool) or v < 1 for v in example_input):  # type: ignore[union-attr]
+        raise ValueError(f"`example_input` (={shape}) {rule}")
     return torch.randn(shape, generator=torch.Generator().manual_seed(0))
 
 

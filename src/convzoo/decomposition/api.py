@@ -153,18 +153,21 @@ def decompose(
     with Steps(progress) as steps, one_thread():
         search = Search(new, example, methods, data, metric, steps, check_workers(workers),
                         names=layers)
+        notes: list[str] = []
         try:
             chosen = _choose(search, method, rank, energy, budget, by, repeats, backend,
-                             sensitivity)
+                             sensitivity, notes)
             return _finish(model, new, search, chosen, method, rank, energy, budget, by,
-                           repeats, backend)
+                           repeats, backend, notes)
         except KeyboardInterrupt:
             raise Interrupted(search.stage) from None
 
 
 def _choose(search: Search, method: str, rank: Any, energy: float | None,
             budget: float | None, by: str, repeats: int, backend: str,
-            sensitivity: bool) -> dict[str, Choice]:
+            sensitivity: bool, notes: list[str]) -> dict[str, Choice]:
+    """Each open layer's option; a note for ``notes`` (and a :class:`UserWarning`) where a
+    latency budget cannot be met."""
     search.factorize()
     if budget is None:
         chosen = {layer.name: _ranked(layer, method, rank, energy) for layer in search.open}
@@ -177,7 +180,11 @@ def _choose(search: Search, method: str, rank: Any, energy: float | None,
             search.sensitivities(plan)
             plan = search.refine(budget) or plan
         if by == "latency":
-            plan = latency_plan(search, plan, budget, repeats, backend, [])
+            missed: list[str] = []
+            plan = latency_plan(search, plan, budget, repeats, backend, missed)
+            for note in missed:
+                warnings.warn(f"decompose: {note}", UserWarning, stacklevel=4)
+            notes += missed
         chosen = plan.picks
     pending = [(layer, chosen[layer.name]) for layer in search.open
                if chosen[layer.name].method != "dense"]
@@ -198,7 +205,7 @@ def _choose(search: Search, method: str, rank: Any, energy: float | None,
 
 def _finish(model: nn.Module, new: nn.Module, search: Search, chosen: dict[str, Choice],
             method: str, rank: Any, energy: float | None, budget: float | None, by: str,
-            repeats: int, backend: str) -> tuple[nn.Module, Report]:
+            repeats: int, backend: str, notes: list[str]) -> tuple[nn.Module, Report]:
     search.stage = "measuring"
     search.eval_input()  # the dense output on the (cropped) evaluation input, before `new`
     # (the model the search holds) gets its replacements: computed after, it would be the
@@ -243,8 +250,9 @@ def _finish(model: nn.Module, new: nn.Module, search: Search, chosen: dict[str, 
         for name, module in replaced.items():
             set_module(new, name, module)
     _layer_latencies(search, rows, timed, repeats, backend)
-    return new, _report(model, new, search, rows, method, rank, energy, budget, by, repeats,
-                        backend)
+    report = _report(model, new, search, rows, method, rank, energy, budget, by, repeats, backend)
+    report.notes[:0] = notes
+    return new, report
 
 
 def _rank(rank: Any) -> str:

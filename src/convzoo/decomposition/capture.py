@@ -17,7 +17,7 @@ from convzoo.decomposition.outputs import run_model
 from convzoo.decomposition.stats import LayerSample, sample_patches
 from convzoo.decomposition.target import Target
 
-__all__ = ["LayerInfo", "capture", "check_data", "check_example", "first_line"]
+__all__ = ["LayerInfo", "capture", "check_data", "check_example", "check_finite", "first_line"]
 
 #: Patches sampled per layer (output positions) for errors; more with data (see capture).
 SAMPLES = 512
@@ -59,7 +59,21 @@ def check_example(model: nn.Module, example_input: object) -> torch.Tensor:
             type(example_input).__name__
         raise ValueError(f"`example_input` (={shape}) must be a torch.Tensor of shape "
                          "(N, C, *spatial)")
+    check_finite(example_input, "example_input")
     return example_input
+
+
+def check_finite(x: torch.Tensor, what: str, where: str = "") -> None:
+    """A one-line ValueError naming ``what`` if ``x`` holds a NaN or an infinity.
+
+    >>> check_finite(torch.tensor([1.0, float("nan")]), "data")
+    Traceback (most recent call last):
+    ...
+    ValueError: `data` (shape (2,)) holds NaN or Inf: every value must be finite
+    """
+    if (x.is_floating_point() or x.is_complex()) and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"`{what}` ({where}shape {tuple(x.shape)}) holds NaN or Inf: every "
+                         "value must be finite")
 
 
 def check_data(data: object) -> list[torch.Tensor] | None:
@@ -84,6 +98,8 @@ def check_data(data: object) -> list[torch.Tensor] | None:
                          "input batches (tensors, or (input, ...) tuples)") from None
     if not batches:
         raise ValueError("`data` (=empty) must hold at least one batch")
+    for i, x in enumerate(batches):
+        check_finite(x, "data", f"batch {i}, " if len(batches) > 1 else "")
     return batches
 
 

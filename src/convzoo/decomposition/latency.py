@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 
 from convzoo.analysis.timing import Timing, check_repeats, within_noise
-from convzoo.decomposition.outputs import run_model
+from convzoo.decomposition.outputs import eval_mode, run_model
 from convzoo.decomposition.workers import one_thread
 
 __all__ = ["BACKENDS", "Latency", "check_backend", "runner", "time_blocks", "faster",
@@ -78,8 +78,8 @@ def runner(module: nn.Module, x: torch.Tensor, backend: str = "torch") -> Callab
         return functools.partial(run_model, module, x)
     from convzoo.fast import optimize
 
-    with one_thread():
-        fast = optimize(module.eval(), x, backend=backend)
+    with one_thread(), eval_mode(module):  # the user's model comes back in its own mode
+        fast = optimize(module, x, backend=backend)
 
     def call_fast() -> object:
         with torch.no_grad():

@@ -7,13 +7,14 @@ are ignored by the metric.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
 
-__all__ = ["float_leaves", "output_error", "run_model"]
+__all__ = ["eval_mode", "float_leaves", "output_error", "run_model"]
 
 
 def float_leaves(out: Any) -> list[torch.Tensor]:
@@ -50,12 +51,29 @@ def output_error(new: Any, reference: Any) -> float:
     return 0.0 if num == 0 else math.inf
 
 
-@torch.no_grad()
-def run_model(model: torch.nn.Module, x: torch.Tensor) -> Any:
-    """``model(x)`` in eval mode without gradients (the model's mode restored)."""
-    was = model.training
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``model`` in eval mode inside the block; every submodule's own mode restored after
+    (a model mixing train- and eval-mode submodules comes back as it was).
+
+    >>> net = torch.nn.Sequential(torch.nn.Dropout(), torch.nn.Dropout().eval())
+    >>> with eval_mode(net) as m:
+    ...     m.training
+    False
+    >>> [m.training for m in net.modules()]
+    [True, True, False]
+    """
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        return model(x)
+        yield model
     finally:
-        model.train(was)
+        for m, was in modes:
+            m.training = was
+
+
+@torch.no_grad()
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> Any:
+    """``model(x)`` in eval mode without gradients (every submodule's mode restored)."""
+    with eval_mode(model):
+        return model(x)

@@ -36,9 +36,10 @@ from convzoo.decomposition.factorization import Rank
 from convzoo.decomposition.latency import Latency
 from convzoo.decomposition.measure import conv_macs, swapped
 from convzoo.decomposition.methods import curve
-from convzoo.decomposition.outputs import output_error, run_model
+from convzoo.decomposition.outputs import float_leaves, output_error, run_model
 from convzoo.decomposition.plan import Option, pick, solve
 from convzoo.decomposition.progress import Steps
+from convzoo.decomposition.replacement import Decomposed
 from convzoo.decomposition.stats import sampled_error
 from convzoo.decomposition.target import Target, check_model, refusal
 from convzoo.decomposition.workers import Pool
@@ -179,7 +180,8 @@ class Layer:
         if choice.key not in self.modules:
             f = self.curves[choice.method].build(choice.rank)  # type: ignore[arg-type]
             device = self.info.device if self.info is not None else torch.device("cpu")
-            self.modules[choice.key] = f.module.to(device).eval()
+            stages = list(f.module) if type(f.module) is nn.Sequential else [f.module]
+            self.modules[choice.key] = Decomposed(self.target.module, *stages).to(device).eval()
             if choice.output_error is None and self.info is not None:
                 choice.output_error = sampled_error(self.info.sample,
                                                     f.weight - self.target.weight)
@@ -224,6 +226,11 @@ class Search:
                  data: object = None, metric: object = None, steps: Steps | None = None,
                  workers: int = 1, seed: int = 0, names: Iterable[str] | None = None) -> None:
         targets = _restrict(check_model(model), names)
+        for t in targets:
+            for kind, w in (("weight", t.weight), ("bias", t.bias)):
+                if w is not None and not bool(torch.isfinite(w).all()):
+                    raise ValueError(f"`model` conv {t.name!r} holds NaN or Inf in its {kind}: "
+                                     "every value must be finite")
         self.seconds: dict[str, float] = {}
         self._stage, self._since = "", time.perf_counter()
         self.model = model
@@ -236,6 +243,11 @@ class Search:
         self.stage = "capturing layer inputs"
         self.infos, self.example_output, self.data_outputs = capture(
             model, self.example, targets, self.data, seed=seed)
+        for out in float_leaves(self.example_output):
+            if not bool(torch.isfinite(out).all()):
+                raise ValueError(f"`model` ({type(model).__name__}) gives NaN or Inf on "
+                                 f"`example_input` (shape {tuple(self.example.shape)}): the "
+                                 "errors would be meaningless")
         self.shape = tuple(self.example.shape)
         self.conv_total = conv_macs(model, self.shape)
         self.layers: list[Layer] = []
@@ -500,9 +512,9 @@ def _restrict(targets: list[Target], names: Iterable[str] | None) -> list[Target
     wanted = [names] if isinstance(names, str) else list(names)
     known = {t.name for t in targets}
     unknown = [n for n in wanted if n not in known]
-    if unknown:
-        raise ValueError(f"`layers` (={unknown!r}) must name conv modules of the model; "
-                         f"valid: {', '.join(sorted(known))}")
+    if unknown or not wanted:
+        raise ValueError(f"`layers` (={(unknown or wanted)!r}) must name conv modules of the "
+                         f"model (at least one); valid: {', '.join(sorted(known))}")
     return [t for t in targets if t.name in wanted]
 
 
