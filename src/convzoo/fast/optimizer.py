@@ -13,8 +13,9 @@ Passes, in order, all on the captured graph (:mod:`convzoo.fast.capture`; no com
    activation and conv + add (+ activation) fused into oneDNN calls
    (:mod:`convzoo.fast.fuse`); ``precision='bf16'`` (:mod:`convzoo.fast.precision`);
 4. ONNX Runtime / OpenVINO run the graph after step 2, exported with a dynamic batch (and
-   spatial sizes where the model allows: :mod:`convzoo.fast.dynamic`), with the NaN fix-up
-   (:mod:`convzoo.fast.backends`); every candidate runs at 1 and ``torch.get_num_threads()``
+   spatial sizes where the model allows: :mod:`convzoo.fast.dynamic`), compiled once per
+   input shape in use with that shape fixed (:mod:`convzoo.fast.sessions`), with the NaN
+   fix-up (:mod:`convzoo.fast.backends`); every candidate runs at 1 and ``torch.get_num_threads()``
    threads (:mod:`convzoo.fast.threads`) and one tournament keeps the fastest
    (:mod:`convzoo.fast.pick`);
 5. verification: the result and the original model on the example and on one fresh input
@@ -28,6 +29,7 @@ Each call of the result returns fresh tensors laid out as the original's
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import threading
 import time
@@ -141,6 +143,10 @@ class OptimizeReport:
             candidates not told apart from the fastest.
         input_sizes: the input shapes the result takes, per dimension an int (fixed) or
             ``(min, max)`` (max None: unbounded).
+        precision_note: for ``precision='bf16'``, the chosen bfloat16 result timed against
+            the same backend in float32 at the same thread count (interleaved blocks): says
+            when bfloat16 measured slower (``'bf16 measured slower than fp32 here (X vs Y
+            ms)'``; the bfloat16 result is kept, as asked). fp32_ms: that float32 time.
     """
 
     backend: str
@@ -173,6 +179,8 @@ class OptimizeReport:
     decision: str = ""
     within_noise: tuple[str, ...] = ()
     input_sizes: tuple[object, ...] = ()
+    precision_note: str = ""
+    fp32_ms: float | None = None
 
 NAN_FIXUP = ("inputs holding NaN or Inf run on the folded float32 graph in torch (torch's NaN "
              "semantics)")
@@ -381,6 +389,19 @@ class Optimized(nn.Module):
         found = _checks_at(facts, example, shape)
         backend, precision = self.report.backend, self.report.precision
         verify(session, found, precision, _head(facts.source, backend, precision),
+               _hint(backend, precision))
+
+
+    def _verify_rebuilt(self, shape: tuple[int, ...]) -> None:
+        """Verify the runtime's session for ``shape`` built again after the per-shape cache
+        dropped it (:class:`~convzoo.fast.sessions.ShapeSessions`), on every regime at that
+        shape (the inputs drawn when it was first verified)."""
+        facts: _Facts = self._facts
+        example: torch.Tensor = self._example
+        found = facts.checks if shape == tuple(example.shape) else \
+            _checks_at(facts, example, shape)
+        backend, precision = self.report.backend, self.report.precision
+        verify(self.inner, found, precision, _head(facts.source, backend, precision),
                _hint(backend, precision))
 
 
@@ -763,6 +784,8 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         why = "; ".join(f"{k}: {v}" for k, v in dropped.items())
         raise Refusal(f"`model` ({type(model).__name__}) cannot be optimized with "
                       f"backend={backend!r}: every candidate was left out ({why})")
+    note, fp32_ms = _versus_fp32(chosen, facts, example_input, precision, available) \
+        if precision == "bf16" else ("", None)
     medians = picked.decision.medians_ms()
     timings = {b: min(v for k, v in medians.items() if k.split("@")[0] == b)
                for b in builders} if len(medians) > 1 else {}
@@ -788,12 +811,54 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
                        for k, t in picked.decision.timings.items()},
         decision=picked.decision.reason, within_noise=picked.decision.within_noise,
         input_sizes=_sizes(chosen.module, example_input),
+        precision_note=note, fp32_ms=fp32_ms,
     )
     optimized = Optimized(chosen.module, report, source, options, _key(example_input),
                           facts.strides)
     optimized._facts = facts  # the portable graphs, for save()
     optimized._example = example_input.detach().clone()
+    sessions = getattr(chosen.module, "sessions", None)
+    if sessions is not None:  # a per-shape session built again is verified again
+        sessions.on_rebuild = optimized._verify_rebuilt
     return optimized
+
+
+def _versus_fp32(chosen: Any, facts: _Facts, example: torch.Tensor, precision: str,
+                 available: int) -> tuple[str, float | None]:
+    """The chosen bfloat16 candidate timed against the same backend in float32, at the same
+    thread count, in interleaved blocks (:func:`convzoo.fast.auto.tournament`): ``(note,
+    fp32 ms)``, the note saying when bfloat16 measured slower ('' otherwise). The float32
+    module is built only to be timed (torch: the graph of the float32 passes, without the
+    FFT path; a runtime: its float32 session) and is not kept."""
+    from convzoo.fast.auto import tournament
+
+    if precision != "bf16":
+        return "", None
+    threads = chosen.plan.threads
+    try:
+        if chosen.backend == "torch":
+            exact, fast = _torch_graph(dataclasses.replace(facts), example, "fp32", fft=False)
+            fp32: nn.Module = Threaded(fast if fast is not None else exact,
+                                       ThreadPlan(threads, available))
+        else:
+            fp32 = _session(chosen.backend, facts, example, "fp32", threads)
+    except Exception:  # noqa: BLE001 - no float32 counterpart to time: nothing to say
+        return "", None
+
+    def call(module: nn.Module) -> Callable[[], object]:
+        def run() -> object:
+            with torch.no_grad():
+                return module(example)
+        return run
+
+    decision = tournament({"bf16": call(chosen.module), "fp32": call(fp32)}, set(),
+                          budget_s=2.0)
+    ms = decision.medians_ms()
+    if decision.chosen == "fp32" and "bf16" not in decision.within_noise:
+        return (f"bf16 measured slower than fp32 here ({ms['bf16']:.3g} vs {ms['fp32']:.3g} "
+                f"ms, {chosen.backend} at {threads} threads); kept bf16 as asked: "
+                "precision='fp32' is faster and exact"), ms["fp32"]
+    return "", ms["fp32"]
 
 
 def _sizes(module: nn.Module, example: torch.Tensor) -> tuple[object, ...]:
