@@ -116,10 +116,11 @@ def run_batch(model: torch.nn.Module, batch: int, args: argparse.Namespace) -> d
         row[f"{runtime}_optimize_s"] = time.perf_counter() - start
         row[f"{runtime}_picked"] = fast.report.threads.describe() if fast.report.threads else ""
         facts = fast._facts
-        key = next(k for k in facts.exports if k[0] == "onnx")
+        key = ("onnx", fast.inner.rewrites, fast.inner.spatial)  # the graph it runs
         dyn = facts.exports[key]
         fallback = facts.exports[("fallback", *key[1:])]
         row[f"{runtime}_rewrites"] = facts.exports[("portable", *key[1:])].rewrites
+        row[f"{runtime}_rewrite_choice"] = fast.report.runtime_rewrites
         sizes = fast.report.input_sizes
         variants = {
             "alone": BackendModule(session(static_bytes, False), shape, ref, runtime),

@@ -5,6 +5,8 @@ the caller's thread setting untouched; bf16 slower than fp32 said in the report.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -186,3 +188,71 @@ def test_bf16_slower_than_fp32_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
         "bf16 measured slower than fp32 here (18.7 vs 12 ms, torch at ")
     assert fast.report.fp32_ms == pytest.approx(12.0)
     assert "precision: bf16 measured slower than fp32 here" in OptimizeView(fast.report).footer()
+
+
+@pytest.mark.parametrize("winner", ["plain", "rewritten"])
+def test_runtime_rewrites_kept_only_where_not_slower(monkeypatch: pytest.MonkeyPatch,
+                                                     winner: str) -> None:
+    pytest.importorskip("onnxruntime")
+    from plain_nets import ShuffleNetV2
+
+    from convzoo.analysis.timing import Timing
+    from convzoo.fast import auto
+
+    real = auto.tournament
+
+    def rigged(candidates, nan_keeping, **kwargs):
+        if set(candidates) != {"rewritten", "plain"}:
+            return real(candidates, nan_keeping, **kwargs)
+        for fn in candidates.values():
+            fn()
+        slow = "rewritten" if winner == "plain" else "plain"
+        times = {winner: Timing((0.010,) * 3), slow: Timing((0.020,) * 3)}
+        return auto.Decision(winner, times, (winner,), (), 3, f"{winner} fastest")
+
+    monkeypatch.setattr(auto, "tournament", rigged)
+    torch.manual_seed(0)
+    model = randomize_batchnorms(ShuffleNetV2(), seed=2).eval()  # a shuffle folds
+    fast = optimize(model, torch.randn(1, 3, 32, 32), backend="onnxruntime")
+    note = fast.report.runtime_rewrites["onnxruntime"]
+    if winner == "plain":
+        assert re.fullmatch(r"(batchnorms_before, )?shuffles dropped: slower here \(20 ms "
+                            r"with, 10 ms without\)", note), note
+        assert fast.inner.rewrites == ()
+    else:
+        assert re.fullmatch(r"(batchnorms_before, )?shuffles kept \(10 ms with, 20 ms "
+                            r"without\)", note), note
+        assert "shuffles" in fast.inner.rewrites
+    for batch in (1, 3):
+        x = torch.randn(batch, 3, 32, 32)
+        with torch.no_grad():
+            torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_per_shape_sessions_from_several_threads(runtime: str) -> None:
+    import threading
+
+    from convzoo.fast.verify import compare
+
+    pytest.importorskip(runtime)
+    model = _model()
+    fast = optimize(model, torch.randn(1, 3, 16, 16), backend=runtime)
+    fast.inner.sessions.size = 1  # every call of another shape drops and rebuilds
+    wrong: list[str] = []
+
+    def work(batch: int) -> None:
+        g = torch.Generator().manual_seed(batch)
+        for _ in range(4):
+            x = torch.randn(batch, 3, 16, 16, generator=g)
+            with torch.no_grad():
+                why = compare(fast(x), model(x))[2]
+            if why is not None:
+                wrong.append(why)
+
+    threads = [threading.Thread(target=work, args=(b,)) for b in (1, 2, 3, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == [] and len(fast.inner.sessions) == 1

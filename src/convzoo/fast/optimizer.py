@@ -15,8 +15,9 @@ Passes, in order, all on the captured graph (:mod:`convzoo.fast.capture`; no com
 4. ONNX Runtime / OpenVINO run the graph after step 2, exported with a dynamic batch (and
    spatial sizes where the model allows: :mod:`convzoo.fast.dynamic`), compiled once per
    input shape in use with that shape fixed (:mod:`convzoo.fast.sessions`), with the NaN
-   fix-up (:mod:`convzoo.fast.backends`); every candidate runs at 1 and ``torch.get_num_threads()``
-   threads (:mod:`convzoo.fast.threads`) and one tournament keeps the fastest
+   fix-up (:mod:`convzoo.fast.backends`), each runtime's rewrites kept only where they do
+   not measure slower; every candidate runs at 1 and ``torch.get_num_threads()`` threads
+   (:mod:`convzoo.fast.threads`) and one tournament keeps the fastest
    (:mod:`convzoo.fast.pick`);
 5. verification: the result and the original model on the example and on one fresh input
    per regime (:mod:`convzoo.fast.regimes`), for a runtime also at another batch and
@@ -147,6 +148,9 @@ class OptimizeReport:
             the same backend in float32 at the same thread count (interleaved blocks): says
             when bfloat16 measured slower (``'bf16 measured slower than fp32 here (X vs Y
             ms)'``; the bfloat16 result is kept, as asked). fp32_ms: that float32 time.
+        runtime_rewrites: per runtime candidate whose rewrites applied to this model, what
+            timing them against the same export without rewrites found ('... kept (X ms
+            with, Y ms without)' or '... dropped: slower here (...)').
     """
 
     backend: str
@@ -181,6 +185,7 @@ class OptimizeReport:
     input_sizes: tuple[object, ...] = ()
     precision_note: str = ""
     fp32_ms: float | None = None
+    runtime_rewrites: dict[str, str] = field(default_factory=dict)
 
 NAN_FIXUP = ("inputs holding NaN or Inf run on the folded float32 graph in torch (torch's NaN "
              "semantics)")
@@ -390,7 +395,6 @@ class Optimized(nn.Module):
         backend, precision = self.report.backend, self.report.precision
         verify(session, found, precision, _head(facts.source, backend, precision),
                _hint(backend, precision))
-
 
     def _verify_rebuilt(self, shape: tuple[int, ...]) -> None:
         """Verify the runtime's session for ``shape`` built again after the per-shape cache
@@ -733,6 +737,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     builders: dict[str, Callable[[int], nn.Module]] = {}
     checked: dict[str, Verified] = {}
     dropped: dict[str, str] = {}
+    rewrite_notes: dict[str, str] = {}
     available = max(1, torch.get_num_threads())
     if backend in ("torch", "auto"):
         try:
@@ -750,11 +755,12 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
             and not (n == "onnxruntime" and precision == "bf16")]
         for name in names:
             try:
-                session, checked[name], spatial = _runtime(name, facts, example_input,
-                                                           precision, available)
-                builders[name] = lambda n, name=name, s=session, sp=spatial: s \
-                    if n == available else _session(name, facts, example_input, precision, n,
-                                                    sp)
+                session, checked[name], rewrite_notes[name] = _runtime(
+                    name, facts, example_input, precision, available)
+                if not rewrite_notes[name]:
+                    del rewrite_notes[name]
+                builders[name] = lambda n, name=name, s=session: s if n == available else \
+                    _session(name, facts, example_input, precision, n, s.spatial, s.rewrites)
             except Exception as exc:  # noqa: BLE001 - a backend that cannot take the model
                 dropped[name] = str(exc) if isinstance(exc, Refusal) else failure_reason(exc)
                 if backend != "auto":
@@ -811,7 +817,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
                        for k, t in picked.decision.timings.items()},
         decision=picked.decision.reason, within_noise=picked.decision.within_noise,
         input_sizes=_sizes(chosen.module, example_input),
-        precision_note=note, fp32_ms=fp32_ms,
+        precision_note=note, fp32_ms=fp32_ms, runtime_rewrites=rewrite_notes,
     )
     optimized = Optimized(chosen.module, report, source, options, _key(example_input),
                           facts.strides)
@@ -870,15 +876,17 @@ def _sizes(module: nn.Module, example: torch.Tensor) -> tuple[object, ...]:
 
 
 def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str,
-             threads: int, spatial: bool = True) -> BackendModule:
+             threads: int, spatial: bool = True,
+             rewrites: tuple[str, ...] | None = None) -> BackendModule:
     """The ``name`` backend's module for its portable graph, with ``threads`` threads
     (export and compile may raise; a dtype the backend cannot compute exactly is refused)
     and the NaN fix-up: inputs holding NaN or Inf run the same dynamic graph in torch.
-    ``spatial=False``: spatial sizes fixed (for files)."""
+    ``spatial=False``: spatial sizes fixed (for files). ``rewrites``: the portable rewrites
+    applied (default: the runtime's, :data:`~convzoo.fast.dynamic.RUNTIME_REWRITES`)."""
     reason = unsupported(name, example.dtype)
     if reason is not None:
         raise Refusal(reason)
-    rewrites = RUNTIME_REWRITES[name]
+    rewrites = RUNTIME_REWRITES[name] if rewrites is None else rewrites
     key = ("onnx", rewrites, spatial)
     if key not in facts.exports:  # rewritten only where one of them applies (seen on the graph)
         needed = {"batchnorms_before": facts.bns_before, "shuffles": facts.shuffles}
@@ -893,6 +901,7 @@ def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str,
     module = BackendModule(run, found.sizes, facts.reference, name,
                            fallback=facts.exports[("fallback", rewrites, spatial)])
     module.input_dtype = example.dtype
+    module.rewrites, module.spatial = rewrites, spatial  # how it was built (other threads)
     with torch.no_grad():
         module(example)  # fails here, not at the first call, when the runtime cannot run it
     return module
@@ -906,21 +915,60 @@ def _dynamic_fallback(found: Any) -> nn.Module:
 
 
 def _runtime(name: str, facts: _Facts, example: torch.Tensor, precision: str,
-             threads: int) -> tuple[BackendModule, Verified, bool]:
-    """The ``name`` session, verified at every shape it admits, and whether its spatial
-    sizes are dynamic: where a spatial size the export admitted fails verification (a
-    ``Linear`` over flattened features, whose size relation no range expresses), the
-    session is rebuilt with them fixed."""
+             threads: int) -> tuple[BackendModule, Verified, str]:
+    """The ``name`` session, verified at every shape it admits, and what the rewrite
+    measurement found (:func:`_measured_rewrites`). Where a spatial size the export
+    admitted fails verification (a ``Linear`` over flattened features, whose size relation
+    no range expresses), the session is rebuilt with spatial sizes fixed."""
     session = _session(name, facts, example, precision, threads)
     try:
-        return session, _verify_shapes(facts.source, session, example, precision, name,
-                                       facts), True
+        verified = _verify_shapes(facts.source, session, example, precision, name, facts)
     except ValueError:  # a Refusal included
         if all(isinstance(s, int) for s in session.input_shape[2:]):
             raise
-    session = _session(name, facts, example, precision, threads, spatial=False)
-    return session, _verify_shapes(facts.source, session, example, precision, name,
-                                   facts), False
+        session = _session(name, facts, example, precision, threads, spatial=False)
+        verified = _verify_shapes(facts.source, session, example, precision, name, facts)
+    return _measured_rewrites(name, facts, example, precision, threads, session, verified)
+
+
+def _measured_rewrites(name: str, facts: _Facts, example: torch.Tensor, precision: str,
+                       threads: int, session: BackendModule, verified: Verified
+                       ) -> tuple[BackendModule, Verified, str]:
+    """The runtime's rewrites kept only where they do not make it slower: when one applied
+    to this model, the same export without any rewrite is timed against it (interleaved
+    blocks, :func:`convzoo.fast.auto.tournament`, at ``threads`` threads) and, when the
+    rewritten graph measures slower beyond noise, the session without rewrites replaces it
+    (verified at every shape first). Returns ``(session, verification, note)``, the note
+    saying what was measured ('' when no rewrite applied)."""
+    from convzoo.fast.auto import tournament
+
+    found = facts.exports[("portable", session.rewrites, session.spatial)]
+    applied = [r for r, n in found.rewrites.items() if n]
+    if not applied:
+        return session, verified, ""
+    try:
+        plain = _session(name, facts, example, precision, threads, session.spatial, ())
+    except Exception:  # noqa: BLE001 - the unrewritten graph does not export or compile
+        return session, verified, f"{', '.join(applied)} kept (no session without them)"
+
+    def call(module: nn.Module) -> Callable[[], object]:
+        def run() -> object:
+            with torch.no_grad():
+                return module(example)
+        return run
+
+    decision = tournament({"rewritten": call(session), "plain": call(plain)}, set(),
+                          budget_s=2.0)
+    ms = decision.medians_ms()
+    timed = f"{ms['rewritten']:.3g} ms with, {ms['plain']:.3g} ms without"
+    if decision.chosen == "plain" and "rewritten" not in decision.within_noise:
+        try:
+            checked = _verify_shapes(facts.source, plain, example, precision, name, facts)
+        except ValueError:
+            return session, verified, f"{', '.join(applied)} kept ({timed}; the graph " \
+                "without them failed verification)"
+        return plain, checked, f"{', '.join(applied)} dropped: slower here ({timed})"
+    return session, verified, f"{', '.join(applied)} kept ({timed})"
 
 
 def _verify_shapes(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,

@@ -14,8 +14,8 @@ name shared by two dimensions of different sizes, a runtime that cannot reshape)
 the one dynamic session instead.
 
 A shape built again after it was dropped is the same graph compiled with the same shape
-and options; ``on_rebuild`` (set by ``Optimized``) verifies it again on that call (a
-failure drops the session and raises).
+and options; ``on_rebuild`` (set by ``Optimized``) verifies it again before it serves any
+call (a failure raises, and the session is not kept).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def input_dims(onnx_bytes: bytes) -> list[int | str | None]:
     """
     import onnx
 
-    model = onnx.load_model_from_string(onnx_bytes, load_external_data=False)
+    model = onnx.load_model_from_string(onnx_bytes)
     out: list[int | str | None] = []
     for d in model.graph.input[0].type.tensor_type.shape.dim:
         kind = d.WhichOneof("value")
@@ -91,7 +91,9 @@ class ShapeSessions:
     Attributes:
         builds: shape -> how many times a static session was built for it.
         on_rebuild: called with a shape whose session is built again after it was
-            dropped (verification); the session is dropped again when it raises.
+            dropped (verification), before that session serves anyone else (calls from
+            the verifying thread at that shape run it); when it raises, the session is not
+            kept and the error reaches the caller.
 
     >>> made = []
     >>> s = ShapeSessions(lambda shape: made.append(shape) or (lambda a: [a + 1]), size=1)
@@ -106,8 +108,9 @@ class ShapeSessions:
         self._build, self.size = build, size
         self._runs: collections.OrderedDict[tuple[int, ...], Run] = collections.OrderedDict()
         self._lock = threading.Lock()  # the table
-        self._building = threading.Lock()  # one compile at a time
+        self._building = threading.RLock()  # one compile at a time
         self._dynamic: Run | None = None
+        self._pending: dict[int, tuple[tuple[int, ...], Run]] = {}  # thread -> rebuilt
         self.builds: dict[tuple[int, ...], int] = {}
         self.on_rebuild: Callable[[tuple[int, ...]], None] | None = None
 
@@ -125,7 +128,10 @@ class ShapeSessions:
         return len(self._runs)
 
     def _get(self, shape: tuple[int, ...]) -> Run:
-        with self._building:
+        pending = self._pending.get(threading.get_ident())
+        if pending is not None and pending[0] == shape:
+            return pending[1]  # the verification of a rebuilt session, calling it
+        with self._building:  # other threads wanting this shape wait for it here
             with self._lock:
                 run = self._runs.get(shape)
             if run is not None:
@@ -138,15 +144,14 @@ class ShapeSessions:
                 run = self._dynamic
             again = shape in self.builds
             self.builds[shape] = self.builds.get(shape, 0) + 1
+            if again and self.on_rebuild is not None:  # verified before anyone else uses it
+                self._pending[threading.get_ident()] = (shape, run)
+                try:
+                    self.on_rebuild(shape)
+                finally:
+                    del self._pending[threading.get_ident()]
             with self._lock:
                 self._runs[shape] = run
                 while len(self._runs) > self.size:
                     self._runs.popitem(last=False)
-        if again and self.on_rebuild is not None:
-            try:
-                self.on_rebuild(shape)
-            except BaseException:
-                with self._lock:
-                    self._runs.pop(shape, None)
-                raise
         return run

@@ -98,6 +98,8 @@ class OptimizeView(Rendered):
         lines = [f"decision: {r.decision}"] if r.decision else []
         if r.within_noise and len(r.within_noise) > 1:
             lines.append(f"within noise: {', '.join(r.within_noise)}")
+        lines += [f"rewrites for {name}: {what}"
+                  for name, what in getattr(r, "runtime_rewrites", {}).items()]
         if getattr(r, "precision_note", ""):
             lines.append(f"precision: {r.precision_note}")
         lines += [f"left out: {name}: {why}" for name, why in r.dropped.items()]
