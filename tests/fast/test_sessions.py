@@ -85,7 +85,7 @@ def test_shape_sessions_fall_back_to_the_dynamic_session() -> None:
 
 
 def test_shape_sessions_size_must_be_positive() -> None:
-    with pytest.raises(ValueError, match=r"^`size` \(=0\) must be at least 1$"):
+    with pytest.raises(ValueError, match=r"^`size` \(=0\) must be an int, at least 1$"):
         ShapeSessions(lambda shape: (lambda a: [a]), size=0)
 
 

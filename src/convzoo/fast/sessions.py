@@ -103,11 +103,10 @@ class ShapeSessions:
 
     def __init__(self, build: Callable[[tuple[int, ...] | None], Run],
                  size: int = SESSIONS) -> None:
-        if size < 1:
-            raise ValueError(f"`size` (={size}) must be at least 1")
-        self._build, self.size = build, size
+        self._build = build
         self._runs: collections.OrderedDict[tuple[int, ...], Run] = collections.OrderedDict()
         self._lock = threading.Lock()  # the table
+        self.size = size
         self._building = threading.RLock()  # one compile at a time
         self._dynamic: Run | None = None
         self._pending: dict[int, tuple[tuple[int, ...], Run]] = {}  # thread -> rebuilt
@@ -123,6 +122,23 @@ class ShapeSessions:
         if run is None:
             run = self._get(shape)
         return run(array)
+
+    @property
+    def size(self) -> int:
+        """Sessions kept at most (setting it drops the least recently used beyond it)."""
+        return self._size
+
+    @size.setter
+    def size(self, size: int) -> None:
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"`size` (={size!r}) must be an int, at least 1")
+        with self._lock:
+            self._size = size
+            self._trim()
+
+    def _trim(self) -> None:
+        while len(self._runs) > self._size:
+            self._runs.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -152,6 +168,5 @@ class ShapeSessions:
                     del self._pending[threading.get_ident()]
             with self._lock:
                 self._runs[shape] = run
-                while len(self._runs) > self.size:
-                    self._runs.popitem(last=False)
+                self._trim()
         return run
