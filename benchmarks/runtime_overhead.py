@@ -4,6 +4,7 @@
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/runtime_overhead.py \\
         [--model plain_mobilenet_v2] [--batches 1,8] [--size 224] [--rounds 15] \\
         [--threads 2] [--out benchmarks/results/runtime_overhead.json]
+    .venv/bin/python benchmarks/runtime_overhead.py --graphs --out FILE  (load-independent)
 
 Per runtime (ONNX Runtime, OpenVINO f32) and batch size, every variant wrapped in the same
 :class:`~convzoo.fast.backends.BackendModule` and timed in interleaved blocks
@@ -20,8 +21,10 @@ Per runtime (ONNX Runtime, OpenVINO f32) and batch size, every variant wrapped i
 - ``optimize``: ``optimize(model, x, backend=runtime)`` itself (the wrapper's per-call work
   included).
 
-Also the finiteness checks themselves (torch and NumPy) and a cProfile of one
-``optimize`` call. The load average before and after is recorded; take ratios from a quiet
+Also the finiteness checks themselves (torch and NumPy) and a cProfile of ``optimize``
+calls. ``--graphs``: no timing, what each runtime executes (ONNX Runtime's optimized graph,
+OpenVINO's runtime layers and kernels) for ``alone``, ``dynamic`` and ``static``, and how
+each differs from ``alone``. The load average before and after is recorded; take ratios from a quiet
 machine (under load only large ratios mean anything).
 """
 
@@ -82,6 +85,74 @@ def _profile(fast: torch.nn.Module, x: torch.Tensor, calls: int = 50) -> str:
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(15)
     return out.getvalue()
+
+
+def _ort_nodes(data: bytes, shape: tuple[int, ...] | None) -> dict[str, int]:
+    """Node types of ONNX Runtime's optimized graph (``shape``: dimensions pinned)."""
+    import collections
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+
+    from convzoo.fast.sessions import input_dims, overrides
+
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.optimized_model_filepath = os.path.join(tmp, "opt.onnx")
+        opts.log_severity_level = 3
+        for name, size in (overrides(input_dims(data), shape) or {}).items() if shape else ():
+            opts.add_free_dimension_override_by_name(name, size)
+        ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+        graph = onnx.load(opts.optimized_model_filepath).graph
+    return dict(sorted(collections.Counter(n.op_type for n in graph.node).items()))
+
+
+def _ov_nodes(data: bytes, shape: tuple[int, ...] | None, x: np.ndarray) -> dict[str, int]:
+    """Layer and primitive types of OpenVINO's runtime model (``shape``: reshaped)."""
+    import collections
+    import tempfile
+
+    import openvino as ov
+
+    core = ov.Core()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.onnx")
+        Path(path).write_bytes(data)
+        model = core.read_model(path)
+    if shape is not None:
+        model.reshape(ov.PartialShape(list(shape)))
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    compiled.create_infer_request().infer({0: x})
+    info = [op.get_rt_info() for op in compiled.get_runtime_model().get_ops()]
+    return dict(sorted(collections.Counter(
+        f"{i['layerType'].astype(str)}:{i['primitiveType'].astype(str)}" for i in info
+        if i["layerType"].astype(str) not in ("Const", "Input", "Output")).items()))
+
+
+def graphs(model: torch.nn.Module, batch: int, size: int) -> dict:
+    """What each runtime executes (load-independent): the static export alone, convzoo's
+    dynamic graph as one dynamic session, and per shape; the differences to ``alone``."""
+    from convzoo.fast.backends import export_onnx
+    from convzoo.fast.dynamic import RUNTIME_REWRITES, export_portable, portable
+
+    x = torch.randn(batch, 3, size, size)
+    shape = tuple(x.shape)
+    alone = export_onnx(model, x)
+    dyn = export_portable(portable(model, x, RUNTIME_REWRITES["onnxruntime"]))
+    out: dict = {}
+    for rt, count in (("onnxruntime", lambda d, s: _ort_nodes(d, s)),
+                      ("openvino", lambda d, s: _ov_nodes(d, s, x.numpy()))):
+        got = {"alone": count(alone, None), "dynamic": count(dyn, None),
+               "static": count(dyn, shape)}
+        out[rt] = got
+        for v in ("dynamic", "static"):
+            keys = set(got[v]) | set(got["alone"])
+            out[f"{rt}_{v}_vs_alone"] = {k: (got["alone"].get(k, 0), got[v].get(k, 0))
+                                         for k in sorted(keys)
+                                         if got["alone"].get(k, 0) != got[v].get(k, 0)}
+    return out
 
 
 def run_batch(model: torch.nn.Module, batch: int, args: argparse.Namespace) -> dict:
@@ -160,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runtimes", default="onnxruntime,openvino")
     p.add_argument("--out", default=str(RESULTS / "runtime_overhead.json"))
+    p.add_argument("--graphs", action="store_true",
+                   help="only count what each runtime executes per variant (no timing)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -167,6 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     info.update(model=args.model, size=args.size, rounds=args.rounds)
     result: dict = {"machine": info, "rows": []}
+    if args.graphs:
+        for b in (int(v) for v in args.batches.split(",")):
+            found = graphs(model, b, args.size)
+            result["rows"].append({"batch": b, **found})
+            print(f"b{b}:", json.dumps({k: v for k, v in found.items() if "_vs_" in k}),
+                  flush=True)
+        Path(args.out).write_text(json.dumps(result, indent=1, default=str))
+        return 0
     for b in (int(v) for v in args.batches.split(",")):
         row = run_batch(model, b, args)
         result["rows"].append(row)
