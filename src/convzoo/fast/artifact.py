@@ -103,7 +103,7 @@ def save(optimized: Any, path: str) -> str:
     try:
         if runtime == "onnxruntime":
             p.write_bytes(data)
-            run = onnxruntime_session(p.read_bytes())
+            run = onnxruntime_session(p.read_bytes(), static=False)  # as a plain runtime
         else:
             import openvino as ov
 

@@ -3,18 +3,22 @@
 Both run the portable graph (:mod:`convzoo.fast.dynamic`: the rewrites each runtime gains
 from, a dynamic batch dimension and, where the model allows, dynamic spatial sizes),
 exported once with torch's dynamo ONNX exporter; a shape outside the exported sizes raises
-a ValueError naming them. Each gets ``threads`` threads (default ``torch.get_num_threads()``;
-``optimize`` measures 1 and N, :mod:`convzoo.fast.threads`).
+a ValueError naming them. Each input shape in use runs on its own static-shape session,
+compiled from that dynamic graph on first use (:mod:`convzoo.fast.sessions`: the runtimes
+plan memory and choose kernels better for a fixed shape). Each gets ``threads`` threads
+(default ``torch.get_num_threads()``; ``optimize`` measures 1 and N,
+:mod:`convzoo.fast.threads`).
 
 NaN: neither runtime keeps torch's NaN semantics. ONNX Runtime's max reductions and max
 pooling (``amax``, ``adaptive_max_pool2d``) return numbers where torch returns NaN; OpenVINO
 2026.4 fuses ReLU and Clip (ReLU6/Hardtanh) into its convolution, and its fused activations
 turn NaN into a number. The fix-up: :class:`BackendModule` sends an input holding NaN or
-Inf to ``fallback``, the original model run by torch, so those inputs get torch's answer
-exactly; finite inputs run on the runtime. A NaN the model could make itself from a finite
-input (``0/0``), and an overflow moved by the runtime's own BatchNorm folding, are dealt
-with before a session is made (:mod:`convzoo.fast.runtime_risk`): such a graph is refused,
-or inputs beyond a proven magnitude (``input_limit``) run the original too.
+Inf (:func:`within_array`: one read of the input, by NumPy on the calling thread) to
+``fallback``, the original model run by torch, so those inputs get torch's answer exactly;
+finite inputs run on the runtime. A NaN the model could make itself from a finite input
+(``0/0``), and an overflow moved by the runtime's own BatchNorm folding, are dealt with
+before a session is made (:mod:`convzoo.fast.runtime_risk`): such a graph is refused, or
+inputs beyond a proven magnitude (``input_limit``) run the original too.
 
 Threads: an ONNX Runtime session may be run from several threads at once; an OpenVINO
 infer request may not, so each thread gets its own request (:func:`openvino_session`).
@@ -38,12 +42,13 @@ import torch.nn as nn
 import torch.utils._pytree as pytree
 
 from convzoo.fast.dynamic import check_shape
+from convzoo.fast.sessions import ShapeSessions, input_dims, overrides
 from convzoo.fast.verify import first_line
 
 __all__ = [
     "BACKENDS", "BackendModule", "NonFiniteFallback", "check_backend", "export_onnx",
-    "failure_reason", "finite", "onnxruntime_session", "openvino_session", "unsupported",
-    "within",
+    "failure_reason", "finite", "finite_array", "onnxruntime_session", "openvino_session",
+    "unsupported", "within", "within_array",
 ]
 
 BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "openvino", "auto")
@@ -97,6 +102,36 @@ def within(x: torch.Tensor, limit: float = math.inf) -> bool:
         return finite(x) and (math.isinf(limit) or bool(x.abs().max() <= limit))
     lo, hi = torch.aminmax(x.detach().reshape(-1))
     return bool(-lo <= limit) and bool(hi <= limit)  # NaN fails both
+
+
+def finite_array(a: np.ndarray) -> bool:
+    """Whether a NumPy array holds no NaN and no Inf (always, for integer and boolean
+    arrays). NumPy's vectorized check on the calling thread: it leaves the runtime's own
+    threads their cores, where ``torch.isfinite(x).all()`` wakes torch's OpenMP pool to
+    compete with them on every call (``benchmarks/runtime_overhead.py`` times both).
+
+    >>> finite_array(np.ones(3, np.float32)), finite_array(np.array([1.0, np.nan]))
+    (True, False)
+    >>> finite_array(np.full(4, 3e38, np.float32)), finite_array(np.array([np.inf, -np.inf]))
+    (True, False)
+    """
+    if a.dtype.kind not in "fc" or a.size == 0:
+        return True
+    return bool(np.isfinite(a).all())
+
+
+def within_array(a: np.ndarray, limit: float = math.inf) -> bool:
+    """:func:`within` for a NumPy array, on the calling thread (as :func:`finite_array`):
+    no NaN, no Inf and ``max |a| <= limit``.
+
+    >>> within_array(np.ones(2, np.float32), 1.0), within_array(np.full(2, 3.0), 2.0)
+    (True, False)
+    >>> within_array(np.array([np.nan]), 2.0), within_array(np.array([np.inf]))
+    (False, False)
+    """
+    if math.isinf(limit) or a.dtype.kind not in "fc" or a.size == 0:
+        return finite_array(a)
+    return bool(np.abs(a).max() <= limit)  # NaN compares False; Inf exceeds any finite limit
 
 
 class NonFiniteFallback(nn.Module):
@@ -191,17 +226,27 @@ class BackendModule(nn.Module):
         leaves, self.spec = pytree.tree_flatten(template)
         self.leaves = leaves
         self.slots = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
+        self._taken: set[tuple[int, ...]] = set()  # input shapes checked against input_shape
+
+    @property
+    def sessions(self) -> ShapeSessions | None:
+        """The per-shape static sessions behind :attr:`run` (None: one session)."""
+        return self.run if isinstance(self.run, ShapeSessions) else None
 
     def forward(self, x: torch.Tensor) -> object:
-        check_shape(tuple(x.shape), self.input_shape, f"the {self.name} backend")
+        shape = tuple(x.shape)
+        if shape not in self._taken:  # checked once per shape
+            check_shape(shape, self.input_shape, f"the {self.name} backend")
+            self._taken.add(shape)
         if self.input_dtype is not None and x.dtype != self.input_dtype:
             raise ValueError(
                 f"`input` dtype (={x.dtype}) must be the exported dtype (={self.input_dtype}) "
                 f"for the {self.name} backend"
             )
-        if self.fallback is not None and not within(x, self.input_limit):
+        array = np.ascontiguousarray(x.detach().cpu().numpy())
+        if self.fallback is not None and not within_array(array, self.input_limit):
             return self.fallback(x)  # NaN/Inf, or beyond the proven magnitude: exact
-        outs = self.run(np.ascontiguousarray(x.detach().cpu().numpy()))
+        outs = self.run(array)
         if len(outs) != len(self.slots):
             raise ValueError(f"the {self.name} graph returned {len(outs)} tensors, the model "
                              f"{len(self.slots)} (a non-tensor output computed from the input, "
@@ -212,25 +257,43 @@ class BackendModule(nn.Module):
         return pytree.tree_unflatten(leaves, self.spec)
 
 
-def onnxruntime_session(onnx_bytes: bytes, threads: int | None = None):
+def onnxruntime_session(onnx_bytes: bytes, threads: int | None = None, static: bool = True):
     """A function running the ONNX model in ONNX Runtime, with ``threads`` intra-op
-    threads (default: torch's thread count)."""
+    threads (default: torch's thread count). ``static``: one session per input shape, its
+    symbolic dimensions pinned to that shape (:class:`~convzoo.fast.sessions.ShapeSessions`);
+    else one session for every shape (what a plain runtime loading the file does)."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads or torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda array: session.run(None, {name: array})
+    count = threads or torch.get_num_threads()
+    dims = input_dims(onnx_bytes) if static else []
+
+    def build(shape: tuple[int, ...] | None):
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = count
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        if shape is not None:
+            pins = overrides(dims, shape)
+            if pins is None:
+                raise ValueError(f"no static ONNX Runtime session for shape {shape}")
+            for name, size in pins.items():
+                options.add_free_dimension_override_by_name(name, size)
+        session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda array: session.run(None, {name: array})
+
+    return ShapeSessions(build) if static and any(isinstance(d, str) for d in dims) \
+        else build(None)
 
 
-def openvino_session(onnx_bytes: bytes, precision: str = "fp32", threads: int | None = None):
+def openvino_session(onnx_bytes: bytes, precision: str = "fp32", threads: int | None = None,
+                     static: bool = True):
     """A function running the ONNX model in OpenVINO (CPU), with ``threads`` threads
     (default: torch's thread count) and the inference precision ``'f32'`` or ``'bf16'``;
-    safe to call from several threads (an infer request is not: each thread gets its own)."""
+    safe to call from several threads (an infer request is not: each thread gets its own).
+    ``static``: one compiled model per input shape (``Model.reshape`` to it,
+    :class:`~convzoo.fast.sessions.ShapeSessions`); else one for every shape."""
     import openvino as ov
 
     core = ov.Core()
@@ -244,14 +307,25 @@ def openvino_session(onnx_bytes: bytes, precision: str = "fp32", threads: int | 
         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
         "PERFORMANCE_HINT": "LATENCY",
     }
-    compiled = core.compile_model(model, "CPU", config)
-    local = threading.local()
 
-    def run(array: np.ndarray) -> list[np.ndarray]:
-        request = getattr(local, "request", None)
-        if request is None:
-            request = local.request = compiled.create_infer_request()
-        result = request.infer({0: array})
-        return [np.array(result[out], copy=True) for out in compiled.outputs]  # reused buffers
+    def build(shape: tuple[int, ...] | None):
+        if shape is None:
+            compiled = core.compile_model(model, "CPU", config)
+        else:
+            fixed = model.clone()
+            fixed.reshape(ov.PartialShape(list(shape)))
+            compiled = core.compile_model(fixed, "CPU", config)
+        local = threading.local()
+        outputs = compiled.outputs
 
-    return run
+        def run(array: np.ndarray) -> list[np.ndarray]:
+            request = getattr(local, "request", None)
+            if request is None:
+                request = local.request = compiled.create_infer_request()
+            result = request.infer({0: array})
+            return [np.array(result[out], copy=True) for out in outputs]  # reused buffers
+
+        return run
+
+    dynamic = model.inputs[0].get_partial_shape().is_dynamic
+    return ShapeSessions(build) if static and dynamic else build(None)

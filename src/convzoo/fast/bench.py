@@ -223,18 +223,21 @@ def _candidates(model: nn.Module, x: torch.Tensor, compile_: bool, onnx: bool,
             ref = model(x)
             proto = timed("onnx_export", lambda: export_onnx(model, x))
         row["output_max_abs"] = ref.abs().max().item()  # the scale of the errors above
-        ort = BackendModule(onnxruntime_session(proto), shape, ref, "onnxruntime")
+        ort = BackendModule(onnxruntime_session(proto, static=False), shape, ref,
+                           "onnxruntime")
         out["onnxruntime"] = call(ort)
         # the same runtime on the graph after convzoo's rewrites (the moonshot's A/B)
         ort_cz = timed("optimize_onnxruntime", lambda: optimize(model, x, backend="onnxruntime"))
         out["optimize_onnxruntime"] = call(ort_cz)
         if importlib.util.find_spec("openvino") is not None:
-            ov32 = BackendModule(openvino_session(proto, "fp32"), shape, ref, "openvino")
+            ov32 = BackendModule(openvino_session(proto, "fp32", static=False), shape, ref,
+                                 "openvino")
             out["openvino_f32"] = call(ov32)
             ov_cz = timed("optimize_openvino", lambda: optimize(model, x, backend="openvino"))
             out["optimize_openvino"] = call(ov_cz)
             if bf16:
-                ov16 = BackendModule(openvino_session(proto, "bf16"), shape, ref, "openvino")
+                ov16 = BackendModule(openvino_session(proto, "bf16", static=False), shape,
+                                     ref, "openvino")
                 row["openvino_bf16_error"] = (ov16(x) - ref).abs().max().item()
                 out["openvino_bf16"] = call(ov16)
                 ov_cz16 = timed("optimize_openvino_bf16", lambda: optimize(

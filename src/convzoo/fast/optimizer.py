@@ -13,9 +13,11 @@ Passes, in order, all on the captured graph (:mod:`convzoo.fast.capture`; no com
    activation and conv + add (+ activation) fused into oneDNN calls
    (:mod:`convzoo.fast.fuse`); ``precision='bf16'`` (:mod:`convzoo.fast.precision`);
 4. ONNX Runtime / OpenVINO run the graph after step 2, exported with a dynamic batch (and
-   spatial sizes where the model allows: :mod:`convzoo.fast.dynamic`), with the NaN fix-up
-   (:mod:`convzoo.fast.backends`); every candidate runs at 1 and ``torch.get_num_threads()``
-   threads (:mod:`convzoo.fast.threads`) and one tournament keeps the fastest
+   spatial sizes where the model allows: :mod:`convzoo.fast.dynamic`), compiled once per
+   input shape in use with that shape fixed (:mod:`convzoo.fast.sessions`), with the NaN
+   fix-up (:mod:`convzoo.fast.backends`), each runtime's rewrites kept only where they do
+   not measure slower; every candidate runs at 1 and ``torch.get_num_threads()`` threads
+   (:mod:`convzoo.fast.threads`) and one tournament keeps the fastest
    (:mod:`convzoo.fast.pick`);
 5. verification: the result and the original model on the example and on one fresh input
    per regime (:mod:`convzoo.fast.regimes`), for a runtime also at another batch and
@@ -28,6 +30,7 @@ Each call of the result returns fresh tensors laid out as the original's
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 import threading
@@ -160,6 +163,13 @@ class OptimizeReport:
             candidates not told apart from the fastest.
         input_sizes: the input shapes the result takes, per dimension an int (fixed) or
             ``(min, max)`` (max None: unbounded).
+        precision_note: for ``precision='bf16'``, the chosen bfloat16 result timed against
+            the same backend in float32 at the same thread count (interleaved blocks): says
+            when bfloat16 measured slower (``'bf16 measured slower than fp32 here (X vs Y
+            ms)'``; the bfloat16 result is kept, as asked). fp32_ms: that float32 time.
+        runtime_rewrites: per runtime candidate whose rewrites applied to this model, what
+            timing them against the same export without rewrites found ('... kept (X ms
+            with, Y ms without)' or '... dropped: slower here (...)').
     """
 
     backend: str
@@ -193,6 +203,9 @@ class OptimizeReport:
     within_noise: tuple[str, ...] = ()
     input_sizes: tuple[object, ...] = ()
     regime_scales: dict[str, dict[str, float]] = field(default_factory=dict)
+    precision_note: str = ""
+    fp32_ms: float | None = None
+    runtime_rewrites: dict[str, str] = field(default_factory=dict)
 
 NAN_FIXUP = ("inputs holding NaN or Inf run the original model in torch (torch's NaN "
              "semantics)")
@@ -410,6 +423,18 @@ class Optimized(nn.Module):
         found = _checks_at(facts, example, shape)
         backend, precision = self.report.backend, self.report.precision
         verify(session, found, precision, _head(facts.source, backend, precision),
+               _hint(backend, precision))
+
+    def _verify_rebuilt(self, shape: tuple[int, ...]) -> None:
+        """Verify the runtime's session for ``shape`` built again after the per-shape cache
+        dropped it (:class:`~convzoo.fast.sessions.ShapeSessions`), on every regime at that
+        shape (the inputs drawn when it was first verified)."""
+        facts: _Facts = self._facts
+        example: torch.Tensor = self._example
+        found = facts.checks if shape == tuple(example.shape) else \
+            _checks_at(facts, example, shape)
+        backend, precision = self.report.backend, self.report.precision
+        verify(self.inner, found, precision, _head(facts.source, backend, precision),
                _hint(backend, precision))
 
 
@@ -787,6 +812,7 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     builders: dict[str, Callable[[int], nn.Module]] = {}
     checked: dict[str, Verified] = {}
     dropped: dict[str, str] = {}
+    rewrite_notes: dict[str, str] = {}
     available = max(1, torch.get_num_threads())
     if backend in ("torch", "auto"):
         try:
@@ -804,11 +830,12 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
             and not (n == "onnxruntime" and precision == "bf16")]
         for name in names:
             try:
-                session, checked[name], spatial = _runtime(name, facts, example_input,
-                                                           precision, available)
-                builders[name] = lambda n, name=name, s=session, sp=spatial: s \
-                    if n == available else _session(name, facts, example_input, precision, n,
-                                                    sp)
+                session, checked[name], rewrite_notes[name] = _runtime(
+                    name, facts, example_input, precision, available)
+                if not rewrite_notes[name]:
+                    del rewrite_notes[name]
+                builders[name] = lambda n, name=name, s=session: s if n == available else \
+                    _session(name, facts, example_input, precision, n, s.spatial, s.rewrites)
             except Exception as exc:  # noqa: BLE001 - a backend that cannot take the model
                 dropped[name] = str(exc) if isinstance(exc, Refusal) else failure_reason(exc)
                 if backend != "auto":
@@ -838,6 +865,8 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
         why = "; ".join(f"{k}: {v}" for k, v in dropped.items())
         raise Refusal(f"`model` ({type(model).__name__}) cannot be optimized with "
                       f"backend={backend!r}: every candidate was left out ({why})")
+    note, fp32_ms = _versus_fp32(chosen, facts, example_input, precision, available) \
+        if precision == "bf16" else ("", None)
     medians = picked.decision.medians_ms()
     timings = {b: min(v for k, v in medians.items() if k.split("@")[0] == b)
                for b in builders} if len(medians) > 1 else {}
@@ -863,11 +892,15 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
                        for k, t in picked.decision.timings.items()},
         decision=picked.decision.reason, within_noise=picked.decision.within_noise,
         input_sizes=_sizes(chosen.module, example_input), regime_scales=facts.scales,
+        precision_note=note, fp32_ms=fp32_ms, runtime_rewrites=rewrite_notes,
     )
     optimized = Optimized(chosen.module, report, source, options, _key(example_input),
                           facts.strides)
     optimized._facts = facts  # the portable graphs, for save()
     optimized._example = example_input.detach().clone()
+    sessions = getattr(chosen.module, "sessions", None)
+    if sessions is not None:  # a per-shape session built again is verified again
+        sessions.on_rebuild = optimized._verify_rebuilt
     return optimized
 
 
@@ -882,6 +915,44 @@ def _nan_fixup(module: nn.Module, on_torch: bool, precision: str) -> str:
             "proves that no value of the model overflows")
 
 
+def _versus_fp32(chosen: Any, facts: _Facts, example: torch.Tensor, precision: str,
+                 available: int) -> tuple[str, float | None]:
+    """The chosen bfloat16 candidate timed against the same backend in float32, at the same
+    thread count, in interleaved blocks (:func:`convzoo.fast.auto.tournament`): ``(note,
+    fp32 ms)``, the note saying when bfloat16 measured slower ('' otherwise). The float32
+    module is built only to be timed (torch: the graph of the float32 passes, without the
+    FFT path; a runtime: its float32 session) and is not kept."""
+    from convzoo.fast.auto import tournament
+
+    if precision != "bf16":
+        return "", None
+    threads = chosen.plan.threads
+    try:
+        if chosen.backend == "torch":
+            exact, fast = _torch_graph(dataclasses.replace(facts), example, "fp32", fft=False)
+            fp32: nn.Module = Threaded(fast if fast is not None else exact,
+                                       ThreadPlan(threads, available))
+        else:
+            fp32 = _session(chosen.backend, facts, example, "fp32", threads)
+    except Exception:  # noqa: BLE001 - no float32 counterpart to time: nothing to say
+        return "", None
+
+    def call(module: nn.Module) -> Callable[[], object]:
+        def run() -> object:
+            with torch.no_grad():
+                return module(example)
+        return run
+
+    decision = tournament({"bf16": call(chosen.module), "fp32": call(fp32)}, set(),
+                          budget_s=2.0)
+    ms = decision.medians_ms()
+    if decision.chosen == "fp32" and "bf16" not in decision.within_noise:
+        return (f"bf16 measured slower than fp32 here ({ms['bf16']:.3g} vs {ms['fp32']:.3g} "
+                f"ms, {chosen.backend} at {threads} threads); kept bf16 as asked: "
+                "precision='fp32' is faster and exact"), ms["fp32"]
+    return "", ms["fp32"]
+
+
 def _sizes(module: nn.Module, example: torch.Tensor) -> tuple[object, ...]:
     """The input sizes a result takes: a session's exported sizes; any, for the torch
     backend (each new shape optimized on first use)."""
@@ -891,16 +962,19 @@ def _sizes(module: nn.Module, example: torch.Tensor) -> tuple[object, ...]:
 
 
 def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str,
-             threads: int, spatial: bool = True) -> BackendModule:
+             threads: int, spatial: bool = True,
+             rewrites: tuple[str, ...] | None = None) -> BackendModule:
     """The ``name`` backend's module for its portable graph, with ``threads`` threads
     (export and compile may raise; a dtype the backend cannot compute exactly, or a graph
     it cannot run soundly (:func:`~convzoo.fast.runtime_risk.runtime_risk`), is refused)
     and the NaN fix-up: inputs holding NaN or Inf (or beyond the proven magnitude) run the
-    original model in torch. ``spatial=False``: spatial sizes fixed (for files)."""
+    original model in torch. ``spatial=False``: spatial sizes fixed (for files).
+    ``rewrites``: the portable rewrites applied (default: the runtime's,
+    :data:`~convzoo.fast.dynamic.RUNTIME_REWRITES`)."""
     reason = unsupported(name, example.dtype)
     if reason is not None:
         raise Refusal(reason)
-    rewrites = RUNTIME_REWRITES[name]
+    rewrites = RUNTIME_REWRITES[name] if rewrites is None else rewrites
     key = ("onnx", rewrites, spatial)
     if key not in facts.exports:  # rewritten only where one of them applies (seen on the graph)
         needed = {"batchnorms_before": facts.bns_before, "shuffles": facts.shuffles}
@@ -910,10 +984,10 @@ def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str,
         facts.exports[key] = export_portable(found)
         facts.exports[("graph", rewrites, spatial)] = _analysed(found)
     found = facts.exports[("portable", rewrites, spatial)]
-    if ("risk", name, spatial) not in facts.exports:
-        facts.exports[("risk", name, spatial)] = runtime_risk(
+    if ("risk", name, rewrites, spatial) not in facts.exports:
+        facts.exports[("risk", name, rewrites, spatial)] = runtime_risk(
             facts.exports[("graph", rewrites, spatial)], name)
-    risk = facts.exports[("risk", name, spatial)]
+    risk = facts.exports[("risk", name, rewrites, spatial)]
     if risk.refusal is not None:
         raise Refusal(f"{risk.refusal}; use backend='torch'")
     run = onnxruntime_session(facts.exports[key], threads) if name == "onnxruntime" else \
@@ -921,6 +995,7 @@ def _session(name: str, facts: _Facts, example: torch.Tensor, precision: str,
     module = BackendModule(run, found.sizes, facts.reference, name,
                            fallback=_fallback(facts), input_limit=risk.limit)
     module.input_dtype = example.dtype
+    module.rewrites, module.spatial = rewrites, spatial  # how it was built (other threads)
     with torch.no_grad():
         module(example)  # fails here, not at the first call, when the runtime cannot run it
     return module
@@ -938,21 +1013,60 @@ def _analysed(found: Any) -> fx.GraphModule:
 
 
 def _runtime(name: str, facts: _Facts, example: torch.Tensor, precision: str,
-             threads: int) -> tuple[BackendModule, Verified, bool]:
-    """The ``name`` session, verified at every shape it admits, and whether its spatial
-    sizes are dynamic: where a spatial size the export admitted fails verification (a
-    ``Linear`` over flattened features, whose size relation no range expresses), the
-    session is rebuilt with them fixed."""
+             threads: int) -> tuple[BackendModule, Verified, str]:
+    """The ``name`` session, verified at every shape it admits, and what the rewrite
+    measurement found (:func:`_measured_rewrites`). Where a spatial size the export
+    admitted fails verification (a ``Linear`` over flattened features, whose size relation
+    no range expresses), the session is rebuilt with spatial sizes fixed."""
     session = _session(name, facts, example, precision, threads)
     try:
-        return session, _verify_shapes(facts.source, session, example, precision, name,
-                                       facts), True
+        verified = _verify_shapes(facts.source, session, example, precision, name, facts)
     except ValueError:  # a Refusal included
         if all(isinstance(s, int) for s in session.input_shape[2:]):
             raise
-    session = _session(name, facts, example, precision, threads, spatial=False)
-    return session, _verify_shapes(facts.source, session, example, precision, name,
-                                   facts), False
+        session = _session(name, facts, example, precision, threads, spatial=False)
+        verified = _verify_shapes(facts.source, session, example, precision, name, facts)
+    return _measured_rewrites(name, facts, example, precision, threads, session, verified)
+
+
+def _measured_rewrites(name: str, facts: _Facts, example: torch.Tensor, precision: str,
+                       threads: int, session: BackendModule, verified: Verified
+                       ) -> tuple[BackendModule, Verified, str]:
+    """The runtime's rewrites kept only where they do not make it slower: when one applied
+    to this model, the same export without any rewrite is timed against it (interleaved
+    blocks, :func:`convzoo.fast.auto.tournament`, at ``threads`` threads) and, when the
+    rewritten graph measures slower beyond noise, the session without rewrites replaces it
+    (verified at every shape first). Returns ``(session, verification, note)``, the note
+    saying what was measured ('' when no rewrite applied)."""
+    from convzoo.fast.auto import tournament
+
+    found = facts.exports[("portable", session.rewrites, session.spatial)]
+    applied = [r for r, n in found.rewrites.items() if n]
+    if not applied:
+        return session, verified, ""
+    try:
+        plain = _session(name, facts, example, precision, threads, session.spatial, ())
+    except Exception:  # noqa: BLE001 - the unrewritten graph does not export or compile
+        return session, verified, f"{', '.join(applied)} kept (no session without them)"
+
+    def call(module: nn.Module) -> Callable[[], object]:
+        def run() -> object:
+            with torch.no_grad():
+                return module(example)
+        return run
+
+    decision = tournament({"rewritten": call(session), "plain": call(plain)}, set(),
+                          budget_s=2.0)
+    ms = decision.medians_ms()
+    timed = f"{ms['rewritten']:.3g} ms with, {ms['plain']:.3g} ms without"
+    if decision.chosen == "plain" and "rewritten" not in decision.within_noise:
+        try:
+            checked = _verify_shapes(facts.source, plain, example, precision, name, facts)
+        except ValueError:
+            return session, verified, f"{', '.join(applied)} kept ({timed}; the graph " \
+                "without them failed verification)"
+        return plain, checked, f"{', '.join(applied)} dropped: slower here ({timed})"
+    return session, verified, f"{', '.join(applied)} kept ({timed})"
 
 
 def _verify_shapes(model: nn.Module, result: nn.Module, example: torch.Tensor, precision: str,

@@ -92,10 +92,15 @@ class OptimizeView(Rendered):
         return [done, timed] if rows else [done]
 
     def footer(self) -> str:
-        """The decision, and each candidate left out."""
+        """The decision, what bfloat16 measured against float32 (when slower), and each
+        candidate left out."""
         r = self.report
         lines = [f"decision: {r.decision}"] if r.decision else []
         if r.within_noise and len(r.within_noise) > 1:
             lines.append(f"within noise: {', '.join(r.within_noise)}")
+        lines += [f"rewrites for {name}: {what}"
+                  for name, what in getattr(r, "runtime_rewrites", {}).items()]
+        if getattr(r, "precision_note", ""):
+            lines.append(f"precision: {r.precision_note}")
         lines += [f"left out: {name}: {why}" for name, why in r.dropped.items()]
         return "\n".join(lines)
