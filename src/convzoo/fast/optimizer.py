@@ -669,7 +669,9 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     differently, state changed only under conditions the real call did not meet, a
     runtime that creates NaN differently from finite inputs) can pass. Globals that are
     not tensors are read at optimize time. Deep state outside what forward's code names
-    (a callee's callee beyond four levels, objects past 200,000 in the walk) is not seen.
+    (a callee's callee beyond four levels, objects past 200,000 in the walk) is not seen;
+    neither is a global forward hook registered after optimize, nor ``torch.autocast``
+    around a call of the optimized model (it computes as optimized).
 
     Args:
         model: any network (torch.nn, convzoo layers, functional convs with constant
