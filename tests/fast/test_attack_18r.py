@@ -232,3 +232,28 @@ def test_s1_to_s7_state_forward_keeps_outside_the_walk_refused(case: str) -> Non
     with pytest.raises(Refusal) as info:
         optimize(_Counter(case).eval(), X)
     assert "\n" not in str(info.value)
+
+
+class _AsStridedConv(nn.Module):
+    """A hand-written im2col conv reading the input's memory through ``as_strided`` (D23)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 3, 3, 3) * 0.2)
+        self.c = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        s = x.stride()
+        patches = x.as_strided((n, c, h - 2, w - 2, 3, 3), (s[0], s[1], s[2], s[3], s[2], s[3]))
+        return self.c(torch.einsum("nchwij,ocij->nohw", patches, self.w))
+
+
+def test_d23_as_strided_on_the_input_keeps_its_layout() -> None:
+    torch.manual_seed(1)
+    m = _AsStridedConv().eval()
+    fast = optimize(m, torch.randn(2, 3, 12, 12))
+    assert not fast.report.channels_last
+    for x in (X, torch.randn(2, 3, 12, 12).contiguous(memory_format=torch.channels_last)):
+        with torch.no_grad():
+            assert compare(fast(x), m(x))[2] is None

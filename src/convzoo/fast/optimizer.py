@@ -757,7 +757,9 @@ def optimize(model: nn.Module, example_input: torch.Tensor, backend: str = "torc
     the whole graph (deep ReLU networks), an input that overflows float32 inside the model
     can give a number where the original gives inf or NaN. Globals that are not tensors
     are read at optimize time. Deep state outside what forward's code names (a callee's
-    callee beyond four levels, objects past 200,000 in the walk) is not seen.
+    callee beyond four levels, objects past 200,000 in the walk) is not seen; neither is a
+    global forward hook registered after optimize, nor ``torch.autocast`` around a call of
+    the optimized model (it computes as optimized).
 
     Args:
         model: any network (torch.nn, convzoo layers, functional convs with constant

@@ -45,17 +45,22 @@ def to_contiguous(x: object) -> object:
     return x.contiguous() if isinstance(x, torch.Tensor) else x
 
 
+_RAW_STRIDES = {"as_strided", "as_strided_", "as_strided_copy", "as_strided_scatter"}
+
+
 def plan_channels_last(gm: fx.GraphModule) -> bool:
-    """Plan channels_last through ``gm`` when it holds a 2-D conv on a 4-D float input;
-    returns whether it did. In place.
+    """Plan channels_last through ``gm`` when it holds a 2-D conv on a 4-D float input and
+    no ``as_strided`` (which reads memory by the strides seen at capture); returns whether
+    it did. In place.
 
     Shape:
         unchanged (values identical; only strides differ inside).
     """
     graph = gm.graph
     calls = [c for c in map(conv_call, graph.nodes) if c is not None and c.ndim == 2]
-    if not calls:
-        return False
+    if not calls or any(getattr(getattr(n.target, "overloadpacket", None), "__name__", "")
+                        in _RAW_STRIDES for n in graph.nodes):
+        return False  # as_strided reads memory by the strides it had at capture
     for node in list(graph.nodes):
         val = tensor_meta(node)
         if node.op == "placeholder" and val is not None and val.dim() == 4 \

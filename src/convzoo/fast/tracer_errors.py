@@ -58,6 +58,7 @@ GLOBAL_GETTERS = ("are_deterministic_algorithms_enabled",
                   "get_num_interop_threads", "get_rng_state", "initial_seed")
 _TENSOR_GETTERS = ("is_inference",)
 _TORCH_DIR = os.path.dirname(torch.__file__)
+_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # convzoo
 
 
 def guard_errors() -> tuple[type[BaseException], ...]:
@@ -133,8 +134,9 @@ def _install() -> None:
             def wrapper(*args, **kwargs):
                 stack = _records()
                 caller = sys._getframe(1).f_code.co_filename
-                if stack and not caller.startswith(_TORCH_DIR):  # the model's, not torch's
-                    marker = kind(f"{owner}.{name}()")
+                if stack and not caller.startswith(_TORCH_DIR) and not (
+                        kind is ReadsGlobal and caller.startswith(_OWN_DIR)):  # the model's
+                    marker = kind(f"{owner}.{name}()")  # (convzoo's layers pick exact paths)
                     marker.__traceback__ = _stack()
                     stack[-1].append(marker)
                 return function(*args, **kwargs)
