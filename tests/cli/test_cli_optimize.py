@@ -36,8 +36,8 @@ def test_a_pickled_module_needs_the_explicit_flag(saved, capsys) -> None:
     err = capsys.readouterr().err
     assert err == (f"convzoo: error: MODEL (={module!r}) is a pickled module: torch.load("
                    "weights_only=True) refuses to unpickle it, since unpickling runs code stored "
-                   "in the file; if you trust the file, `convzoo optimize --no-weights-only` "
-                   f"loads it (weights_only=False); accepted forms: {FORMS}\n")
+                   "in the file; if you trust the file, `--no-weights-only` (convzoo optimize, "
+                   f"decompose, advise) loads it (weights_only=False); accepted forms: {FORMS}\n")
     assert main(["optimize", weights, "--input", "1,3,12,12", "--no-weights-only"]) == 2
     assert "holds a dict (a state_dict or a checkpoint), not a module" in \
         capsys.readouterr().err

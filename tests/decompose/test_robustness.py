@@ -298,3 +298,46 @@ def test_transformers_models_reading_conv_attributes(which: int) -> None:
     assert new(x).last_hidden_state.shape == model(x).last_hidden_state.shape
     advice = advise(model, x, budget=0.7, repeats=0)  # E08
     assert advice.plan() is not None
+
+
+def test_cli_out_of_a_class_defined_in_the_model_file_is_refused_before_work(
+        tmp_path, capsys) -> None:
+    """F01: PicklingError traceback from torch.save after the whole run."""
+    from convzoo.cli.main import main
+
+    (tmp_path / "own.py").write_text(
+        "import torch.nn as nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.c1 = nn.Conv2d(3, 16, 3, padding=1)\n"
+        "    def forward(self, x):\n"
+        "        return self.c1(x)\n"
+        "def make():\n"
+        "    return Net()\n")
+    out = tmp_path / "new.pt"
+    rc = main(["decompose", f"{tmp_path / 'own.py'}:make", "--input", "1,3,16,16", "--method",
+               "tucker", "--rank", "4", "--repeats", "0", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and not out.exists()
+    assert err == (f"convzoo: error: `--out` (={str(out)!r}) cannot hold this model: its class "
+                   "Net is defined in the MODEL file itself, which torch.load cannot import "
+                   "later; move it into a module importable where the file will be loaded "
+                   "(e.g. on PYTHONPATH), import it in the factory, and rerun")
+
+
+@pytest.mark.parametrize("command", ["decompose", "advise"])
+def test_cli_takes_a_torch_saved_model_with_no_weights_only(tmp_path, capsys,
+                                                           command: str) -> None:
+    """F02: the refusal pointed to `convzoo optimize --no-weights-only`, a flag of another
+    command."""
+    from convzoo.cli.main import main
+
+    path = tmp_path / "m.pt"
+    torch.save(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3)), path)
+    extra = ["--method", "svd", "--rank", "2"] if command == "decompose" else []
+    args = [command, str(path), "--input", "1,3,8,8", "--repeats", "0", "--json", *extra]
+    assert main(args) == 2
+    assert "`--no-weights-only` (convzoo optimize, decompose, advise) loads it" in \
+        capsys.readouterr().err
+    assert main([*args, "--no-weights-only"]) == 0

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     methods = None if args.methods is None else check_methods(
         [m.strip() for m in args.methods.split(",")])
     data = load_data(args.data)
-    model = load_model(args.model)
+    model = load_model(args.model, weights_only=not args.no_weights_only)
     try:
         advice = advise(model, shape, budget=args.budget,
                         **({} if methods is None else {"methods": methods}),

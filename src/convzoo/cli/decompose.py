@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from convzoo.cli.models import load_model
+from convzoo.cli.models import check_savable, load_model, weights_only_argument
 from convzoo.cli.output import check_output_file, console, emit_json, parse_ints
 from convzoo.cli.summary import model_arguments
 
@@ -38,6 +38,7 @@ def search_arguments(p: argparse.ArgumentParser) -> None:
                    help="threads factoring layers in parallel (default: CPU cores, at most 4)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print JSON")
+    weights_only_argument(p)
 
 
 def load_data(path: str | None) -> Any:
@@ -111,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.out, "--out")
     data = load_data(args.data)
     example = torch.randn(shape, generator=torch.Generator().manual_seed(0))
-    model = load_model(args.model)
+    model = load_model(args.model, weights_only=not args.no_weights_only)
+    if args.out is not None:
+        check_savable(model, args.out)
     try:
         new, report = decompose(model, example, args.method, rank=args.rank,
                                 energy=args.energy, budget=args.budget, by=args.by,
@@ -120,7 +123,12 @@ def run(args: argparse.Namespace) -> int:
     except (Interrupted, KeyboardInterrupt) as stop:
         return interrupted(getattr(stop, "stage", "decomposing"), "; nothing written")
     if args.out is not None:
-        torch.save(new, args.out)
+        try:
+            torch.save(new, args.out)
+        except Exception as e:  # noqa: BLE001 - a user's classes: one line, not a traceback
+            raise ValueError(f"`--out` (={args.out!r}) could not be written: "
+                             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                             ) from None
     if args.json:
         emit_json(report.to_dict())
     else:

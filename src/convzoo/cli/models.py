@@ -8,9 +8,9 @@ Accepted forms:
 * a file saved with ``torch.save(model, path)`` (a whole module): loaded with
   ``torch.load(path, weights_only=True)`` unless the caller says otherwise. torch refuses to
   unpickle a module that way (unpickling a module runs code stored in the file), so such a
-  file needs ``weights_only=False``, which only ``convzoo optimize --no-weights-only``
-  passes: an explicit choice, for files one trusts. A file holding a ``state_dict`` is
-  refused with a pointer to the ``file.py:factory`` form.
+  file needs ``weights_only=False``, which only ``--no-weights-only`` (``convzoo optimize``,
+  ``decompose``, ``advise``) passes: an explicit choice, for files one trusts. A file holding
+  a ``state_dict`` is refused with a pointer to the ``file.py:factory`` form.
 * a zoo name such as ``resnet50``: ``convzoo.models.create(name)``.
 
 torch and the zoo are imported when a model is loaded, not with this module (``convzoo
@@ -25,9 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import argparse
+
     import torch.nn as nn
 
-__all__ = ["load_model", "FORMS"]
+__all__ = ["load_model", "FORMS", "weights_only_argument", "check_savable"]
+
+#: The module-name prefix a ``file.py:factory`` file is imported under (not importable later).
+_PRIVATE = "_convzoo_model_"
 
 #: The forms of MODEL, as listed in every error message.
 FORMS = ("path/to/file.py:factory (a function in that file returning an nn.Module), a file "
@@ -51,7 +56,7 @@ def _from_file(text: str, path_text: str, factory: str) -> nn.Module:
         raise _error(text, f"names a file that does not exist: {path_text}")
     if not factory.isidentifier():
         raise _error(text, f"has a factory name that is not a Python identifier: {factory!r}")
-    name = f"_convzoo_model_{abs(hash(str(path.resolve())))}"
+    name = f"{_PRIVATE}{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise _error(text, "could not be imported as a Python file")
@@ -91,8 +96,8 @@ def _from_torch_save(text: str, path: Path, weights_only: bool) -> nn.Module:
         if weights_only:
             raise _error(text, "is a pickled module: torch.load(weights_only=True) refuses to "
                          "unpickle it, since unpickling runs code stored in the file; if you "
-                         "trust the file, `convzoo optimize --no-weights-only` loads it "
-                         "(weights_only=False)") from None
+                         "trust the file, `--no-weights-only` (convzoo optimize, decompose, "
+                         "advise) loads it (weights_only=False)") from None
         raise _error(text, f"could not be unpickled: {_first_line(e)}") from None
     except Exception as e:  # noqa: BLE001 - not a torch.save file, a missing class, ...
         raise _error(text, f"could not be loaded with torch.load: {_first_line(e)}") from None
@@ -133,3 +138,30 @@ a file saved with torch.save(model, path), or a zoo name
         return models.create(text)
     except ValueError as e:
         raise _error(text, f"is not a zoo model: {_first_line(e)}") from None
+
+
+def weights_only_argument(p: argparse.ArgumentParser) -> None:
+    """``--no-weights-only``: load a ``torch.save``'d whole module (a trusted file)."""
+    p.add_argument("--no-weights-only", action="store_true",
+                   help="load a MODEL file saved with torch.save(model) using "
+                   "torch.load(weights_only=False). Without it, files are loaded with "
+                   "weights_only=True, which refuses whole modules. Unpickling a module runs "
+                   "code stored in the file: use only for files you trust")
+
+
+def check_savable(model: object, out: str) -> None:
+    """A one-line ValueError, before any work, if ``torch.save`` of a model built by ``model``'s
+    classes could not be loaded back: a class defined in a ``file.py:factory`` file itself
+    (imported under a private name, which no later ``torch.load`` can import)."""
+    import torch.nn as nn
+
+    if not isinstance(model, nn.Module):
+        return
+    for m in model.modules():
+        cls = type(m)
+        if cls.__module__.startswith(_PRIVATE):
+            raise ValueError(
+                f"`--out` (={out!r}) cannot hold this model: its class {cls.__qualname__} is "
+                "defined in the MODEL file itself, which torch.load cannot import later; move "
+                "it into a module importable where the file will be loaded (e.g. on "
+                "PYTHONPATH), import it in the factory, and rerun")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from convzoo.cli.models import weights_only_argument
 from convzoo.cli.output import console, emit_json
 from convzoo.cli.summary import model_arguments
 
@@ -36,11 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write a deployable file: FILE.onnx (ONNX) or FILE.xml (OpenVINO IR "
                    "with FILE.bin), dynamic batch size, verified before it is kept")
-    p.add_argument("--no-weights-only", action="store_true",
-                   help="load a MODEL file saved with torch.save(model) using "
-                   "torch.load(weights_only=False). Without it, files are loaded with "
-                   "weights_only=True, which refuses whole modules. Unpickling a module runs "
-                   "code stored in the file: use only for files you trust")
+    weights_only_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
 

@@ -5,7 +5,6 @@ of the model, and the recommended plan for the budget, never slower than dense."
 from __future__ import annotations
 
 import operator
-
 from collections.abc import Sequence
 from typing import Any
 

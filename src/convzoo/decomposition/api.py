@@ -16,7 +16,7 @@ from convzoo.decomposition.budget import check_budget, check_by
 from convzoo.decomposition.capture import check_example
 from convzoo.decomposition.factorization import check_energy
 from convzoo.decomposition.latency import check_backend, runner, time_blocks
-from convzoo.decomposition.measure import set_module
+from convzoo.decomposition.measure import copy_model, set_module
 from convzoo.decomposition.methods import check_method
 from convzoo.decomposition.outputs import output_error, run_model
 from convzoo.decomposition.progress import Steps
@@ -149,7 +149,7 @@ def decompose(
         raise ValueError(f"`repeats` (={repeats}) must be >= 1 when `by` is 'latency'")
     backend = check_backend(backend)
     methods = METHOD_NAMES if method == "auto" else (method,)
-    new = copy.deepcopy(model)
+    new = copy_model(model)
     with Steps(progress) as steps, one_thread():
         search = Search(new, example, methods, data, metric, steps, check_workers(workers),
                         names=layers)

@@ -42,6 +42,7 @@ class LayerInfo:
         target: the conv. input_shape: its input on the example ``(N, C_in, *spatial)``.
         calls: how many times the model calls it per forward pass (a shared module counts
             each call). dtype, device: of its input. sample: its sampled patches and outputs.
+        shapes: its input shape at each call.
     """
 
     target: Target
@@ -50,6 +51,7 @@ class LayerInfo:
     dtype: torch.dtype
     device: torch.device
     sample: LayerSample
+    shapes: tuple[tuple[int, ...], ...] = ()
 
 
 def check_example(model: nn.Module, example_input: object) -> torch.Tensor:
@@ -187,5 +189,5 @@ def capture(model: nn.Module, example: torch.Tensor, targets: list[Target],
         sample = LayerSample(found, out, moment, data is not None, tuple(t.spec.kernel_size))
         dtype, device = kinds[t.name]
         infos[t.name] = LayerInfo(t, shapes[t.name][0], len(shapes[t.name]), dtype, device,
-                                  sample)
+                                  sample, tuple(shapes[t.name]))
     return infos, example_output, data_outputs

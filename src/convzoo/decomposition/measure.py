@@ -4,14 +4,16 @@ duration of a ``with`` block)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+import torch
 import torch.nn as nn
 
 from convzoo.analysis import CONV_KINDS, summary
 
-__all__ = ["conv_macs", "set_module", "swapped"]
+__all__ = ["conv_macs", "copy_model", "set_module", "swapped"]
 
 
 def conv_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
@@ -22,6 +24,23 @@ def conv_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     7776
     """
     return sum(r.macs for r in summary(model, input_shape).rows if r.kind in CONV_KINDS)
+
+
+def copy_model(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model``, also when a module holds a computed (non-leaf) tensor as a
+    plain attribute (old-style ``torch.nn.utils.weight_norm``: ``copy.deepcopy`` refuses it);
+    such a tensor is copied detached (its hook recomputes it at the next call).
+
+    >>> net = nn.Sequential(nn.Conv2d(1, 2, 3))
+    >>> copy_model(net)[0].weight is net[0].weight
+    False
+    """
+    memo: dict[int, object] = {}
+    for m in model.modules():
+        for v in vars(m).values():
+            if isinstance(v, torch.Tensor) and not v.is_leaf:
+                memo[id(v)] = v.detach().clone()
+    return copy.deepcopy(model, memo)
 
 
 def set_module(model: nn.Module, name: str, module: nn.Module) -> nn.Module:

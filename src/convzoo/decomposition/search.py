@@ -255,8 +255,14 @@ class Search:
             info = self.infos.get(t.name)
             why = [refusal(t.spec, m) for m in self.methods]
             ok = tuple(m for m, w in zip(self.methods, why, strict=True) if w is None)
-            if info is None:
+            if t.problem:
+                reason = t.problem
+            elif info is None:
                 reason = "never called on the example input"
+            elif len(set(info.shapes)) > 1:
+                sizes = ", ".join(str(tuple(s[1:])) for s in dict.fromkeys(info.shapes))
+                reason = (f"called at {len(set(info.shapes))} input sizes ({sizes}) per "
+                          "forward pass: the MACs differ per call; left alone")
             elif not ok:
                 reason = str(next(w for w in why if w is not None))
             else:

@@ -33,7 +33,8 @@ class Target:
         name: qualified module name in the model (``'features.0'``).
         module: the module itself. spec: its ConvSpec.
         weight: ``(C_out, C_in/g, *k)`` float64 copy (CPU). bias: ``(C_out,)`` float64 copy or
-            None.
+            None. problem: why the module is not just its kernel (a forward of its own, hooks,
+            shared under several names), one line; empty when it is.
     """
 
     name: str
@@ -41,6 +42,7 @@ class Target:
     spec: ConvSpec
     weight: torch.Tensor
     bias: torch.Tensor | None
+    problem: str = ""
 
     @property
     def dtype(self) -> torch.dtype:
@@ -65,6 +67,9 @@ def find_targets(model: nn.Module) -> list[Target]:
     """
     out: list[Target] = []
     inside: list[str] = []
+    aliases: dict[int, list[str]] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        aliases.setdefault(id(module), []).append(name)
     for name, module in model.named_modules():
         if any(name.startswith(p + ".") for p in inside):
             continue
@@ -75,8 +80,42 @@ def find_targets(model: nn.Module) -> list[Target]:
         weight = module.weight.detach().to("cpu", torch.float64).clone()
         bias = getattr(module, "bias", None)
         bias = bias.detach().to("cpu", torch.float64).clone() if bias is not None else None
-        out.append(Target(name, module, spec, weight, bias))
+        others = [n for n in aliases[id(module)] if n != name]
+        out.append(Target(name, module, spec, weight, bias, _problem(module, others)))
     return out
+
+
+def _problem(module: nn.Module, others: list[str]) -> str:
+    """Why replacing ``module`` by a factorization of its ``weight`` would not compute what
+    the model computes (or would break a tie), one line; ``''`` when nothing is in the way.
+
+    >>> class WS(nn.Conv2d):
+    ...     def forward(self, x):
+    ...         return super().forward(x)
+    >>> _problem(WS(3, 8, 3), [])
+    'forward overridden (WS.forward): the kernel it applies is not its weight; left alone'
+    >>> _problem(nn.Conv2d(3, 8, 3), ["seq.0"])
+    "shared module (also reachable as 'seq.0'): replaced under one name it would break the \
+tie and leave the other calls dense; left alone"
+    """
+    cls = type(module)
+    home = "convzoo." if isinstance(module, ConvBase) else "torch.nn.modules.conv"
+    for attr in ("forward", "_conv_forward"):
+        fn = getattr(cls, attr, None)
+        if fn is not None and not getattr(fn, "__module__", "").startswith(home):
+            return (f"forward overridden ({cls.__name__}.{attr}): the kernel it applies is not "
+                    "its weight; left alone")
+    hooks = [*module._forward_pre_hooks.values(), *module._forward_hooks.values()]
+    if hooks:
+        names = ", ".join(sorted({getattr(h, "__name__", type(h).__name__) for h in hooks}))
+        return (f"forward hooks ({names}; e.g. torch.nn.utils.weight_norm / spectral_norm) "
+                "change or watch what it computes; left alone (torch.nn.utils.parametrizations"
+                " are decomposed)")
+    if others:
+        return (f"shared module (also reachable as {', '.join(map(repr, others))}): replaced "
+                "under one name it would break the tie and leave the other calls dense; left "
+                "alone")
+    return ""
 
 
 def check_model(model: object) -> list[Target]:
