@@ -42,6 +42,25 @@ def _model() -> nn.Module:
     return randomize_batchnorms(_Net(), seed=3).eval()
 
 
+def _rig(monkeypatch: pytest.MonkeyPatch, winner: str, ms: dict[str, float]) -> None:
+    """Make the tournament between exactly the names of ``ms`` (a two-way timing inside
+    optimize) pick ``winner`` with those medians; every other tournament runs for real."""
+    from convzoo.analysis.timing import Timing
+    from convzoo.fast import auto
+
+    real = auto.tournament
+
+    def rigged(candidates, nan_keeping, **kwargs):
+        if set(candidates) != set(ms):
+            return real(candidates, nan_keeping, **kwargs)
+        for fn in candidates.values():
+            fn()  # each runs
+        times = {k: Timing((v / 1e3,) * 3) for k, v in ms.items()}
+        return auto.Decision(winner, times, (winner,), (), 3, f"{winner} fastest")
+
+    monkeypatch.setattr(auto, "tournament", rigged)
+
+
 def test_shape_sessions_bounded_rebuilt_and_verified_again() -> None:
     made: list[object] = []
     rebuilt: list[tuple[int, ...]] = []
@@ -165,24 +184,12 @@ def test_runtime_calls_leave_the_callers_thread_setting() -> None:
 
 
 def test_bf16_slower_than_fp32_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
-    from convzoo.analysis.timing import Timing
-    from convzoo.fast import auto
     from convzoo.fast.precision import bf16_flags
     from convzoo.fast.view import OptimizeView
 
     if not bf16_flags():
         pytest.skip("no native bfloat16 on this CPU")
-    real = auto.tournament
-
-    def fp32_faster(candidates, nan_keeping, **kwargs):
-        if set(candidates) != {"bf16", "fp32"}:
-            return real(candidates, nan_keeping, **kwargs)
-        for fn in candidates.values():
-            fn()  # both run
-        times = {"bf16": Timing((0.0187,) * 3), "fp32": Timing((0.0120,) * 3)}
-        return auto.Decision("fp32", times, ("fp32",), (), 3, "fp32 fastest")
-
-    monkeypatch.setattr(auto, "tournament", fp32_faster)
+    _rig(monkeypatch, "fp32", {"bf16": 18.7, "fp32": 12.0})
     fast = optimize(_model(), torch.randn(1, 3, 32, 32), precision="bf16")
     assert fast.report.precision == "bf16"  # kept, as asked
     assert fast.report.precision_note.startswith(
@@ -197,21 +204,8 @@ def test_runtime_rewrites_kept_only_where_not_slower(monkeypatch: pytest.MonkeyP
     pytest.importorskip("onnxruntime")
     from plain_nets import ShuffleNetV2
 
-    from convzoo.analysis.timing import Timing
-    from convzoo.fast import auto
-
-    real = auto.tournament
-
-    def rigged(candidates, nan_keeping, **kwargs):
-        if set(candidates) != {"rewritten", "plain"}:
-            return real(candidates, nan_keeping, **kwargs)
-        for fn in candidates.values():
-            fn()
-        slow = "rewritten" if winner == "plain" else "plain"
-        times = {winner: Timing((0.010,) * 3), slow: Timing((0.020,) * 3)}
-        return auto.Decision(winner, times, (winner,), (), 3, f"{winner} fastest")
-
-    monkeypatch.setattr(auto, "tournament", rigged)
+    slow = "rewritten" if winner == "plain" else "plain"
+    _rig(monkeypatch, winner, {winner: 10.0, slow: 20.0})
     torch.manual_seed(0)
     model = randomize_batchnorms(ShuffleNetV2(), seed=2).eval()  # a shuffle folds
     fast = optimize(model, torch.randn(1, 3, 32, 32), backend="onnxruntime")

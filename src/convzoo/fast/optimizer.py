@@ -917,6 +917,15 @@ def _nan_fixup(module: nn.Module, on_torch: bool, precision: str) -> str:
             "proves that no value of the model overflows")
 
 
+def _caller(module: nn.Module, example: torch.Tensor) -> Callable[[], object]:
+    """A zero-argument call of ``module`` on ``example`` under ``torch.no_grad()`` (a
+    candidate of a timing)."""
+    def run() -> object:
+        with torch.no_grad():
+            return module(example)
+    return run
+
+
 def _versus_fp32(chosen: Any, facts: _Facts, example: torch.Tensor, precision: str,
                  available: int) -> tuple[str, float | None]:
     """The chosen bfloat16 candidate timed against the same backend in float32, at the same
@@ -939,14 +948,8 @@ def _versus_fp32(chosen: Any, facts: _Facts, example: torch.Tensor, precision: s
     except Exception:  # noqa: BLE001 - no float32 counterpart to time: nothing to say
         return "", None
 
-    def call(module: nn.Module) -> Callable[[], object]:
-        def run() -> object:
-            with torch.no_grad():
-                return module(example)
-        return run
-
-    decision = tournament({"bf16": call(chosen.module), "fp32": call(fp32)}, set(),
-                          budget_s=2.0)
+    decision = tournament({"bf16": _caller(chosen.module, example),
+                           "fp32": _caller(fp32, example)}, set(), budget_s=2.0)
     ms = decision.medians_ms()
     if decision.chosen == "fp32" and "bf16" not in decision.within_noise:
         return (f"bf16 measured slower than fp32 here ({ms['bf16']:.3g} vs {ms['fp32']:.3g} "
@@ -1051,14 +1054,8 @@ def _measured_rewrites(name: str, facts: _Facts, example: torch.Tensor, precisio
     except Exception:  # noqa: BLE001 - the unrewritten graph does not export or compile
         return session, verified, f"{', '.join(applied)} kept (no session without them)"
 
-    def call(module: nn.Module) -> Callable[[], object]:
-        def run() -> object:
-            with torch.no_grad():
-                return module(example)
-        return run
-
-    decision = tournament({"rewritten": call(session), "plain": call(plain)}, set(),
-                          budget_s=2.0)
+    decision = tournament({"rewritten": _caller(session, example),
+                           "plain": _caller(plain, example)}, set(), budget_s=2.0)
     ms = decision.medians_ms()
     timed = f"{ms['rewritten']:.3g} ms with, {ms['plain']:.3g} ms without"
     if decision.chosen == "plain" and "rewritten" not in decision.within_noise:
