@@ -354,6 +354,10 @@ def _bound(rules: _Rules, env: dict[fx.Node, float], node: fx.Node) -> float:
                                                              "to_contiguous"):
         pad = [abs(float(v)) for v in _flat(node.args[2:]) if isinstance(v, (int, float))] \
             if target is aten.constant_pad_nd.default else []
+        value = tensor_meta(node)  # a cast to a narrower float overflows beyond its range
+        if value is not None and value.dtype.is_floating_point \
+                and max([largest, *pad]) * (1.0 + _EPS) > torch.finfo(value.dtype).max:
+            return math.inf
         return max([largest, *pad]) * (1.0 + _EPS)
     if target in _UNIT:
         return 1.0
