@@ -8,7 +8,9 @@ reachable from it (:class:`Snapshot`, taken before and after that call):
   (dict, list, tuple, set, deque, ...), objects (SimpleNamespace, dataclasses, any class
   with ``__dict__`` or ``__slots__``), functions' closures and defaults, tensors (by value),
   the targets of ``weakref.ref`` objects; an iterator or generator (``itertools.count()``)
-  is refused outright, as its state cannot be read without advancing it;
+  the model or a hook holds is refused outright, as its state cannot be read without
+  advancing it (one reached only through the globals or closures of code forward calls is
+  not: library code holds such objects, transformers' ``PreTrainedModel`` among them);
 - its forward hooks and pre-hooks (per module and global) and what their closures hold;
 - what its code reads outside the model: the module-level globals and closure variables
   that the methods of every module class (and every hook) name, followed through the
@@ -415,8 +417,12 @@ class Snapshot:
                             (f"{path}.keywords", value.keywords)]
             elif _is_iterator(value):
                 self.entries[key] = ("iterator", type(value).__qualname__)
-                self.iterators.append((root.label, path, type(value).__qualname__,
-                                       self.wheres.get(root.label)))
+                if not root.label.startswith(("global ", "closure variable ")):
+                    # held by the model (or a hook): refused. Reached through the globals
+                    # or closures of code forward calls (library code: transformers'
+                    # PreTrainedModel holds a generator there), not refused: a residual
+                    self.iterators.append((root.label, path, type(value).__qualname__,
+                                           self.wheres.get(root.label)))
             elif isinstance(value, types.MethodType):
                 self.entries[key] = ("method", id(value.__func__))
                 children = [(f"{path}.__self__", value.__self__)]
