@@ -7,7 +7,6 @@ which ``optimize`` was silently wrong, refused for the wrong reason, or broke a 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import itertools
 import random
 import re
@@ -16,14 +15,11 @@ import weakref
 import pytest
 import torch
 import torch.nn as nn
+from runtimes import needs_ort, needs_ov
 
 from convzoo.fast import Refusal, optimize
 from convzoo.fast.verify import compare
 
-needs_ort = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
-                               reason="onnxruntime is not installed")
-needs_ov = pytest.mark.skipif(importlib.util.find_spec("openvino") is None,
-                              reason="openvino is not installed")
 X = torch.randn(2, 3, 12, 12, generator=torch.Generator().manual_seed(0))
 
 

@@ -6,7 +6,6 @@ silently wrong, crashed, or refused for a wrong reason.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import threading
 import types
@@ -14,14 +13,11 @@ import types
 import pytest
 import torch
 import torch.nn as nn
+from runtimes import needs_ort, needs_ov
 
 from convzoo.fast import Refusal, optimize
 from convzoo.fast.verify import compare
 
-needs_ort = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
-                               reason="onnxruntime is not installed")
-needs_ov = pytest.mark.skipif(importlib.util.find_spec("openvino") is None,
-                              reason="openvino is not installed")
 BACKENDS = ["torch", pytest.param("onnxruntime", marks=needs_ort),
             pytest.param("openvino", marks=needs_ov)]
 X = torch.randn(2, 3, 12, 12, generator=torch.Generator().manual_seed(0))

@@ -7,23 +7,19 @@ beyond-the-bound inputs on the original or are refused (convzoo.fast.runtime_ris
 from __future__ import annotations
 
 import copy
-import importlib.util
 import math
 
 import pytest
 import torch
 import torch.fx as fx
 import torch.nn as nn
+from runtimes import needs_ort, needs_ov
 
 from convzoo.fast import Refusal, optimize
 from convzoo.fast.bounds import FOLD_LIMIT, LIMIT
 from convzoo.fast.fold import MIN_FOLD_LIMIT, fold_batchnorms, fold_batchnorms_before, unfoldable
 from convzoo.fast.verify import compare, rounding_noise
 
-needs_ort = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
-                               reason="onnxruntime is not installed")
-needs_ov = pytest.mark.skipif(importlib.util.find_spec("openvino") is None,
-                              reason="openvino is not installed")
 BACKENDS = ["torch", pytest.param("onnxruntime", marks=needs_ort),
             pytest.param("openvino", marks=needs_ov)]
 FMAX = torch.finfo(torch.float32).max

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import importlib.util
 import threading
 import types
 
@@ -22,6 +21,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from runtimes import needs_ort, needs_ov
 
 from convzoo.fast import optimize
 from convzoo.fast.optimizer import NAN_FIXUP
@@ -29,10 +29,6 @@ from convzoo.fast.refusal import Refusal
 from convzoo.fast.regimes import regimes
 from convzoo.fast.verify import compare
 
-needs_ort = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
-                               reason="onnxruntime is not installed")
-needs_ov = pytest.mark.skipif(importlib.util.find_spec("openvino") is None,
-                              reason="openvino is not installed")
 SOUNDLY = r"^`model` \({cls}\) cannot be optimized soundly with backend='{backend}': "
 
 

@@ -6,22 +6,18 @@ can reach an op ONNX Runtime does not keep it through (convzoo.fast.runtime_risk
 from __future__ import annotations
 
 import copy
-import importlib.util
 
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from runtimes import needs_ort, needs_ov
 
 from convzoo.fast import Refusal, optimize
 from convzoo.fast.capture import capture
 from convzoo.fast.runtime_risk import nan_sources, runtime_risk
 from convzoo.fast.verify import compare, rounding_noise
 
-needs_ort = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
-                               reason="onnxruntime is not installed")
-needs_ov = pytest.mark.skipif(importlib.util.find_spec("openvino") is None,
-                              reason="openvino is not installed")
 X = torch.randn(2, 3, 12, 12, generator=torch.Generator().manual_seed(0))
 
 
